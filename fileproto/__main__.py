@@ -1,0 +1,5 @@
+import sys
+
+from fileproto.cli import main
+
+sys.exit(main())

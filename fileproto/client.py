@@ -1,0 +1,265 @@
+"""A blocking client: list, get, upload and delete, streaming both ways.
+
+Uploads are read from disk and base64-encoded chunk by chunk as they are sent;
+downloads are decoded chunk by chunk into a file (or only a hash). Memory stays at a
+few chunks whatever the file size. One connection is kept and reused; a connection
+the server has closed in the meantime (idle timeout) is noticed and replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from fileproto.errors import ProtocolViolation, ServerError
+from fileproto.wire.events import Data, Dialect
+from fileproto.wire.requests import encode_request, iter_upload_request
+from fileproto.wire.response_parser import Response, ResponseParser, ResponseViolation
+
+#: Raw bytes per upload chunk; a multiple of 3 so the base64 pieces join up.
+DEFAULT_CHUNK = 3 << 18  # 768 KiB raw, 1 MiB of base64
+DEFAULT_RECV = 1 << 20
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+Dest = str | os.PathLike[str] | BinaryIO | None
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What moved: the name the server used, the file's size and its sha256 (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``fileproto://HOST:PORT`` to (host, port)."""
+    text = text.removeprefix("fileproto://").rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
+    number = int(port)
+    if not 0 < number < 65536:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, number
+
+
+def _read_chunks(stream: BinaryIO, size: int, hasher: hashlib._Hash, counter: list[int]) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return
+        # A short read before the end would break the base64 alignment; fill it up.
+        while len(chunk) % 3 and (more := stream.read(size - len(chunk))):
+            chunk += more
+        hasher.update(chunk)
+        counter[0] += len(chunk)
+        yield chunk
+
+
+class Client:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 45000,
+        *,
+        dialect: Dialect = "json",
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        chunk_size: int = DEFAULT_CHUNK,
+        recv_size: int = DEFAULT_RECV,
+    ) -> None:
+        if dialect not in ("json", "text"):
+            raise ValueError(f"dialect must be 'json' or 'text', got {dialect!r}")
+        if chunk_size < 3 or chunk_size % 3:
+            raise ValueError("chunk_size must be a positive multiple of 3")
+        self.host = host
+        self.port = port
+        self.dialect: Dialect = dialect
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.chunk_size = chunk_size
+        self.recv_size = recv_size
+        self._sock: socket.socket | None = None
+        self._parser = ResponseParser()
+
+    @classmethod
+    def from_address(cls, address: str, **kwargs: object) -> Client:
+        host, port = parse_address(address)
+        return cls(host, port, **kwargs)  # type: ignore[arg-type]
+
+    # -- connection -------------------------------------------------------------------
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def _connection(self) -> socket.socket:
+        sock = self._sock
+        if sock is not None and self._closed_by_peer(sock):
+            self.close()
+            sock = None
+        if sock is None:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            sock.settimeout(self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
+            self._parser = ResponseParser()
+        return sock
+
+    @staticmethod
+    def _closed_by_peer(sock: socket.socket) -> bool:
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _exchange(
+        self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None
+    ) -> Response:
+        sock = self._connection()
+        try:
+            try:
+                for piece in pieces:
+                    sock.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server may have refused the request early (a bad name, a size
+                # limit) and closed; its answer can still be waiting to be read.
+                pass
+            response = self._read_response(sock, sink)
+        except BaseException:
+            self.close()  # the connection is in an unknown state now
+            raise
+        if not response.ok:
+            raise ServerError(response.message, command)
+        return response
+
+    def _read_response(self, sock: socket.socket, sink: Callable[[bytes], None] | None) -> Response:
+        parser = self._parser
+        try:
+            while True:
+                event = parser.next_event()
+                if isinstance(event, Response):
+                    return event
+                if isinstance(event, Data):
+                    if sink is not None:
+                        sink(event.data)
+                    continue
+                parser.receive_data(sock.recv(self.recv_size))
+        except ResponseViolation as exc:
+            raise ProtocolViolation(str(exc)) from None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def list(self) -> list[str]:
+        response = self._exchange("LIST", [encode_request("LIST", dialect=self.dialect)])
+        names = response.fields.get("data")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ProtocolViolation("LIST answer has no list of names in 'data'")
+        return names
+
+    def delete(self, name: str) -> str:
+        response = self._exchange("DELETE", [encode_request("DELETE", name, dialect=self.dialect)])
+        stored = response.fields.get("data_namafile")
+        return stored if isinstance(stored, str) else name
+
+    def get(self, name: str, dest: Dest = None, progress: ProgressFn | None = None) -> Transfer:
+        """Download ``name`` into ``dest``: a path, a binary file object, or None (hash only).
+
+        A path is written as ``dest.part`` and renamed when the download is complete and
+        correct, so an interrupted download leaves nothing behind.
+        """
+        hasher = hashlib.sha256()
+        size = 0
+
+        def sink_to(write: Callable[[bytes], object] | None) -> Callable[[bytes], None]:
+            def sink(data: bytes) -> None:
+                nonlocal size
+                hasher.update(data)
+                if write is not None:
+                    write(data)
+                size += len(data)
+                if progress is not None:
+                    progress(len(data))
+
+            return sink
+
+        request = [encode_request("GET", name, dialect=self.dialect)]
+        if dest is None or isinstance(dest, io.IOBase) or hasattr(dest, "write"):
+            writer = getattr(dest, "write", None)
+            response = self._exchange("GET", request, sink_to(writer))
+        else:
+            final = Path(dest)  # type: ignore[arg-type]
+            partial = final.with_name(final.name + ".part")
+            try:
+                with open(partial, "wb") as out:
+                    response = self._exchange("GET", request, sink_to(out.write))
+                os.replace(partial, final)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        stored = response.fields.get("data_namafile")
+        if not isinstance(stored, str):
+            raise ProtocolViolation("GET answer has no 'data_namafile'")
+        return Transfer(stored, size, hasher.hexdigest())
+
+    def upload(
+        self, source: Source, name: str | None = None, progress: ProgressFn | None = None
+    ) -> Transfer:
+        """Upload from a path, bytes, or a binary file object; streamed chunk by chunk."""
+        hasher = hashlib.sha256()
+        counter = [0]
+        owned: BinaryIO | None = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            stream: BinaryIO = io.BytesIO(source)
+            if name is None:
+                raise ValueError("uploading bytes needs a name")
+        elif isinstance(source, (str, os.PathLike)):
+            owned = stream = open(source, "rb")  # noqa: SIM115 - closed below
+            name = name if name is not None else Path(source).name
+        else:
+            stream = source
+            if name is None:
+                name = Path(getattr(source, "name", "")).name
+                if not name:
+                    raise ValueError("uploading a file object needs a name")
+        chunks: Iterable[bytes] = _read_chunks(stream, self.chunk_size, hasher, counter)
+        if progress is not None:
+            chunks = _reporting(chunks, progress)
+        try:
+            pieces = iter_upload_request(name, chunks, self.dialect)
+            response = self._exchange("UPLOAD", pieces)
+        finally:
+            if owned is not None:
+                owned.close()
+        stored = response.fields.get("data_namafile")
+        return Transfer(stored if isinstance(stored, str) else name, counter[0], hasher.hexdigest())
+
+
+def _reporting(chunks: Iterable[bytes], progress: ProgressFn) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress(len(chunk))
+
+
+DialectName = Literal["json", "text"]

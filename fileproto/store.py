@@ -1,0 +1,147 @@
+"""The server's root folder: listing, streaming reads, atomic uploads, deletes.
+
+Every name passes ``clean_name`` (final path component, no control characters, ...) and
+every open refuses symlinks, so nothing outside the root is ever read, written or
+deleted. Uploads are written to a temporary file beside the others and renamed over the
+final name only once complete, so readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from fileproto.wire.names import RESERVED_PREFIX, clean_name
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+class StoreError(Exception):
+    """An operation failed for a reason the client can act on."""
+
+
+class FileNotFound(StoreError):
+    pass
+
+
+class Upload:
+    """A file being uploaded: written to a temporary file, published by ``commit``."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / f"{RESERVED_PREFIX}{uuid.uuid4().hex}"
+        self._fd = os.open(self.path, _TEMP_FLAGS, 0o644)
+        self.size = 0
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(data)
+
+    def commit(self, final: Path) -> None:
+        os.close(self._fd)
+        self._done = True
+        try:
+            os.replace(self.path, final)
+        except OSError:
+            self._unlink()
+            raise
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            os.close(self._fd)
+            self._unlink()
+
+    def _unlink(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class FileStore:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"root folder {self.root} does not exist")
+
+    def path_of(self, raw_name: object) -> tuple[str, Path]:
+        """The cleaned name and its path inside the root (raises InvalidName)."""
+        name = clean_name(raw_name)
+        return name, self.root / name
+
+    def list(self) -> list[str]:
+        names = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(RESERVED_PREFIX):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    names.append(entry.name)
+        return sorted(names)
+
+    def open_read(self, raw_name: object) -> tuple[str, int, int]:
+        """Open a stored file for reading: (name, fd, size). The caller closes fd."""
+        name, path = self.path_of(raw_name)
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFound(f"file not found: {name}") from None
+        except OSError as exc:  # ELOOP: a symlink, refused on purpose
+            raise FileNotFound(f"file not found: {name} ({exc.strerror})") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise FileNotFound(f"file not found: {name} (not a regular file)")
+        return name, fd, info.st_size
+
+    def begin_upload(self) -> Upload:
+        return Upload(self.root)
+
+    def commit_upload(self, upload: Upload, raw_name: object) -> str:
+        name, path = self.path_of(raw_name)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                upload.abort()
+                raise StoreError(f"cannot replace {name}: not a regular file")
+        except FileNotFoundError:
+            pass
+        upload.commit(path)
+        return name
+
+    def delete(self, raw_name: object) -> str:
+        name, path = self.path_of(raw_name)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise FileNotFound(f"file not found: {name}") from None
+        if not stat.S_ISREG(mode):
+            raise FileNotFound(f"file not found: {name} (not a regular file)")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise FileNotFound(f"file not found: {name}") from None
+        return name
+
+    def temp_files(self) -> Iterator[Path]:
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(RESERVED_PREFIX):
+                yield Path(entry.path)
+
+    def remove_temp_files(self) -> int:
+        """Remove leftovers of interrupted uploads (at start-up and shutdown)."""
+        count = 0
+        for path in list(self.temp_files()):
+            try:
+                path.unlink()
+                count += 1
+            except FileNotFoundError:
+                pass
+        return count

@@ -1,0 +1,1 @@
+"""Concurrency models for the fileproto server: thin drivers over one connection handler."""
