@@ -1,0 +1,48 @@
+"""The classic 108-case stress matrix, and which of its cases form the smoke tier."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from fileproto.stress import OPERATIONS, Operation
+
+KINDS = ("thread", "process")
+SIZES_MIB = (10, 50, 100)
+CLIENT_WORKERS = (1, 5, 50)
+SERVER_WORKERS = (1, 5, 50)
+
+SMOKE_SIZES_MIB = (10,)
+SMOKE_CLIENT_WORKERS = (1, 5)
+SMOKE_SERVER_WORKERS = (1, 5)
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    kind: str
+    operation: Operation
+    size_mib: int
+    clients: int
+    server_workers: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}-{self.operation}-{self.size_mib}MiB-c{self.clients}-w{self.server_workers}"
+
+    @property
+    def smoke(self) -> bool:
+        return (
+            self.size_mib in SMOKE_SIZES_MIB
+            and self.clients in SMOKE_CLIENT_WORKERS
+            and self.server_workers in SMOKE_SERVER_WORKERS
+        )
+
+
+def matrix_cases() -> list[MatrixCase]:
+    """Ordered so that cases sharing a server run back to back (servers are reused)."""
+    return [
+        MatrixCase(kind, op, size, clients, workers)
+        for kind, workers, op, size, clients in itertools.product(
+            KINDS, SERVER_WORKERS, OPERATIONS, SIZES_MIB, CLIENT_WORKERS
+        )
+    ]
