@@ -125,14 +125,18 @@ class Client:
             self._parser = ResponseParser()
         return sock
 
-    @staticmethod
-    def _closed_by_peer(sock: socket.socket) -> bool:
+    def _closed_by_peer(self, sock: socket.socket) -> bool:
+        # Non-blocking mode for the peek: with a timeout set, Python polls for up to
+        # that long before recv, whatever the flags say.
+        sock.setblocking(False)
         try:
-            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            return sock.recv(1, socket.MSG_PEEK) == b""
         except BlockingIOError:
             return False
         except OSError:
             return True
+        finally:
+            sock.settimeout(self.timeout)
 
     def _exchange(
         self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None

@@ -1,0 +1,85 @@
+"""The machine's ceiling: the simplest pipeline that moves the same bytes as a case.
+
+One connection on loopback between two processes; the sender reads the file and
+base64-encodes it with pybase64 while sending, the receiver decodes while receiving
+and writes a file, then acknowledges. No framing, no JSON, no checks: whatever our
+server and client take beyond this is overhead of our own making.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pybase64
+
+CHUNK = 3 << 18  # raw bytes per piece, as the client sends them
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    size: int
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return self.size / self.seconds if self.seconds > 0 else 0.0
+
+    def extra_info(self) -> dict[str, Any]:
+        return {
+            "reference": "limit",
+            "size_mib": self.size // (1 << 20),
+            "size_bytes": self.size,
+            "time_s": self.seconds,
+            "throughput_Bps": self.throughput,
+        }
+
+
+def _receive(listener: socket.socket, dest: str, expected: int) -> None:
+    conn, _ = listener.accept()
+    conn.settimeout(60)
+    encoded_total = (expected + 2) // 3 * 4
+    got = 0
+    carry = b""
+    with conn, open(dest, "wb") as out:
+        while got < encoded_total:
+            data = conn.recv(1 << 20)
+            if not data:
+                break
+            got += len(data)
+            data = carry + data if carry else data
+            usable = len(data) // 4 * 4
+            out.write(pybase64.b64decode(memoryview(data)[:usable]))
+            carry = data[usable:]
+        conn.sendall(b"!")
+
+
+def measure_limit(source: str | os.PathLike[str], dest_dir: str | os.PathLike[str]) -> LimitResult:
+    """Move ``source`` once through the bare pipeline; the time runs from connect to ack."""
+    size = os.path.getsize(source)
+    dest = Path(dest_dir) / "limit-received.bin"
+    listener = socket.create_server(("127.0.0.1", 0))
+    ctx = multiprocessing.get_context("fork")
+    receiver = ctx.Process(target=_receive, args=(listener, str(dest), size), daemon=True)
+    receiver.start()
+    try:
+        with open(source, "rb") as f:
+            start = time.perf_counter()
+            with socket.create_connection(listener.getsockname(), timeout=60) as sock:
+                while chunk := f.read(CHUNK):
+                    sock.sendall(pybase64.b64encode(chunk))
+                if sock.recv(1) != b"!":
+                    raise RuntimeError("the limit receiver did not acknowledge")
+            seconds = time.perf_counter() - start
+    finally:
+        listener.close()
+        receiver.join(10)
+        if receiver.is_alive():
+            receiver.kill()
+        dest.unlink(missing_ok=True)
+    return LimitResult(size, seconds)

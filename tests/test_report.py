@@ -1,0 +1,279 @@
+"""The report layer: what a reader of the tables, the CSV and the chart would notice."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto import report
+
+pytestmark = pytest.mark.smoke
+
+MIB = 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _case(kind: str, operation: str, size_mib: int, clients: int, server_workers: int | str,
+          per_client_mib_s: float, *, failures: int = 0, error: str | None = None,
+          ) -> dict[str, Any]:
+    """One benchmark entry as pytest-benchmark writes it, figures from a plausible run."""
+    size = size_mib * MIB
+    avg = size / (per_client_mib_s * MIB)
+    wall = avg * 1.1
+    ok = clients - failures
+    info = {
+        "operation": operation, "size_mib": size_mib, "size_bytes": size,
+        "client_workers": clients, "server_workers": server_workers, "server_kind": kind,
+        "method": "thread", "dialect": "json", "avg_time_s": avg,
+        "throughput_Bps": size / avg, "aggregate_Bps": ok * size / wall, "wall_time_s": wall,
+        "successes": ok, "failures": failures, "verified": failures == 0,
+        "first_error": error, "client_peak_rss_bytes": 61_234_688,
+    }
+    if kind != "external":
+        info["server_peak_rss_bytes"] = 48_123_904
+    name = f"test_matrix[{kind}-{operation}-{size_mib}MiB-c{clients}-s{server_workers}]"
+    return {
+        "group": f"{kind} {operation}", "name": name, "fullname": f"tests/test_matrix.py::{name}",
+        "params": None, "param": None, "extra_info": info, "options": {"max_time": 1.0},
+        "stats": {"min": wall, "max": wall, "mean": wall, "stddev": 0, "rounds": 1,
+                  "median": wall, "iqr": 0, "q1": wall, "q3": wall, "iterations": 1,
+                  "total": wall, "ops": 1 / wall},
+    }
+
+
+FAILING_ERROR = "client 7: timeout: timed out | after 300 s"
+
+BENCHMARKS = [
+    # Deliberately out of order: the tables must sort them.
+    _case("process", "DOWNLOAD", 10, 5, 5, 240.0),
+    _case("thread", "DOWNLOAD", 10, 1, 1, 380.0),
+    _case("thread", "UPLOAD", 50, 5, 1, 60.0),
+    _case("thread", "UPLOAD", 10, 1, 5, 300.0),
+    _case("thread", "UPLOAD", 10, 50, 5, 21.5),
+    _case("process", "UPLOAD", 100, 50, 1, 6.8, failures=3, error=FAILING_ERROR),
+    _case("process", "UPLOAD", 10, 1, 1, 220.0),
+    {"name": "test_limit[100MiB]", "group": "limit", "extra_info": {
+        "reference": "limit", "size_mib": 100, "size_bytes": 100 * MIB, "time_s": 0.07,
+        "throughput_Bps": 100 * MIB / 0.07}},
+    {"name": "test_protocol_roundtrip", "extra_info": {}},
+]
+DOCUMENT: dict[str, Any] = {
+    "machine_info": {"node": "ci-3", "processor": "x86_64", "python_version": "3.11.9"},
+    "commit_info": {"id": "4f2a9c1", "branch": "main", "dirty": False},
+    "benchmarks": BENCHMARKS,
+    "datetime": "2024-06-01T12:00:00.000000+00:00",
+    "version": "4.0.0",
+}
+
+
+@pytest.fixture
+def results_json(tmp_path: Path) -> Path:
+    path = tmp_path / "out.json"
+    path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
+    return path
+
+
+def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fileproto", "report", *map(str, args)],
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def _table_rows(section: str) -> list[str]:
+    return [line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| No ")]
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def test_load_keeps_only_matrix_cases(results_json: Path) -> None:
+    cases = report.load_cases(results_json)
+    assert len(cases) == 7
+    failing = next(c for c in cases if c.failures)
+    assert (failing.server_kind, failing.operation, failing.size_mib) == ("process", "UPLOAD", 100)
+    assert failing.first_error == FAILING_ERROR and failing.verified is False
+    assert report.load_cases(DOCUMENT) == cases  # an already-parsed dict works the same
+
+
+def test_load_references_are_separate(results_json: Path) -> None:
+    refs = report.load_references(results_json)
+    assert [(r["name"], r["size_mib"]) for r in refs] == [("test_limit[100MiB]", 100)]
+
+
+def test_stress_json_without_stats_and_optional_fields() -> None:
+    bench = _case("external", "UPLOAD", 10, 5, "external", 100.0)
+    del bench["stats"], bench["extra_info"]["client_peak_rss_bytes"]
+    [case] = report.load_cases({"benchmarks": [bench]})
+    assert case.server_workers == "external"
+    assert case.server_peak_rss_bytes is None and case.client_peak_rss_bytes is None
+
+
+def test_missing_required_field_is_named() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    broken = document["benchmarks"][2]
+    del broken["extra_info"]["aggregate_Bps"]
+    with pytest.raises(ValueError, match="aggregate_Bps") as excinfo:
+        report.load_cases(document)
+    assert broken["name"] in str(excinfo.value)
+
+
+def test_wrong_type_is_rejected_with_the_benchmark_name() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    document["benchmarks"][0]["extra_info"]["failures"] = "none"
+    with pytest.raises(ValueError, match=r"test_matrix\[process-DOWNLOAD.*failures"):
+        report.load_cases(document)
+
+
+def test_not_a_benchmark_file(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="benchmarks"):
+        report.load_cases(path)
+
+
+# --- ordering and tables ------------------------------------------------------------------
+
+
+def test_sort_order() -> None:
+    cases = report.sort_cases(report.load_cases(DOCUMENT))
+    keys = [(c.server_kind, c.operation, c.size_mib, c.client_workers) for c in cases]
+    assert keys == [
+        ("thread", "UPLOAD", 10, 1), ("thread", "UPLOAD", 10, 50), ("thread", "UPLOAD", 50, 5),
+        ("thread", "DOWNLOAD", 10, 1),
+        ("process", "UPLOAD", 10, 1), ("process", "UPLOAD", 100, 50),
+        ("process", "DOWNLOAD", 10, 5),
+    ]
+
+
+def test_external_server_workers_sort_last() -> None:
+    benches = [_case("thread", "UPLOAD", 10, 1, "external", 1.0),
+               _case("thread", "UPLOAD", 10, 1, 50, 1.0),
+               _case("thread", "UPLOAD", 10, 1, 5, 1.0)]
+    cases = report.sort_cases(report.load_cases({"benchmarks": benches}))
+    assert [c.server_workers for c in cases] == [5, 50, "external"]
+
+
+def test_markdown_sections_rows_and_numbers() -> None:
+    markdown = report.render_markdown(report.load_cases(DOCUMENT))
+    assert markdown.count("### ") == 2
+    thread, process = markdown.split("### process pool")
+    assert thread.startswith("### thread pool")
+    assert ("| No | Operation | Size (MiB) | Client Workers | Server Workers | Avg Time (s) "
+            "| Throughput (B/s) | Aggregate (B/s) | Client Success | Client Fail |") in thread
+    thread_rows, process_rows = _table_rows(thread), _table_rows(process)
+    assert [row.split(" | ")[0] for row in thread_rows] == ["| 1", "| 2", "| 3", "| 4"]
+    assert len(process_rows) == 3
+    # 10 MiB at 300 MiB/s: avg 0.033 s, 314,572,800 B/s per client.
+    assert "| 1 | UPLOAD | 10 | 1 | 5 | 0.033 | 314,572,800 |" in thread_rows[0]
+
+
+def test_failure_marker_and_footnote_only_for_the_failing_case() -> None:
+    markdown = report.render_markdown(report.load_cases(DOCUMENT))
+    thread, process = markdown.split("### process pool")
+    assert report.MARK not in thread
+    marked = [row for row in _table_rows(process) if report.MARK in row]
+    assert len(marked) == 1 and "| 100 | 50 | 1 |" in marked[0]
+    assert marked[0].endswith(f"| 47 | 3 {report.MARK} |")
+    notes = [line for line in process.splitlines() if line.startswith(f"- {report.MARK}")]
+    assert len(notes) == 1
+    assert "No 2" in notes[0] and "3 of 50 clients failed" in notes[0]
+    # The error text is kept, its pipe escaped so the Markdown table stays intact.
+    assert "client 7: timeout: timed out \\| after 300 s" in notes[0]
+
+
+def test_text_table_matches_markdown() -> None:
+    cases = report.load_cases(DOCUMENT)
+    text = report.render_text(cases)
+    assert "thread pool\n===========" in text and "process pool\n============" in text
+    header = next(line for line in text.splitlines() if line.startswith("No"))
+    assert header.split("  ")[0:2] == ["No", "Operation"]
+    for title in report.HEADERS:
+        assert title in header
+    assert text.count(report.MARK) == 2  # the failing row and its footnote
+    assert FAILING_ERROR in text
+    # Header, rule and rows end at one column: the columns line up, the marker sticks out.
+    process = text.split("process pool")[1].splitlines()[2:7]
+    assert len({len(line.removesuffix(f" {report.MARK}")) for line in process}) == 1, process
+
+
+def test_csv_round_trip() -> None:
+    cases = report.sort_cases(report.load_cases(DOCUMENT))
+    rows = list(csv.DictReader(io.StringIO(report.render_csv(cases))))
+    assert list(rows[0]) == list(report.CSV_COLUMNS)
+    assert len(rows) == len(cases)
+    for row, case in zip(rows, cases, strict=True):
+        assert row["server_kind"] == case.server_kind and row["operation"] == case.operation
+        assert int(row["size_mib"]) == case.size_mib
+        assert int(row["client_workers"]) == case.client_workers
+        assert row["server_workers"] == str(case.server_workers)
+        assert float(row["avg_time_s"]) == case.avg_time_s
+        assert float(row["throughput_Bps"]) == case.throughput_Bps
+        assert float(row["aggregate_Bps"]) == case.aggregate_Bps
+        assert (int(row["successes"]), int(row["failures"])) == (case.successes, case.failures)
+        assert row["verified"] == ("true" if case.verified else "false")
+        assert int(row["server_peak_rss_bytes"]) == case.server_peak_rss_bytes
+
+
+# --- chart --------------------------------------------------------------------------------
+
+
+def test_png_with_references(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "chart.png"
+    report.render_png(report.load_cases(DOCUMENT), path,
+                      references=report.load_references(DOCUMENT))
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 20_000
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def test_cli_prints_text_table(results_json: Path) -> None:
+    result = _run_cli(results_json)
+    assert result.returncode == 0, result.stderr
+    assert "thread pool" in result.stdout and "process pool" in result.stdout
+    assert "314,572,800" in result.stdout
+
+
+def test_cli_writes_md_csv_png(results_json: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    md, table, png = tmp_path / "r.md", tmp_path / "r.csv", tmp_path / "r.png"
+    result = _run_cli(results_json, "--md", md, "--csv", table, "--png", png)
+    assert result.returncode == 0, result.stderr
+    for path in (md, table, png):
+        assert str(path) in result.stdout
+    assert md.read_text(encoding="utf-8").count("### ") == 2
+    assert len(list(csv.DictReader(table.open(encoding="utf-8")))) == 7
+    data = png.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 20_000
+
+
+def test_cli_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    result = _run_cli(missing)
+    assert result.returncode == 2
+    assert str(missing) in result.stderr and "No such file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # a message, not a traceback
+
+
+def test_cli_invalid_json(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"benchmarks": [', encoding="utf-8")
+    result = _run_cli(path)
+    assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_cli_no_matrix_cases(tmp_path: Path) -> None:
+    path = tmp_path / "refs.json"
+    path.write_text(json.dumps({"benchmarks": BENCHMARKS[-2:]}), encoding="utf-8")
+    result = _run_cli(path)
+    assert result.returncode == 2 and "no matrix cases" in result.stderr
