@@ -69,27 +69,46 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="run a server",
+        "serve",
+        help="run a server",
         description="Run a thread-pool or process-pool server. Prints one line "
         "'listening on HOST:PORT' once it accepts connections.",
     )
-    serve.add_argument("--kind", choices=KINDS, default="thread", help="concurrency model (default: %(default)s)")
-    serve.add_argument("--workers", type=_positive_int, default=5, help="pool size (default: %(default)s)")
+    serve.add_argument(
+        "--kind", choices=KINDS, default="thread", help="concurrency model (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers", type=_positive_int, default=5, help="pool size (default: %(default)s)"
+    )
     add_server_arguments(serve, default_port=0)
     serve.set_defaults(func=_serve)
 
     def client_command(name: str, help_text: str, func: Handler) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--server", "-s", default="127.0.0.1:45000", help="HOST:PORT (default: %(default)s)")
-        sub.add_argument("--dialect", choices=("json", "text"), default="json", help="request dialect (default: %(default)s)")
-        sub.add_argument("--timeout", type=float, default=60.0, help="seconds to wait on the network (default: %(default)s)")
+        sub.add_argument(
+            "--server", "-s", default="127.0.0.1:45000", help="HOST:PORT (default: %(default)s)"
+        )
+        sub.add_argument(
+            "--dialect",
+            choices=("json", "text"),
+            default="json",
+            help="request dialect (default: %(default)s)",
+        )
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            default=60.0,
+            help="seconds to wait on the network (default: %(default)s)",
+        )
         sub.set_defaults(func=func)
         return sub
 
     client_command("ls", "list the files on a server", _ls)
     get = client_command("get", "download a file", _get)
     get.add_argument("name", help="file name on the server")
-    get.add_argument("output", nargs="?", help="where to write it (default: same name here; - for stdout)")
+    get.add_argument(
+        "output", nargs="?", help="where to write it (default: same name here; - for stdout)"
+    )
     put = client_command("put", "upload a file", _put)
     put.add_argument("path", help="local file to upload")
     put.add_argument("name", nargs="?", help="name on the server (default: the file's name)")

@@ -53,7 +53,9 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, number
 
 
-def _read_chunks(stream: BinaryIO, size: int, hasher: hashlib._Hash, counter: list[int]) -> Iterator[bytes]:
+def _read_chunks(
+    stream: BinaryIO, size: int, hasher: hashlib._Hash, counter: list[int]
+) -> Iterator[bytes]:
     while True:
         chunk = stream.read(size)
         if not chunk:
@@ -213,7 +215,7 @@ class Client:
             writer = getattr(dest, "write", None)
             response = self._exchange("GET", request, sink_to(writer))
         else:
-            final = Path(dest)  # type: ignore[arg-type]
+            final = Path(dest)
             partial = final.with_name(final.name + ".part")
             try:
                 with open(partial, "wb") as out:

@@ -27,7 +27,8 @@ class MatrixCase:
 
     @property
     def id(self) -> str:
-        return f"{self.kind}-{self.operation}-{self.size_mib}MiB-c{self.clients}-w{self.server_workers}"
+        size = f"{self.size_mib}MiB"
+        return f"{self.kind}-{self.operation}-{size}-c{self.clients}-w{self.server_workers}"
 
     @property
     def smoke(self) -> bool:

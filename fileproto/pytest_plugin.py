@@ -32,21 +32,46 @@ _PROPERTY = "fileproto_case"
 
 # -- options and markers ------------------------------------------------------------------
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fileproto", "fileproto servers and stress matrix")
-    group.addoption("--fileproto-target", metavar="HOST:PORT", default=None,
-                    help="run the matrix and protocol tests against this running server "
-                         "instead of starting servers (server workers are then 'external')")
-    group.addoption("--fileproto-dialect", choices=("json", "text"), default="json",
-                    help="request dialect clients use (default: json)")
-    group.addoption("--fileproto-rounds", type=int, default=1, metavar="N",
-                    help="benchmark rounds per matrix case (default: 1)")
-    group.addoption("--fileproto-method", choices=("thread", "process"), default=None,
-                    help="client workers as threads or processes (default: match the server kind)")
-    group.addoption("--fileproto-report", metavar="DIR", default=None,
-                    help="write the results table (Markdown, CSV) and plot (PNG) into DIR")
-    group.addoption("--fileproto-allow-failures", action="store_true",
-                    help="record failed clients without failing the case (for other servers)")
+    group.addoption(
+        "--fileproto-target",
+        metavar="HOST:PORT",
+        default=None,
+        help="run the matrix and protocol tests against this running server "
+        "instead of starting servers (server workers are then 'external')",
+    )
+    group.addoption(
+        "--fileproto-dialect",
+        choices=("json", "text"),
+        default="json",
+        help="request dialect clients use (default: json)",
+    )
+    group.addoption(
+        "--fileproto-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="benchmark rounds per matrix case (default: 1)",
+    )
+    group.addoption(
+        "--fileproto-method",
+        choices=("thread", "process"),
+        default=None,
+        help="client workers as threads or processes (default: match the server kind)",
+    )
+    group.addoption(
+        "--fileproto-report",
+        metavar="DIR",
+        default=None,
+        help="write the results table (Markdown, CSV) and plot (PNG) into DIR",
+    )
+    group.addoption(
+        "--fileproto-allow-failures",
+        action="store_true",
+        help="record failed clients without failing the case (for other servers)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,6 +117,7 @@ class Options:
 
 
 # -- servers ------------------------------------------------------------------------------
+
 
 @dataclass
 class RunningServer:
@@ -181,12 +207,14 @@ class ServerPool:
         """A fresh server with its own empty root, stopped at the end of the session
         (or earlier by ``stop``)."""
         root = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=self.base))
-        process = ServerProcess(kind, workers, root, extra_args=extra_args,
-                                log_path=root.with_suffix(".log"))
+        process = ServerProcess(
+            kind, workers, root, extra_args=extra_args, log_path=root.with_suffix(".log")
+        )
         process.start()
         self._started.append(process)
-        return RunningServer(kind, workers, process.host, process.port, self.options.dialect,
-                             root, process)
+        return RunningServer(
+            kind, workers, process.host, process.port, self.options.dialect, root, process
+        )
 
     def stop(self, server: RunningServer) -> int | None:
         if server.process is None:
@@ -224,7 +252,9 @@ def _server_param(request: pytest.FixtureRequest) -> tuple[str, int]:
 
 
 @pytest.fixture
-def fileproto_server(request: pytest.FixtureRequest, fileproto_servers: ServerPool) -> RunningServer:
+def fileproto_server(
+    request: pytest.FixtureRequest, fileproto_servers: ServerPool
+) -> RunningServer:
     """A running server. Parametrize indirectly with "thread", "process" or "kind:N".
 
     Shared between tests of the same kind and size; tests that need an empty root or
@@ -255,6 +285,7 @@ def fileproto_testfile(tmp_path_factory: pytest.TempPathFactory) -> Callable[[in
 
 
 # -- the matrix ---------------------------------------------------------------------------
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Any test that asks for ``fileproto_case`` runs over the stress matrix."""
@@ -297,10 +328,18 @@ def fileproto_run_case(
         download_name = f"fileproto-download-{case.size_mib}MiB.bin"
         if case.operation == "DOWNLOAD":
             _ensure_stored(server, source, download_name)
-        spec = LoadSpec(server.host, server.port, case.operation, case.clients, source,
-                        method=method, dialect=options.dialect,
-                        remote_name=download_name if case.operation == "DOWNLOAD"
-                        else f"fileproto-upload-{case.size_mib}MiB.bin")
+        spec = LoadSpec(
+            server.host,
+            server.port,
+            case.operation,
+            case.clients,
+            source,
+            method=method,
+            dialect=options.dialect,
+            remote_name=download_name
+            if case.operation == "DOWNLOAD"
+            else f"fileproto-upload-{case.size_mib}MiB.bin",
+        )
         upload_names = [spec.upload_name(i) for i in range(case.clients)]
         outcomes = []
 
@@ -319,8 +358,11 @@ def fileproto_run_case(
             verify(outcome, server.stored_sha256)
         if case.operation == "UPLOAD":
             server.remove(upload_names)  # 50 x 100 MiB would otherwise pile up on disk
-        info = _merge(outcomes, "external" if external else case.kind,
-                      EXTERNAL if external else case.server_workers)
+        info = _merge(
+            outcomes,
+            "external" if external else case.kind,
+            EXTERNAL if external else case.server_workers,
+        )
         info["server_peak_rss_bytes"] = server_peak
         benchmark.extra_info.update(info)
         request.node.user_properties.append((_PROPERTY, {"name": request.node.name, **info}))
@@ -360,6 +402,7 @@ def _merge(outcomes: list[Any], kind: str, workers: int | str) -> dict[str, Any]
 
 # -- reporting ----------------------------------------------------------------------------
 
+
 class _Recorder:
     """Collects each case's figures for the terminal summary and the report files.
 
@@ -376,7 +419,7 @@ class _Recorder:
         if report.when != "call":
             return
         for key, value in report.user_properties:
-            if key == _PROPERTY:
+            if key == _PROPERTY and isinstance(value, dict):
                 self.cases.append(value)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -24,13 +24,31 @@ MARK = "⚠"
 EXTERNAL = "external"
 
 HEADERS = (
-    "No", "Operation", "Size (MiB)", "Client Workers", "Server Workers", "Avg Time (s)",
-    "Throughput (B/s)", "Aggregate (B/s)", "Client Success", "Client Fail",
+    "No",
+    "Operation",
+    "Size (MiB)",
+    "Client Workers",
+    "Server Workers",
+    "Avg Time (s)",
+    "Throughput (B/s)",
+    "Aggregate (B/s)",
+    "Client Success",
+    "Client Fail",
 )
 CSV_COLUMNS = (
-    "server_kind", "operation", "size_mib", "client_workers", "server_workers", "avg_time_s",
-    "throughput_Bps", "aggregate_Bps", "successes", "failures", "verified",
-    "server_peak_rss_bytes", "client_peak_rss_bytes",
+    "server_kind",
+    "operation",
+    "size_mib",
+    "client_workers",
+    "server_workers",
+    "avg_time_s",
+    "throughput_Bps",
+    "aggregate_Bps",
+    "successes",
+    "failures",
+    "verified",
+    "server_peak_rss_bytes",
+    "client_peak_rss_bytes",
 )
 _KIND_ORDER = ("thread", "process", EXTERNAL)
 _KIND_LABELS = {"thread": "thread pool", "process": "process pool", EXTERNAL: "external server"}
@@ -74,8 +92,9 @@ class Case:
         and the fields that are missing or of the wrong type."""
         missing = [key for key in _REQUIRED if key not in info]
         if missing:
-            raise ValueError(f"benchmark {name!r}: extra_info lacks required field(s) "
-                             f"{', '.join(missing)}")
+            raise ValueError(
+                f"benchmark {name!r}: extra_info lacks required field(s) {', '.join(missing)}"
+            )
         values: dict[str, Any] = {"name": name}
         for key, convert in (*_REQUIRED.items(), *_OPTIONAL.items()):
             raw = info.get(key)
@@ -131,14 +150,25 @@ def _server_workers(value: Any) -> int | str:
 
 
 _REQUIRED: dict[str, Callable[[Any], Any]] = {
-    "operation": _str, "size_mib": _size, "size_bytes": _int, "client_workers": _int,
-    "server_workers": _server_workers, "server_kind": _str, "method": _str,
-    "avg_time_s": _float, "throughput_Bps": _float, "aggregate_Bps": _float,
-    "wall_time_s": _float, "successes": _int, "failures": _int, "verified": _bool,
+    "operation": _str,
+    "size_mib": _size,
+    "size_bytes": _int,
+    "client_workers": _int,
+    "server_workers": _server_workers,
+    "server_kind": _str,
+    "method": _str,
+    "avg_time_s": _float,
+    "throughput_Bps": _float,
+    "aggregate_Bps": _float,
+    "wall_time_s": _float,
+    "successes": _int,
+    "failures": _int,
+    "verified": _bool,
     "first_error": _str,
 }
 _OPTIONAL: dict[str, Callable[[Any], Any]] = {
-    "server_peak_rss_bytes": _int, "client_peak_rss_bytes": _int,
+    "server_peak_rss_bytes": _int,
+    "client_peak_rss_bytes": _int,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 _NULLABLE = frozenset({"first_error", *_OPTIONAL})
@@ -180,16 +210,18 @@ def _benchmarks(document: Document) -> Iterable[tuple[str, Mapping[str, Any]]]:
 def load_cases(source: Source) -> list[Case]:
     """The matrix cases (benchmarks whose extra_info has an "operation"), in file order."""
     document = load_document(source)
-    return [Case.from_extra_info(name, info) for name, info in _benchmarks(document)
-            if "operation" in info]
+    return [
+        Case.from_extra_info(name, info)
+        for name, info in _benchmarks(document)
+        if "operation" in info
+    ]
 
 
 def load_references(source: Source) -> list[dict[str, Any]]:
     """The reference cases (extra_info with a "reference" key, e.g. the loopback limit),
     as copies of their extra_info with the benchmark's ``name`` added."""
     document = load_document(source)
-    return [{"name": name, **info} for name, info in _benchmarks(document)
-            if "reference" in info]
+    return [{"name": name, **info} for name, info in _benchmarks(document) if "reference" in info]
 
 
 # --- ordering and grouping ----------------------------------------------------------------
@@ -206,10 +238,16 @@ def _server_workers_key(value: int | str) -> tuple[int, int]:
 
 def sort_cases(cases: Iterable[Case]) -> list[Case]:
     """Order by server kind, operation (UPLOAD first), size, client then server workers."""
-    return sorted(cases, key=lambda c: (
-        _rank(c.server_kind, _KIND_ORDER), _rank(c.operation, _OPERATION_ORDER), c.size_mib,
-        c.client_workers, _server_workers_key(c.server_workers),
-    ))
+    return sorted(
+        cases,
+        key=lambda c: (
+            _rank(c.server_kind, _KIND_ORDER),
+            _rank(c.operation, _OPERATION_ORDER),
+            c.size_mib,
+            c.client_workers,
+            _server_workers_key(c.server_workers),
+        ),
+    )
 
 
 def kind_label(kind: str) -> str:
@@ -235,9 +273,16 @@ def _size_text(size_mib: int | float) -> str:
 def _row(number: int, case: Case) -> list[str]:
     fail = f"{case.failures} {MARK}" if case.failed else str(case.failures)
     return [
-        str(number), case.operation, _size_text(case.size_mib), str(case.client_workers),
-        str(case.server_workers), f"{case.avg_time_s:.3f}", f"{round(case.throughput_Bps):,}",
-        f"{round(case.aggregate_Bps):,}", str(case.successes), fail,
+        str(number),
+        case.operation,
+        _size_text(case.size_mib),
+        str(case.client_workers),
+        str(case.server_workers),
+        f"{case.avg_time_s:.3f}",
+        f"{round(case.throughput_Bps):,}",
+        f"{round(case.aggregate_Bps):,}",
+        str(case.successes),
+        fail,
     ]
 
 
@@ -248,9 +293,10 @@ def _problem(number: int, case: Case) -> str:
         parts.append(f"{case.failures} of {case.successes + case.failures} clients failed")
     if not case.verified:
         parts.append("not every transferred file was verified byte for byte")
-    text = (f"{MARK} No {number} ({case.operation} {_size_text(case.size_mib)} MiB, "
-            f"{case.client_workers} client / {case.server_workers} server workers): "
-            + "; ".join(parts))
+    text = (
+        f"{MARK} No {number} ({case.operation} {_size_text(case.size_mib)} MiB, "
+        f"{case.client_workers} client / {case.server_workers} server workers): " + "; ".join(parts)
+    )
     if case.first_error:
         text += f". First error: {' '.join(case.first_error.split())}"  # keep it one line
     return text
@@ -269,9 +315,12 @@ def render_markdown(cases: Iterable[Case]) -> str:
     """The classic results table, one ``### <kind>`` section per server kind."""
     blocks = []
     for kind, section in _sections(cases):
-        lines = [f"### {kind_label(kind)}", "",
-                 "| " + " | ".join(HEADERS) + " |",
-                 "|" + "|".join(_MD_ALIGN) + "|"]
+        lines = [
+            f"### {kind_label(kind)}",
+            "",
+            "| " + " | ".join(HEADERS) + " |",
+            "|" + "|".join(_MD_ALIGN) + "|",
+        ]
         notes = []
         for number, case in enumerate(section, start=1):
             lines.append("| " + " | ".join(_row(number, case)) + " |")
@@ -286,9 +335,13 @@ def render_markdown(cases: Iterable[Case]) -> str:
 def _align(rows: list[list[str]]) -> list[str]:
     """Columns padded to their widest cell; Operation left-aligned, numbers right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    return ["  ".join(cell.ljust(w) if i == 1 else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-            for row in rows]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 1 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
 
 
 def render_text(cases: Iterable[Case]) -> str:
@@ -303,8 +356,10 @@ def render_text(cases: Iterable[Case]) -> str:
         rule = ["-" * len(h) for h in HEADERS]
         title = kind_label(kind)
         table = _align([header, rule, *rows])
-        table[2:] = [line + f" {MARK}" if case.failed else line
-                     for line, case in zip(table[2:], section, strict=True)]
+        table[2:] = [
+            line + f" {MARK}" if case.failed else line
+            for line, case in zip(table[2:], section, strict=True)
+        ]
         lines = [title, "=" * len(title), *table]
         notes = [_problem(n, c) for n, c in enumerate(section, start=1) if c.failed]
         lines += ["", *notes] if notes else []
@@ -331,16 +386,29 @@ def render_csv(cases: Iterable[Case]) -> str:
 # --- chart --------------------------------------------------------------------------------
 
 # No red among the series colours: red crosses mark failures.
-_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan",
-            "tab:olive", "tab:pink", "tab:gray")
+_COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:cyan",
+    "tab:olive",
+    "tab:pink",
+    "tab:gray",
+)
 _STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"))
 #: A reference more than this many times the best case would flatten every curve: it is
 #: listed under the chart instead of drawn.
 _OFF_SCALE = 4.0
 
 
-def render_png(cases: Iterable[Case], path: str | os.PathLike[str], *,
-               references: Iterable[Mapping[str, Any]] = ()) -> None:
+def render_png(
+    cases: Iterable[Case],
+    path: str | os.PathLike[str],
+    *,
+    references: Iterable[Mapping[str, Any]] = (),
+) -> None:
     """Aggregate throughput against client workers: one panel per server kind (rows) and
     operation (columns), one line per (server workers, size). Failed cases get a red x;
     references (``load_references``) become dashed grey lines."""
@@ -397,13 +465,16 @@ def _references(references: Iterable[Mapping[str, Any]]) -> list[_Reference]:
         rate, size, operation = ref.get("throughput_Bps"), ref.get("size_mib"), ref.get("operation")
         if isinstance(rate, bool) or not isinstance(rate, int | float):
             continue
-        out.append(_Reference(
-            str(ref.get("reference", "reference")),
-            "" if isinstance(size, bool) or not isinstance(size, int | float)
-            else _size_text(_size(size)),
-            float(rate) / MIB,
-            operation if isinstance(operation, str) else None,
-        ))
+        out.append(
+            _Reference(
+                str(ref.get("reference", "reference")),
+                ""
+                if isinstance(size, bool) or not isinstance(size, int | float)
+                else _size_text(_size(size)),
+                float(rate) / MIB,
+                operation if isinstance(operation, str) else None,
+            )
+        )
     return out
 
 
@@ -432,15 +503,18 @@ class _Styles:
         """Draw the legends right of the panels; returns where the panels must end."""
         from matplotlib.lines import Line2D
 
-        colour_handles = [Line2D([], [], color=c, lw=2.5, label=str(w))
-                          for w, c in self.colours.items()]
-        style_handles = [Line2D([], [], color="black", ls=ls, marker=m,
-                                label=f"{_size_text(s)} MiB")
-                         for s, (ls, m) in self.styles.items()]
+        colour_handles = [
+            Line2D([], [], color=c, lw=2.5, label=str(w)) for w, c in self.colours.items()
+        ]
+        style_handles = [
+            Line2D([], [], color="black", ls=ls, marker=m, label=f"{_size_text(s)} MiB")
+            for s, (ls, m) in self.styles.items()
+        ]
         extra = []
         if failures:
-            extra.append(Line2D([], [], color="red", marker="x", ls="", ms=9, mew=2,
-                                label="had failures"))
+            extra.append(
+                Line2D([], [], color="red", marker="x", ls="", ms=9, mew=2, label="had failures")
+            )
         if references:
             extra.append(Line2D([], [], color="grey", ls="--", label="reference limit"))
         x = 0.855
@@ -451,9 +525,16 @@ class _Styles:
         renderer = figure.canvas.get_renderer()
         for title, handles in groups:
             # figure.legend replaces nothing: each call adds one more legend to the figure.
-            legend = figure.legend(handles=handles, title=title or None, loc="upper left",
-                                   bbox_to_anchor=(x, top), frameon=False, fontsize=9,
-                                   title_fontsize=9, alignment="left")
+            legend = figure.legend(
+                handles=handles,
+                title=title or None,
+                loc="upper left",
+                bbox_to_anchor=(x, top),
+                frameon=False,
+                fontsize=9,
+                title_fontsize=9,
+                alignment="left",
+            )
             # Stack the next legend right under this one, measured rather than guessed.
             box = legend.get_window_extent(renderer).transformed(figure.transFigure.inverted())
             top = box.y0 - 0.03
@@ -467,12 +548,26 @@ def _plot_panel(ax: Any, panel: Sequence[Case], styles: _Styles) -> None:
     for (workers, size), points in series.items():
         points = sorted(points, key=lambda c: c.client_workers)
         ls, marker = styles.styles[size]
-        ax.plot([c.client_workers for c in points], [c.aggregate_Bps / MIB for c in points],
-                color=styles.colours[workers], ls=ls, marker=marker, ms=5, lw=1.6)
+        ax.plot(
+            [c.client_workers for c in points],
+            [c.aggregate_Bps / MIB for c in points],
+            color=styles.colours[workers],
+            ls=ls,
+            marker=marker,
+            ms=5,
+            lw=1.6,
+        )
     failed = [c for c in panel if c.failed]
     if failed:
-        ax.scatter([c.client_workers for c in failed], [c.aggregate_Bps / MIB for c in failed],
-                   marker="x", color="red", s=90, linewidths=2.2, zorder=5)
+        ax.scatter(
+            [c.client_workers for c in failed],
+            [c.aggregate_Bps / MIB for c in failed],
+            marker="x",
+            color="red",
+            s=90,
+            linewidths=2.2,
+            zorder=5,
+        )
     if not panel:
         ax.text(0.5, 0.5, "no cases", transform=ax.transAxes, ha="center", color="grey")
 
@@ -491,10 +586,18 @@ def _plot_references(ax: Any, refs: Sequence[_Reference], top: float) -> None:
     for group in groups:
         # Left edge: one client moves the least data, so curves are lowest there; the
         # translucent box keeps the label readable if a curve crosses it anyway.
-        ax.text(0.015, group[-1].mib_s, _reference_label(group),
-                transform=ax.get_yaxis_transform(), ha="left", va="bottom", fontsize=8,
-                color="dimgrey", zorder=6,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1})
+        ax.text(
+            0.015,
+            group[-1].mib_s,
+            _reference_label(group),
+            transform=ax.get_yaxis_transform(),
+            ha="left",
+            va="bottom",
+            fontsize=8,
+            color="dimgrey",
+            zorder=6,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1},
+        )
 
 
 def _format_axes(ax: Any, ticks: list[int], top: float) -> None:
@@ -516,6 +619,7 @@ def _off_scale_note(figure: Any, off_scale: Sequence[_Reference]) -> float:
     if not off_scale:
         return 0.0
     text = "Not drawn (far above every case): " + ", ".join(
-        _reference_label([ref]) for ref in off_scale)
+        _reference_label([ref]) for ref in off_scale
+    )
     figure.text(0.01, 0.01, text, fontsize=8, color="dimgrey", ha="left", va="bottom")
     return 0.035

@@ -23,14 +23,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--png, print the results table to stdout.",
     )
     parser.add_argument("json", metavar="RESULTS.json", help="benchmark results to read")
-    parser.add_argument("--md", metavar="FILE", type=Path,
-                        help="write the results as Markdown tables, one section per server kind")
-    parser.add_argument("--csv", metavar="FILE", type=Path,
-                        help="write one CSV row per case (plain numbers, for spreadsheets "
-                        "and scripts)")
-    parser.add_argument("--png", metavar="FILE", type=Path,
-                        help="write a chart of aggregate throughput against client workers "
-                        '(needs matplotlib: pip install "fileproto[report]")')
+    parser.add_argument(
+        "--md",
+        metavar="FILE",
+        type=Path,
+        help="write the results as Markdown tables, one section per server kind",
+    )
+    parser.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=Path,
+        help="write one CSV row per case (plain numbers, for spreadsheets and scripts)",
+    )
+    parser.add_argument(
+        "--png",
+        metavar="FILE",
+        type=Path,
+        help="write a chart of aggregate throughput against client workers "
+        '(needs matplotlib: pip install "fileproto[report]")',
+    )
     parser.set_defaults(func=run)
 
 
@@ -65,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     if not cases:
-        return _fail(f"{args.json} has no matrix cases (no benchmark records an 'operation' "
-                     "in its extra_info)")
+        return _fail(
+            f"{args.json} has no matrix cases (no benchmark records an 'operation' "
+            "in its extra_info)"
+        )
     if args.md is None and args.csv is None and args.png is None:
         _print_text(report.render_text(cases))
         return 0
@@ -87,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_png(path: Path, cases: list[report.Case],
-               references: list[dict[str, object]]) -> None:
+def _write_png(path: Path, cases: list[report.Case], references: list[dict[str, object]]) -> None:
     report.render_png(cases, path, references=references)
     print(f"wrote chart to {path}")

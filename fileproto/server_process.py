@@ -88,8 +88,10 @@ class ServerProcess:
         self.extra_args = list(extra_args)
         self.startup_timeout = startup_timeout
         self.grace = grace
-        self.log_path = Path(log_path) if log_path else Path(
-            tempfile.mkstemp(prefix=f"fileproto-{kind}-", suffix=".log")[1]
+        self.log_path = (
+            Path(log_path)
+            if log_path
+            else Path(tempfile.mkstemp(prefix=f"fileproto-{kind}-", suffix=".log")[1])
         )
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -97,9 +99,20 @@ class ServerProcess:
     @property
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "fileproto", "serve",
-            "--kind", self.kind, "--workers", str(self.workers),
-            "--host", self.host, "--port", "0", "--root", str(self.root),
+            sys.executable,
+            "-m",
+            "fileproto",
+            "serve",
+            "--kind",
+            self.kind,
+            "--workers",
+            str(self.workers),
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--root",
+            str(self.root),
             *self.extra_args,
         ]
 
@@ -128,7 +141,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -161,10 +174,8 @@ class ServerProcess:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(self.grace)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
         return self.proc.returncode
 
@@ -181,6 +192,9 @@ class ServerProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

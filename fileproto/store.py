@@ -8,6 +8,7 @@ final name only once complete, so readers never see half a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import uuid
@@ -60,10 +61,8 @@ class Upload:
             self._unlink()
 
     def _unlink(self) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        except FileNotFoundError:
-            pass
 
 
 class FileStore:

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -117,7 +117,9 @@ class CaseOutcome:
         spec = self.spec
         return {
             "operation": spec.operation,
-            "size_mib": round(spec.source.size / MIB, 3) if spec.source.size % MIB else spec.source.size // MIB,
+            "size_mib": round(spec.source.size / MIB, 3)
+            if spec.source.size % MIB
+            else spec.source.size // MIB,
             "size_bytes": spec.source.size,
             "client_workers": spec.clients,
             "server_workers": server_workers,
@@ -173,8 +175,13 @@ class _Progress:
         return int(self._shared.value) if self._shared is not None else self._local
 
 
-def _transfer(spec: LoadSpec, index: int, ready: Callable[[], None], go: Callable[[], bool],
-              progress: _Progress) -> ClientOutcome:
+def _transfer(
+    spec: LoadSpec,
+    index: int,
+    ready: Callable[[], None],
+    go: Callable[[], bool],
+    progress: _Progress,
+) -> ClientOutcome:
     name = spec.upload_name(index) if spec.operation == "UPLOAD" else spec.remote_name
     client = Client(spec.host, spec.port, dialect=spec.dialect, timeout=spec.timeout)
     ready()
@@ -188,29 +195,42 @@ def _transfer(spec: LoadSpec, index: int, ready: Callable[[], None], go: Callabl
             done = client.get(name, None, progress=progress.add)
         seconds = time.perf_counter() - start
     except Exception as exc:  # every failure is counted, none is hidden
-        return ClientOutcome(index, False, time.perf_counter() - start, 0, name, str(exc), _classify(exc))
+        return ClientOutcome(
+            index, False, time.perf_counter() - start, 0, name, str(exc), _classify(exc)
+        )
     finally:
         client.close()
     if done.size != spec.source.size or done.sha256 != spec.source.sha256:
-        return ClientOutcome(index, False, seconds, done.size, name,
-                             f"got {done.size} bytes with sha256 {done.sha256[:12]}…, "
-                             f"expected {spec.source.size} bytes with {spec.source.sha256[:12]}…",
-                             "wrong bytes")
+        return ClientOutcome(
+            index,
+            False,
+            seconds,
+            done.size,
+            name,
+            f"got {done.size} bytes with sha256 {done.sha256[:12]}…, "
+            f"expected {spec.source.size} bytes with {spec.source.sha256[:12]}…",
+            "wrong bytes",
+        )
     return ClientOutcome(index, True, seconds, done.size, name)
 
 
 # -- process workers ------------------------------------------------------------------
 
-def _process_worker(spec: LoadSpec, index: int, ready: Any, go: Any, results: Any,
-                    shared_bytes: Any) -> None:
+
+def _process_worker(
+    spec: LoadSpec, index: int, ready: Any, go: Any, results: Any, shared_bytes: Any
+) -> None:
     outcome = _transfer(
-        spec, index, ready.release, lambda: bool(go.wait(_READY_TIMEOUT + spec.timeout)),
+        spec,
+        index,
+        ready.release,
+        lambda: bool(go.wait(_READY_TIMEOUT + spec.timeout)),
         _Progress(shared_bytes),
     )
     results.put((asdict(outcome), peak_rss(os.getpid())))
 
 
-def _wait_ready(ready: Any, workers: list[multiprocessing.process.BaseProcess]) -> None:
+def _wait_ready(ready: Any, workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
     deadline = time.monotonic() + _READY_TIMEOUT
     pending = len(workers)
     while pending:
@@ -229,8 +249,12 @@ class PreparedCase:
     Splitting the two keeps process start-up out of the measurement.
     """
 
-    def __init__(self, spec: LoadSpec, on_progress: Callable[[int], None] | None = None,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        on_progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         if spec.clients < 1:
             raise ValueError("clients must be at least 1")
         self.spec = spec
@@ -251,9 +275,12 @@ class PreparedCase:
         self._progress = _Progress(shared_bytes)
         ready = ctx.Semaphore(0)
         self._workers = [
-            ctx.Process(target=_process_worker,
-                        args=(spec, i, ready, self._go, self._results, shared_bytes),
-                        name=f"fileproto-client-{i}", daemon=True)
+            ctx.Process(
+                target=_process_worker,
+                args=(spec, i, ready, self._go, self._results, shared_bytes),
+                name=f"fileproto-client-{i}",
+                daemon=True,
+            )
             for i in range(spec.clients)
         ]
         try:
@@ -269,12 +296,20 @@ class PreparedCase:
         ready = threading.Semaphore(0)
         self._thread_go = threading.Event()
         self._progress = _Progress()
-        self._pool = ThreadPoolExecutor(max_workers=spec.clients, thread_name_prefix="fileproto-client")
+        self._pool = ThreadPoolExecutor(
+            max_workers=spec.clients, thread_name_prefix="fileproto-client"
+        )
         go = self._thread_go
         cancel = self.cancel
         self._futures = [
-            self._pool.submit(_transfer, spec, i, ready.release,
-                              lambda: go.wait(_READY_TIMEOUT) and not cancel.is_set(), self._progress)
+            self._pool.submit(
+                _transfer,
+                spec,
+                i,
+                ready.release,
+                lambda: go.wait(_READY_TIMEOUT) and not cancel.is_set(),
+                self._progress,
+            )
             for i in range(spec.clients)
         ]
         for _ in self._futures:
@@ -288,8 +323,14 @@ class PreparedCase:
             outcomes, wall, peak = self._run_threads()
         if self.on_progress is not None:
             self.on_progress(self._progress.total)
-        return CaseOutcome(self.spec, outcomes, wall, verified=False, client_peak_rss=peak,
-                           interrupted=self.cancel.is_set())
+        return CaseOutcome(
+            self.spec,
+            outcomes,
+            wall,
+            verified=False,
+            client_peak_rss=peak,
+            interrupted=self.cancel.is_set(),
+        )
 
     def _tick(self) -> None:
         if self.on_progress is not None:
@@ -335,7 +376,9 @@ class PreparedCase:
         for i in range(spec.clients):
             if i not in outcomes:
                 name = spec.upload_name(i) if spec.operation == "UPLOAD" else spec.remote_name
-                outcomes[i] = ClientOutcome(i, False, wall, 0, name, "client process gave no result", kind)
+                outcomes[i] = ClientOutcome(
+                    i, False, wall, 0, name, "client process gave no result", kind
+                )
         return [outcomes[i] for i in range(spec.clients)], wall, peak
 
     def _reap(self, wait: float) -> None:
@@ -397,5 +440,9 @@ def _verify_uploads(case: CaseOutcome, stored_sha256: Callable[[str], str | None
         if digest != expected:
             outcome.ok = False
             outcome.error_kind = "wrong bytes"
-            outcome.error = (f"stored file {outcome.name} is missing" if digest is None
-                             else f"stored file {outcome.name} has sha256 {digest[:12]}…, expected {expected[:12]}…")
+            outcome.error = (
+                f"stored file {outcome.name} is missing"
+                if digest is None
+                else f"stored file {outcome.name} has sha256 {digest[:12]}…, "
+                f"expected {expected[:12]}…"
+            )

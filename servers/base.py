@@ -3,6 +3,7 @@ and an orderly shutdown. Subclasses only decide who runs ``serve_connection``.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
@@ -137,9 +138,7 @@ class BaseServer:
         if remaining:
             log.info("closing %d connection(s) still open after %.1fs", len(remaining), self.grace)
         for conn in remaining:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.stop_pool()
         self.store.remove_temp_files()

@@ -9,6 +9,8 @@ answer for them if a worker dies.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import multiprocessing
 import signal
@@ -98,7 +100,7 @@ class ProcessPoolServer(BaseServer):
             with self._lock:
                 self._orphans.append(conn_id)
             return
-        future.add_done_callback(lambda f, cid=conn_id: self._done(cid, f))
+        future.add_done_callback(functools.partial(self._done, conn_id))
 
     def _done(self, conn_id: int, future: Future[None]) -> None:
         exc = future.exception()
@@ -131,10 +133,8 @@ class ProcessPoolServer(BaseServer):
                 continue
             # The dead worker had it: end the connection so the client sees a reset or
             # EOF at once instead of waiting for its timeout.
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.finished(conn_id)
 
     def stop_pool(self) -> None:

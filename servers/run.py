@@ -37,25 +37,39 @@ def _size(text: str) -> int:
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument(
-        "--port", type=int, default=default_port,
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
         help="port to bind; 0 lets the kernel pick a free one (default: %(default)s)",
     )
     parser.add_argument(
-        "--root", default="files",
+        "--root",
+        default="files",
         help="folder whose files are served; created if missing (default: ./%(default)s)",
     )
     parser.add_argument(
-        "--idle-timeout", type=float, default=30.0, metavar="SECONDS",
+        "--idle-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
         help="close a connection that completes no request in this time (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-file-size", type=_size, default=None, metavar="SIZE",
+        "--max-file-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
         help="refuse uploads larger than this, e.g. 200M (default: no limit)",
     )
     parser.add_argument(
-        "--grace", type=float, default=3.0, metavar="SECONDS",
+        "--grace",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
         help="on SIGTERM/SIGINT, time given to transfers in flight (default: %(default)s)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
@@ -92,7 +106,9 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
     try:
         server = build_server(kind, workers, args)
     except OSError as exc:
-        print(f"fileproto: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"fileproto: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
+        )
         return 1
     server.install_signal_handlers()
 
@@ -112,7 +128,10 @@ def main(kind: str, argv: list[str]) -> int:
         description=f"Serve files over the fileproto protocol with a {kind} pool.",
     )
     parser.add_argument(
-        "workers", nargs="?", type=_positive_int, default=5,
+        "workers",
+        nargs="?",
+        type=_positive_int,
+        default=5,
         help="number of pool workers (default: %(default)s)",
     )
     add_server_arguments(parser, CLASSIC_PORT)

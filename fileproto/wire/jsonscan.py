@@ -44,7 +44,7 @@ class Step(enum.Enum):
 
 
 class _Frame:
-    __slots__ = ("is_object", "key", "expecting_key", "index")
+    __slots__ = ("expecting_key", "index", "is_object", "key")
 
     def __init__(self, is_object: bool) -> None:
         self.is_object = is_object

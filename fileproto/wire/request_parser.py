@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 
 from fileproto.wire.b64 import Base64Error, Base64StreamDecoder
 from fileproto.wire.events import (
@@ -75,6 +76,14 @@ class RequestParser:
         self._decoder: Base64StreamDecoder | None = None
         self._tail = b""  # last payload bytes, to find a terminator that spans pieces
         self._pending: Event | None = None
+        self._steps: dict[_State, Callable[[], Event | None]] = {
+            _State.IDLE: self._idle,
+            _State.JSON: self._json,
+            _State.JSON_AFTER: self._json_after,
+            _State.TEXT_HEAD: self._text_head,
+            _State.TEXT_PAYLOAD: self._text_payload,
+            _State.SKIP: self._skip,
+        }
         # text dialect
         self._head = bytearray()
         self._tokens: list[bytes] = []
@@ -120,24 +129,12 @@ class RequestParser:
 
     def next_event(self) -> Event:
         if self._pending is not None:
-            event, self._pending = self._pending, None
-            return event
+            pending, self._pending = self._pending, None
+            return pending
         while True:
-            state = self._state
-            if state is _State.IDLE:
-                event = self._idle()
-            elif state is _State.JSON:
-                event = self._json()
-            elif state is _State.JSON_AFTER:
-                event = self._json_after()
-            elif state is _State.TEXT_HEAD:
-                event = self._text_head()
-            elif state is _State.TEXT_PAYLOAD:
-                event = self._text_payload()
-            elif state is _State.SKIP:
-                event = self._skip()
-            else:
+            if self._state is _State.CLOSED:
                 return Closed()
+            event = self._steps[self._state]()
             if event is not None:
                 return event
 
@@ -407,7 +404,9 @@ class RequestParser:
             return NEED_DATA
         if data[pos : pos + 4] != TERMINATOR:
             assert self._decoder is not None
-            return self._error(f"invalid base64 at byte {self._decoder.position} (unexpected '\\r')")
+            return self._error(
+                f"invalid base64 at byte {self._decoder.position} (unexpected '\\r')"
+            )
         self._pos = pos + 4
         try:
             rest = self._finish_payload()

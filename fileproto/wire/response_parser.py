@@ -71,7 +71,8 @@ class ResponseParser:
                     return self._need()
                 if data[self._pos] != 0x7B:
                     raise ResponseViolation(
-                        f"a response must be a JSON object; got {data[self._pos:self._pos + 40]!r}"
+                        "a response must be a JSON object; "
+                        f"got {data[self._pos : self._pos + 40]!r}"
                     )
                 self._started = True
             if self._after:

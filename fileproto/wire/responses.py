@@ -25,7 +25,11 @@ def get_response_prefix(name: str) -> bytes:
 
     Then come base64 chunks (see ``encode_chunk``) and ``get_response_suffix()``.
     """
-    return b'{"status": "OK", "data_namafile": ' + json.dumps(name).encode("ascii") + b', "data_file": "'
+    return (
+        b'{"status": "OK", "data_namafile": '
+        + json.dumps(name).encode("ascii")
+        + b', "data_file": "'
+    )
 
 
 def get_response_suffix() -> bytes:
