@@ -19,6 +19,7 @@ import pytest
 
 from fileproto.client import Client, parse_address
 from fileproto.errors import ServerError
+from fileproto.limit import LimitResult, measure_limit
 from fileproto.matrix import MatrixCase, matrix_cases
 from fileproto.server_process import ServerProcess, peak_rss
 from fileproto.stress import LoadSpec, Method, PreparedCase, verify
@@ -28,6 +29,8 @@ from fileproto.wire.events import Dialect
 EXTERNAL = "external"
 MATRIX_TIMEOUT = 900  # seconds; generous for 50 x 100 MiB, still stops a hung server
 _PROPERTY = "fileproto_case"
+_LIMIT_PROPERTY = "fileproto_limit"
+_LIMIT_KEY = pytest.StashKey["LimitBook"]()
 
 
 # -- options and markers ------------------------------------------------------------------
@@ -284,6 +287,40 @@ def fileproto_testfile(tmp_path_factory: pytest.TempPathFactory) -> Callable[[in
     return make
 
 
+class LimitBook:
+    """The machine's ceiling per file size, measured once per session when first asked.
+
+    Each size is measured three times and the fastest run kept: the ceiling is what the
+    machine can do, and the noise of a shared machine only ever makes runs slower.
+    """
+
+    RUNS = 3
+
+    def __init__(self, make_file: Callable[[int], TestFile], folder: Path) -> None:
+        self._make_file = make_file
+        self._folder = folder
+        self.results: dict[int, LimitResult] = {}
+
+    def get(self, size: int) -> LimitResult:
+        if size not in self.results:
+            source = self._make_file(size)
+            runs = [measure_limit(source.path, self._folder) for _ in range(self.RUNS)]
+            self.results[size] = min(runs, key=lambda r: r.seconds)
+        return self.results[size]
+
+
+@pytest.fixture(scope="session")
+def fileproto_limit(
+    pytestconfig: pytest.Config,
+    fileproto_testfile: Callable[[int], TestFile],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> LimitBook:
+    """The limit per size; what it measured also goes into the benchmark JSON."""
+    book = LimitBook(fileproto_testfile, tmp_path_factory.mktemp("limit"))
+    pytestconfig.stash[_LIMIT_KEY] = book
+    return book
+
+
 # -- the matrix ---------------------------------------------------------------------------
 
 
@@ -316,6 +353,7 @@ def fileproto_run_case(
     fileproto_servers: ServerPool,
     fileproto_testfile: Callable[[int], TestFile],
     fileproto_options: Options,
+    fileproto_limit: LimitBook,
 ) -> Callable[[MatrixCase], dict[str, Any]]:
     """Run one matrix case as a benchmark; returns (and records) its extra_info."""
 
@@ -364,6 +402,10 @@ def fileproto_run_case(
             EXTERNAL if external else case.server_workers,
         )
         info["server_peak_rss_bytes"] = server_peak
+        limit = fileproto_limit.get(source.size)
+        info["limit_time_s"] = limit.seconds
+        info["limit_Bps"] = limit.throughput
+        info["ratio_to_limit"] = info["avg_time_s"] / limit.seconds if limit.seconds else None
         benchmark.extra_info.update(info)
         request.node.user_properties.append((_PROPERTY, {"name": request.node.name, **info}))
         if info["failures"] and not options.allow_failures:
@@ -403,6 +445,18 @@ def _merge(outcomes: list[Any], kind: str, workers: int | str) -> dict[str, Any]
 # -- reporting ----------------------------------------------------------------------------
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list[Any], output_json: dict[str, Any]
+) -> None:
+    """Keep the limit measured in this run beside the cases it is compared with."""
+    book = config.stash.get(_LIMIT_KEY, None)
+    if book is not None and book.results:
+        from fileproto.report import LIMIT_KEY
+
+        output_json[LIMIT_KEY] = [r.extra_info() for _, r in sorted(book.results.items())]
+
+
 class _Recorder:
     """Collects each case's figures for the terminal summary and the report files.
 
@@ -431,6 +485,12 @@ class _Recorder:
         loaded = report.sort_cases(report.load_cases(data))
         terminalreporter.section("fileproto stress matrix")
         terminalreporter.write_line(report.render_text(loaded))
+        limits = {c["size_bytes"]: c for c in self.cases if c.get("limit_time_s")}
+        for size, c in sorted(limits.items()):
+            terminalreporter.write_line(
+                f"limit (bare pipeline, same run): {size / MIB:g} MiB in {c['limit_time_s']:.3f} s"
+                f" = {c['limit_Bps']:,.0f} B/s"
+            )
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is None:
             return
@@ -438,8 +498,12 @@ class _Recorder:
         (report_dir / "results.md").write_text(report.render_markdown(loaded))
         (report_dir / "results.csv").write_text(report.render_csv(loaded))
         written = ["results.md", "results.csv"]
+        references = [
+            {"reference": "limit", "size_mib": c["size_mib"], "throughput_Bps": c["limit_Bps"]}
+            for c in limits.values()
+        ]
         try:
-            report.render_png(loaded, report_dir / "results.png")
+            report.render_png(loaded, report_dir / "results.png", references=references)
             written.append("results.png")
         except RuntimeError as exc:
             terminalreporter.write_line(f"no plot: {exc}")

@@ -217,11 +217,21 @@ def load_cases(source: Source) -> list[Case]:
     ]
 
 
+#: Top-level key of a benchmark JSON under which the plugin stores the limit figures
+#: measured during a matrix run.
+LIMIT_KEY = "fileproto_limit"
+
+
 def load_references(source: Source) -> list[dict[str, Any]]:
     """The reference cases (extra_info with a "reference" key, e.g. the loopback limit),
     as copies of their extra_info with the benchmark's ``name`` added."""
     document = load_document(source)
-    return [{"name": name, **info} for name, info in _benchmarks(document) if "reference" in info]
+    found = [{"name": name, **info} for name, info in _benchmarks(document) if "reference" in info]
+    # A matrix run records the limit it measured alongside, under its own key.
+    extra = document.get(LIMIT_KEY, [])
+    if isinstance(extra, list):
+        found += [{"name": f"limit[{i.get('size_mib')}MiB]", **i} for i in extra if isinstance(i, dict)]
+    return found
 
 
 # --- ordering and grouping ----------------------------------------------------------------
