@@ -230,7 +230,9 @@ def load_references(source: Source) -> list[dict[str, Any]]:
     # A matrix run records the limit it measured alongside, under its own key.
     extra = document.get(LIMIT_KEY, [])
     if isinstance(extra, list):
-        found += [{"name": f"limit[{i.get('size_mib')}MiB]", **i} for i in extra if isinstance(i, dict)]
+        for info in extra:
+            if isinstance(info, dict):
+                found.append({"name": f"limit[{info.get('size_mib')}MiB]", **info})
     return found
 
 
