@@ -33,11 +33,11 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _get(args: argparse.Namespace) -> int:
-    dest = Path(args.output) if args.output else Path(args.name).name
-    if dest == "-":
+    if args.output == "-":
         with _client(args) as client:
             transfer = client.get(args.name, sys.stdout.buffer)
     else:
+        dest = Path(args.output or Path(args.name).name)
         with _client(args) as client:
             transfer = client.get(args.name, dest)
         print(f"{transfer.name}: {transfer.size} bytes -> {dest} (sha256 {transfer.sha256})")

@@ -60,8 +60,8 @@ def _still_shared(shared: Any) -> bool:
     """
     sharer = getattr(resource_sharer, "_resource_sharer", None)
     cache = getattr(sharer, "_cache", None)
-    key = getattr(shared, "_id", None)
-    return isinstance(cache, dict) and key in cache
+    ident = getattr(shared, "_id", None)  # (address, key); the cache is keyed by key
+    return isinstance(cache, dict) and isinstance(ident, tuple) and ident[-1] in cache
 
 
 class ProcessPoolServer(BaseServer):

@@ -1,0 +1,724 @@
+"""Real servers of both kinds, driven through sockets, the Client and the command line.
+
+Tests marked ``conformance`` only talk to the server through its socket, so they also
+run against someone else's server with ``--fileproto-target``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fileproto.client import Client
+from fileproto.errors import ServerError
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.wire import TERMINATOR, encode_request
+
+pytestmark = pytest.mark.smoke
+conformance = pytest.mark.conformance
+
+KINDS = ["thread", "process"]
+IO_TIMEOUT = 20.0
+MAX_RESPONSE = 64 << 20
+REPO = Path(__file__).resolve().parent.parent
+
+
+def unique(stem: str = "f") -> str:
+    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
+
+
+class RawConnection:
+    """One TCP connection; responses read one at a time, leftovers kept for the next."""
+
+    def __init__(self, server: RunningServer, timeout: float = IO_TIMEOUT) -> None:
+        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
+        self.buffer = bytearray()
+
+    def __enter__(self) -> RawConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self) -> dict[str, object]:
+        scan = 0
+        while True:
+            end = self.buffer.find(TERMINATOR, scan)
+            if end >= 0:
+                message = bytes(self.buffer[:end])
+                del self.buffer[: end + len(TERMINATOR)]
+                response = json.loads(message)
+                assert isinstance(response, dict), response
+                assert response.get("status") in ("OK", "ERROR"), response
+                return response
+            assert len(self.buffer) < MAX_RESPONSE, "response without a terminator"
+            scan = max(0, len(self.buffer) - 3)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise AssertionError(f"server closed the connection; got {bytes(self.buffer)!r}")
+            self.buffer += chunk
+
+    def request(self, data: bytes) -> dict[str, object]:
+        self.send(data)
+        return self.read()
+
+    def read_until_closed(self) -> bytes:
+        """Everything the server still sends, until it closes (bounded by the timeout)."""
+        data = bytearray(self.buffer)
+        for _ in range(10_000):
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                return bytes(data)
+            data += chunk
+        raise AssertionError("the server kept sending")
+
+
+def upload_bytes(name: str, content: bytes, dialect: str = "json") -> bytes:
+    return encode_request("UPLOAD", name, base64.b64encode(content).decode(), dialect=dialect)  # type: ignore[arg-type]
+
+
+def assert_ok_list(conn: RawConnection) -> list[str]:
+    response = conn.request(encode_request("LIST"))
+    assert response["status"] == "OK", response
+    names = response["data"]
+    assert isinstance(names, list)
+    assert names == sorted(names)
+    return names
+
+
+def assert_error(response: dict[str, object], *needles: str) -> str:
+    assert response["status"] == "ERROR", response
+    message = response["data"]
+    assert isinstance(message, str) and message.strip(), response
+    for needle in needles:
+        assert needle.lower() in message.lower(), (needle, message)
+    return message
+
+
+# -- round trips --------------------------------------------------------------------------
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", ["json", "text"])
+@pytest.mark.parametrize("size", [0, 1, 300_001])
+def test_round_trip_with_our_client(
+    fileproto_server: RunningServer, dialect: str, size: int
+) -> None:
+    content = os.urandom(size)
+    name = unique("round")
+    with fileproto_server.client(dialect=dialect, timeout=IO_TIMEOUT, chunk_size=3 * 4096) as c:
+        sent = c.upload(content, name)
+        assert (sent.name, sent.size) == (name, size)
+        assert name in c.list()
+        sink = _Sink()
+        got = c.get(name, sink)
+        assert bytes(sink.data) == content
+        assert (got.name, got.size, got.sha256) == (name, size, sent.sha256)
+        assert c.delete(name) == name
+        assert name not in c.list()
+        with pytest.raises(ServerError, match="not found"):
+            c.get(name)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_five_concurrent_clients(fileproto_server: RunningServer) -> None:
+    def one(index: int) -> bool:
+        content = os.urandom(1 << 20) + index.to_bytes(2, "big")
+        name = unique(f"conc{index}")
+        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+            client.upload(content, name)
+            sink = _Sink()
+            client.get(name, sink)
+            client.delete(name)
+        return bytes(sink.data) == content
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = [pool.submit(one, i) for i in range(5)]
+        results = [f.result(timeout=60) for f in futures]
+    assert results == [True] * 5
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_several_requests_on_one_connection(fileproto_server: RunningServer) -> None:
+    name = unique("seq")
+    content = os.urandom(70_000)
+    with RawConnection(fileproto_server) as conn:
+        assert name not in assert_ok_list(conn)
+        uploaded = conn.request(upload_bytes(name, content))
+        assert uploaded["status"] == "OK", uploaded
+        assert uploaded["data_namafile"] == name
+        assert isinstance(uploaded["data"], str)
+        got = conn.request(encode_request("GET", name, dialect="text"))
+        assert got["status"] == "OK", {k: v for k, v in got.items() if k != "data_file"}
+        assert got["data_namafile"] == name
+        assert base64.b64decode(got["data_file"], validate=True) == content  # type: ignore[arg-type]
+        assert name in assert_ok_list(conn)
+        deleted = conn.request(encode_request("DELETE", name))
+        assert deleted["status"] == "OK", deleted
+        assert deleted["data_namafile"] == name
+        assert name not in assert_ok_list(conn)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_pipelined_requests_answered_in_order(fileproto_server: RunningServer) -> None:
+    name = unique("pipe")
+    content = os.urandom(10_000)
+    batch = (
+        upload_bytes(name, content, "text")
+        + encode_request("GET", name)
+        + encode_request("DELETE", name, dialect="text")
+    )
+    with RawConnection(fileproto_server) as conn:
+        conn.send(batch)
+        first, second, third = conn.read(), conn.read(), conn.read()
+        assert (first["status"], first["data_namafile"]) == ("OK", name)
+        assert (second["status"], second["data_namafile"]) == ("OK", name)
+        assert base64.b64decode(second["data_file"], validate=True) == content  # type: ignore[arg-type]
+        assert (third["status"], third["data_namafile"]) == ("OK", name)
+        assert name not in assert_ok_list(conn)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_pipelined_error_does_not_break_the_rest(fileproto_server: RunningServer) -> None:
+    name, missing = unique("pipe-ok"), unique("pipe-missing")
+    batch = (
+        upload_bytes(name, b"abc")
+        + encode_request("GET", missing)
+        + b"FROB x\r\n\r\n"
+        + b"UPLOAD " + unique("pipe-bad").encode() + b" QUJD!QUJD\r\n\r\n"
+        + encode_request("GET", name, dialect="text")
+        + encode_request("DELETE", name)
+    )
+    with RawConnection(fileproto_server) as conn:
+        conn.send(batch)
+        responses = [conn.read() for _ in range(6)]
+    assert [r["status"] for r in responses] == ["OK", "ERROR", "ERROR", "ERROR", "OK", "OK"]
+    assert_error(responses[1], "not found", missing)
+    assert_error(responses[2], "unknown command", "FROB")
+    assert_error(responses[3], "invalid base64", "4")
+    assert base64.b64decode(responses[4]["data_file"]) == b"abc"  # type: ignore[arg-type]
+
+
+# -- errors -------------------------------------------------------------------------------
+
+_MISSING = unique("missing")
+_BAD_B64 = unique("badb64")
+
+
+def _json(command: str, *params: object) -> bytes:
+    return json.dumps({"command": command, "params": list(params)}).encode() + TERMINATOR
+
+
+ERROR_CASES = {
+    "get-missing-json": (encode_request("GET", _MISSING), ["not found", _MISSING]),
+    "get-missing-text": (encode_request("GET", _MISSING, dialect="text"), ["not found", _MISSING]),
+    "download-missing": (encode_request("download", _MISSING), ["not found", _MISSING]),
+    "delete-missing-json": (encode_request("DELETE", _MISSING), ["not found", _MISSING]),
+    "delete-missing-text": (
+        encode_request("delete", _MISSING, dialect="text"), ["not found", _MISSING]
+    ),
+    "unknown-command-json": (_json("FROB", "x"), ["unknown command", "FROB"]),
+    "unknown-command-text": (b"FROB x\r\n\r\n", ["unknown command", "FROB"]),
+    "invalid-base64-json": (_json("UPLOAD", _BAD_B64, "QUJD*QUJD"), ["invalid base64", "4"]),
+    "invalid-base64-text": (
+        f"UPLOAD {_BAD_B64} QUJDRA==QUJD\r\n\r\n".encode(), ["invalid base64", "8"]
+    ),
+    "invalid-base64-text-crlf": (
+        f"UPLOAD {_BAD_B64}\r\nQU JD\r\n\r\n".encode(), ["invalid base64", "2"]
+    ),
+    "get-no-name-json": (_json("GET"), ["parameter", "name"]),
+    "get-no-name-text": (b"GET\r\n\r\n", ["parameter", "name"]),
+    "delete-no-name": (_json("DELETE"), ["parameter", "name"]),
+    "upload-no-content-json": (_json("UPLOAD", _BAD_B64), ["parameter", "base64"]),
+    "upload-no-content-text": (f"UPLOAD {_BAD_B64}\r\n\r\n".encode(), ["parameter", "base64"]),
+    "list-extra-param": (_json("LIST", "x"), ["parameter"]),
+    "name-dotdot": (_json("GET", ".."), ["name", ".."]),
+    "name-dot-text": (b"DELETE .\r\n\r\n", ["name"]),
+    "name-empty": (_json("GET", ""), ["name"]),
+    "name-only-a-path": (_json("GET", "some/dir/"), ["name"]),
+    "name-control-char": (_json("UPLOAD", "a\x01b.bin", "QUJD"), ["name"]),
+    "name-nul": (_json("DELETE", "a\x00b"), ["name"]),
+    "name-too-long": (_json("GET", "n" * 256), ["name", "255"]),
+    "name-not-a-string": (_json("GET", 7), ["name"]),
+    "json-not-an-object": (b'["GET", "x"]\r\n\r\n', ["object"]),
+    "json-malformed": (b'{"command": "LIST", "params": [}\r\n\r\n', ["json"]),
+    "json-no-command": (b'{"params": []}\r\n\r\n', ["command"]),
+}
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("case", list(ERROR_CASES), ids=list(ERROR_CASES))
+def test_error_answered_and_connection_stays_usable(
+    fileproto_server: RunningServer, case: str
+) -> None:
+    request, needles = ERROR_CASES[case]
+    with RawConnection(fileproto_server) as conn:
+        assert_error(conn.request(request), *needles)
+        names = assert_ok_list(conn)
+        # Nothing half-written became visible, and the failed name was not stored.
+        assert _BAD_B64 not in names
+        assert not any(n.startswith(".fileproto-upload-") for n in names)
+        assert conn.request(encode_request("GET", _MISSING))["status"] == "ERROR"
+
+
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_failed_upload_leaves_no_temporary_file(fileproto_server: RunningServer) -> None:
+    assert fileproto_server.root is not None
+    name = unique("tmp")
+    big_bad = (
+        b"UPLOAD " + name.encode() + b" "
+        + base64.b64encode(os.urandom(3 << 18)) + b"!!!!" + TERMINATOR
+    )
+    with RawConnection(fileproto_server) as conn:
+        assert_error(conn.request(big_bad), "invalid base64", str(4 << 18))
+        assert_ok_list(conn)  # the server has finished with the request
+    leftovers = [p.name for p in fileproto_server.root.iterdir() if p.name.startswith(".fileproto")]
+    assert leftovers == []
+    assert not (fileproto_server.root / name).exists()
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_header_too_large_is_answered(fileproto_server: RunningServer) -> None:
+    with RawConnection(fileproto_server) as conn:
+        conn.send(b"GET " + b"n" * (70 * 1024))
+        assert_error(conn.read(), "too large")
+    with RawConnection(fileproto_server) as conn:
+        assert_ok_list(conn)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_names_reduced_to_their_final_component(fileproto_server: RunningServer) -> None:
+    name = unique("path")
+    for raw in (f"../../{name}", f"a\\b\\{name}", f"/etc/{name}"):
+        with RawConnection(fileproto_server) as conn:
+            uploaded = conn.request(upload_bytes(raw, b"x"))
+            assert uploaded["status"] == "OK", uploaded
+            assert uploaded["data_namafile"] == name
+            got = conn.request(encode_request("GET", f"elsewhere/{name}"))
+            assert got["data_namafile"] == name
+            assert conn.request(encode_request("DELETE", raw))["status"] == "OK"
+
+
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> None:
+    root = fileproto_server.root
+    assert root is not None
+    name = unique("escape")
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        assert client.upload(b"x", f"../../{name}").name == name
+        assert (root / name).read_bytes() == b"x"
+        assert not (root.parent / name).exists()
+        assert not (root.parent.parent / name).exists()
+        client.delete(name)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_concurrent_uploads_of_one_name_leave_one_complete_version(
+    fileproto_server: RunningServer,
+) -> None:
+    name = unique("same")
+    versions = [bytes([i]) * (512 * 1024 + i) for i in range(4)]
+
+    def put(content: bytes) -> None:
+        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+            client.upload(content, name)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(put, v) for v in versions]:
+            future.result(timeout=60)
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        sink = _Sink()
+        client.get(name, sink)
+        assert bytes(sink.data) in versions
+        client.delete(name)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_readers_never_see_a_half_written_file(fileproto_server: RunningServer) -> None:
+    name = unique("atomic")
+    old, new = b"old" * 1000, os.urandom(900_000)
+    encoded = base64.b64encode(new)
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        client.upload(old, name)
+        with RawConnection(fileproto_server) as writer:
+            writer.send(b"UPLOAD " + name.encode() + b" " + encoded[: len(encoded) // 2])
+            # Half of the new version is on its way: readers still get the old one whole.
+            sink = _Sink()
+            client.get(name, sink)
+            assert bytes(sink.data) == old
+            writer.send(encoded[len(encoded) // 2 :] + TERMINATOR)
+            assert writer.read()["status"] == "OK"
+        sink = _Sink()
+        client.get(name, sink)
+        assert bytes(sink.data) == new
+        client.delete(name)
+
+
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_disconnect_mid_upload_leaves_nothing(fileproto_server: RunningServer) -> None:
+    root = fileproto_server.root
+    assert root is not None
+    name = unique("cut")
+    with RawConnection(fileproto_server) as conn:
+        conn.send(b"UPLOAD " + name.encode() + b" " + base64.b64encode(os.urandom(600_000)))
+        conn.send(encode_request("LIST"))  # inside the payload: only makes it invalid later
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not any(p.name.startswith(".fileproto-upload-") for p in root.iterdir()):
+            break
+        time.sleep(0.05)
+    assert [p.name for p in root.iterdir() if p.name.startswith(".fileproto-upload-")] == []
+    assert not (root / name).exists()
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_early_rejected_upload_keeps_the_connection(fileproto_server: RunningServer) -> None:
+    """A bad name is refused before the payload ends; the rest is skipped, not parsed."""
+    payload = base64.b64encode(os.urandom(2 << 20))
+    with RawConnection(fileproto_server) as conn:
+        conn.send(b"UPLOAD .. " + payload + TERMINATOR)
+        assert_error(conn.read(), "name")
+        conn.send(b'{"command": "UPLOAD", "params": ["a\\u0001b", "' + payload + b'"]}\r\n\r\n')
+        assert_error(conn.read(), "name")
+        assert_ok_list(conn)
+
+
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_symlinks_and_folders_in_the_root_are_not_followed(
+    fileproto_server: RunningServer, tmp_path: Path
+) -> None:
+    root = fileproto_server.root
+    assert root is not None
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"secret")
+    link, folder = unique("link"), unique("dir")
+    (root / link).symlink_to(outside)
+    (root / folder).mkdir()
+    try:
+        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+            for name in (link, folder):
+                with pytest.raises(ServerError, match="not found"):
+                    client.get(name)
+                with pytest.raises(ServerError, match="not found"):
+                    client.delete(name)
+                with pytest.raises(ServerError, match=re.escape(name)):
+                    client.upload(b"overwritten", name)
+                assert name not in client.list()
+        assert outside.read_bytes() == b"secret"
+        assert (root / link).is_symlink()
+    finally:
+        (root / link).unlink()
+        (root / folder).rmdir()
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_name_length_limit_is_255_bytes_of_utf8(fileproto_server: RunningServer) -> None:
+    tag = uuid.uuid4().hex[:8]
+    longest = tag + "é" * ((255 - len(tag)) // 2) + "x" * ((255 - len(tag)) % 2)
+    assert len(longest.encode()) == 255
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        assert client.upload(b"x", longest).name == longest
+        assert longest in client.list()
+        client.delete(longest)
+        with pytest.raises(ServerError, match="255"):
+            client.upload(b"x", longest + "y")
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_client_leaving_mid_download_does_not_hurt_the_server(
+    fileproto_server: RunningServer,
+) -> None:
+    name = unique("big")
+    content = os.urandom(4 << 20)
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        client.upload(content, name)
+    for _ in range(3):
+        with RawConnection(fileproto_server) as conn:
+            conn.send(encode_request("GET", name))
+            assert conn.sock.recv(1000)
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        sink = _Sink()
+        client.get(name, sink)
+        assert bytes(sink.data) == content
+        client.delete(name)
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", ["json", "text"])
+def test_client_raises_server_error_with_the_message(
+    fileproto_server: RunningServer, dialect: str
+) -> None:
+    name = unique("nope")
+    with fileproto_server.client(dialect=dialect, timeout=IO_TIMEOUT) as client:
+        with pytest.raises(ServerError) as info:
+            client.get(name)
+        assert "not found" in info.value.message
+        assert name in info.value.message
+        with pytest.raises(ServerError, match=re.escape(name)):
+            client.delete(name)
+        with pytest.raises(ServerError, match="name"):
+            client.upload(b"abc", "..")
+        assert isinstance(client.list(), list)  # still usable after errors
+
+
+# -- entry points -------------------------------------------------------------------------
+
+
+def _line_reader(stream: object) -> queue.Queue[str | None]:
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts; their whole group is killed if the test leaves them running."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("module", ["servers.threadpool", "servers.processpool"])
+def test_python_m_server_prints_one_line_and_serves(
+    module: str, tmp_path: Path, spawned: list[subprocess.Popen[str]]
+) -> None:
+    root = tmp_path / "root"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "2", "--port", "0", "--root", str(root)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=REPO, start_new_session=True,
+    )
+    spawned.append(proc)
+    lines = _line_reader(proc.stdout)
+    try:
+        first = lines.get(timeout=60)
+    except queue.Empty:
+        pytest.fail(f"{module} printed nothing within 60 s")
+    assert first is not None, proc.stderr.read() if proc.stderr else ""
+    match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", first)
+    assert match, first
+    port = int(match.group(1))
+    assert 0 < port < 65536
+    with Client("127.0.0.1", port, timeout=IO_TIMEOUT) as client:
+        client.upload(b"served", "hello.txt")
+        assert client.list() == ["hello.txt"]
+    assert (root / "hello.txt").read_bytes() == b"served"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    rest = []
+    while (line := lines.get(timeout=10)) is not None:
+        rest.append(line)
+    assert [line for line in rest if line.startswith("listening on")] == []
+    assert rest == [], rest  # exactly one line on stdout
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fileproto", *args],
+        capture_output=True, text=True, timeout=60, cwd=cwd, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
+def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> None:
+    address = f"{fileproto_server.host}:{fileproto_server.port}"
+    name = unique("cli")
+    source = tmp_path / "source.bin"
+    content = os.urandom(200_001)
+    source.write_bytes(content)
+
+    put = _cli("put", str(source), name, "--server", address, cwd=tmp_path)
+    assert put.returncode == 0, put.stderr
+    assert name in put.stdout
+
+    ls = _cli("ls", "--server", address, cwd=tmp_path)
+    assert ls.returncode == 0, ls.stderr
+    assert name in ls.stdout.splitlines()
+
+    out = tmp_path / "copy.bin"
+    get = _cli("get", name, str(out), "--server", address, cwd=tmp_path)
+    assert get.returncode == 0, get.stderr
+    assert out.read_bytes() == content
+
+    rm = _cli("rm", name, "--server", address, cwd=tmp_path)
+    assert rm.returncode == 0, rm.stderr
+    assert name in rm.stdout
+
+    missing = _cli("get", name, str(tmp_path / "nothing.bin"), "--server", address, cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "not found" in missing.stderr
+    assert name in missing.stderr
+    assert not (tmp_path / "nothing.bin").exists()
+    assert not (tmp_path / "nothing.bin.part").exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("send", [b"", b"LIS"], ids=["silent", "partial-header"])
+def test_idle_connection_closed_after_timeout(
+    fileproto_servers: ServerPool, kind: str, send: bytes
+) -> None:
+    if fileproto_servers.options.target:
+        pytest.skip("starts its own server")
+    server = fileproto_servers.start(kind, 1, "--idle-timeout", "1")
+    try:
+        with RawConnection(server, timeout=5.0) as conn:
+            if send:
+                conn.send(send)
+            try:
+                conn.read_until_closed()
+            except TimeoutError:
+                pytest.fail("the idle connection was still open after 5 s")
+        # The server still serves new connections afterwards.
+        with RawConnection(server, timeout=5.0) as conn:
+            assert assert_ok_list(conn) == []
+    finally:
+        fileproto_servers.stop(server)
+
+
+@pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
+def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> None:
+    """``fileproto get NAME -`` writes the file to stdout, as its help says."""
+    address = f"{fileproto_server.host}:{fileproto_server.port}"
+    name = unique("stdout")
+    content = b"to stdout\n" * 100
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        client.upload(content, name)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "fileproto", "get", name, "-", "--server", address],
+            capture_output=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr
+        assert not (tmp_path / "-").exists(), "wrote a file named '-' instead of stdout"
+        assert result.stdout == content
+    finally:
+        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+            client.delete(name)
+
+
+# -- the process pool survives a dead worker ----------------------------------------------
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _pool_workers(server: RunningServer) -> list[int]:
+    """The pool's worker processes: children of the server's forkserver."""
+    assert server.process is not None
+    main = server.process.pid
+    tree = server.pids()
+    forkservers = []
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if _ppid(pid) == main and b"forkserver" in cmdline:
+            forkservers.append(pid)
+    assert len(forkservers) == 1, tree
+    return [pid for pid in tree if pid != forkservers[0] and _ppid(pid) == forkservers[0]]
+
+
+@pytest.fixture
+def fresh_process_server(fileproto_servers: ServerPool) -> Iterator[RunningServer]:
+    if fileproto_servers.options.target:
+        pytest.skip("kills workers of a server it starts itself")
+    server = fileproto_servers.start("process", 2)
+    yield server
+    fileproto_servers.stop(server)
+
+
+def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
+    fresh_process_server: RunningServer,
+) -> None:
+    server = fresh_process_server
+    with RawConnection(server, timeout=10.0) as busy:
+        busy.send(b"LIS")  # a worker now holds this connection, waiting for the rest
+        workers = _pool_workers(server)
+        assert len(workers) == 2, workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            assert busy.read_until_closed() == b""
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            pytest.fail("the connection of a dead worker was left hanging")
+    with server.client(timeout=IO_TIMEOUT) as client:
+        assert client.list() == []
+    assert "worker process died" in server.process.output()  # type: ignore[union-attr]
+
+
+def test_idle_worker_dies_next_client_is_still_answered(
+    fresh_process_server: RunningServer,
+) -> None:
+    """DESIGN: "If a worker dies, the server replaces the pool and keeps serving."
+
+    A connection no worker ever took must be served by the new pool, not dropped.
+    """
+    server = fresh_process_server
+    workers = _pool_workers(server)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)
+    for attempt in range(3):
+        with RawConnection(server, timeout=10.0) as conn:
+            try:
+                response = conn.request(encode_request("LIST"))
+            except (AssertionError, ConnectionResetError) as exc:
+                pytest.fail(f"connection {attempt} after the worker died was dropped: {exc}")
+            assert response == {"status": "OK", "data": []}
