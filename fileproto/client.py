@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.wire.events import Data, Dialect
@@ -27,13 +27,20 @@ DEFAULT_CHUNK = 3 << 18  # 768 KiB raw, 1 MiB of base64
 DEFAULT_RECV = 1 << 20
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
-Dest = str | os.PathLike[str] | BinaryIO | None
+class Writer(Protocol):
+    """Anything downloads can go to: a binary file, a hash adapter, a comparator."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+Dest = str | os.PathLike[str] | Writer | None
 ProgressFn = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class Transfer:
-    """What moved: the name the server used, the file's size and its sha256 (hex)."""
+    """What moved: the name the server used, the file's size and its sha256 (hex; empty
+    when the transfer was made with ``checksum=False``)."""
 
     name: str
     size: int
@@ -54,7 +61,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def _read_chunks(
-    stream: BinaryIO, size: int, hasher: hashlib._Hash, counter: list[int]
+    stream: BinaryIO, size: int, hasher: hashlib._Hash | None, counter: list[int]
 ) -> Iterator[bytes]:
     while True:
         chunk = stream.read(size)
@@ -63,7 +70,8 @@ def _read_chunks(
         # A short read before the end would break the base64 alignment; fill it up.
         while len(chunk) % 3 and (more := stream.read(size - len(chunk))):
             chunk += more
-        hasher.update(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
         counter[0] += len(chunk)
         yield chunk
 
@@ -189,19 +197,29 @@ class Client:
         stored = response.fields.get("data_namafile")
         return stored if isinstance(stored, str) else name
 
-    def get(self, name: str, dest: Dest = None, progress: ProgressFn | None = None) -> Transfer:
+    def get(
+        self,
+        name: str,
+        dest: Dest = None,
+        progress: ProgressFn | None = None,
+        *,
+        checksum: bool = True,
+    ) -> Transfer:
         """Download ``name`` into ``dest``: a path, a binary file object, or None (hash only).
+
+        ``checksum=False`` skips the sha256, for callers that check the bytes otherwise.
 
         A path is written as ``dest.part`` and renamed when the download is complete and
         correct, so an interrupted download leaves nothing behind.
         """
-        hasher = hashlib.sha256()
+        hasher = hashlib.sha256() if checksum else None
         size = 0
 
         def sink_to(write: Callable[[bytes], object] | None) -> Callable[[bytes], None]:
             def sink(data: bytes) -> None:
                 nonlocal size
-                hasher.update(data)
+                if hasher is not None:
+                    hasher.update(data)
                 if write is not None:
                     write(data)
                 size += len(data)
@@ -227,13 +245,21 @@ class Client:
         stored = response.fields.get("data_namafile")
         if not isinstance(stored, str):
             raise ProtocolViolation("GET answer has no 'data_namafile'")
-        return Transfer(stored, size, hasher.hexdigest())
+        return Transfer(stored, size, hasher.hexdigest() if hasher is not None else "")
 
     def upload(
-        self, source: Source, name: str | None = None, progress: ProgressFn | None = None
+        self,
+        source: Source,
+        name: str | None = None,
+        progress: ProgressFn | None = None,
+        *,
+        checksum: bool = True,
     ) -> Transfer:
-        """Upload from a path, bytes, or a binary file object; streamed chunk by chunk."""
-        hasher = hashlib.sha256()
+        """Upload from a path, bytes, or a binary file object; streamed chunk by chunk.
+
+        ``checksum=False`` skips the sha256 of what was sent (the load generator checks
+        the stored file instead)."""
+        hasher = hashlib.sha256() if checksum else None
         counter = [0]
         owned: BinaryIO | None = None
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -259,7 +285,8 @@ class Client:
             if owned is not None:
                 owned.close()
         stored = response.fields.get("data_namafile")
-        return Transfer(stored if isinstance(stored, str) else name, counter[0], hasher.hexdigest())
+        digest = hasher.hexdigest() if hasher is not None else ""
+        return Transfer(stored if isinstance(stored, str) else name, counter[0], digest)
 
 
 def _reporting(chunks: Iterable[bytes], progress: ProgressFn) -> Iterator[bytes]:

@@ -22,8 +22,8 @@ from fileproto.errors import ServerError
 from fileproto.limit import LimitResult, measure_limit
 from fileproto.matrix import MatrixCase, matrix_cases
 from fileproto.server_process import ServerProcess, peak_rss
-from fileproto.stress import LoadSpec, Method, PreparedCase, verify
-from fileproto.testfiles import MIB, TestFile, make_test_file, sha256_of
+from fileproto.stress import LoadSpec, Method, PreparedCase, download_check, verify
+from fileproto.testfiles import MIB, TestFile, make_test_file, same_content
 from fileproto.wire.events import Dialect
 
 EXTERNAL = "external"
@@ -159,16 +159,15 @@ class RunningServer:
             with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w") as f:
                 f.write("5")
 
-    def stored_sha256(self, name: str) -> str | None:
-        """What the server stored under ``name``: read from its root when we know it."""
-        if self.root is not None:
-            path = self.root / name
-            return sha256_of(path) if path.is_file() else None
-        with self.client() as client:
-            try:
-                return client.get(name).sha256
-            except ServerError:
-                return None
+    def upload_check(self, source: TestFile) -> Callable[[str], str | None]:
+        """How to check a stored upload: compare the file in the root when we know the
+        root, else download it back (see ``fileproto.stress.download_check``)."""
+        root = self.root
+        if root is None:
+            return download_check(
+                LoadSpec(self.host, self.port, "UPLOAD", 1, source, dialect=self.dialect)
+            )
+        return lambda name: same_content(root / name, source.path)
 
     def remove(self, names: list[str]) -> None:
         if self.root is not None:
@@ -393,7 +392,7 @@ def fileproto_run_case(
         benchmark.pedantic(timed, setup=setup, rounds=options.rounds, iterations=1)
         server_peak = server.peak_rss()
         for outcome in outcomes:
-            verify(outcome, server.stored_sha256)
+            verify(outcome, server.upload_check(source))
         if case.operation == "UPLOAD":
             server.remove(upload_names)  # 50 x 100 MiB would otherwise pile up on disk
         info = _merge(
@@ -420,7 +419,7 @@ def fileproto_run_case(
 
 
 def _ensure_stored(server: RunningServer, source: TestFile, name: str) -> None:
-    if server.stored_sha256(name) == source.sha256:
+    if server.upload_check(source)(name) is None:
         return
     with server.client(timeout=300.0) as client:
         client.upload(source.path, name)

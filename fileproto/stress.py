@@ -3,7 +3,7 @@
 One case: every worker connects and moves one file (UPLOAD or DOWNLOAD) after all of
 them are ready; the case ends when the last one finishes. Workers are threads or
 processes. Every transfer is streamed and checked: a download against the known
-sha256, an upload by what the server stored (see ``verify_upload``).
+sha256, an upload by what the server stored (see ``verify``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Literal
 from fileproto.client import Client
 from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
 from fileproto.server_process import peak_rss
-from fileproto.testfiles import MIB, TestFile
+from fileproto.testfiles import MIB, Comparator, TestFile
 from fileproto.wire.events import Dialect
 
 Operation = Literal["UPLOAD", "DOWNLOAD"]
@@ -187,30 +187,26 @@ def _transfer(
     ready()
     if not go():
         return ClientOutcome(index, False, 0.0, 0, name, "not started", "cancelled")
+    problem: str | None = None
     start = time.perf_counter()
     try:
         if spec.operation == "UPLOAD":
-            done = client.upload(spec.source.path, name, progress=progress.add)
+            # No client-side hash: what the server stored is compared afterwards.
+            done = client.upload(spec.source.path, name, progress=progress.add, checksum=False)
+            if done.size != spec.source.size:
+                problem = f"sent {done.size} bytes, expected {spec.source.size}"
         else:
-            done = client.get(name, None, progress=progress.add)
+            with Comparator(spec.source.path) as check:
+                done = client.get(name, check, progress=progress.add, checksum=False)
+            problem = check.problem(spec.source.size)
         seconds = time.perf_counter() - start
     except Exception as exc:  # every failure is counted, none is hidden
-        return ClientOutcome(
-            index, False, time.perf_counter() - start, 0, name, str(exc), _classify(exc)
-        )
+        elapsed = time.perf_counter() - start
+        return ClientOutcome(index, False, elapsed, 0, name, str(exc), _classify(exc))
     finally:
         client.close()
-    if done.size != spec.source.size or done.sha256 != spec.source.sha256:
-        return ClientOutcome(
-            index,
-            False,
-            seconds,
-            done.size,
-            name,
-            f"got {done.size} bytes with sha256 {done.sha256[:12]}…, "
-            f"expected {spec.source.size} bytes with {spec.source.sha256[:12]}…",
-            "wrong bytes",
-        )
+    if problem is not None:
+        return ClientOutcome(index, False, seconds, done.size, name, problem, "wrong bytes")
     return ClientOutcome(index, True, seconds, done.size, name)
 
 
@@ -399,50 +395,56 @@ class PreparedCase:
             self._pool.shutdown(wait=True)
 
 
-def verify(case: CaseOutcome, verify_upload: Callable[[str], str | None] | None = None) -> None:
-    """Check what uploads stored (``verify_upload(name)`` gives the stored sha256, None
-    when absent; by default the file is downloaded back), then set ``case.verified``."""
+#: Checks the file a worker uploaded: returns None if the server holds exactly the
+#: source's bytes under that name, else a description of what is wrong.
+UploadCheck = Callable[[str], str | None]
+
+
+def verify(case: CaseOutcome, check_upload: UploadCheck | None = None) -> None:
+    """Check what uploads stored, then set ``case.verified``. By default each uploaded
+    file is downloaded back and compared; a caller with access to the server's folder
+    can pass a cheaper ``check_upload``."""
     if case.spec.operation == "UPLOAD":
-        _verify_uploads(case, verify_upload or _download_checker(case.spec))
+        _verify_uploads(case, check_upload or download_check(case.spec))
     case.verified = case.failures == 0 and not case.interrupted
 
 
 def run_case(
     spec: LoadSpec,
     *,
-    verify_upload: Callable[[str], str | None] | None = None,
+    check_upload: UploadCheck | None = None,
     on_progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> CaseOutcome:
     """Prepare, run and verify one case."""
     case = PreparedCase(spec, on_progress, cancel).run()
-    verify(case, verify_upload)
+    verify(case, check_upload)
     return case
 
 
-def _download_checker(spec: LoadSpec) -> Callable[[str], str | None]:
+def download_check(spec: LoadSpec) -> UploadCheck:
+    """Check an uploaded file by downloading it and comparing with the source."""
+
     def check(name: str) -> str | None:
-        with Client(spec.host, spec.port, dialect=spec.dialect, timeout=spec.timeout) as client:
+        with (
+            Client(spec.host, spec.port, dialect=spec.dialect, timeout=spec.timeout) as client,
+            Comparator(spec.source.path) as compare,
+        ):
             try:
-                return client.get(name).sha256
-            except ServerError:
-                return None
+                client.get(name, compare, checksum=False)
+            except ServerError as exc:
+                return f"cannot read back {name}: {exc.message}"
+            return compare.problem(spec.source.size)
 
     return check
 
 
-def _verify_uploads(case: CaseOutcome, stored_sha256: Callable[[str], str | None]) -> None:
-    expected = case.spec.source.sha256
+def _verify_uploads(case: CaseOutcome, check: UploadCheck) -> None:
     done = [o for o in case.outcomes if o.ok]
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(done)))) as pool:
-        hashes = list(pool.map(lambda o: stored_sha256(o.name), done))
-    for outcome, digest in zip(done, hashes, strict=True):
-        if digest != expected:
+        problems = list(pool.map(lambda o: check(o.name), done))
+    for outcome, problem in zip(done, problems, strict=True):
+        if problem is not None:
             outcome.ok = False
             outcome.error_kind = "wrong bytes"
-            outcome.error = (
-                f"stored file {outcome.name} is missing"
-                if digest is None
-                else f"stored file {outcome.name} has sha256 {digest[:12]}…, "
-                f"expected {expected[:12]}…"
-            )
+            outcome.error = f"stored file {outcome.name}: {problem}"

@@ -117,7 +117,9 @@ class ProcessPoolServer(BaseServer):
     def poll(self) -> None:
         with self._lock:
             orphans, self._orphans = self._orphans, []
-        if not orphans:
+        # A worker that died while idle breaks the pool without failing any task;
+        # notice it here rather than at the next client's expense.
+        if not orphans and not getattr(self.executor, "_broken", False):
             return
         log.warning("a worker process died; replacing the pool")
         old = self.executor

@@ -674,6 +674,15 @@ def _pool_workers(server: RunningServer) -> list[int]:
     return [pid for pid in tree if pid != forkservers[0] and _ppid(pid) == forkservers[0]]
 
 
+def _wait_for_output(server: RunningServer, text: str, timeout: float) -> None:
+    assert server.process is not None
+    deadline = time.monotonic() + timeout
+    while text not in server.process.output():
+        if time.monotonic() > deadline:
+            pytest.fail(f"server never logged {text!r}:\n{server.process.output()}")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def fresh_process_server(fileproto_servers: ServerPool) -> Iterator[RunningServer]:
     if fileproto_servers.options.target:
@@ -688,7 +697,10 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
 ) -> None:
     server = fresh_process_server
     with RawConnection(server, timeout=10.0) as busy:
-        busy.send(b"LIS")  # a worker now holds this connection, waiting for the rest
+        # An answered request proves a worker holds the connection (one no worker took
+        # yet would rightly be served by the replacement pool); then leave it waiting.
+        assert busy.request(encode_request("LIST"))["status"] == "OK"
+        busy.send(b"LIS")
         workers = _pool_workers(server)
         assert len(workers) == 2, workers
         for pid in workers:
@@ -715,6 +727,10 @@ def test_idle_worker_dies_next_client_is_still_answered(
     workers = _pool_workers(server)
     assert len(workers) == 2, workers
     os.kill(workers[0], signal.SIGKILL)
+    # A client arriving while the broken pool is being torn down may lose its
+    # connection with it (the issue allows an error or a reset); "the next client"
+    # is one that comes once the pool has been replaced, which the server logs.
+    _wait_for_output(server, "replacing the pool", timeout=10.0)
     for attempt in range(3):
         with RawConnection(server, timeout=10.0) as conn:
             try:
