@@ -7,6 +7,7 @@ holds more than one chunk of a payload.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -200,12 +201,10 @@ def serve_connection(sock: socket.socket, store: FileStore, config: ServerConfig
         log.info("%s: connection lost: %s", peer, exc)
     finally:
         connection._abort_upload()
-        try:
-            # shutdown, not just close: in the process pool the parent holds another
-            # descriptor of this socket, and close alone would not end the connection.
+        # shutdown, not just close: in the process pool the parent holds another
+        # descriptor of this socket, and close alone would not end the connection.
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         sock.close()
         if config.verbose:
             log.info("%s: closed", peer)
