@@ -65,9 +65,15 @@ class Base64StreamDecoder:
         return self._consumed + len(self._carry)
 
     def decode(self, text: bytes | memoryview) -> bytes:
+        head, body = self.decode_parts(text)
+        return head + body if head else body
+
+    def decode_parts(self, text: bytes | memoryview) -> tuple[bytes, bytes]:
+        """Like ``decode``, but the few bytes of the quantum completed from the carry come
+        apart from the bulk, so a caller can pass both on without joining (copying) them."""
         view = memoryview(text)
         if not view:
-            return b""
+            return b"", b""
         if self._padded:
             raise Base64Error(self.position, "data after padding")
         out = b""
@@ -76,7 +82,7 @@ class Base64StreamDecoder:
             need = 4 - len(self._carry)
             if len(view) < need:
                 self._carry += bytes(view)
-                return b""
+                return b"", b""
             quantum = self._carry + bytes(view[:need])
             out = self._decode_aligned(quantum, self._consumed)
             self._carry = b""
@@ -84,15 +90,15 @@ class Base64StreamDecoder:
             if self._padded and len(view) > start:
                 raise Base64Error(self._consumed, "data after padding")
         usable = (len(view) - start) // 4 * 4
+        body = b""
         if usable:
             body = self._decode_aligned(view[start : start + usable], self._consumed)
-            out = out + body if out else body
         rest = view[start + usable :]
         if rest:
             if self._padded:
                 raise Base64Error(self._consumed, "data after padding")
             self._carry = bytes(rest)
-        return out
+        return out, body
 
     def _decode_aligned(self, text: bytes | memoryview, base: int) -> bytes:
         try:

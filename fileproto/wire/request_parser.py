@@ -191,7 +191,7 @@ class RequestParser:
         if self._decoder is None:
             return None
         try:
-            decoded = self._decoder.decode(piece)
+            head, body = self._decoder.decode_parts(piece)
         except Base64Error as exc:
             self._pos = start
             return self._error(str(exc))
@@ -199,7 +199,10 @@ class RequestParser:
             self._tail = bytes(piece[-3:])
         else:
             self._tail = (self._tail + bytes(piece))[-3:]
-        return Data(decoded) if decoded else None
+        if head and body:
+            self._pending = Data(body)
+            return Data(head)
+        return Data(head or body) if head or body else None
 
     def _finish_payload(self) -> bytes:
         assert self._decoder is not None

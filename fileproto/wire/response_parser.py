@@ -45,6 +45,7 @@ class ResponseParser:
         self._data = b""
         self._pos = 0
         self._eof = False
+        self._pending: Data | None = None
         self._new()
 
     def _new(self) -> None:
@@ -62,6 +63,9 @@ class ResponseParser:
         self._pos = 0
 
     def next_event(self) -> Data | Response | NeedData:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return pending
         while True:
             data, n = self._data, len(self._data)
             if not self._started:
@@ -91,11 +95,14 @@ class ResponseParser:
             self._pos = pos
             if step is Step.STREAM_DATA:
                 try:
-                    decoded = self._decoder.decode(piece)
+                    head, body = self._decoder.decode_parts(piece)
                 except Base64Error as exc:
                     raise ResponseViolation(f"data_file: {exc}") from None
-                if decoded:
-                    return Data(decoded)
+                if head and body:
+                    self._pending = Data(body)
+                    return Data(head)
+                if head or body:
+                    return Data(head or body)
             elif step is Step.STREAM_END:
                 try:
                     rest = self._decoder.finish()
