@@ -119,6 +119,7 @@ class _Connection:
         self._send(encode_error(message))
 
     def _start_upload(self, event: RequestStarted) -> None:
+        self._abort_upload()  # never two temporary files for one request
         if event.command not in (None, "UPLOAD"):
             return  # a payload where none belongs; the parser reports it at the end
         if event.name is not None:
@@ -154,7 +155,8 @@ class _Connection:
         upload, self.upload = self.upload, None
         try:
             if request.command == "UPLOAD":
-                assert upload is not None
+                if upload is None:
+                    raise StoreError("the upload's content was not received")
                 name = self.store.commit_upload(upload, request.name)
                 upload = None
                 message = f"uploaded {name} ({os.path.getsize(self.store.root / name)} bytes)"

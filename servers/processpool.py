@@ -123,7 +123,10 @@ class ProcessPoolServer(BaseServer):
             return
         log.warning("a worker process died; replacing the pool")
         old = self.executor
-        old.shutdown(wait=False, cancel_futures=True)
+        # The broken pool's workers are all gone once this returns; only they could
+        # have been writing temporary files, and a killed worker cannot remove its own.
+        old.shutdown(wait=True, cancel_futures=True)
+        self.store.remove_temp_files()
         self.executor = self._new_executor()
         for conn_id in orphans:
             with self._lock:

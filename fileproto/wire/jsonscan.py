@@ -122,6 +122,10 @@ class JsonObjectScanner:
                 self._string_start = len(skeleton)
                 skeleton += b'"'
                 if not self._string_is_key and self._string_path == self.stream_path:
+                    if self.streamed:
+                        # A missing comma or a repeated key: two payloads for one request.
+                        self.error = "more than one base64 payload in the request"
+                        return i - 1, Step.ERROR, b""
                     self._streaming = True
                     self.streamed = True
                     return i, Step.STREAM_START, b""

@@ -54,6 +54,17 @@ class _Bad(Exception):
     """Internal: a request-level error; the message goes to the client."""
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json.loads keeps the last of repeated keys, but the payload streamed before the
+    # end was judged by the first: refuse the ambiguity instead of picking a side.
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Bad(f"the JSON request has the key {key!r} more than once")
+        result[key] = value
+    return result
+
+
 def _check_params(command: Command, count: int, word: str) -> None:
     wanted = _PARAM_NAMES[command]
     if count != len(wanted):
@@ -247,6 +258,10 @@ class RequestParser:
             word = scanner.string_at(("command",))
             self._command = canonical_command(word) if word is not None else None
             self._name = scanner.string_at(("params", 0))
+            if word is not None and self._command != "UPLOAD":
+                # Extra parameters on GET, DELETE, LIST or an unknown command: skip them
+                # undecoded; the parameter count is what the error will be about.
+                return None
             return self._started("json")
         if step is Step.STREAM_END:
             if self._decoder is not None:
@@ -292,7 +307,7 @@ class RequestParser:
         streamed = scanner.streamed
         try:
             try:
-                envelope = json.loads(scanner.skeleton)
+                envelope = json.loads(scanner.skeleton, object_pairs_hook=_unique_keys)
             except ValueError as exc:
                 raise _Bad(f"malformed JSON request: {exc}") from None
             except RecursionError:

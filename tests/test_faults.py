@@ -1,0 +1,469 @@
+"""Faults around real servers: clients that vanish or stall, racing uploads, dead
+workers, SIGTERM mid-transfer, and the upload size limit.
+
+Most of these start a server of their own (they look into its root, kill its workers or
+signal it); those marked ``conformance`` only talk to the server through its socket.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.server_process import proc_tree
+from fileproto.wire.names import RESERVED_PREFIX
+
+pytestmark = pytest.mark.smoke
+conformance = pytest.mark.conformance
+
+KINDS = ["thread", "process"]
+DIALECTS = ["json", "text"]
+TERMINATOR = b"\r\n\r\n"
+IO_TIMEOUT = 20.0
+MIB = 1 << 20
+
+
+def unique(stem: str = "f") -> str:
+    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def upload_prefix(dialect: str, name: str) -> bytes:
+    if dialect == "json":
+        return b'{"command": "UPLOAD", "params": [' + json.dumps(name).encode() + b', "'
+    return b"UPLOAD " + name.encode() + b" "
+
+
+def upload_suffix(dialect: str) -> bytes:
+    return (b'"]}' if dialect == "json" else b"") + TERMINATOR
+
+
+LIST_REQUEST = b'{"command": "LIST", "params": []}' + TERMINATOR
+
+
+def read_response(sock: socket.socket, buffer: bytearray | None = None) -> dict[str, object]:
+    """One response from ``sock``; ``buffer`` keeps what came after it."""
+    buffer = bytearray() if buffer is None else buffer
+    scan = 0
+    for _ in range(10_000):
+        end = buffer.find(TERMINATOR, scan)
+        if end >= 0:
+            response = json.loads(bytes(buffer[:end]))
+            del buffer[: end + len(TERMINATOR)]
+            assert isinstance(response, dict) and response.get("status") in ("OK", "ERROR")
+            return response
+        scan = max(0, len(buffer) - 3)
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise EOFError(f"connection closed; got {bytes(buffer[:200])!r}")
+        buffer += chunk
+    raise AssertionError("no complete response")
+
+
+def temp_files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def skip_external(pool: ServerPool) -> None:
+    if pool.options.target:
+        pytest.skip("starts, inspects or signals a server of its own")
+
+
+@pytest.fixture(scope="module")
+def fresh(request: pytest.FixtureRequest, fileproto_servers: ServerPool) -> Iterator[RunningServer]:
+    """A server of this module's own (kind from the parameter, 2 workers), empty root."""
+    skip_external(fileproto_servers)
+    server = fileproto_servers.start(request.param, 2)
+    yield server
+    fileproto_servers.stop(server)
+
+
+# -- a client vanishes mid-upload ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_disconnect_halfway_keeps_the_previous_version(
+    fresh: RunningServer, dialect: str, how: str
+) -> None:
+    root = fresh.root
+    assert root is not None
+    name = unique("half")
+    previous = os.urandom(MIB + 7)
+    with fresh.client(timeout=IO_TIMEOUT) as client:
+        client.upload(previous, name)
+    before = set(p.name for p in root.iterdir())
+    encoded = base64.b64encode(os.urandom(4 * MIB))
+    half = encoded[: len(encoded) // 2]
+    sock = socket.create_connection((fresh.host, fresh.port), timeout=IO_TIMEOUT)
+    try:
+        sock.sendall(upload_prefix(dialect, name))
+        for start in range(0, len(half), 256 * 1024):
+            sock.sendall(half[start : start + 256 * 1024])
+        # The server is writing the new version somewhere by now.
+        assert wait_for(lambda: bool(temp_files(root))), "no upload in progress"
+        assert (root / name).read_bytes() == previous, "a half-written file became visible"
+        if how == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        sock.close()
+    assert wait_for(lambda: not temp_files(root)), f"temporary file left: {temp_files(root)}"
+    assert set(p.name for p in root.iterdir()) == before, "a partial file appeared"
+    assert sha((root / name).read_bytes()) == sha(previous)
+    with fresh.client(timeout=IO_TIMEOUT) as client:
+        assert client.get(name).sha256 == sha(previous)
+        client.delete(name)
+
+
+# -- uploads of one name race -------------------------------------------------------------
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("uploaders", [2, 10])
+def test_concurrent_uploads_of_one_name_leave_one_whole_version(
+    fileproto_server: RunningServer, uploaders: int
+) -> None:
+    name = unique("race")
+    versions = [os.urandom(2 * MIB + i) for i in range(uploaders)]
+    hashes = {sha(v) for v in versions}
+    barrier = threading.Barrier(uploaders, timeout=30)
+    errors: list[BaseException] = []
+
+    def put(content: bytes) -> None:
+        try:
+            with fileproto_server.client(timeout=60.0) as client:
+                barrier.wait()
+                assert client.upload(content, name).name == name
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(v,), daemon=True) for v in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert not any(t.is_alive() for t in threads), "an upload hung"
+    assert errors == []
+    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
+        got = client.get(name)
+        assert got.sha256 in hashes, "the stored file is not one of the uploaded versions"
+        assert got.size in {len(v) for v in versions if sha(v) == got.sha256}
+        client.delete(name)
+
+
+# -- idle clients -------------------------------------------------------------------------
+
+IDLE_TIMEOUT = 2.0
+
+
+def _hold_until_closed(
+    sock: socket.socket, mode: str, start: float, seconds: float
+) -> float | None:
+    """Keep ``sock`` open the way ``mode`` says; how long after ``start`` (its connect) the
+    server closed it, or None if it was still open after ``seconds``."""
+    if mode == "dribble-header":
+        pending = iter(b"GET " + b"n" * 1000)
+    elif mode == "dribble-payload":
+        sock.sendall(b"UPLOAD dribble.bin ")
+        pending = iter(b"QUJD" * 1000)
+    else:
+        pending = iter(())
+    while time.monotonic() - start < seconds:
+        byte = next(pending, None)
+        if byte is not None:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - start
+        ready, _, _ = select.select([sock], [], [], 1.0)
+        if ready:
+            try:
+                data = sock.recv(1 << 16)
+            except ConnectionResetError:
+                return time.monotonic() - start
+            if not data:
+                return time.monotonic() - start
+            # An error answer before closing is fine; keep waiting for the close.
+    return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", ["silent", "dribble-header", "dribble-payload"])
+def test_idle_connection_closed_and_waiting_client_served(
+    fileproto_servers: ServerPool, kind: str, mode: str
+) -> None:
+    skip_external(fileproto_servers)
+    server = fileproto_servers.start(kind, 1, "--idle-timeout", str(IDLE_TIMEOUT))
+    try:
+        idle = socket.create_connection((server.host, server.port), timeout=10.0)
+        connected_at = time.monotonic()
+        waiting = None
+        try:
+            time.sleep(0.3)  # let the one worker take the idle connection first
+            waiting = socket.create_connection((server.host, server.port), timeout=10.0)
+            sent_at = time.monotonic()
+            waiting.sendall(LIST_REQUEST)
+            closed_after = _hold_until_closed(idle, mode, connected_at, IDLE_TIMEOUT + 6)
+            assert closed_after is not None, f"{mode}: still open {IDLE_TIMEOUT + 6} s later"
+            assert closed_after >= IDLE_TIMEOUT - 0.2, f"closed too early: {closed_after:.2f}s"
+            waiting.settimeout(max(0.5, sent_at + IDLE_TIMEOUT + 6 - time.monotonic()))
+            try:
+                response = read_response(waiting)
+            except TimeoutError:
+                pytest.fail("the waiting client was not served after the idle one was closed")
+            assert response == {"status": "OK", "data": []}
+        finally:
+            idle.close()
+            if waiting is not None:
+                waiting.close()
+        assert server.root is not None
+        assert wait_for(lambda: not temp_files(server.root)), temp_files(server.root)
+    finally:
+        fileproto_servers.stop(server)
+
+
+# -- a worker process dies mid-request ----------------------------------------------------
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def pool_workers(server: RunningServer) -> list[int]:
+    """The pool's worker processes: everything below the forkserver."""
+    assert server.process is not None
+    main = server.process.pid
+    tree = proc_tree(main)
+    forkservers = [p for p in tree if _ppid(p) == main and b"forkserver" in _cmdline(p)]
+    assert len(forkservers) == 1, (tree, [_cmdline(p) for p in tree])
+    return [p for p in proc_tree(forkservers[0]) if p != forkservers[0]]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_killed_mid_upload(fileproto_servers: ServerPool, workers: int) -> None:
+    skip_external(fileproto_servers)
+    server = fileproto_servers.start("process", workers)
+    root = server.root
+    assert root is not None and server.process is not None
+    try:
+        victims = pool_workers(server)
+        assert len(victims) == workers, victims
+        busy = socket.create_connection((server.host, server.port), timeout=10.0)
+        with busy:
+            busy.sendall(b"UPLOAD killed.bin " + base64.b64encode(os.urandom(300_000)))
+            assert wait_for(lambda: bool(temp_files(root))), "no worker took the upload"
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            start = time.monotonic()
+            outcome = "eof"
+            try:
+                for _ in range(1000):
+                    data = busy.recv(1 << 16)
+                    if not data:
+                        break
+                    outcome = "answer"  # an error answer, then the close
+            except ConnectionResetError:
+                outcome = "reset"
+            except TimeoutError:
+                pytest.fail(
+                    f"the client of the killed worker hung ({time.monotonic() - start:.1f}s)"
+                )
+        assert outcome in ("eof", "reset", "answer")
+        with server.client(timeout=IO_TIMEOUT) as client:
+            assert client.list() == []
+            content = os.urandom(500_001)
+            name = unique("after-kill")
+            assert client.upload(content, name).name == name
+            assert client.get(name).sha256 == sha(content)
+            assert client.list() == [name]
+            client.delete(name)
+        assert server.process.running
+        assert not set(pool_workers(server)) & set(victims)
+    finally:
+        code = fileproto_servers.stop(server)
+    assert code == 0, server.process.output()
+    assert temp_files(root) == [], "the dead worker's temporary file outlived the server"
+
+
+# -- SIGTERM with uploads in flight -------------------------------------------------------
+
+IN_FLIGHT = 5
+TERM_SIZE = 4 * MIB
+GRACE = 2.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigterm_with_uploads_in_flight(fileproto_servers: ServerPool, kind: str) -> None:
+    """Uploads that can finish within the grace period are stored; the rest are cut off
+    and leave nothing; the server exits 0 and no temporary file remains."""
+    skip_external(fileproto_servers)
+    server = fileproto_servers.start(kind, IN_FLIGHT, "--grace", str(GRACE))
+    root = server.root
+    assert root is not None and server.process is not None
+    proc = server.process.proc
+    assert proc is not None
+    contents = {unique(f"term{i}"): os.urandom(TERM_SIZE) for i in range(IN_FLIGHT)}
+    names = list(contents)
+    fast = set(names[:2])  # send the rest at once after SIGTERM; the others crawl
+    started = threading.Barrier(IN_FLIGHT + 1, timeout=30)
+    go = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def upload(name: str) -> None:
+        encoded = base64.b64encode(contents[name])
+        first = len(encoded) // 4
+        try:
+            with socket.create_connection((server.host, server.port), timeout=15.0) as sock:
+                sock.sendall(b"UPLOAD " + name.encode() + b" " + encoded[:first])
+                started.wait()
+                go.wait(30)
+                rest = encoded[first:]
+                piece = len(rest) if name in fast else 64 * 1024
+                for start in range(0, len(rest), piece):
+                    sock.sendall(rest[start : start + piece])
+                    if name not in fast:
+                        time.sleep(0.2)
+                sock.sendall(TERMINATOR)
+                response = read_response(sock)
+                outcomes[name] = str(response["status"])
+        except (OSError, EOFError) as exc:
+            outcomes[name] = f"cut: {exc!r}"
+        except BaseException as exc:
+            outcomes[name] = f"failed: {exc!r}"
+
+    threads = [threading.Thread(target=upload, args=(n,), daemon=True) for n in names]
+    try:
+        for thread in threads:
+            thread.start()
+        started.wait()
+        assert wait_for(lambda: len(temp_files(root)) == IN_FLIGHT), (
+            f"not all uploads in flight: {temp_files(root)}"
+        )
+        proc.send_signal(signal.SIGTERM)
+        go.set()
+        try:
+            code = proc.wait(timeout=10)
+        except Exception:
+            pytest.fail(
+                f"the server did not exit within 10 s of SIGTERM:\n{server.process.output()}"
+            )
+        for thread in threads:
+            thread.join(timeout=20)
+        assert not any(t.is_alive() for t in threads), "an uploader hung"
+    finally:
+        go.set()
+        fileproto_servers.stop(server)
+    assert code == 0, server.process.output()
+    assert temp_files(root) == [], "temporary files left after SIGTERM"
+    stored = {p.name: p.read_bytes() for p in root.iterdir()}
+    for name, data in stored.items():
+        assert name in contents, f"unexpected file {name}"
+        assert sha(data) == sha(contents[name]), f"{name} is incomplete ({len(data)} bytes)"
+    for name, outcome in outcomes.items():
+        if outcome == "OK":
+            assert name in stored, f"{name} was acknowledged but not stored"
+        assert not outcome.startswith("failed"), (name, outcome)
+    for name in fast:
+        assert outcomes.get(name) == "OK", f"an upload that finished within the grace: {outcomes}"
+    assert len(outcomes) == IN_FLIGHT, outcomes
+
+
+# -- the upload size limit ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited(
+    request: pytest.FixtureRequest, fileproto_servers: ServerPool
+) -> Iterator[RunningServer]:
+    skip_external(fileproto_servers)
+    server = fileproto_servers.start(request.param, 2, "--max-file-size", "1M")
+    yield server
+    fileproto_servers.stop(server)
+
+
+@pytest.mark.parametrize("limited", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_upload_over_the_limit_refused_while_sending(limited: RunningServer, dialect: str) -> None:
+    root = limited.root
+    assert root is not None
+    name = unique("big")
+    encoded = base64.b64encode(os.urandom(8 * MIB))
+    piece = 256 * 1024
+    pieces = [encoded[i : i + piece] for i in range(0, len(encoded), piece)]
+    buffer = bytearray()
+    with socket.create_connection((limited.host, limited.port), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(upload_prefix(dialect, name))
+        answered_after = None
+        for index, chunk in enumerate(pieces):
+            sock.sendall(chunk)
+            if answered_after is None:
+                ready, _, _ = select.select([sock], [], [], 0.05)
+                if ready:
+                    answered_after = index + 1
+                    response = read_response(sock, buffer)
+        sock.sendall(upload_suffix(dialect))
+        assert answered_after is not None, "no answer until the whole upload was sent"
+        assert answered_after < len(pieces)
+        assert response["status"] == "ERROR", response
+        message = str(response.get("data", ""))
+        assert "limit" in message.lower() or "too large" in message.lower(), message
+        assert str(MIB) in message or "1M" in message or "1 MiB" in message, message
+        # The rest of the request was skipped; the connection keeps serving.
+        sock.sendall(LIST_REQUEST)
+        listed = read_response(sock, buffer)
+        assert listed["status"] == "OK" and name not in listed["data"], listed  # type: ignore[operator]
+        # Exactly the limit is allowed, one byte more is not.
+        at_limit = os.urandom(MIB)
+        sock.sendall(upload_prefix(dialect, name) + base64.b64encode(at_limit))
+        sock.sendall(upload_suffix(dialect))
+        assert read_response(sock, buffer)["status"] == "OK"
+        sock.sendall(upload_prefix(dialect, name) + base64.b64encode(at_limit + b"x"))
+        sock.sendall(upload_suffix(dialect))
+        assert read_response(sock, buffer)["status"] == "ERROR"
+    assert wait_for(lambda: not temp_files(root)), temp_files(root)
+    assert (root / name).read_bytes() == at_limit
+    assert set(p.name for p in root.iterdir()) == {name}
+    (root / name).unlink()
+    with limited.client(timeout=IO_TIMEOUT) as client:
+        assert client.list() == []

@@ -1,0 +1,753 @@
+"""Hostile input against real servers: path tricks in names, malformed requests, fuzzing.
+
+Names go out in both dialects, written by hand (raw sockets, ``json.dumps``), so that
+names our own client refuses to encode (spaces, control characters) reach the server
+too. Tests marked ``conformance`` only look at the answers, so they also run against
+someone else's server with ``--fileproto-target``; the others start a server of their
+own and look into its root folder and around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.wire.names import RESERVED_PREFIX
+
+pytestmark = pytest.mark.smoke
+conformance = pytest.mark.conformance
+
+KINDS = ["thread", "process"]
+DIALECTS = ["json", "text"]
+TERMINATOR = b"\r\n\r\n"
+IO_TIMEOUT = 15.0
+MAX_RESPONSE = 16 << 20
+HEADER_CAP = 64 * 1024
+
+
+def unique(stem: str = "h") -> str:
+    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
+
+
+# -- requests written by hand -------------------------------------------------------------
+
+
+def json_request(command: str, *params: object) -> bytes:
+    return json.dumps({"command": command, "params": list(params)}).encode("ascii") + TERMINATOR
+
+
+def text_request(command: str, *params: str | bytes) -> bytes:
+    parts = [command.encode("ascii")]
+    parts += [p if isinstance(p, bytes) else p.encode("utf-8") for p in params]
+    return b" ".join(parts) + TERMINATOR
+
+
+def request(dialect: str, command: str, name: str, content: bytes | None = None) -> bytes:
+    """GET/DELETE ``name`` or UPLOAD ``content`` under it, the name carried byte for byte."""
+    params: list[str] = [name]
+    if content is not None:
+        params.append(base64.b64encode(content).decode("ascii"))
+    if dialect == "json":
+        return json_request(command, *params)
+    return text_request(command, *params)
+
+
+# -- one raw connection -------------------------------------------------------------------
+
+
+class Conn:
+    """A TCP connection to the server; responses read one at a time, leftovers kept."""
+
+    def __init__(self, server: RunningServer, timeout: float = IO_TIMEOUT) -> None:
+        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
+        self.buffer = bytearray()
+
+    def __enter__(self) -> Conn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self) -> dict[str, object]:
+        scan = 0
+        for _ in range(100_000):
+            end = self.buffer.find(TERMINATOR, scan)
+            if end >= 0:
+                message = bytes(self.buffer[:end])
+                del self.buffer[: end + len(TERMINATOR)]
+                response = json.loads(message)
+                assert isinstance(response, dict), response
+                assert response.get("status") in ("OK", "ERROR"), response
+                return response
+            assert len(self.buffer) < MAX_RESPONSE, "response without a terminator"
+            scan = max(0, len(self.buffer) - 3)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise AssertionError(f"server closed the connection; got {bytes(self.buffer)!r}")
+            self.buffer += chunk
+        raise AssertionError("no complete response")
+
+    def request(self, data: bytes) -> dict[str, object]:
+        self.send(data)
+        return self.read()
+
+
+def assert_error(response: dict[str, object], *needles: str) -> str:
+    assert response["status"] == "ERROR", response
+    message = response.get("data")
+    assert isinstance(message, str) and message.strip(), f"error without a message: {response}"
+    for needle in needles:
+        assert needle.lower() in message.lower(), (needle, message)
+    return message
+
+
+def assert_list_ok(conn: Conn) -> list[str]:
+    response = conn.request(json_request("LIST"))
+    assert response["status"] == "OK", response
+    names = response["data"]
+    assert isinstance(names, list) and names == sorted(names), response
+    return names
+
+
+def assert_serves_next_client(server: RunningServer) -> list[str]:
+    with Conn(server) as conn:
+        return assert_list_ok(conn)
+
+
+def temp_files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
+
+
+def wait_no_temp_files(root: Path, seconds: float = 5.0) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        left = temp_files(root)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
+def root_snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+
+
+# -- servers of our own -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fresh(request: pytest.FixtureRequest, fileproto_servers: ServerPool) -> Iterator[RunningServer]:
+    """A server started for this module (kind from the parameter), with an empty root."""
+    if fileproto_servers.options.target:
+        pytest.skip("inspects the root of a server it starts itself")
+    server = fileproto_servers.start(request.param, 2)
+    yield server
+    fileproto_servers.stop(server)
+
+
+@pytest.fixture
+def clean_root(fresh: RunningServer) -> Iterator[Path]:
+    """The fresh server's root, emptied after each test so one failure does not cascade."""
+    root = fresh.root
+    assert root is not None
+    yield root
+    for path in root.iterdir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+# -- hostile names ------------------------------------------------------------------------
+
+#: Names with a path: the server keeps only the last component, inside its root.
+REDUCED = {
+    "dotdot-x": ("../x", "x"),
+    "etc-passwd-relative": ("../../etc/passwd", "passwd"),
+    "etc-passwd-absolute": ("/etc/passwd", "passwd"),
+    "backslash": ("..\\x", "x"),
+    "a-dotdot-dotdot-b": ("a/../../b", "b"),
+}
+#: Names that must be refused whatever the dialect.
+INVALID = {
+    "nul": "a\x00b",
+    "nul-only": "\x00",
+    "control": "a\x01b",
+    "escape-seq": "\x1b[2Jx",
+    "del": "a\x7fb",
+    "newline": "a\nb",
+    "tab": "a\tb",
+    "empty": "",
+    "dot": ".",
+    "dotdot": "..",
+    "path-then-dotdot": "x/..",
+    "path-then-dot": "x/.",
+    "trailing-slash": "x/",
+    "300-bytes": "n" * 300,
+}
+#: Only our server reserves this prefix (its temporary files); not a conformance rule.
+OURS_ONLY_INVALID = {
+    "reserved-prefix": RESERVED_PREFIX + "abc",
+    "reserved-prefix-with-path": "../" + RESERVED_PREFIX + "abc",
+}
+NAME_CASES = {
+    **{k: (raw, reduced) for k, (raw, reduced) in REDUCED.items()},
+    **{k: (raw, None) for k, raw in INVALID.items()},
+}
+
+
+def _decoded_file(response: dict[str, object]) -> bytes:
+    data = response.get("data_file")
+    assert isinstance(data, str), response
+    return base64.b64decode(data, validate=True)
+
+
+def _walk_name(
+    conn: Conn,
+    dialect: str,
+    raw: str,
+    reduced: str | None,
+    content: bytes,
+    check: Callable[[str], None] = lambda step: None,
+    refused_needles: tuple[str, ...] = (),
+    missing_needles: tuple[str, ...] = (),
+) -> None:
+    """GET, DELETE, UPLOAD, GET, DELETE ``raw``; ``check(step)`` runs after each answer.
+
+    ``reduced`` is None for a name that must be refused, else the name the server must
+    use: not there at first, then stored, read back and deleted. The needles are words
+    the error messages must contain (JSON dialect only: the text dialect cannot carry
+    every name intact, so its errors may be about the request's shape instead).
+    """
+    if reduced is None:
+        needles = refused_needles if dialect == "json" else ()
+        for command in ("GET", "DELETE", "UPLOAD", "GET", "DELETE"):
+            content_or_none = content if command == "UPLOAD" else None
+            answer = conn.request(request(dialect, command, raw, content_or_none))
+            assert_error(answer, *needles)
+            check(f"{command} of a refused name")
+        return
+    # Nothing under that name yet: whatever lies outside the root is not read or deleted.
+    for command in ("GET", "DELETE"):
+        assert_error(conn.request(request(dialect, command, raw)), *missing_needles)
+        check(f"{command} before the upload")
+    uploaded = conn.request(request(dialect, "UPLOAD", raw, content))
+    assert uploaded["status"] == "OK", uploaded
+    assert uploaded.get("data_namafile") == reduced, uploaded
+    check("UPLOAD")
+    got = conn.request(request(dialect, "GET", raw))
+    assert got["status"] == "OK", got
+    assert got.get("data_namafile") == reduced, {k: got[k] for k in got if k != "data_file"}
+    assert _decoded_file(got) == content
+    check("GET after the upload")
+    deleted = conn.request(request(dialect, "DELETE", raw))
+    assert deleted["status"] == "OK", deleted
+    assert deleted.get("data_namafile") == reduced, deleted
+    check("DELETE after the upload")
+    assert_error(conn.request(request(dialect, "GET", raw)), *missing_needles)
+    check("GET after the delete")
+
+
+def _sha_or_none(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(
+    "case", [*NAME_CASES, *OURS_ONLY_INVALID], ids=[*NAME_CASES, *OURS_ONLY_INVALID]
+)
+def test_hostile_names_never_reach_outside_the_root(
+    fresh: RunningServer, clean_root: Path, dialect: str, case: str
+) -> None:
+    root = clean_root
+    raw, reduced = NAME_CASES.get(case, (OURS_ONLY_INVALID.get(case, ""), None))
+    outside = root.parent
+    tag = uuid.uuid4().hex.encode()
+    # Files beside the root, under every name a path in REDUCED could point to.
+    sentinels = {
+        outside / "sentinel": b"sentinel " + tag,
+        outside / "x": b"outside x " + tag,
+        outside / "b": b"outside b " + tag,
+        outside / "passwd": b"outside passwd " + tag,
+        outside / RESERVED_PREFIX.rstrip("-"): b"outside reserved " + tag,
+        outside.parent / "etc" / "passwd": b"basetemp etc/passwd " + tag,
+    }
+    for path, data in sentinels.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    etc_passwd = _sha_or_none(Path("/etc/passwd"))
+    content = b"inside " + tag
+    # Anything the server stores goes into the root, not elsewhere.
+    allowed = {reduced} if reduced is not None else set()
+
+    def check(step: str) -> None:
+        for path, data in sentinels.items():
+            assert path.is_file(), f"{step}: {path} was deleted"
+            assert path.read_bytes() == data, f"{step}: {path} was overwritten"
+        assert _sha_or_none(Path("/etc/passwd")) == etc_passwd, f"{step}: /etc/passwd changed"
+        names = {p.name for p in root.iterdir()}
+        assert names <= allowed, f"{step}: unexpected files in the root: {names - allowed}"
+
+    try:
+        with Conn(fresh) as conn:
+            _walk_name(
+                conn,
+                dialect,
+                raw,
+                reduced,
+                content,
+                check,
+                refused_needles=("name",),
+                missing_needles=("not found",),
+            )
+            assert_list_ok(conn)  # the connection is still usable after every answer
+        assert list(root.iterdir()) == []
+        assert wait_no_temp_files(root) == []
+        if reduced is not None:
+            # Stored while it existed: exactly inside the root, nowhere else.
+            assert not (outside / reduced).exists() or (outside / reduced) in sentinels
+    finally:
+        for path in sentinels:
+            path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_upload_in_progress_is_not_reachable_by_its_temporary_name(
+    fresh: RunningServer, clean_root: Path, dialect: str
+) -> None:
+    """A client that guesses (here: reads) a temporary file's name can't read, replace or
+    delete it, directly or through a path."""
+    root = clean_root
+    name = unique("inflight")
+    payload = base64.b64encode(os.urandom(300_000))
+    with Conn(fresh) as writer:
+        writer.send(b"UPLOAD " + name.encode() + b" " + payload[: len(payload) // 2])
+        deadline = time.monotonic() + 5
+        while not temp_files(root) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (temp,) = temp_files(root)
+        written = (root / temp).stat().st_size
+        with Conn(fresh) as conn:
+            for raw in (temp, f"../{root.name}/{temp}", f"x\\{temp}"):
+                for command in ("GET", "DELETE"):
+                    assert_error(conn.request(request(dialect, command, raw)))
+                assert_error(conn.request(request(dialect, "UPLOAD", raw, b"overwrite")))
+            assert temp not in assert_list_ok(conn)
+        assert temp_files(root) == [temp]
+        assert (root / temp).stat().st_size >= written
+        writer.send(payload[len(payload) // 2 :] + TERMINATOR)
+        assert writer.read()["status"] == "OK"
+    assert wait_no_temp_files(root) == []
+    assert sorted(root_snapshot(root)) == [name]
+
+
+#: Names with a path, as templates around a unique last component (``{u}``), so they
+#: are safe on a server that already holds files; the last component is what remains.
+CONFORMANCE_PATHS = {
+    "dotdot-path": "../{u}",
+    "etc-relative": "../../etc/{u}",
+    "etc-absolute": "/etc/{u}",
+    "backslash": "..\\{u}",
+    "a-dotdot-dotdot-b": "a/../../{u}",
+    "windows-drive": "C:\\Windows\\{u}",
+}
+CONFORMANCE_NAMES = [*CONFORMANCE_PATHS, *INVALID]
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("case", CONFORMANCE_NAMES)
+def test_hostile_names_answers(fileproto_server: RunningServer, dialect: str, case: str) -> None:
+    """Only the answers: ERROR with a message, or the name reduced to its last component."""
+    last = unique("hostile")
+    if case in CONFORMANCE_PATHS:
+        raw, reduced = CONFORMANCE_PATHS[case].format(u=last), last
+    else:
+        raw, reduced = INVALID[case], None
+    with Conn(fileproto_server) as conn:
+        _walk_name(conn, dialect, raw, reduced, b"payload " + os.urandom(16))
+        names = assert_list_ok(conn)
+    assert last not in names
+    assert_serves_next_client(fileproto_server)
+
+
+# -- malformed requests -------------------------------------------------------------------
+
+_B64 = base64.b64encode(os.urandom(3000))  # 4000 characters
+
+
+def _upload_payload(dialect: str, name: str, payload: bytes) -> bytes:
+    if dialect == "json":
+        prefix = b'{"command": "UPLOAD", "params": [' + json.dumps(name).encode() + b', "'
+        return prefix + payload + b'"]}' + TERMINATOR
+    return b"UPLOAD " + name.encode() + b" " + payload + TERMINATOR
+
+
+#: id -> (request given a fresh name, words in our server's message, words any server's
+#: message should have, whether the connection may be closed after the answer)
+BAD_REQUESTS: dict[str, tuple[Callable[[str], bytes], tuple[str, ...], tuple[str, ...], bool]] = {}
+
+
+def _bad(
+    case: str,
+    make: Callable[[str], bytes],
+    needles: tuple[str, ...] = (),
+    portable: tuple[str, ...] = (),
+    fatal: bool = False,
+) -> None:
+    """``needles``: words our server's message has; ``portable``: what any server's should."""
+    BAD_REQUESTS[case] = (make, needles, portable, fatal)
+
+
+for _d in DIALECTS:
+    _bad(
+        f"b64-bad-char-{_d}",
+        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"!" + _B64[1000:]),
+        ("invalid base64", "1000"),
+        ("base64",),
+    )
+    _bad(
+        f"b64-bad-char-mid-quantum-{_d}",
+        lambda n, d=_d: _upload_payload(d, n, _B64[:2001] + b"*" + _B64[2001:]),
+        ("invalid base64", "2001"),
+        ("base64",),
+    )
+    _bad(
+        f"b64-stray-equals-{_d}",
+        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"=" + _B64[1000:]),
+        ("invalid base64", "1000"),
+        ("base64",),
+    )
+    _bad(
+        f"b64-data-after-padding-{_d}",
+        lambda n, d=_d: _upload_payload(d, n, b"QQ==" + _B64),
+        ("invalid base64",),
+        ("base64",),
+    )
+    _bad(
+        f"b64-lone-char-{_d}",
+        lambda n, d=_d: _upload_payload(d, n, _B64 + b"Q"),
+        ("base64",),
+        ("base64",),
+    )
+_bad("unknown-command-text", lambda n: text_request("FROB", n), ("unknown command", "FROB"))
+_bad("unknown-command-json", lambda n: json_request("FROB", n), ("unknown command", "FROB"))
+_bad("unknown-command-empty-json", lambda n: json_request("", n), ("command",))
+_bad(
+    "command-not-a-string-json",
+    lambda n: b'{"command": 7, "params": []}' + TERMINATOR,
+    ("command",),
+)
+_bad("missing-name-get-text", lambda n: b"GET" + TERMINATOR, ("name",))
+_bad("missing-name-delete-text", lambda n: b"DELETE" + TERMINATOR, ("name",))
+_bad("missing-payload-upload-text", lambda n: text_request("UPLOAD", n), ("base64",))
+_bad("missing-name-get-json", lambda n: json_request("GET"), ("name",))
+_bad("missing-params-key-json", lambda n: b'{"command": "DELETE"}' + TERMINATOR, ("name",))
+_bad("missing-payload-upload-json", lambda n: json_request("UPLOAD", n), ("base64",))
+_bad("too-many-params-get-json", lambda n: json_request("GET", n, "QUJD"), ("parameter",))
+_bad("params-not-a-list-json", lambda n: b'{"command": "GET", "params": "x"}' + TERMINATOR)
+_bad("name-not-a-string-json", lambda n: json_request("GET", 12), ("name",))
+_bad("envelope-array", lambda n: b"[1,2]" + TERMINATOR, ("object",))
+_bad("envelope-string", lambda n: b'"x"' + TERMINATOR, ("object",))
+_bad("envelope-number", lambda n: b"42" + TERMINATOR, ("object",))
+_bad("envelope-unclosed", lambda n: b'{"command": "LIST"' + TERMINATOR, ("json",))
+_bad("envelope-garbage-after", lambda n: b'{"command": "LIST"} x' + TERMINATOR, ())
+_bad("utf8-name-text", lambda n: b"GET \xff\xfe" + n.encode() + TERMINATOR, ("utf-8",))
+_bad(
+    "utf8-name-upload-text",
+    lambda n: b"UPLOAD \xc3(" + n.encode() + b" " + _B64 + TERMINATOR,
+    ("utf-8",),
+)
+_bad(
+    "utf8-name-json",
+    lambda n: b'{"command": "GET", "params": ["\xff' + n.encode() + b'"]}' + TERMINATOR,
+)
+_bad(
+    "utf8-name-upload-json",
+    lambda n: (
+        b'{"command": "UPLOAD", "params": ["\xc3('
+        + n.encode()
+        + b'", "'
+        + _B64
+        + b'"]}'
+        + TERMINATOR
+    ),
+)
+_bad("utf8-command-text", lambda n: b"\xffLIST" + TERMINATOR, ("utf-8",))
+_bad("utf8-command-json", lambda n: b'{"command": "\xffLIST", "params": []}' + TERMINATOR)
+_bad(
+    "header-cap-text",
+    lambda n: b"GET " + b"n" * (HEADER_CAP + 4096),
+    ("too large",),
+    fatal=True,
+)
+_bad(
+    "header-cap-upload-name-text",
+    lambda n: b"UPLOAD " + b"n" * (HEADER_CAP + 4096),
+    ("too large",),
+    fatal=True,
+)
+_bad(
+    "header-cap-json",
+    lambda n: b'{"command": "GET", "params": ["' + b"n" * (HEADER_CAP + 4096),
+    ("too large",),
+    fatal=True,
+)
+_bad(
+    "header-cap-json-key",
+    lambda n: b'{"' + b"k" * (HEADER_CAP + 4096),
+    ("too large",),
+    fatal=True,
+)
+
+
+def _send_bad(server: RunningServer, case: str, name: str) -> tuple[dict[str, object], Conn]:
+    make, _needles, _portable, _fatal = BAD_REQUESTS[case]
+    conn = Conn(server)
+    try:
+        conn.send(make(name))
+        return conn.read(), conn
+    except BaseException:
+        conn.sock.close()
+        raise
+
+
+def _after_bad(conn: Conn, server: RunningServer, case: str, name: str) -> None:
+    """The connection still works where framing is intact; the server takes a new client."""
+    fatal = BAD_REQUESTS[case][3]
+    with conn:
+        if not fatal:
+            names = assert_list_ok(conn)
+            assert name not in names
+    names = assert_serves_next_client(server)
+    assert name not in names
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("case", list(BAD_REQUESTS), ids=list(BAD_REQUESTS))
+def test_malformed_request_answered_and_nothing_stored(
+    fresh: RunningServer, clean_root: Path, case: str
+) -> None:
+    root = clean_root
+    before = root_snapshot(root)
+    name = unique("bad")
+    response, conn = _send_bad(fresh, case, name)
+    assert_error(response, *BAD_REQUESTS[case][1])
+    _after_bad(conn, fresh, case, name)
+    assert wait_no_temp_files(root) == []
+    assert root_snapshot(root) == before
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("case", list(BAD_REQUESTS), ids=list(BAD_REQUESTS))
+def test_malformed_request_answered(fileproto_server: RunningServer, case: str) -> None:
+    name = unique("bad")
+    response, conn = _send_bad(fileproto_server, case, name)
+    assert_error(response, *BAD_REQUESTS[case][2])
+    _after_bad(conn, fileproto_server, case, name)
+
+
+# -- JSON envelopes with a payload in an unusual place ----------------------------------
+
+#: Envelopes that put a string twice where the payload goes, or change the command after
+#: the payload: each must get exactly one answer and leave no temporary file behind.
+ODD_ENVELOPES = {
+    "two-strings-at-payload-index": b'{"command": "UPLOAD", "params": ["{n}", "QUJD" "QUJD"]}',
+    "duplicate-params-key": (
+        b'{"params": ["{n}", "QUJD"], "params": ["{n}", "QUJD"], "command": "UPLOAD"}'
+    ),
+    "command-get-then-upload": (
+        b'{"command": "GET", "params": ["{n}", "QUJD"], "command": "UPLOAD"}'
+    ),
+    "command-upload-then-get": (
+        b'{"command": "UPLOAD", "params": ["{n}", "QUJD"], "command": "GET"}'
+    ),
+    "command-after-params": b'{"params": ["{n}", "QUJD"], "command": "GET"}',
+}
+
+
+def _odd_envelope(case: str, name: str) -> bytes:
+    return ODD_ENVELOPES[case].replace(b"{n}", name.encode()) + TERMINATOR
+
+
+@conformance
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("case", list(ODD_ENVELOPES))
+def test_odd_json_envelope_gets_one_answer(fileproto_server: RunningServer, case: str) -> None:
+    name = unique("odd")
+    with Conn(fileproto_server) as conn:
+        conn.send(_odd_envelope(case, name))
+        try:
+            response = conn.read()
+        except AssertionError as exc:
+            pytest.fail(f"no answer to {_odd_envelope(case, name)!r}: {exc}")
+        if response["status"] == "ERROR":
+            assert_error(response)
+        assert_list_ok(conn)  # the framing was intact: the connection stays usable
+        with contextlib.suppress(AssertionError):
+            conn.request(json_request("DELETE", name))
+    assert_serves_next_client(fileproto_server)
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("case", list(ODD_ENVELOPES))
+def test_odd_json_envelope_leaves_no_temporary_file(
+    fresh: RunningServer, clean_root: Path, case: str
+) -> None:
+    name = unique("odd")
+    with Conn(fresh) as conn:
+        conn.send(_odd_envelope(case, name))
+        with contextlib.suppress(AssertionError, OSError):
+            conn.read()
+    assert_serves_next_client(fresh)
+    assert wait_no_temp_files(clean_root, 1.5) == [], "a temporary file leaked"
+    assert set(root_snapshot(clean_root)) <= {name}
+
+
+# -- fuzzing ------------------------------------------------------------------------------
+
+_FUZZ_CONTENT = b"fuzz content \x00\xff" * 7
+VALID_REQUESTS = [
+    b"LIST" + TERMINATOR,
+    b"list" + TERMINATOR,
+    json_request("LIST"),
+    text_request("GET", "fuzz-a.bin"),
+    json_request("DOWNLOAD", "fuzz-a.bin"),
+    text_request("UPLOAD", "fuzz-a.bin", base64.b64encode(_FUZZ_CONTENT)),
+    b"PUT fuzz-b.bin\r\n" + base64.b64encode(_FUZZ_CONTENT[:-1]) + TERMINATOR,
+    json_request("UPLOAD", "fuzz-c.bin", base64.b64encode(_FUZZ_CONTENT).decode()),
+    b'{"params": ["fuzz-d.bin", "'
+    + base64.b64encode(b"xy")
+    + b'"], "command": "post"}'
+    + TERMINATOR,
+    text_request("DELETE", "fuzz-b.bin"),
+    json_request("DELETE", "fuzz-c.bin"),
+    json_request("GET", "../fuzz-a.bin"),
+]
+
+
+def _flip(request: bytes, flips: list[tuple[int, int]]) -> bytes:
+    data = bytearray(request)
+    for index, value in flips:
+        data[index % len(data)] = value
+    return bytes(data)
+
+
+_valid = st.sampled_from(VALID_REQUESTS)
+_truncated = st.tuples(_valid, st.integers(min_value=0, max_value=400)).map(
+    lambda t: t[0][: t[1] % max(1, len(t[0]))]
+)
+_flipped = st.tuples(
+    _valid,
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=400), st.integers(0, 255)),
+        min_size=1,
+        max_size=4,
+    ),
+).map(lambda t: _flip(*t))
+_deleted = st.tuples(
+    _valid, st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=3)
+).map(lambda t: t[0][: t[1] % len(t[0])] + t[0][t[1] % len(t[0]) + t[2] :])
+_spliced = st.tuples(
+    _valid, _valid, st.integers(0, 400), st.integers(0, 400), st.integers(0, 400)
+).map(
+    lambda t: (
+        t[0][: t[2] % len(t[0])]
+        + t[1][t[3] % len(t[1]) : t[3] % len(t[1]) + t[4] % 40]
+        + t[0][t[2] % len(t[0]) :]
+    )
+)
+_piece = st.one_of(st.binary(max_size=300), _truncated, _flipped, _deleted, _spliced, _valid)
+FUZZ_INPUT = st.lists(_piece, min_size=1, max_size=3).map(b"".join)
+
+
+def _fuzz_once(server: RunningServer, data: bytes) -> None:
+    """Send ``data``, half-close, read what comes back; every answer must be well formed."""
+    sock = socket.create_connection((server.host, server.port), timeout=5.0)
+    try:
+        sock.settimeout(2.0)
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        closed = False
+        try:
+            for _ in range(1000):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+                assert len(received) < MAX_RESPONSE, "endless answer"
+        except TimeoutError:
+            pass  # the server may wait for more; the idle timeout reaps it
+        except ConnectionResetError:
+            return
+    finally:
+        sock.close()
+    *messages, rest = bytes(received).split(TERMINATOR)
+    for message in messages:
+        response = json.loads(message)
+        assert isinstance(response, dict), message
+        assert response.get("status") in ("OK", "ERROR"), response
+        if response["status"] == "ERROR":
+            assert isinstance(response.get("data"), str) and response["data"], response
+    if closed:
+        assert rest == b"", f"the server closed in the middle of an answer: {rest[:200]!r}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fuzzed_requests_do_not_hurt_the_server(fileproto_servers: ServerPool, kind: str) -> None:
+    if fileproto_servers.options.target:
+        pytest.skip("inspects the root of a server it starts itself")
+    server = fileproto_servers.start(kind, 2, "--idle-timeout", "2")
+    root = server.root
+    assert root is not None and server.process is not None
+    try:
+
+        @settings(
+            max_examples=300,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(data=FUZZ_INPUT)
+        def fuzz(data: bytes) -> None:
+            _fuzz_once(server, data)
+
+        fuzz()
+        assert server.process.running, server.process.output()
+        with server.client(timeout=IO_TIMEOUT) as client:
+            names = client.list()
+            assert names == sorted(names)
+            content = os.urandom(100_003)
+            for dialect in DIALECTS:
+                with server.client(dialect=dialect, timeout=IO_TIMEOUT) as c:
+                    name = unique(f"after-fuzz-{dialect}")
+                    assert c.upload(content, name).name == name
+                    assert c.get(name).sha256 == hashlib.sha256(content).hexdigest()
+                    assert name in c.list()
+                    c.delete(name)
+        assert wait_no_temp_files(root) == [], "temporary files left after the fuzzing"
+    finally:
+        fileproto_servers.stop(server)
