@@ -138,7 +138,13 @@ class CaseOutcome:
         }
 
 
+class Cancelled(Exception):
+    """The case was cancelled (Ctrl-C) while this worker was transferring."""
+
+
 def _classify(exc: BaseException) -> str:
+    if isinstance(exc, Cancelled):
+        return "cancelled"
     if isinstance(exc, ServerError):
         return "server error"
     if isinstance(exc, TimeoutError):
@@ -157,12 +163,16 @@ def _classify(exc: BaseException) -> str:
 class _Progress:
     """Bytes moved so far, shared by all workers of a case."""
 
-    def __init__(self, shared: Any = None) -> None:
+    def __init__(self, shared: Any = None, cancel: threading.Event | None = None) -> None:
         self._shared = shared
+        self._cancel = cancel
         self._local = 0
         self._lock = threading.Lock()
 
     def add(self, count: int) -> None:
+        # Called once per chunk: the place where a thread worker learns of a cancel.
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled("the case was cancelled")
         if self._shared is not None:
             with self._shared.get_lock():
                 self._shared.value += count
@@ -220,7 +230,8 @@ def _process_worker(
         spec,
         index,
         ready.release,
-        lambda: bool(go.wait(_READY_TIMEOUT + spec.timeout)),
+        # The parent closes its end to start everyone at once (EOF makes poll true).
+        lambda: bool(go.poll(_READY_TIMEOUT + spec.timeout)),
         _Progress(shared_bytes),
     )
     results.put((asdict(outcome), peak_rss(os.getpid())))
@@ -265,7 +276,9 @@ class PreparedCase:
         spec = self.spec
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["fileproto.stress"])
-        self._go = ctx.Event()
+        # A pipe, not an Event: Event.set() waits for every sleeper to wake, and hangs
+        # if one was killed; closing the write end releases all readers at once.
+        self._go, self._go_sender = ctx.Pipe(duplex=False)
         self._results = ctx.Queue()
         shared_bytes = ctx.Value("q", 0)
         self._progress = _Progress(shared_bytes)
@@ -291,7 +304,7 @@ class PreparedCase:
         spec = self.spec
         ready = threading.Semaphore(0)
         self._thread_go = threading.Event()
-        self._progress = _Progress()
+        self._progress = _Progress(cancel=self.cancel)
         self._pool = ThreadPoolExecutor(
             max_workers=spec.clients, thread_name_prefix="fileproto-client"
         )
@@ -350,7 +363,7 @@ class PreparedCase:
         outcomes: dict[int, ClientOutcome] = {}
         peak = 0
         start = time.perf_counter()
-        self._go.set()
+        self._go_sender.close()
         deadline = time.monotonic() + spec.timeout * 3 + 30
         try:
             while len(outcomes) < spec.clients and time.monotonic() < deadline:
@@ -378,12 +391,15 @@ class PreparedCase:
         return [outcomes[i] for i in range(spec.clients)], wall, peak
 
     def _reap(self, wait: float) -> None:
-        self._go.set()  # a worker still waiting must not wait forever
+        self._go_sender.close()  # a worker still waiting must not wait forever
+        deadline = time.monotonic() + wait  # one deadline for all, not ``wait`` each
         for w in self._workers:
-            w.join(timeout=wait)
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
+        for w in self._workers:
             if w.is_alive():
                 w.kill()
-                w.join(5)
+        for w in self._workers:
+            w.join(5)
 
     def abandon(self) -> None:
         """Stop workers that were prepared but will not run (e.g. after Ctrl-C)."""

@@ -1,0 +1,376 @@
+"""A Locust User over the fileproto client, for load spread over many machines.
+
+Install with ``pip install "fileproto[locust]"``. ``FileprotoUser.client`` wraps
+:class:`fileproto.client.Client` and reports every LIST, GET, UPLOAD and DELETE to
+Locust's request event (request type = the command; response length = file bytes; an
+exception for an error answer, a reset, a timeout or bytes that do not verify), so
+Locust's web UI, CSV stats and distributed mode work unchanged::
+
+    from fileproto.locust import FileprotoUser, MIB
+
+    class Files(FileprotoUser):
+        operations = {"LIST": 1, "GET": 6, "UPLOAD": 2, "DELETE": 1}
+        file_size = 10 * MIB
+
+    $ locust -f locustfile.py --host 127.0.0.1:45000        # or fileproto://HOST:PORT
+
+Importing this module imports ``locust``, which monkey-patches the process with gevent:
+import it from locustfiles (Locust's own processes), not from a program that relies on
+real threads.
+
+Everything streams, as everywhere in fileproto: uploads are read from a payload file on
+disk (made once per process, the same bytes on every machine for a given size) and
+downloads are hashed as they arrive, so a User holds no file in memory. Under Locust's
+gevent monkey-patching the client's sockets are cooperative: a transfer in one User
+never stalls the others.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import itertools
+import os
+import random
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from locust import User, task
+from locust.exception import LocustError
+
+from fileproto.client import Client, Source, Transfer, parse_address
+from fileproto.errors import FileprotoError
+from fileproto.testfiles import MIB, TestFile, sha256_of
+from fileproto.wire.events import Dialect
+
+__all__ = [
+    "COMMANDS",
+    "MIB",
+    "FileprotoClient",
+    "FileprotoUser",
+    "VerificationError",
+    "payload_file",
+    "payload_sha256",
+    "verify_payload",
+]
+
+COMMANDS = ("LIST", "GET", "UPLOAD", "DELETE")
+_T = TypeVar("_T")
+
+
+class VerificationError(FileprotoError):
+    """The bytes that moved are not the bytes expected (size or sha256 differ)."""
+
+
+# -- the payload ----------------------------------------------------------------------------
+
+_PAYLOAD_CHUNK = 1 << 20
+_payload_lock = threading.Lock()
+_payloads: dict[int, TestFile] = {}
+_payload_dir: Path | None = None
+
+
+def _payload_chunks(size: int) -> Iterator[bytes]:
+    """Pseudo-random bytes that depend only on ``size``, in chunks."""
+    rng = random.Random(f"fileproto-locust-payload-{size}")
+    left = size
+    while left:
+        chunk = rng.randbytes(min(_PAYLOAD_CHUNK, left))
+        left -= len(chunk)
+        yield chunk
+
+
+def write_payload(path: str | os.PathLike[str], size: int) -> TestFile:
+    """Write the payload of ``size`` bytes to ``path``. Its bytes depend only on the size,
+    so every process on every machine uploads the same file and anyone can recompute its
+    sha256 (:func:`payload_sha256`)."""
+    hasher = hashlib.sha256()
+    with open(path, "wb") as out:
+        for chunk in _payload_chunks(size):
+            hasher.update(chunk)
+            out.write(chunk)
+    return TestFile(Path(path), size, hasher.hexdigest())
+
+
+def payload_sha256(size: int) -> str:
+    """The sha256 of the payload of ``size`` bytes, computed without writing it."""
+    hasher = hashlib.sha256()
+    for chunk in _payload_chunks(size):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def payload_file(size: int) -> TestFile:
+    """This process's payload file of ``size`` bytes (made on first use, removed at exit)."""
+    global _payload_dir
+    if size < 1:
+        raise ValueError(f"file_size must be at least 1 byte, got {size}")
+    with _payload_lock:
+        made = _payloads.get(size)
+        if made is not None and made.path.is_file():
+            return made
+        if _payload_dir is None or not _payload_dir.is_dir():
+            _payload_dir = Path(tempfile.mkdtemp(prefix="fileproto-locust-"))
+            atexit.register(shutil.rmtree, _payload_dir, ignore_errors=True)
+        made = write_payload(_payload_dir / f"payload-{size}.bin", size)
+        _payloads[size] = made
+        return made
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+class FileprotoClient:
+    """A fileproto client that reports each request to Locust's ``request`` event.
+
+    Every method fires exactly one event and never raises for a failed request: an error
+    answer, a reset, a timeout, a protocol violation or bytes that do not verify are
+    reported as the event's ``exception``, and the method returns None (``delete``:
+    False). Locust's name of a request is ``label``, or the file name when it is None.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        request_event: Any,
+        *,
+        dialect: Dialect = "json",
+        timeout: float = 60.0,
+        context: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        host, port = parse_address(address)
+        self.address = address
+        self.request_event = request_event
+        self.context = context
+        self._client = Client(host, port, dialect=dialect, timeout=timeout,
+                                          connect_timeout=min(timeout, 10.0))
+
+    @property
+    def raw(self) -> Client:
+        """The wrapped client (requests through it are not reported)."""
+        return self._client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> FileprotoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the commands ----------------------------------------------------------------------
+
+    def list(self, *, label: str | None = None) -> list[str] | None:
+        return self._request("LIST", label or "LIST", self._client.list, lambda _names: 0)
+
+    def get(self, name: str, *, expected: TestFile | None = None,
+            label: str | None = None) -> Transfer | None:
+        """Download ``name`` into a hash only (nothing kept); verified against
+        ``expected`` (size and sha256) when given."""
+
+        def call() -> Transfer:
+            done = self._client.get(name, None)
+            _check(done, expected)
+            return done
+
+        return self._request("GET", label or name, call, lambda done: done.size)
+
+    def upload(self, source: Source, name: str, *, expected: TestFile | None = None,
+               label: str | None = None) -> Transfer | None:
+        """Upload ``source`` (a path or a binary file, streamed) as ``name``; what was sent
+        is checked against ``expected`` when given."""
+
+        def call() -> Transfer:
+            done = self._client.upload(source, name)
+            _check(done, expected)
+            return done
+
+        return self._request("UPLOAD", label or name, call, lambda done: done.size)
+
+    def delete(self, name: str, *, label: str | None = None) -> bool:
+        return self._request("DELETE", label or name, lambda: self._client.delete(name),
+                             lambda _name: 0) is not None
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _request(self, command: str, label: str, call: Callable[[], _T],
+                 length: Callable[[_T], int]) -> _T | None:
+        start = time.perf_counter()
+        try:
+            result = call()
+        except Exception as exc:  # every failure is reported; GreenletExit passes through
+            self._fire(command, label, start, 0, exc)
+            return None
+        self._fire(command, label, start, length(result), None)
+        return result
+
+    def _fire(self, command: str, label: str, start: float, length: int,
+              exception: BaseException | None) -> None:
+        self.request_event.fire(
+            request_type=command,
+            name=label,
+            response_time=(time.perf_counter() - start) * 1000.0,
+            response_length=length,
+            exception=exception,
+            context=self.context() if self.context is not None else {},
+        )
+
+
+def _check(done: Transfer, expected: TestFile | None) -> None:
+    if expected is None:
+        return
+    if done.size != expected.size or done.sha256 != expected.sha256:
+        raise VerificationError(
+            f"{done.name}: {done.size} bytes with sha256 {done.sha256[:12]}..., expected "
+            f"{expected.size} bytes with sha256 {expected.sha256[:12]}...")
+
+
+# -- the User -------------------------------------------------------------------------------
+
+_user_serials = itertools.count(1)
+
+
+def _size_text(size: int) -> str:
+    if size % MIB == 0:
+        return f"{size // MIB} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} B"
+
+
+class FileprotoUser(User):
+    """A Locust user that runs a weighted mix of fileproto commands.
+
+    Override the class attributes in a subclass (see ``examples/locustfile.py``). Each
+    task iteration runs one command picked by ``operations``' weights:
+
+    - UPLOAD stores the payload (``file_size`` bytes) under a name of this user's own,
+      ``<file_prefix>-<host>-<pid>-u<N>-<i>.bin`` with i cycling below ``max_files``;
+    - GET downloads one of this user's files and verifies it byte for byte (sha256);
+    - DELETE removes one of this user's files, never its newest;
+    - LIST lists the server's files.
+
+    GET with nothing of this user's stored yet, and DELETE with fewer than two, upload a
+    file first. So a user that ever stored a file keeps at least one; they are left on
+    the server when the test ends unless ``cleanup`` is true.
+    """
+
+    abstract = True
+    #: Relative weights of the commands.
+    operations: ClassVar[Mapping[str, int]] = {"LIST": 1, "GET": 4, "UPLOAD": 2, "DELETE": 1}
+    #: Size of the uploaded files, in bytes.
+    file_size: ClassVar[int] = 1 * MIB
+    #: Request dialect: "json" or "text".
+    dialect: ClassVar[Dialect] = "json"
+    #: Longest wait on the network at once, in seconds.
+    timeout: ClassVar[float] = 60.0
+    #: How many files one user keeps on the server at most.
+    max_files: ClassVar[int] = 3
+    #: Start of the names of the files users store.
+    file_prefix: ClassVar[str] = "locust"
+    #: Delete this user's files when it stops.
+    cleanup: ClassVar[bool] = False
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        if not self.host:
+            raise LocustError("fileproto needs the server's address: --host HOST:PORT "
+                              "(or fileproto://HOST:PORT), or set host on the User class")
+        unknown = set(self.operations) - set(COMMANDS)
+        if unknown or not any(w > 0 for w in self.operations.values()):
+            raise LocustError(f"{type(self).__name__}.operations must weigh some of "
+                              f"{', '.join(COMMANDS)}; got {dict(self.operations)}")
+        self.client = FileprotoClient(self.host, environment.events.request,
+                                      dialect=self.dialect, timeout=self.timeout,
+                                      context=self.context)
+        self.serial = next(_user_serials)
+        #: Names this user stored, oldest first.
+        self.files: list[str] = []
+        self._uploads = itertools.count()
+        self._label = _size_text(self.file_size)
+        self._payload: TestFile | None = None
+
+    @property
+    def payload(self) -> TestFile:
+        if self._payload is None:
+            self._payload = payload_file(self.file_size)
+        return self._payload
+
+    def on_start(self) -> None:
+        self.payload  # noqa: B018 - make the payload file before the first request
+
+    def on_stop(self) -> None:
+        try:
+            if self.cleanup:
+                for name in list(self.files):
+                    self.do_delete(name)
+        finally:
+            self.client.close()
+
+    def file_name(self, index: int) -> str:
+        host = socket.gethostname().replace("/", "_") or "host"
+        return f"{self.file_prefix}-{host}-{os.getpid()}-u{self.serial}-{index}.bin"
+
+    @task
+    def run_operation(self) -> None:
+        commands = [c for c in COMMANDS if self.operations.get(c, 0) > 0]
+        weights = [self.operations[c] for c in commands]
+        command = random.choices(commands, weights)[0]
+        if command == "LIST":
+            self.do_list()
+        elif command == "GET":
+            self.do_get()
+        elif command == "UPLOAD":
+            self.do_upload()
+        else:
+            self.do_delete()
+
+    # the commands, callable from a subclass's own tasks -----------------------------------
+
+    def do_list(self) -> list[str] | None:
+        return self.client.list(label="files")
+
+    def do_upload(self) -> str | None:
+        """Upload the payload under one of this user's names; the name, or None."""
+        name = self.file_name(next(self._uploads) % max(1, self.max_files))
+        payload = self.payload
+        if self.client.upload(payload.path, name, expected=payload, label=self._label) is None:
+            return None
+        if name in self.files:
+            self.files.remove(name)
+        self.files.append(name)
+        return name
+
+    def do_get(self, name: str | None = None) -> Transfer | None:
+        if name is None:
+            name = random.choice(self.files) if self.files else self.do_upload()
+            if name is None:
+                return None
+        return self.client.get(name, expected=self.payload, label=self._label)
+
+    def do_delete(self, name: str | None = None) -> bool:
+        """Delete ``name``, or one of this user's files but never its newest: with fewer
+        than two stored, upload one first (so a GET always has something to fetch)."""
+        if name is None:
+            if len(self.files) < 2:
+                self.do_upload()
+            if len(self.files) < 2:
+                return False
+            name = random.choice(self.files[:-1])
+        with contextlib.suppress(ValueError):
+            self.files.remove(name)
+        return self.client.delete(name, label=self._label)
+
+
+def verify_payload(path: str | os.PathLike[str], size: int) -> bool:
+    """True if ``path`` holds exactly the payload of ``size`` bytes (for checking what
+    Locust users left on a server's disk)."""
+    return os.path.getsize(path) == size and sha256_of(path) == payload_sha256(size)
