@@ -22,7 +22,14 @@ from fileproto.errors import ServerError
 from fileproto.limit import LimitResult, measure_limit
 from fileproto.matrix import MatrixCase, matrix_cases
 from fileproto.server_process import ServerProcess, peak_rss
-from fileproto.stress import LoadSpec, Method, PreparedCase, download_check, verify
+from fileproto.stress import (
+    LoadSpec,
+    Method,
+    PreparedCase,
+    download_check,
+    merge_rounds,
+    verify,
+)
 from fileproto.testfiles import MIB, TestFile, make_test_file, same_content
 from fileproto.wire.events import Dialect
 
@@ -395,7 +402,7 @@ def fileproto_run_case(
             verify(outcome, server.upload_check(source))
         if case.operation == "UPLOAD":
             server.remove(upload_names)  # 50 x 100 MiB would otherwise pile up on disk
-        info = _merge(
+        info = merge_rounds(
             outcomes,
             "external" if external else case.kind,
             EXTERNAL if external else case.server_workers,
@@ -423,22 +430,6 @@ def _ensure_stored(server: RunningServer, source: TestFile, name: str) -> None:
         return
     with server.client(timeout=300.0) as client:
         client.upload(source.path, name)
-
-
-def _merge(outcomes: list[Any], kind: str, workers: int | str) -> dict[str, Any]:
-    """One case's figures over its rounds: times and rates averaged, counts summed."""
-    infos = [o.extra_info(kind, workers) for o in outcomes]
-    merged = dict(infos[-1])
-    count = len(infos)
-    for key in ("avg_time_s", "throughput_Bps", "aggregate_Bps", "wall_time_s"):
-        merged[key] = sum(i[key] for i in infos) / count
-    for key in ("successes", "failures"):
-        merged[key] = sum(i[key] for i in infos)
-    merged["client_peak_rss_bytes"] = max(i["client_peak_rss_bytes"] for i in infos)
-    merged["verified"] = all(i["verified"] for i in infos)
-    merged["first_error"] = next((i["first_error"] for i in infos if i["first_error"]), None)
-    merged["rounds"] = count
-    return merged
 
 
 # -- reporting ----------------------------------------------------------------------------

@@ -8,20 +8,23 @@ sha256, an upload by what the server stored (see ``verify``).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.synchronize
 import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from fileproto.client import Client
 from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
-from fileproto.server_process import peak_rss
+from fileproto.procinfo import peak_rss
 from fileproto.testfiles import MIB, Comparator, TestFile
 from fileproto.wire.events import Dialect
 
@@ -237,6 +240,22 @@ def _process_worker(
     results.put((asdict(outcome), peak_rss(os.getpid())))
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start client processes without re-importing the parent's ``__main__`` in each.
+
+    multiprocessing has every new process import the parent's main module; under pytest
+    that is pytest with its plugins, about 5 MiB per client. The workers' code lives in
+    this module, so they do not need it: hide it while the processes start.
+    """
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
 def _wait_ready(ready: Any, workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
     deadline = time.monotonic() + _READY_TIMEOUT
     pending = len(workers)
@@ -293,8 +312,9 @@ class PreparedCase:
             for i in range(spec.clients)
         ]
         try:
-            for w in self._workers:
-                w.start()
+            with _main_module_hidden():
+                for w in self._workers:
+                    w.start()
             _wait_ready(ready, self._workers)
         except BaseException:
             self._reap(0)
@@ -464,3 +484,22 @@ def _verify_uploads(case: CaseOutcome, check: UploadCheck) -> None:
             outcome.ok = False
             outcome.error_kind = "wrong bytes"
             outcome.error = f"stored file {outcome.name}: {problem}"
+
+
+def merge_rounds(
+    outcomes: Sequence[CaseOutcome], server_kind: str, server_workers: int | str
+) -> dict[str, Any]:
+    """One case's extra_info over its rounds: times and rates averaged, counts summed."""
+    infos = [o.extra_info(server_kind, server_workers) for o in outcomes]
+    merged = dict(infos[-1])
+    count = len(infos)
+    for key in ("avg_time_s", "throughput_Bps", "aggregate_Bps", "wall_time_s"):
+        merged[key] = sum(i[key] for i in infos) / count
+    for key in ("successes", "failures"):
+        merged[key] = sum(i[key] for i in infos)
+    merged["client_peak_rss_bytes"] = max(i["client_peak_rss_bytes"] for i in infos)
+    merged["verified"] = all(i["verified"] for i in infos)
+    merged["first_error"] = next((i["first_error"] for i in infos if i["first_error"]), None)
+    merged["rounds"] = count
+    merged["interrupted"] = any(o.interrupted for o in outcomes)
+    return merged

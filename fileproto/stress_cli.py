@@ -46,6 +46,7 @@ from fileproto.stress import (
     LoadSpec,
     Operation,
     PreparedCase,
+    merge_rounds,
     verify,
 )
 from fileproto.testfiles import MIB, TestFile, make_test_file, sha256_of
@@ -658,21 +659,8 @@ def _stats(times: Sequence[float]) -> dict[str, Any]:
 
 
 def merged_info(result: CaseResult, kind: str, workers: int | str) -> dict[str, Any]:
-    """One case's extra_info over its rounds: times and rates averaged, counts summed
-    (as the pytest plugin records it)."""
-    infos = [o.extra_info(kind, workers) for o in result.rounds]
-    merged = dict(infos[-1])
-    count = len(infos)
-    for key in ("avg_time_s", "throughput_Bps", "aggregate_Bps", "wall_time_s"):
-        merged[key] = sum(i[key] for i in infos) / count
-    for key in ("successes", "failures"):
-        merged[key] = sum(i[key] for i in infos)
-    merged["client_peak_rss_bytes"] = max(i["client_peak_rss_bytes"] for i in infos)
-    merged["verified"] = all(i["verified"] for i in infos)
-    merged["first_error"] = next((i["first_error"] for i in infos if i["first_error"]), None)
-    merged["rounds"] = count
-    merged["interrupted"] = any(o.interrupted for o in result.rounds)
-    return merged
+    """One case's extra_info over its rounds, as the pytest plugin records it."""
+    return merge_rounds(result.rounds, kind, workers)
 
 
 def case_id(info: dict[str, Any]) -> str:

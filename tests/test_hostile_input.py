@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
+from tests.rawconn import RawConnection, assert_error
 
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
@@ -68,56 +69,7 @@ def request(dialect: str, command: str, name: str, content: bytes | None = None)
 # -- one raw connection -------------------------------------------------------------------
 
 
-class Conn:
-    """A TCP connection to the server; responses read one at a time, leftovers kept."""
-
-    def __init__(self, server: RunningServer, timeout: float = IO_TIMEOUT) -> None:
-        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
-        self.buffer = bytearray()
-
-    def __enter__(self) -> Conn:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def read(self) -> dict[str, object]:
-        scan = 0
-        for _ in range(100_000):
-            end = self.buffer.find(TERMINATOR, scan)
-            if end >= 0:
-                message = bytes(self.buffer[:end])
-                del self.buffer[: end + len(TERMINATOR)]
-                response = json.loads(message)
-                assert isinstance(response, dict), response
-                assert response.get("status") in ("OK", "ERROR"), response
-                return response
-            assert len(self.buffer) < MAX_RESPONSE, "response without a terminator"
-            scan = max(0, len(self.buffer) - 3)
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise AssertionError(f"server closed the connection; got {bytes(self.buffer)!r}")
-            self.buffer += chunk
-        raise AssertionError("no complete response")
-
-    def request(self, data: bytes) -> dict[str, object]:
-        self.send(data)
-        return self.read()
-
-
-def assert_error(response: dict[str, object], *needles: str) -> str:
-    assert response["status"] == "ERROR", response
-    message = response.get("data")
-    assert isinstance(message, str) and message.strip(), f"error without a message: {response}"
-    for needle in needles:
-        assert needle.lower() in message.lower(), (needle, message)
-    return message
-
-
-def assert_list_ok(conn: Conn) -> list[str]:
+def assert_list_ok(conn: RawConnection) -> list[str]:
     response = conn.request(json_request("LIST"))
     assert response["status"] == "OK", response
     names = response["data"]
@@ -126,7 +78,7 @@ def assert_list_ok(conn: Conn) -> list[str]:
 
 
 def assert_serves_next_client(server: RunningServer) -> list[str]:
-    with Conn(server) as conn:
+    with RawConnection(server) as conn:
         return assert_list_ok(conn)
 
 
@@ -216,7 +168,7 @@ def _decoded_file(response: dict[str, object]) -> bytes:
 
 
 def _walk_name(
-    conn: Conn,
+    conn: RawConnection,
     dialect: str,
     raw: str,
     reduced: str | None,
@@ -306,7 +258,7 @@ def test_hostile_names_never_reach_outside_the_root(
         assert names <= allowed, f"{step}: unexpected files in the root: {names - allowed}"
 
     try:
-        with Conn(fresh) as conn:
+        with RawConnection(fresh) as conn:
             _walk_name(
                 conn,
                 dialect,
@@ -338,14 +290,14 @@ def test_upload_in_progress_is_not_reachable_by_its_temporary_name(
     root = clean_root
     name = unique("inflight")
     payload = base64.b64encode(os.urandom(300_000))
-    with Conn(fresh) as writer:
+    with RawConnection(fresh) as writer:
         writer.send(b"UPLOAD " + name.encode() + b" " + payload[: len(payload) // 2])
         deadline = time.monotonic() + 5
         while not temp_files(root) and time.monotonic() < deadline:
             time.sleep(0.02)
         (temp,) = temp_files(root)
         written = (root / temp).stat().st_size
-        with Conn(fresh) as conn:
+        with RawConnection(fresh) as conn:
             for raw in (temp, f"../{root.name}/{temp}", f"x\\{temp}"):
                 for command in ("GET", "DELETE"):
                     assert_error(conn.request(request(dialect, command, raw)))
@@ -383,7 +335,7 @@ def test_hostile_names_answers(fileproto_server: RunningServer, dialect: str, ca
         raw, reduced = CONFORMANCE_PATHS[case].format(u=last), last
     else:
         raw, reduced = INVALID[case], None
-    with Conn(fileproto_server) as conn:
+    with RawConnection(fileproto_server) as conn:
         _walk_name(conn, dialect, raw, reduced, b"payload " + os.urandom(16))
         names = assert_list_ok(conn)
     assert last not in names
@@ -520,9 +472,11 @@ _bad(
 )
 
 
-def _send_bad(server: RunningServer, case: str, name: str) -> tuple[dict[str, object], Conn]:
+def _send_bad(
+    server: RunningServer, case: str, name: str
+) -> tuple[dict[str, object], RawConnection]:
     make, _needles, _portable, _fatal = BAD_REQUESTS[case]
-    conn = Conn(server)
+    conn = RawConnection(server)
     try:
         conn.send(make(name))
         return conn.read(), conn
@@ -531,7 +485,7 @@ def _send_bad(server: RunningServer, case: str, name: str) -> tuple[dict[str, ob
         raise
 
 
-def _after_bad(conn: Conn, server: RunningServer, case: str, name: str) -> None:
+def _after_bad(conn: RawConnection, server: RunningServer, case: str, name: str) -> None:
     """The connection still works where framing is intact; the server takes a new client."""
     fatal = BAD_REQUESTS[case][3]
     with conn:
@@ -595,7 +549,7 @@ def _odd_envelope(case: str, name: str) -> bytes:
 @pytest.mark.parametrize("case", list(ODD_ENVELOPES))
 def test_odd_json_envelope_gets_one_answer(fileproto_server: RunningServer, case: str) -> None:
     name = unique("odd")
-    with Conn(fileproto_server) as conn:
+    with RawConnection(fileproto_server) as conn:
         conn.send(_odd_envelope(case, name))
         try:
             response = conn.read()
@@ -615,7 +569,7 @@ def test_odd_json_envelope_leaves_no_temporary_file(
     fresh: RunningServer, clean_root: Path, case: str
 ) -> None:
     name = unique("odd")
-    with Conn(fresh) as conn:
+    with RawConnection(fresh) as conn:
         conn.send(_odd_envelope(case, name))
         with contextlib.suppress(AssertionError, OSError):
             conn.read()

@@ -13,7 +13,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
+from tests.rawconn import RawConnection, assert_error
 
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
@@ -43,55 +43,6 @@ def unique(stem: str = "f") -> str:
     return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
 
 
-class RawConnection:
-    """One TCP connection; responses read one at a time, leftovers kept for the next."""
-
-    def __init__(self, server: RunningServer, timeout: float = IO_TIMEOUT) -> None:
-        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
-        self.buffer = bytearray()
-
-    def __enter__(self) -> RawConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def read(self) -> dict[str, object]:
-        scan = 0
-        while True:
-            end = self.buffer.find(TERMINATOR, scan)
-            if end >= 0:
-                message = bytes(self.buffer[:end])
-                del self.buffer[: end + len(TERMINATOR)]
-                response = json.loads(message)
-                assert isinstance(response, dict), response
-                assert response.get("status") in ("OK", "ERROR"), response
-                return response
-            assert len(self.buffer) < MAX_RESPONSE, "response without a terminator"
-            scan = max(0, len(self.buffer) - 3)
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise AssertionError(f"server closed the connection; got {bytes(self.buffer)!r}")
-            self.buffer += chunk
-
-    def request(self, data: bytes) -> dict[str, object]:
-        self.send(data)
-        return self.read()
-
-    def read_until_closed(self) -> bytes:
-        """Everything the server still sends, until it closes (bounded by the timeout)."""
-        data = bytearray(self.buffer)
-        for _ in range(10_000):
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                return bytes(data)
-            data += chunk
-        raise AssertionError("the server kept sending")
-
-
 def upload_bytes(name: str, content: bytes, dialect: str = "json") -> bytes:
     return encode_request("UPLOAD", name, base64.b64encode(content).decode(), dialect=dialect)  # type: ignore[arg-type]
 
@@ -103,18 +54,6 @@ def assert_ok_list(conn: RawConnection) -> list[str]:
     assert isinstance(names, list)
     assert names == sorted(names)
     return names
-
-
-def assert_error(response: dict[str, object], *needles: str) -> str:
-    assert response["status"] == "ERROR", response
-    message = response["data"]
-    assert isinstance(message, str) and message.strip(), response
-    for needle in needles:
-        assert needle.lower() in message.lower(), (needle, message)
-    return message
-
-
-# -- round trips --------------------------------------------------------------------------
 
 
 @conformance
