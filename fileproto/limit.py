@@ -18,7 +18,9 @@ from typing import Any
 
 import pybase64
 
-CHUNK = 3 << 18  # raw bytes per piece, as the client sends them
+from fileproto.client import DEFAULT_CHUNK
+
+CHUNK = DEFAULT_CHUNK  # raw bytes per piece, as the client sends them
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ sha256, an upload by what the server stored (see ``verify``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -226,9 +227,29 @@ def _transfer(
 # -- process workers ------------------------------------------------------------------
 
 
+def _keep_freed_heap() -> None:
+    """Let glibc keep freed heap memory in this process instead of trimming it at once.
+
+    A fresh client process has a small heap: glibc gave back the memory of every freed
+    chunk buffer and faulted it in anew for the next, about 21,000 page faults per
+    100 MiB upload (measured with getrusage), against none in a process whose heap has
+    grown. Only what is touched stays resident, so the peak memory does not change.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TOP_PAD, 4 << 20)
+
+
+_M_TRIM_THRESHOLD = -1  # from glibc's malloc.h
+_M_TOP_PAD = -2
+
+
 def _process_worker(
     spec: LoadSpec, index: int, ready: Any, go: Any, results: Any, shared_bytes: Any
 ) -> None:
+    if sys.platform == "linux":
+        _keep_freed_heap()
     outcome = _transfer(
         spec,
         index,
