@@ -157,7 +157,9 @@ def test_pipelined_error_does_not_break_the_rest(fileproto_server: RunningServer
         upload_bytes(name, b"abc")
         + encode_request("GET", missing)
         + b"FROB x\r\n\r\n"
-        + b"UPLOAD " + unique("pipe-bad").encode() + b" QUJD!QUJD\r\n\r\n"
+        + b"UPLOAD "
+        + unique("pipe-bad").encode()
+        + b" QUJD!QUJD\r\n\r\n"
         + encode_request("GET", name, dialect="text")
         + encode_request("DELETE", name)
     )
@@ -187,16 +189,19 @@ ERROR_CASES = {
     "download-missing": (encode_request("download", _MISSING), ["not found", _MISSING]),
     "delete-missing-json": (encode_request("DELETE", _MISSING), ["not found", _MISSING]),
     "delete-missing-text": (
-        encode_request("delete", _MISSING, dialect="text"), ["not found", _MISSING]
+        encode_request("delete", _MISSING, dialect="text"),
+        ["not found", _MISSING],
     ),
     "unknown-command-json": (_json("FROB", "x"), ["unknown command", "FROB"]),
     "unknown-command-text": (b"FROB x\r\n\r\n", ["unknown command", "FROB"]),
     "invalid-base64-json": (_json("UPLOAD", _BAD_B64, "QUJD*QUJD"), ["invalid base64", "4"]),
     "invalid-base64-text": (
-        f"UPLOAD {_BAD_B64} QUJDRA==QUJD\r\n\r\n".encode(), ["invalid base64", "8"]
+        f"UPLOAD {_BAD_B64} QUJDRA==QUJD\r\n\r\n".encode(),
+        ["invalid base64", "8"],
     ),
     "invalid-base64-text-crlf": (
-        f"UPLOAD {_BAD_B64}\r\nQU JD\r\n\r\n".encode(), ["invalid base64", "2"]
+        f"UPLOAD {_BAD_B64}\r\nQU JD\r\n\r\n".encode(),
+        ["invalid base64", "2"],
     ),
     "get-no-name-json": (_json("GET"), ["parameter", "name"]),
     "get-no-name-text": (b"GET\r\n\r\n", ["parameter", "name"]),
@@ -234,13 +239,30 @@ def test_error_answered_and_connection_stays_usable(
         assert conn.request(encode_request("GET", _MISSING))["status"] == "ERROR"
 
 
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_failed_upload_leaves_no_temporary_file(fileproto_server: RunningServer) -> None:
+@pytest.fixture(params=KINDS)
+def own_server(
+    request: pytest.FixtureRequest, fileproto_servers: ServerPool
+) -> Iterator[RunningServer]:
+    """A server whose root no other test touches: for assertions about every file in it
+    (a shared server's root may hold another test's upload in flight)."""
+    if fileproto_servers.options.target:
+        pytest.skip("inspects the root of a server it starts itself")
+    server = fileproto_servers.start(request.param, 2)
+    yield server
+    fileproto_servers.stop(server)
+
+
+def test_failed_upload_leaves_no_temporary_file(own_server: RunningServer) -> None:
+    fileproto_server = own_server
     assert fileproto_server.root is not None
     name = unique("tmp")
     big_bad = (
-        b"UPLOAD " + name.encode() + b" "
-        + base64.b64encode(os.urandom(3 << 18)) + b"!!!!" + TERMINATOR
+        b"UPLOAD "
+        + name.encode()
+        + b" "
+        + base64.b64encode(os.urandom(3 << 18))
+        + b"!!!!"
+        + TERMINATOR
     )
     with RawConnection(fileproto_server) as conn:
         assert_error(conn.request(big_bad), "invalid base64", str(4 << 18))
@@ -331,8 +353,8 @@ def test_readers_never_see_a_half_written_file(fileproto_server: RunningServer) 
         client.delete(name)
 
 
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_disconnect_mid_upload_leaves_nothing(fileproto_server: RunningServer) -> None:
+def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None:
+    fileproto_server = own_server
     root = fileproto_server.root
     assert root is not None
     name = unique("cut")
@@ -476,8 +498,12 @@ def test_python_m_server_prints_one_line_and_serves(
     root = tmp_path / "root"
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "2", "--port", "0", "--root", str(root)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=REPO, start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
     )
     spawned.append(proc)
     lines = _line_reader(proc.stdout)
@@ -506,7 +532,11 @@ def test_python_m_server_prints_one_line_and_serves(
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fileproto", *args],
-        capture_output=True, text=True, timeout=60, cwd=cwd, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -577,7 +607,10 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
     try:
         result = subprocess.run(
             [sys.executable, "-m", "fileproto", "get", name, "-", "--server", address],
-            capture_output=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
         )
         assert result.returncode == 0, result.stderr
         assert not (tmp_path / "-").exists(), "wrote a file named '-' instead of stdout"
