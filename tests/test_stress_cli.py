@@ -13,11 +13,13 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +33,44 @@ from fileproto.server_process import proc_tree
 pytestmark = pytest.mark.smoke
 
 MIB = 1 << 20
-ROW = re.compile(r"^\s*(\d+)\s+(UPLOAD|DOWNLOAD)\s+(\S+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+"
-                 r"([\d,]+)\s+([\d,]+)\s+(\d+)\s+(\d+)(\s+⚠)?\s*$", re.MULTILINE)
+ROW = re.compile(
+    r"^\s*(\d+)\s+(UPLOAD|DOWNLOAD)\s+(\S+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+"
+    r"([\d,]+)\s+([\d,]+)\s+(\d+)\s+(\d+)(\s+⚠)?\s*$",
+    re.MULTILINE,
+)
 
 
 def _stress(*args: str) -> list[str]:
     return [sys.executable, "-m", "fileproto", "stress", *args]
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    """A private TMPDIR, to see that the command leaves no file of its own behind."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir(exist_ok=True)
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A private TMPDIR, to see that the command leaves no file of its own behind.
+
+    Short on purpose: multiprocessing puts its forkserver's socket there, and a Unix
+    socket path may not exceed 107 bytes (pytest's tmp_path under xdist can).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="fp-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _env(tmp: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp), "PYTHONIOENCODING": "utf-8"}
 
 
 def _rows(stdout: str) -> list[dict[str, Any]]:
     return [
-        {"operation": m[2], "size": m[3], "clients": int(m[4]), "server_workers": m[5],
-         "successes": int(m[9]), "failures": int(m[10]), "marked": bool(m[11])}
+        {
+            "operation": m[2],
+            "size": m[3],
+            "clients": int(m[4]),
+            "server_workers": m[5],
+            "successes": int(m[9]),
+            "failures": int(m[10]),
+            "marked": bool(m[11]),
+        }
         for m in ROW.finditer(stdout)
     ]
 
@@ -90,20 +111,52 @@ def _alive(pids: Sequence[int]) -> list[int]:
     [("thread", "download", "thread"), ("process", "Upload", "process")],
 )
 def test_classic_flags_against_each_server_kind(
-    fileproto_servers: ServerPool, tmp_path: Path, kind: str, operation: str, method: str
+    fileproto_servers: ServerPool,
+    tmp_path: Path,
+    private_tmp: Path,
+    kind: str,
+    operation: str,
+    method: str,
 ) -> None:
     server = fileproto_servers.start(kind, 2)
     out = tmp_path / "results.json"
     run = subprocess.run(
-        _stress("--server", server.address, "--operation", operation, "--volume", "2",
-                "--worker", "3", "--method", method, "--server-workers", "2",
-                "--server-kind", kind, "--json", str(out)),
-        capture_output=True, text=True, timeout=60, env=_env(tmp_path),
+        _stress(
+            "--server",
+            server.address,
+            "--operation",
+            operation,
+            "--volume",
+            "2",
+            "--worker",
+            "3",
+            "--method",
+            method,
+            "--server-workers",
+            "2",
+            "--server-kind",
+            kind,
+            "--json",
+            str(out),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(private_tmp),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     rows = _rows(run.stdout)
-    assert rows == [{"operation": operation.upper(), "size": "2", "clients": 3,
-                     "server_workers": "2", "successes": 3, "failures": 0, "marked": False}]
+    assert rows == [
+        {
+            "operation": operation.upper(),
+            "size": "2",
+            "clients": 3,
+            "server_workers": "2",
+            "successes": 3,
+            "failures": 0,
+            "marked": False,
+        }
+    ]
     assert report.kind_label(kind) in run.stdout
     assert re.search(r"aggregate [\d,.]+ MiB/s", run.stdout)
     assert "━" not in run.stderr and "\x1b[" not in run.stderr  # no progress bar when piped
@@ -111,8 +164,14 @@ def test_classic_flags_against_each_server_kind(
     cases = report.load_cases(out)  # what `fileproto report` reads
     assert len(cases) == 1
     case = cases[0]
-    assert (case.operation, case.size_bytes, case.client_workers, case.server_workers,
-            case.server_kind, case.method) == (operation.upper(), 2 * MIB, 3, 2, kind, method)
+    assert (
+        case.operation,
+        case.size_bytes,
+        case.client_workers,
+        case.server_workers,
+        case.server_kind,
+        case.method,
+    ) == (operation.upper(), 2 * MIB, 3, 2, kind, method)
     assert (case.successes, case.failures, case.verified) == (3, 0, True)
     assert case.client_peak_rss_bytes and case.client_peak_rss_bytes > 0
     document = json.loads(out.read_text())
@@ -120,17 +179,31 @@ def test_classic_flags_against_each_server_kind(
     assert report.render_text(cases) in run.stdout  # the same table as `fileproto report`
 
     assert _server_files(server) == []  # uploads and the DOWNLOAD file were deleted
-    assert list((tmp_path / "tmp").iterdir()) == []  # and the local test file
+    assert list(private_tmp.iterdir()) == []  # and the local test file
 
 
 def test_matrix_fills_the_server_workers_column(
-    fileproto_servers: ServerPool, tmp_path: Path
+    fileproto_servers: ServerPool, tmp_path: Path, private_tmp: Path
 ) -> None:
     server = fileproto_servers.start("thread", 3)
     run = subprocess.run(
-        _stress("--server", f"fileproto://{server.address}", "--matrix", "--volume", "0.5,1",
-                "--worker", "1,2", "--server-workers", "3", "--rounds", "2"),
-        capture_output=True, text=True, timeout=60, env=_env(tmp_path),
+        _stress(
+            "--server",
+            f"fileproto://{server.address}",
+            "--matrix",
+            "--volume",
+            "0.5,1",
+            "--worker",
+            "1,2",
+            "--server-workers",
+            "3",
+            "--rounds",
+            "2",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(private_tmp),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     rows = _rows(run.stdout)
@@ -144,17 +217,34 @@ def test_matrix_fills_the_server_workers_column(
     assert _server_files(server) == []
 
 
-def test_server_killed_mid_run(fileproto_servers: ServerPool, tmp_path: Path) -> None:
+def test_server_killed_mid_run(
+    fileproto_servers: ServerPool, tmp_path: Path, private_tmp: Path
+) -> None:
     server = fileproto_servers.start("thread", 2)
     assert server.process is not None
     err = tmp_path / "stderr.txt"
     out_json = tmp_path / "results.json"
     with open(err, "wb") as stderr:
         proc = subprocess.Popen(
-            _stress("--server", server.address, "--operation", "DOWNLOAD", "--volume", "4",
-                    "--worker", "4", "--rounds", "500", "--timeout", "20",
-                    "--json", str(out_json)),
-            stdout=subprocess.PIPE, stderr=stderr, env=_env(tmp_path),
+            _stress(
+                "--server",
+                server.address,
+                "--operation",
+                "DOWNLOAD",
+                "--volume",
+                "4",
+                "--worker",
+                "4",
+                "--rounds",
+                "500",
+                "--timeout",
+                "20",
+                "--json",
+                str(out_json),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=_env(private_tmp),
         )
     try:
         _wait_for(err, "round 3/500", proc, timeout=30)
@@ -175,20 +265,39 @@ def test_server_killed_mid_run(fileproto_servers: ServerPool, tmp_path: Path) ->
     failed = re.search(r"(\d+) of (\d+) client transfer\(s\) failed", messages)
     assert failed, messages
     assert (int(failed[1]), int(failed[2])) == (rows[0]["failures"], 4 * info["rounds"])
-    assert re.search(r"^fileproto stress:   (refused|reset|protocol violation) \(x\d+\): ",
-                     messages, re.MULTILINE), messages
+    assert re.search(
+        r"^fileproto stress:   (refused|reset|protocol violation) \(x\d+\): ",
+        messages,
+        re.MULTILINE,
+    ), messages
     assert "refused every connection" in messages
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
 
 
-def test_ctrl_c_stops_client_processes(fileproto_servers: ServerPool, tmp_path: Path) -> None:
+def test_ctrl_c_stops_client_processes(
+    fileproto_servers: ServerPool, tmp_path: Path, private_tmp: Path
+) -> None:
     server = fileproto_servers.start("thread", 2)
     err = tmp_path / "stderr.txt"
     with open(err, "wb") as stderr:
         proc = subprocess.Popen(
-            _stress("--server", server.address, "--operation", "UPLOAD", "--volume", "4",
-                    "--worker", "4", "--method", "process", "--rounds", "500"),
-            stdout=subprocess.PIPE, stderr=stderr, env=_env(tmp_path),
+            _stress(
+                "--server",
+                server.address,
+                "--operation",
+                "UPLOAD",
+                "--volume",
+                "4",
+                "--worker",
+                "4",
+                "--method",
+                "process",
+                "--rounds",
+                "500",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=_env(private_tmp),
         )
     try:
         _wait_for(err, "round 3/500", proc, timeout=30)
@@ -208,18 +317,32 @@ def test_ctrl_c_stops_client_processes(fileproto_servers: ServerPool, tmp_path: 
     while _alive(tree) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(tree) == [], "client processes outlived the stress command"
-    assert list((tmp_path / "tmp").iterdir()) == []  # no partial file on the client side
+    assert list(private_tmp.iterdir()) == []  # no partial file on the client side
     assert [n for n in _server_files(server) if not n.startswith(".")] == []
 
 
-def test_progress_bar_on_a_terminal(fileproto_servers: ServerPool, tmp_path: Path) -> None:
+def test_progress_bar_on_a_terminal(
+    fileproto_servers: ServerPool, tmp_path: Path, private_tmp: Path
+) -> None:
     server = fileproto_servers.start("thread", 2)
     controller, terminal = pty.openpty()
     try:
         proc = subprocess.Popen(
-            _stress("--server", server.address, "--operation", "DOWNLOAD", "--volume", "2",
-                    "--worker", "2", "--rounds", "40"),
-            stdout=subprocess.PIPE, stderr=terminal, env=_env(tmp_path),
+            _stress(
+                "--server",
+                server.address,
+                "--operation",
+                "DOWNLOAD",
+                "--volume",
+                "2",
+                "--worker",
+                "2",
+                "--rounds",
+                "40",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            env=_env(private_tmp),
         )
         os.close(terminal)
         seen = b""
@@ -257,8 +380,10 @@ def test_progress_bar_on_a_terminal(fileproto_servers: ServerPool, tmp_path: Pat
         (["--operation", "UPLOAD", "--volume", "1,2", "--worker", "2"], "need --matrix"),
         (["--operation", "UPLOAD", "--volume", "0", "--worker", "2"], "more than 0 MiB"),
         (["--operation", "UPLOAD", "--volume", "1", "--worker", "0"], "at least 1"),
-        (["--server", "nohost", "--operation", "UPLOAD", "--volume", "1", "--worker", "1"],
-         "HOST:PORT"),
+        (
+            ["--server", "nohost", "--operation", "UPLOAD", "--volume", "1", "--worker", "1"],
+            "HOST:PORT",
+        ),
     ],
 )
 def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -277,8 +402,26 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["stress", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--server", "--operation", "--size-mib", "--volume", "--clients", "--worker",
-                 "--method", "--dialect", "--rounds", "--json", "--file", "--matrix",
-                 "--server-workers", "--server-kind", "--remote-name", "--no-upload", "--keep",
-                 "--timeout", "--no-progress", "--quiet"):
+    for flag in (
+        "--server",
+        "--operation",
+        "--size-mib",
+        "--volume",
+        "--clients",
+        "--worker",
+        "--method",
+        "--dialect",
+        "--rounds",
+        "--json",
+        "--file",
+        "--matrix",
+        "--server-workers",
+        "--server-kind",
+        "--remote-name",
+        "--no-upload",
+        "--keep",
+        "--timeout",
+        "--no-progress",
+        "--quiet",
+    ):
         assert re.search(rf"(^|, )\s*{re.escape(flag)}\b", text, re.MULTILINE), flag
