@@ -1,0 +1,196 @@
+"""The pytest plugin as a user meets it: servers as fixtures in real processes, reuse,
+clear start-up failures, no server outliving its session, --fileproto-target."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.server_process import ServerProcess, ServerStartError
+
+pytestmark = pytest.mark.smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# An inner test session: it starts a server of each kind through the plugin's fixtures,
+# writes the pids of their whole process trees, then (if asked) waits to be killed.
+INNER_TEST = """
+import json, os, time
+
+def test_start_servers(fileproto_servers):
+    pids = []
+    for kind, workers in (("thread", 2), ("process", 2)):
+        server = fileproto_servers.get(kind, workers)
+        with server.client(timeout=10) as client:
+            assert client.list() == []
+        pids += server.pids()
+    with open(os.environ["PIDS_FILE"], "w") as f:
+        json.dump(pids, f)
+    if os.environ.get("WAIT_TO_BE_KILLED"):
+        time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in pids if _alive(p)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+def _inner_session(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(INNER_TEST)
+    pids_file = tmp_path / "pids.json"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
+        "PIDS_FILE": str(pids_file),
+        **env,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-o",
+            "addopts=",
+            str(test_file),
+        ],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    return process, pids_file
+
+
+def test_no_server_outlives_the_session(tmp_path: Path) -> None:
+    process, pids_file = _inner_session(tmp_path)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")
+    pids = json.loads(pids_file.read_text())
+    assert len(pids) >= 4  # a thread server, and a process server with its pool
+    assert _wait_gone(pids, timeout=10) == []
+
+
+def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
+    """Even a session killed with SIGKILL (no teardown at all) leaves no server behind."""
+    process, pids_file = _inner_session(tmp_path, WAIT_TO_BE_KILLED="1")
+    try:
+        deadline = time.monotonic() + 60
+        while not pids_file.exists() or not pids_file.read_text():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the inner session never started its servers"
+            time.sleep(0.05)
+        time.sleep(0.1)  # let json.dump finish
+        pids = json.loads(pids_file.read_text())
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert _wait_gone(pids, timeout=15) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_servers_are_reused_per_kind_and_workers(fileproto_servers: ServerPool) -> None:
+    if fileproto_servers.options.target:
+        pytest.skip("starts its own servers")
+    first = fileproto_servers.get("thread", 3)
+    again = fileproto_servers.get("thread", 3)
+    other = fileproto_servers.get("thread", 4)
+    assert again is first and again.port == first.port
+    assert other.port != first.port
+    assert first.process is not None and first.process.running
+
+
+def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
+    server = ServerProcess(
+        "thread", 1, tmp_path / "root", extra_args=["--max-file-size", "lots"], startup_timeout=30
+    )
+    with pytest.raises(ServerStartError) as failure:
+        server.start()
+    message = str(failure.value)
+    assert "exited with 2 before listening" in message
+    assert "not a size: 'LOTS'" in message  # the server's own output is shown
+    assert "fileproto serve" in message  # and the command that was run
+
+
+def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
+    if fileproto_servers.options.target:
+        pytest.skip("starts its own servers")
+    for kind in ("thread", "process"):
+        server = fileproto_servers.start(kind, 2)
+        pids = server.pids()
+        assert fileproto_servers.stop(server) == 0
+        assert _wait_gone(pids, timeout=10) == []
+
+
+def test_target_option_runs_suites_against_a_running_server(tmp_path: Path) -> None:
+    """--fileproto-target: the matrix collapses to 'external' server workers, and the
+    conformance tests pass against a server the session did not start."""
+    with ServerProcess("thread", 2, tmp_path / "root") as server:
+        base = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            f"--fileproto-target={server.address}",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        collected = subprocess.run(
+            [*base, "-m", "full", "--collect-only", "-q", "tests/test_matrix.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        ids = [line for line in collected.stdout.splitlines() if "::" in line]
+        # Kind and server workers collapse: 2 operations x 3 sizes x 3 client counts.
+        assert len(ids) == 18, collected.stdout
+        assert all("test_matrix[external-" in line for line in ids), ids
+        run = subprocess.run(
+            [*base, "-m", "conformance", "-q", "tests/test_peers.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> None:
+    if fileproto_server.external:
+        pytest.skip("needs our own server's processes")
+    assert fileproto_server.peak_rss() > 1 << 20
