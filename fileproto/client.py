@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Protocol
 
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.wire.events import Data, Dialect
@@ -294,5 +294,3 @@ def _reporting(chunks: Iterable[bytes], progress: ProgressFn) -> Iterator[bytes]
         yield chunk
         progress(len(chunk))
 
-
-DialectName = Literal["json", "text"]

@@ -331,6 +331,22 @@ def fileproto_limit(
     return book
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --fileproto-target there is one server: tests parametrized over our two
+    server kinds would run twice against it, so keep the first kind's copy only."""
+    if not config.getoption("--fileproto-target"):
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = str(callspec.params.get("fileproto_server", "")) if callspec else ""
+        (drop if kind.startswith("process") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 # -- the matrix ---------------------------------------------------------------------------
 
 

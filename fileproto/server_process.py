@@ -32,7 +32,8 @@ class ServerStartError(RuntimeError):
 
 
 def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: the kernel sends SIGTERM when the starting process exits.
+    # PR_SET_PDEATHSIG: the kernel sends SIGTERM when the starting *thread* exits, so
+    # start servers from a thread that lives as long as they should (pytest's main one).
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)

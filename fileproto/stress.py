@@ -19,7 +19,8 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -290,6 +291,17 @@ def _wait_ready(ready: Any, workers: Sequence[multiprocessing.process.BaseProces
             raise RuntimeError(f"{pending} client process(es) not ready after {_READY_TIMEOUT}s")
 
 
+def _reset_peak_rss() -> None:
+    """Restart this process's VmHWM count (Linux), so each case reports its own peak."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _lost(spec: LoadSpec, index: int, wall: float, why: str) -> ClientOutcome:
+    name = spec.upload_name(index) if spec.operation == "UPLOAD" else spec.remote_name
+    return ClientOutcome(index, False, wall, 0, name, why, "timeout")
+
+
 class PreparedCase:
     """Workers started and connected-ready, waiting for the go; ``run`` is the timed part.
 
@@ -387,16 +399,28 @@ class PreparedCase:
             self.on_progress(self._progress.total)
 
     def _run_threads(self) -> tuple[list[ClientOutcome], float, int]:
+        _reset_peak_rss()  # the peak of this case, not of the whole session
+        deadline = time.monotonic() + self.spec.timeout * 3 + 30
         start = time.perf_counter()
         self._thread_go.set()
         try:
-            while not all(f.done() for f in self._futures):
-                time.sleep(0.02)
+            pending: set[Future[ClientOutcome]] = set(self._futures)
+            while pending:
+                # wait() returns the moment the last one finishes: the wall time is exact.
+                _, pending = futures_wait(pending, timeout=0.05)
                 self._tick()
+                if pending and time.monotonic() > deadline:
+                    self.cancel.set()  # workers stop at their next chunk or socket timeout
+                    futures_wait(pending, timeout=self.spec.timeout + 5)
+                    break
             wall = time.perf_counter() - start
-            outcomes = [f.result() for f in self._futures]
+            late = "client thread never finished"
+            outcomes = [
+                f.result() if f.done() else _lost(self.spec, i, wall, late)
+                for i, f in enumerate(self._futures)
+            ]
         finally:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
         return outcomes, wall, peak_rss(os.getpid())
 
     def _run_processes(self) -> tuple[list[ClientOutcome], float, int]:

@@ -8,7 +8,7 @@ import os
 import sys
 
 from servers.base import BaseServer
-from servers.config import ServerConfig
+from servers.config import ServerConfig, buffer_sizes
 
 CLASSIC_PORT = 45000
 KINDS = ("thread", "process")
@@ -77,8 +77,11 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
 
 def build_server(kind: str, workers: int, args: argparse.Namespace) -> BaseServer:
     os.makedirs(args.root, exist_ok=True)
+    recv_size, read_chunk = buffer_sizes(workers)
     config = ServerConfig(
         root=os.path.abspath(args.root),
+        recv_size=recv_size,
+        read_chunk=read_chunk,
         idle_timeout=args.idle_timeout,
         max_file_size=args.max_file_size,
         verbose=args.verbose,

@@ -447,7 +447,9 @@ def test_upload_over_the_limit_refused_while_sending(limited: RunningServer, dia
                     response = read_response(sock, buffer)
         sock.sendall(upload_suffix(dialect))
         assert answered_after is not None, "no answer until the whole upload was sent"
-        assert answered_after < len(pieces)
+        # The limit is passed in piece 6 (each decodes to 192 KiB); allow for what the
+        # loopback socket buffers let the client send ahead, not for reading it all.
+        assert answered_after <= 12, f"answered only after {answered_after} of {len(pieces)}"
         assert response["status"] == "ERROR", response
         message = str(response.get("data", ""))
         assert "limit" in message.lower() or "too large" in message.lower(), message

@@ -124,10 +124,6 @@ class RequestParser:
             self._state is _State.JSON and self._decoder is not None
         )
 
-    @property
-    def idle(self) -> bool:
-        return self._state is _State.IDLE and self._pos >= len(self._data)
-
     def skip_request(self) -> None:
         """Discard the rest of the current request without further events.
 

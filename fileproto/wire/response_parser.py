@@ -11,8 +11,9 @@ from fileproto.wire.events import NEED_DATA, Data, NeedData
 from fileproto.wire.jsonscan import JsonObjectScanner, Step
 from fileproto.wire.terminator import advance
 
-# LIST of many long names is the largest non-streamed response; be generous.
-DEFAULT_MAX_RESPONSE_HEADER = 64 * 1024 * 1024
+# LIST is the largest non-streamed response: 16 MiB is over 60,000 names of 255 bytes,
+# and 50 clients of a hostile server cannot be made to hold more than 16 MiB each.
+DEFAULT_MAX_RESPONSE_HEADER = 16 * 1024 * 1024
 _WHITESPACE = b" \t\r\n"
 
 
