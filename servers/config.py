@@ -27,8 +27,9 @@ class ServerConfig:
 #: What the receive and send buffers of all connections may take together. Large
 #: buffers make single transfers fast (the parser's cost is per piece: 256 KiB pieces
 #: measured 15-20% slower per 100 MiB upload than 1 MiB), but 50 workers with 1 MiB
-#: buffers held over 200 MiB; with many workers each gets a share instead.
-BUFFER_BUDGET = 48 << 20
+#: buffers held over 200 MiB; with many workers each gets a share instead (50 workers:
+#: 512 KiB, and the thread server's peak under 50 x 100 MiB measured 100 MiB).
+BUFFER_BUDGET = 96 << 20
 _LARGEST = 1 << 20
 _SMALLEST = 64 << 10
 
