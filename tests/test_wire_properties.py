@@ -39,6 +39,7 @@ from fileproto.wire import (
     iter_upload_request,
 )
 from fileproto.wire.events import COMMAND_ALIASES
+from fileproto.wire.names import MAX_NAME_BYTES
 from fileproto.wire.request_parser import DEFAULT_MAX_HEADER
 
 pytestmark = pytest.mark.smoke
@@ -67,7 +68,18 @@ def _is_clean(name: str) -> bool:
         return False
 
 
-json_names = st.text(min_size=1, max_size=30).filter(_is_clean)
+def _fit(name: str) -> str:
+    """Cut to at most 255 bytes of UTF-8 without splitting a character."""
+    return name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+
+
+# Short names, and long ones up to the 255-byte limit with multi-byte characters at it.
+long_names = (
+    st.text(st.characters(codec="utf-8", exclude_characters="/\\"), min_size=100, max_size=255)
+    .map(_fit)
+    .filter(_is_clean)
+)
+json_names = st.one_of(st.text(min_size=1, max_size=30).filter(_is_clean), long_names)
 text_names = json_names.filter(lambda n: not any(c in _TEXT_WHITESPACE for c in n))
 
 
