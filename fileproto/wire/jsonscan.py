@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 
 from fileproto.wire.terminator import advance
 
@@ -19,6 +20,8 @@ PathItem = str | int
 Path = tuple[PathItem, ...]
 
 _QUOTE = 0x22
+#: "\/" followed by text without quotes or backslashes, repeated.
+_SLASH_ESCAPE_RUN = re.compile(rb'(?:\\/[^"\\]*)+')
 _BACKSLASH = 0x5C
 _SIMPLE_ESCAPES = {
     ord('"'): b'"',
@@ -165,9 +168,13 @@ class JsonObjectScanner:
 
     def _stream(self, data: bytes, pos: int) -> tuple[int, Step, bytes | memoryview]:
         n = len(data)
-        quote = data.find(b'"', pos)
+        # Backslash first, then the quote only before it: each search stops where the
+        # next piece starts, so a payload full of escapes is still scanned once.
+        backslash = data.find(b"\\", pos)
+        quote = data.find(b'"', pos, backslash if backslash >= 0 else n)
+        if quote >= 0:
+            backslash = -1  # the string ends before any escape
         end = quote if quote >= 0 else n
-        backslash = data.find(b"\\", pos, end)
         if backslash < 0:
             if end > pos:
                 return end, Step.STREAM_DATA, memoryview(data)[pos:end]
@@ -178,7 +185,12 @@ class JsonObjectScanner:
             return quote + 1, Step.STREAM_END, b""
         if backslash > pos:
             return backslash, Step.STREAM_DATA, memoryview(data)[pos:backslash]
-        # An escape inside the payload: rare (a JSON encoder writing "\/"), so done by hand.
+        # "\/" escapes (encoders that escape every slash): take the whole run of them and
+        # the plain text between them in one C-level match instead of escape by escape.
+        run = _SLASH_ESCAPE_RUN.match(data, pos)
+        if run is not None:
+            return run.end(), Step.STREAM_DATA, run.group().replace(b"\\/", b"/")
+        # Any other escape inside the payload is rare, so done by hand.
         if backslash + 1 >= n:
             return backslash, Step.NEED_MORE, b""
         kind = data[backslash + 1]
