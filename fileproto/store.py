@@ -12,7 +12,6 @@ import contextlib
 import os
 import stat
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 from fileproto.wire.names import RESERVED_PREFIX, clean_name
@@ -129,15 +128,14 @@ class FileStore:
             raise FileNotFound(f"file not found: {name}") from None
         return name
 
-    def temp_files(self) -> Iterator[Path]:
-        for entry in os.scandir(self.root):
-            if entry.name.startswith(RESERVED_PREFIX):
-                yield Path(entry.path)
+    def temp_files(self) -> tuple[Path, ...]:
+        with os.scandir(self.root) as entries:
+            return tuple(Path(e.path) for e in entries if e.name.startswith(RESERVED_PREFIX))
 
     def remove_temp_files(self) -> int:
         """Remove leftovers of interrupted uploads (at start-up and shutdown)."""
         count = 0
-        for path in list(self.temp_files()):
+        for path in self.temp_files():
             try:
                 path.unlink()
                 count += 1

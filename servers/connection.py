@@ -157,9 +157,10 @@ class _Connection:
             if request.command == "UPLOAD":
                 if upload is None:
                     raise StoreError("the upload's content was not received")
+                size = upload.size
                 name = self.store.commit_upload(upload, request.name)
                 upload = None
-                message = f"uploaded {name} ({os.path.getsize(self.store.root / name)} bytes)"
+                message = f"uploaded {name} ({size} bytes)"
                 self._send(encode_ok(data_namafile=name, data=message))
             elif request.command == "LIST":
                 self._send(encode_ok(data=self.store.list()))
