@@ -102,14 +102,6 @@ class CaseOutcome:
         moved = sum(o.size for o in self.outcomes if o.ok)
         return moved / self.wall_time if self.wall_time > 0 else 0.0
 
-    def errors_by_kind(self) -> dict[str, str]:
-        """The first error message of each kind, for a short failure report."""
-        first: dict[str, str] = {}
-        for o in self.outcomes:
-            if not o.ok and o.error_kind is not None:
-                first.setdefault(o.error_kind, o.error or "")
-        return first
-
     @property
     def first_error(self) -> str | None:
         for o in sorted(self.outcomes, key=lambda o: o.index):
