@@ -1,0 +1,71 @@
+"""The one list of server kinds: every other part (CLI, classic entry points, plugin,
+matrix, report, tests) reads it. Adding a concurrency model is one module in
+``servers/`` and one line in ``KINDS``.
+
+The server classes are named, not imported, so that reading the list (the report, the
+plugin's options) costs no multiprocessing or asyncio import and no import circle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from servers.base import BaseServer
+
+#: How a load generator runs its client workers: threads in one process, or processes.
+ClientMethod = Literal["thread", "process"]
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    name: str
+    #: ``module:Class`` of the server; the module also runs as ``python -m``.
+    target: str
+    description: str
+    #: The load generator's client workers default to this method against the kind.
+    default_method: ClientMethod
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    def load(self) -> type[BaseServer]:
+        module, _, name = self.target.partition(":")
+        server_class: type[BaseServer] = getattr(importlib.import_module(module), name)
+        return server_class
+
+
+KINDS: dict[str, ServerKind] = {
+    kind.name: kind
+    for kind in (
+        ServerKind(
+            "thread",
+            "servers.threadpool:ThreadPoolServer",
+            "a pool of N threads in one process",
+            "thread",
+        ),
+        ServerKind(
+            "process",
+            "servers.processpool:ProcessPoolServer",
+            "a pool of N worker processes that do their own socket I/O",
+            "process",
+        ),
+    )
+}
+
+#: The kinds of the classic exercise: the 108-case matrix is made of these.
+CLASSIC_KINDS: tuple[str, ...] = ("thread", "process")
+
+
+def kind_names() -> tuple[str, ...]:
+    return tuple(KINDS)
+
+
+def get_kind(name: str) -> ServerKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown server kind {name!r}; choose from {', '.join(KINDS)}") from None
