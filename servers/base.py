@@ -35,6 +35,9 @@ class BaseServer:
     #: Whether readiness dispatch must keep the raw bytes of a parked connection's
     #: request to hand them to a worker (a worker in another process re-parses them).
     hands_over_bytes = False
+    #: Whether the parent dispatches connections at all (the event-loop kind's loop
+    #: processes accept for themselves).
+    dispatches = True
 
     def __init__(
         self,
@@ -61,7 +64,7 @@ class BaseServer:
         self._stop = threading.Event()
         self._next_id = 0
         self.ready: ReadyDispatcher | None = None
-        if config.dispatch == "ready":
+        if config.dispatch == "ready" and self.dispatches:
             self.ready = ReadyDispatcher(self, keep_raw=self.hands_over_bytes)
 
     @property

@@ -22,6 +22,8 @@ class ServerConfig:
     #: 15-20% slower per 100 MiB upload than 1 MiB).
     recv_size: int = 1 << 20
     dispatch: Dispatch = "ready"
+    #: The event-loop kind's loop: ``auto`` (uvloop when installed), ``asyncio``, ``uvloop``.
+    loop: str = "auto"
     verbose: bool = False
 
 

@@ -66,7 +66,15 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
         default="ready",
         help="ready: one selector holds every waiting connection and a worker gets a "
         "connection only once its request header has arrived; accept: a worker owns a "
-        "connection from accept to close, the classic exercise (default: %(default)s)",
+        "connection from accept to close, the classic exercise; the asyncio kind's loops "
+        "are always readiness-driven (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="the event loop of the asyncio kind: uvloop (pip install -e '.[uvloop]') or "
+        "the standard library's; auto takes uvloop when installed (default: %(default)s)",
     )
     deadlines = parser.add_argument_group(
         "deadlines (each runs from the moment the server accepts the connection)"
@@ -165,5 +173,6 @@ def config_from(args: argparse.Namespace, workers: int) -> ServerConfig:
         limits=limits_from(args, read_chunk),
         recv_size=recv_size,
         dispatch=args.dispatch,
+        loop=args.loop,
         verbose=args.verbose,
     )

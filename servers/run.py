@@ -59,13 +59,8 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         )
         return 1
     server.install_signal_handlers()
-    log.info(
-        "%s server, %d workers, %s dispatch, root %s",
-        kind,
-        workers,
-        server.config.dispatch,
-        server.config.root,
-    )
+    dispatch = f"{server.config.dispatch} dispatch" if server.dispatches else "event loops"
+    log.info("%s server, %d workers, %s, root %s", kind, workers, dispatch, server.config.root)
 
     def ready(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
