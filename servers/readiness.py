@@ -214,11 +214,12 @@ class ReadyDispatcher:
     def _settle(self, parked: Parked, state: Receive | str, registered: bool) -> None:
         """Act on what a parked session's poll said: hand over, expire, or wait on."""
         if isinstance(state, Receive):
+            changed = state.deadline != parked.deadline
+            parked.deadline = state.deadline
             if not registered:
                 self._park(parked)
-            elif state.deadline != parked.deadline:
+            elif changed:
                 heapq.heappush(self._heap, (state.deadline, next(self._seq), parked.conn_id))
-            parked.deadline = state.deadline
             return
         if registered:
             self._unpark(parked)

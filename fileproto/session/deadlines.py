@@ -105,9 +105,9 @@ class Deadlines:
             return Expired(
                 "body",
                 f"request timeout: the request body arrived slower than "
-                f"{limits.min_rate:g} bytes/s over {window:g} s",
+                f"{limits.min_rate:.0f} bytes/s over {window:g} s",
             )
         if self._phase == "idle" and not self._first:
             return Expired("keep-alive", None)
-        allowed = self.deadline - self._start
+        allowed = round(self.deadline - self._start, 1)
         return Expired("header", f"request timeout: header not complete after {allowed:g} s")
