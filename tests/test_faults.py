@@ -18,7 +18,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,6 +28,7 @@ from tests.helpers import (
     MIB,
     TERMINATOR,
     log_of,
+    no_temp_files,
     peer_name,
     pool_workers,
     read_response,
@@ -46,14 +46,6 @@ conformance = pytest.mark.conformance
 
 KINDS = ["thread", "process"]
 DIALECTS = ["json", "text"]
-
-
-def no_temp_files(root: Path) -> None:
-    """Wait until no upload is in progress or left behind in ``root``."""
-    wait_for(
-        lambda: not temp_files(root),
-        what=lambda: f"the temporary files to go: {temp_files(root)}",
-    )
 
 
 @pytest.fixture(scope="module")

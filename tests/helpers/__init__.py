@@ -13,6 +13,7 @@ from tests.helpers.names import (
 )
 from tests.helpers.servers import (
     log_of,
+    no_temp_files,
     peer_name,
     pool_workers,
     root_snapshot,
@@ -54,6 +55,7 @@ __all__ = [
     "json_request",
     "log_of",
     "name_characters",
+    "no_temp_files",
     "peer_name",
     "pool_workers",
     "read_response",

@@ -30,7 +30,6 @@ def unique(stem: str = "f", suffix: str = ".bin") -> str:
 PATH_SEPARATORS = "/\\"
 #: The text dialect splits its words on ASCII whitespace; a text name cannot hold any.
 TEXT_WHITESPACE = " \t\r\n\v\f"
-_EXCLUDED_CATEGORIES = ("Cc", "Cs")
 
 
 def name_characters(*, text: bool, min_codepoint: int = 0) -> st.SearchStrategy[str]:
@@ -39,7 +38,7 @@ def name_characters(*, text: bool, min_codepoint: int = 0) -> st.SearchStrategy[
     return st.characters(
         codec="utf-8",
         min_codepoint=min_codepoint,
-        exclude_categories=_EXCLUDED_CATEGORIES,
+        exclude_categories=("Cc", "Cs"),
         exclude_characters=excluded,
     )
 

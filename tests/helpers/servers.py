@@ -9,6 +9,7 @@ import pytest
 
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
+from tests.helpers.waiting import wait_for
 
 
 def sha(data: bytes) -> str:
@@ -26,6 +27,14 @@ def skip_if_target(
 def temp_files(root: Path) -> list[str]:
     """The uploads in progress (or left behind) in a server's root folder."""
     return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
+
+
+def no_temp_files(root: Path) -> None:
+    """Wait until no upload is in progress or left behind in ``root``."""
+    wait_for(
+        lambda: not temp_files(root),
+        what=lambda: f"the temporary files to go: {temp_files(root)}",
+    )
 
 
 def root_snapshot(root: Path) -> dict[str, bytes]:
