@@ -99,7 +99,8 @@ def _operation(text: str) -> Operation:
         if upper == operation:
             return operation
     raise argparse.ArgumentTypeError(
-        f"unknown operation {text!r}; choose from {', '.join(OPERATIONS)} (any case)")
+        f"unknown operation {text!r}; choose from {', '.join(OPERATIONS)} (any case)"
+    )
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -142,81 +143,137 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     target = parser.add_argument_group("server")
     target.add_argument(
-        "--server", "-s", type=_address, default=DEFAULT_SERVER, metavar="HOST:PORT",
-        help="the server to load: HOST:PORT or fileproto://HOST:PORT (default: %(default)s)")
+        "--server",
+        "-s",
+        type=_address,
+        default=DEFAULT_SERVER,
+        metavar="HOST:PORT",
+        help="the server to load: HOST:PORT or fileproto://HOST:PORT (default: %(default)s)",
+    )
     target.add_argument(
-        "--server-workers", type=_server_workers, default=EXTERNAL, metavar="N",
+        "--server-workers",
+        type=_server_workers,
+        default=EXTERNAL,
+        metavar="N",
         help="the server's worker count, for the table's Server Workers column; we cannot "
-        "see it from here (default: %(default)s)")
+        "see it from here (default: %(default)s)",
+    )
     target.add_argument(
-        "--server-kind", default=EXTERNAL, metavar="KIND",
+        "--server-kind",
+        default=EXTERNAL,
+        metavar="KIND",
         help="a label for the server in the table, e.g. thread or process: the table has "
-        "one section per kind (default: %(default)s)")
+        "one section per kind (default: %(default)s)",
+    )
 
     load = parser.add_argument_group("load")
     load.add_argument(
-        "--operation", "-o", type=_operation, metavar="{UPLOAD,DOWNLOAD}",
+        "--operation",
+        "-o",
+        type=_operation,
+        metavar="{UPLOAD,DOWNLOAD}",
         help="what every client does, in any case: UPLOAD sends the test file (client i "
         "stores it as NAME-c<i>), DOWNLOAD fetches it; required unless --matrix "
-        "(with --matrix: only this operation instead of both)")
+        "(with --matrix: only this operation instead of both)",
+    )
     load.add_argument(
-        "--size-mib", "--volume", dest="size_mib", type=_list_of(_positive_mib),
+        "--size-mib",
+        "--volume",
+        dest="size_mib",
+        type=_list_of(_positive_mib),
         metavar="MIB",
         help="size of the test file in MiB (fractions allowed, e.g. 0.5); required unless "
         "--file or --matrix. With --matrix a comma-separated list "
-        f"(default there: {','.join(map(str, SIZES_MIB))})")
+        f"(default there: {','.join(map(str, SIZES_MIB))})",
+    )
     load.add_argument(
-        "--clients", "--worker", dest="clients", type=_list_of(_positive_int), metavar="N",
+        "--clients",
+        "--worker",
+        dest="clients",
+        type=_list_of(_positive_int),
+        metavar="N",
         help="number of client workers, all started together; required unless --matrix. "
         "With --matrix a comma-separated list "
-        f"(default there: {','.join(map(str, CLIENT_WORKERS))})")
+        f"(default there: {','.join(map(str, CLIENT_WORKERS))})",
+    )
     load.add_argument(
-        "--method", choices=METHODS, default="thread",
-        help="run the client workers as threads or as processes (default: %(default)s)")
+        "--method",
+        choices=METHODS,
+        default="thread",
+        help="run the client workers as threads or as processes (default: %(default)s)",
+    )
     load.add_argument(
-        "--dialect", choices=("json", "text"), default="json",
-        help="request dialect the clients speak (default: %(default)s)")
+        "--dialect",
+        choices=("json", "text"),
+        default="json",
+        help="request dialect the clients speak (default: %(default)s)",
+    )
     load.add_argument(
-        "--rounds", type=_positive_int, default=1, metavar="N",
+        "--rounds",
+        type=_positive_int,
+        default=1,
+        metavar="N",
         help="run each case N times; the table shows times and rates averaged over the "
-        "rounds and client counts summed (default: %(default)s)")
+        "rounds and client counts summed (default: %(default)s)",
+    )
     load.add_argument(
-        "--matrix", action="store_true",
+        "--matrix",
+        action="store_true",
         help="run the whole grid: both operations x every size x every client count, "
-        "against this one server")
+        "against this one server",
+    )
     load.add_argument(
-        "--timeout", type=float, default=300.0, metavar="SECONDS",
-        help="longest wait on the network at once, per client (default: %(default)s)")
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="longest wait on the network at once, per client (default: %(default)s)",
+    )
 
     files = parser.add_argument_group("files")
     files.add_argument(
-        "--file", type=Path, metavar="PATH",
+        "--file",
+        type=Path,
+        metavar="PATH",
         help="use this local file as the test file instead of a random one (its size is "
-        "the size); DOWNLOAD uploads it to the server first unless --no-upload")
+        "the size); DOWNLOAD uploads it to the server first unless --no-upload",
+    )
     files.add_argument(
-        "--remote-name", metavar="NAME",
+        "--remote-name",
+        metavar="NAME",
         help="name of the test file on the server (DOWNLOAD) or the stem of the uploads "
-        "(UPLOAD) (default: a fresh fileproto-stress-<random>.bin)")
+        "(UPLOAD) (default: a fresh fileproto-stress-<random>.bin)",
+    )
     files.add_argument(
-        "--no-upload", action="store_true",
+        "--no-upload",
+        action="store_true",
         help="DOWNLOAD: the server already holds --file under --remote-name; do not "
-        "upload it first (it is still verified against the local file)")
+        "upload it first (it is still verified against the local file)",
+    )
     files.add_argument(
-        "--keep", action="store_true",
+        "--keep",
+        action="store_true",
         help="leave the files this run stored on the server (by default they are deleted "
-        "once verified)")
+        "once verified)",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument(
-        "--json", type=Path, metavar="FILE",
+        "--json",
+        type=Path,
+        metavar="FILE",
         help="also write the figures as pytest-benchmark JSON, which 'fileproto report' "
-        "and 'pytest-benchmark compare' read")
+        "and 'pytest-benchmark compare' read",
+    )
     output.add_argument(
-        "--no-progress", action="store_true",
-        help="no progress bar even when stderr is a terminal")
+        "--no-progress", action="store_true", help="no progress bar even when stderr is a terminal"
+    )
     output.add_argument(
-        "--quiet", "-q", action="store_true",
-        help="no status lines on stderr (failures are still reported)")
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no status lines on stderr (failures are still reported)",
+    )
     parser.set_defaults(func=run, _stress_parser=parser)
 
 
@@ -237,8 +294,9 @@ class Case:
         return f"{self.operation} {self.size_mib_text} MiB x {self.clients} client(s)"
 
 
-def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser,
-          file_size: int | None) -> list[Case]:
+def _plan(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, file_size: int | None
+) -> list[Case]:
     """The cases to run, in the matrix's order (operation, size, clients)."""
     if args.matrix:
         if args.file is not None:
@@ -258,12 +316,13 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser,
         operations, clients = [args.operation], args.clients
         sizes = args.size_mib or [(file_size or 0) / MIB]
     if file_size is not None and args.size_mib and round(args.size_mib[0] * MIB) != file_size:
-        parser.error(f"--size-mib {args.size_mib[0]:g} does not match --file "
-                     f"({file_size} bytes = {file_size / MIB:g} MiB); give one of them")
+        parser.error(
+            f"--size-mib {args.size_mib[0]:g} does not match --file "
+            f"({file_size} bytes = {file_size / MIB:g} MiB); give one of them"
+        )
     if args.no_upload and (args.file is None or args.remote_name is None):
         parser.error("--no-upload needs --file (to verify against) and --remote-name")
-    return [Case(op, round(size * MIB), n) for op in operations for size in sizes
-            for n in clients]
+    return [Case(op, round(size * MIB), n) for op in operations for size in sizes for n in clients]
 
 
 # -- progress and status --------------------------------------------------------------------
@@ -292,10 +351,13 @@ class _Display:
                 return
             self._console = Console(file=stream)
             self._progress = Progress(
-                TextColumn("[progress.description]{task.description}"), BarColumn(),
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
                 DownloadColumn(binary_units=True),
                 TextColumn("{task.fields[rate]}", style="progress.data.speed"),
-                TimeElapsedColumn(), console=self._console, transient=True,
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
             )
 
     def __enter__(self) -> _Display:
@@ -391,8 +453,9 @@ class _Interrupts:
             os._exit(128 + signum)
         if not self.in_case or self.signals > 1:
             raise KeyboardInterrupt
-        os.write(2, b"\nfileproto stress: stopping the clients "
-                    b"(interrupt twice more to quit at once)\n")
+        os.write(
+            2, b"\nfileproto stress: stopping the clients (interrupt twice more to quit at once)\n"
+        )
 
     @contextlib.contextmanager
     def case(self) -> Iterator[threading.Event]:
@@ -473,8 +536,9 @@ class CaseResult:
 
 
 class Runner:
-    def __init__(self, args: argparse.Namespace, display: _Display,
-                 interrupts: _Interrupts, workdir: Path) -> None:
+    def __init__(
+        self, args: argparse.Namespace, display: _Display, interrupts: _Interrupts, workdir: Path
+    ) -> None:
         self.args = args
         self.host, self.port = args.server
         self.display = display
@@ -510,7 +574,8 @@ class Runner:
             name = str(self.args.remote_name)
         else:
             name = self.args.remote_name or (
-                f"fileproto-stress-{self.token}-{source.size / MIB:g}MiB.bin")
+                f"fileproto-stress-{self.token}-{source.size / MIB:g}MiB.bin"
+            )
             self.display.status(f"uploading the test file as {name}")
             with self.display.bytes_bar(f"storing {name}", source.size) as show:
                 moved = 0
@@ -538,9 +603,17 @@ class Runner:
             remote = self.download_name(source)
         else:
             remote = self.upload_stem(case.size)
-        spec = LoadSpec(self.host, self.port, case.operation, case.clients, source,
-                        method=args.method, dialect=args.dialect, timeout=args.timeout,
-                        remote_name=remote)
+        spec = LoadSpec(
+            self.host,
+            self.port,
+            case.operation,
+            case.clients,
+            source,
+            method=args.method,
+            dialect=args.dialect,
+            timeout=args.timeout,
+            remote_name=remote,
+        )
         if args.method == "process" and not self._forkserver_ready:
             _start_forkserver_ignoring_sigint()
             self._forkserver_ready = True
@@ -557,18 +630,19 @@ class Runner:
             if outcome.interrupted:
                 break
             self._verify(outcome)
-            if outcome.successes == 0 and all(
-                    o.error_kind == "refused" for o in outcome.outcomes):
+            if outcome.successes == 0 and all(o.error_kind == "refused" for o in outcome.outcomes):
                 raise ServerUnreachable(
                     f"the server at {self.host}:{self.port} refused every connection; "
-                    "stopping (the table shows the cases run so far)")
+                    "stopping (the table shows the cases run so far)"
+                )
         return result
 
     def _run_round(self, spec: LoadSpec, case: Case, label: str) -> CaseOutcome | None:
         interrupts = self.interrupts
-        with interrupts.case() as cancel, \
-                self.display.bytes_bar(f"{case.describe()}{label}",
-                                       case.size * case.clients) as show:
+        with (
+            interrupts.case() as cancel,
+            self.display.bytes_bar(f"{case.describe()}{label}", case.size * case.clients) as show,
+        ):
 
             def on_progress(done: int) -> None:
                 show(done)
@@ -619,14 +693,22 @@ class Runner:
         if self.args.keep or not self._to_delete:
             return
         try:
-            with Client(self.host, self.port, dialect=self.args.dialect,
-                        timeout=CLEANUP_TIMEOUT, connect_timeout=CLEANUP_TIMEOUT) as client:
+            with Client(
+                self.host,
+                self.port,
+                dialect=self.args.dialect,
+                timeout=CLEANUP_TIMEOUT,
+                connect_timeout=CLEANUP_TIMEOUT,
+            ) as client:
                 for name in self._to_delete:
                     with contextlib.suppress(ServerError):  # never stored: nothing to do
                         client.delete(name)
         except (OSError, FileprotoError) as exc:
-            print(f"fileproto stress: could not delete the files this run may have left on "
-                  f"the server ({exc}): {', '.join(self._to_delete)}", file=sys.stderr)
+            print(
+                f"fileproto stress: could not delete the files this run may have left on "
+                f"the server ({exc}): {', '.join(self._to_delete)}",
+                file=sys.stderr,
+            )
         self._to_delete.clear()
 
 
@@ -643,10 +725,17 @@ def _stats(times: Sequence[float]) -> dict[str, Any]:
         mean, total = statistics.mean(data), sum(data)
         q1, _, q3 = statistics.quantiles(data, n=4) if len(data) > 1 else (data[0],) * 3
         stats: dict[str, Any] = {
-            "min": min(data), "max": max(data), "mean": mean,
+            "min": min(data),
+            "max": max(data),
+            "mean": mean,
             "stddev": statistics.stdev(data) if len(data) > 1 else 0,
-            "rounds": len(data), "median": statistics.median(data), "iqr": q3 - q1,
-            "q1": q1, "q3": q3, "total": total, "ops": len(data) / total if total else 0,
+            "rounds": len(data),
+            "median": statistics.median(data),
+            "iqr": q3 - q1,
+            "q1": q1,
+            "q3": q3,
+            "total": total,
+            "ops": len(data) / total if total else 0,
         }
     else:
         collected = bench_stats.Stats()
@@ -664,12 +753,15 @@ def merged_info(result: CaseResult, kind: str, workers: int | str) -> dict[str, 
 
 
 def case_id(info: dict[str, Any]) -> str:
-    return (f"{info['server_kind']}-{info['operation']}-{info['size_mib']}MiB-"
-            f"c{info['client_workers']}-w{info['server_workers']}")
+    return (
+        f"{info['server_kind']}-{info['operation']}-{info['size_mib']}MiB-"
+        f"c{info['client_workers']}-w{info['server_workers']}"
+    )
 
 
-def benchmark_document(results: Sequence[CaseResult], kind: str,
-                       workers: int | str, args: argparse.Namespace) -> dict[str, Any]:
+def benchmark_document(
+    results: Sequence[CaseResult], kind: str, workers: int | str, args: argparse.Namespace
+) -> dict[str, Any]:
     """The run as pytest-benchmark JSON: one benchmark per case, figures in extra_info."""
     benchmarks = []
     for result in results:
@@ -677,25 +769,36 @@ def benchmark_document(results: Sequence[CaseResult], kind: str,
             continue
         info = merged_info(result, kind, workers)
         name = f"stress[{case_id(info)}]"
-        benchmarks.append({
-            "group": f"{kind} {info['operation']}",
-            "name": name,
-            "fullname": f"fileproto stress::{name}",
-            "params": None,
-            "param": case_id(info),
-            "extra_info": info,
-            "options": {"rounds": args.rounds, "iterations": 1, "timer": "perf_counter",
-                        "method": args.method, "dialect": args.dialect},
-            "stats": _stats([o.wall_time for o in result.rounds]),
-        })
+        benchmarks.append(
+            {
+                "group": f"{kind} {info['operation']}",
+                "name": name,
+                "fullname": f"fileproto stress::{name}",
+                "params": None,
+                "param": case_id(info),
+                "extra_info": info,
+                "options": {
+                    "rounds": args.rounds,
+                    "iterations": 1,
+                    "timer": "perf_counter",
+                    "method": args.method,
+                    "dialect": args.dialect,
+                },
+                "stats": _stats([o.wall_time for o in result.rounds]),
+            }
+        )
     uname = platform.uname()
     return {
         "machine_info": {
-            "node": uname.node, "processor": uname.processor, "machine": uname.machine,
+            "node": uname.node,
+            "processor": uname.processor,
+            "machine": uname.machine,
             "python_compiler": platform.python_compiler(),
             "python_implementation": platform.python_implementation(),
-            "python_version": platform.python_version(), "release": uname.release,
-            "system": uname.system, "cpu": {"count": os.cpu_count()},
+            "python_version": platform.python_version(),
+            "release": uname.release,
+            "system": uname.system,
+            "cpu": {"count": os.cpu_count()},
         },
         "commit_info": {},
         "benchmarks": benchmarks,
@@ -730,10 +833,13 @@ def summary_lines(results: Sequence[CaseResult]) -> list[str]:
             f"{result.case.describe()}{over}: {info['successes']} ok, {info['failures']} "
             f"failed; avg {info['avg_time_s']:.3f} s per client; aggregate "
             f"{_rate(info['aggregate_Bps'])} ({ok_bytes / MIB:,.1f} MiB in {case_wall:.3f} s); "
-            f"client peak RSS {info['client_peak_rss_bytes'] / MIB:,.1f} MiB{note}")
+            f"client peak RSS {info['client_peak_rss_bytes'] / MIB:,.1f} MiB{note}"
+        )
     if len(lines) > 1 and wall > 0:
-        lines.append(f"all cases: {moved / MIB:,.1f} MiB in {wall:.3f} s of case time, "
-                     f"aggregate {_rate(moved / wall)}")
+        lines.append(
+            f"all cases: {moved / MIB:,.1f} MiB in {wall:.3f} s of case time, "
+            f"aggregate {_rate(moved / wall)}"
+        )
     return lines
 
 
@@ -752,8 +858,11 @@ def failure_lines(results: Sequence[CaseResult]) -> list[str]:
                     continue
                 kind = client.error_kind or "unknown"
                 counts[kind] = counts.get(kind, 0) + 1
-                first.setdefault(kind, f"{result.case.describe()}, client {client.index}: "
-                                       f"{' '.join((client.error or '').split())}")
+                first.setdefault(
+                    kind,
+                    f"{result.case.describe()}, client {client.index}: "
+                    f"{' '.join((client.error or '').split())}",
+                )
     lines = [f"{failed} of {total} client transfer(s) failed; first error of each kind:"]
     lines += [f"  {kind} (x{counts[kind]}): {first[kind]}" for kind in counts]
     return lines
@@ -781,8 +890,10 @@ def run(args: argparse.Namespace) -> int:
     results: list[CaseResult] = []
     interrupts.install()
     try:
-        with tempfile.TemporaryDirectory(prefix="fileproto-stress-") as workdir, \
-                _Display(sys.stderr, bar, args.quiet) as display:
+        with (
+            tempfile.TemporaryDirectory(prefix="fileproto-stress-") as workdir,
+            _Display(sys.stderr, bar, args.quiet) as display,
+        ):
             interrupts.workdir = Path(workdir)
             runner = Runner(args, display, interrupts, Path(workdir))
             results = runner.results
@@ -814,9 +925,14 @@ def _address_text(args: argparse.Namespace) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _finish(results: list[CaseResult], kind: str, workers: int | str,
-            args: argparse.Namespace, interrupted: int | None,
-            error: BaseException | None) -> int:
+def _finish(
+    results: list[CaseResult],
+    kind: str,
+    workers: int | str,
+    args: argparse.Namespace,
+    interrupted: int | None,
+    error: BaseException | None,
+) -> int:
     """Print the table, the summary and the failures; write the JSON. ``interrupted`` is
     the exit status after a signal, None if the run was not interrupted."""
     document = benchmark_document(results, kind, workers, args)
@@ -833,11 +949,16 @@ def _finish(results: list[CaseResult], kind: str, workers: int | str,
     for line in failure_lines(results):
         print(f"fileproto stress: {line}", file=sys.stderr)
     if error is not None:
-        print(f"fileproto stress: stopped (server {_address_text(args)}): "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            f"fileproto stress: stopped (server {_address_text(args)}): "
+            f"{type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
     if interrupted is not None:
-        print("fileproto stress: interrupted; the figures above are what was measured "
-              "before that", file=sys.stderr)
+        print(
+            "fileproto stress: interrupted; the figures above are what was measured before that",
+            file=sys.stderr,
+        )
         return interrupted
     if error is not None:
         return 1

@@ -94,17 +94,16 @@ class BaseServer:
 
     # -- shared machinery ---------------------------------------------------------------
 
-    def register(self, conn: socket.socket) -> int | None:
-        """Count a new connection in, or answer it 'server busy' (None) past the cap."""
+    def register(self, conn: socket.socket) -> int | str:
+        """Count a new connection in (its id), or, past the cap, the answer to refuse it
+        with."""
         with self._lock:
             if len(self._active) < self.max_connections:
                 conn_id = self._next_id
                 self._next_id += 1
                 self._active[conn_id] = conn
                 return conn_id
-            count = len(self._active)
-        refuse(conn, f"server busy: {count} connections")
-        return None
+            return f"server busy: {len(self._active)} connections"
 
     def finished(self, conn_id: int) -> None:
         with self._lock:
@@ -164,7 +163,9 @@ class BaseServer:
             accepted_at = time.monotonic()
             conn.setblocking(True)
             conn_id = self.register(conn)
-            if conn_id is not None:
+            if isinstance(conn_id, str):
+                refuse(conn, conn_id)
+            else:
                 self.serve_accepted(conn_id, conn, accepted_at)
 
     def shutdown(self) -> None:

@@ -22,6 +22,7 @@ log = logging.getLogger("fileproto.server")
 #: Called when the session waits for a new request: True means the connection was
 #: handed back to a selector (readiness dispatch) and the worker is free.
 Park = Callable[[ServerSession, Receive], bool]
+SEND_DEADLINE = "send deadline: the client reads nothing of the response"
 
 
 def peer_of(sock: socket.socket) -> str:
@@ -46,8 +47,13 @@ def drive(
         action = session.next_action(now)
         if isinstance(action, Send):
             if action.data:
+                # The timeout bounds the whole piece (a read_chunk's base64, <= 1 MiB).
                 sock.settimeout(send_timeout)
-                sock.sendall(action.data)
+                try:
+                    sock.sendall(action.data)
+                except TimeoutError:
+                    session.abort()
+                    return Close(SEND_DEADLINE, "deadline")
         elif isinstance(action, Receive):
             if park is not None and action.parkable and park(session, action):
                 return None

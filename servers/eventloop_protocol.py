@@ -22,6 +22,9 @@ from fileproto.wire.responses import encode_error
 
 log = logging.getLogger("fileproto.server")
 
+#: Seconds a refused connection is read from and discarded before it is closed.
+LINGER = 2.0
+
 
 @dataclass
 class LoopState:
@@ -56,8 +59,7 @@ class SessionProtocol(asyncio.Protocol):
             self.peer = f"{peer[0]}:{peer[1]}"
         state = self.state
         if len(state.connections) >= state.max_connections:
-            transport.write(encode_error(f"server busy: {len(state.connections)} connections"))
-            transport.close()
+            self._refuse(f"server busy: {len(state.connections)} connections")
             return
         state.connections.add(self)
         limits = state.limits
@@ -69,6 +71,17 @@ class SessionProtocol(asyncio.Protocol):
             log.info("%s: connected", self.peer)
         self._pump()
 
+    def _refuse(self, message: str) -> None:
+        """Answer, half-close, and discard what the client still sends for a moment: a
+        close with unread bytes would be a reset that can destroy the answer."""
+        assert self.transport is not None
+        self._closing = True
+        self.transport.write(encode_error(message))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        transport = self.transport
+        asyncio.get_running_loop().call_later(LINGER, transport.close)
+
     def data_received(self, data: bytes) -> None:
         if self.session is None or self._closing:
             return
@@ -76,7 +89,9 @@ class SessionProtocol(asyncio.Protocol):
         self._pump()
 
     def eof_received(self) -> bool:
-        if self.session is not None and not self._closing:
+        if self.session is None:
+            return False  # a refused client has left: close now
+        if not self._closing:
             self.session.receive_data(b"", time.monotonic())
             self._pump()
         return True  # keep our side open: an answer may still be due
@@ -135,7 +150,9 @@ class SessionProtocol(asyncio.Protocol):
 
     def _send_timeout(self) -> None:
         if not self._can_write and self.transport is not None:
-            self._close(Close("send deadline: the client reads nothing", "deadline"))
+            self._close(
+                Close("send deadline: the client reads nothing of the response", "deadline")
+            )
             self.transport.abort()
 
     def _pause_reading(self) -> None:

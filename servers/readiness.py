@@ -25,6 +25,7 @@ from typing import Protocol
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.session.deadlines import Limits
 from fileproto.store import FileStore
+from fileproto.wire.responses import encode_error
 
 log = logging.getLogger("fileproto.server")
 
@@ -33,6 +34,8 @@ log = logging.getLogger("fileproto.server")
 HEADER_RECV = 1 << 16
 #: New connections taken per wake-up, so a flood cannot starve the others.
 ACCEPT_BATCH = 64
+#: Seconds a refused connection is read from and discarded before it is closed.
+LINGER = 2.0
 POLL = 0.2
 
 
@@ -50,7 +53,7 @@ class Dispatching(Protocol):
 
     def poll(self) -> None: ...
 
-    def register(self, conn: socket.socket) -> int | None: ...
+    def register(self, conn: socket.socket) -> int | str: ...
 
     def finished(self, conn_id: int) -> None: ...
 
@@ -86,6 +89,7 @@ class ReadyDispatcher:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector = selectors.DefaultSelector()
+        self._lingering: dict[socket.socket, float] = {}
 
     @property
     def parked(self) -> int:
@@ -125,9 +129,13 @@ class ReadyDispatcher:
                     self._accept()
                 elif key.data is self._wake_r:
                     self._take_back()
-                else:
+                elif isinstance(key.data, Parked):
                     self._readable(key.data)
-            self._expire(time.monotonic())
+                else:
+                    self._drain_lingering(key.fileobj)  # type: ignore[arg-type]
+            now = time.monotonic()
+            self._expire(now)
+            self._end_lingering(now)
 
     def _accept(self) -> None:
         server = self.server
@@ -142,12 +150,43 @@ class ReadyDispatcher:
                 return
             now = time.monotonic()
             conn_id = server.register(conn)
-            if conn_id is None:
+            if isinstance(conn_id, str):
+                self._linger(conn, conn_id)
                 continue
             parked = Parked(conn_id, conn, now, now, True, now + header_timeout)
             if self.keep_raw:
                 parked.raw = []
             self._park(parked)
+
+    def _linger(self, conn: socket.socket, message: str) -> None:
+        """Refuse a connection: answer, half-close, and read what it still sends for a
+        moment before closing; a close with unread bytes would be a reset that can
+        destroy the answer before the client reads it."""
+        conn.setblocking(False)
+        with contextlib.suppress(OSError):
+            conn.send(encode_error(message))
+            conn.shutdown(socket.SHUT_WR)
+        self._lingering[conn] = time.monotonic() + LINGER
+        self._selector.register(conn, selectors.EVENT_READ, LINGER)
+
+    def _drain_lingering(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(HEADER_RECV)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lingering.pop(conn, None)
+            self._selector.unregister(conn)
+            conn.close()
+
+    def _end_lingering(self, now: float) -> None:
+        for conn, until in list(self._lingering.items()):
+            if until <= now:
+                del self._lingering[conn]
+                self._selector.unregister(conn)
+                conn.close()
 
     def _park(self, parked: Parked) -> None:
         parked.sock.setblocking(False)
@@ -264,6 +303,9 @@ class ReadyDispatcher:
         for parked in list(self._parked.values()):
             self._unpark(parked)
             self.server.finished(parked.conn_id)
+        for conn in self._lingering:
+            conn.close()
+        self._lingering.clear()
         self.close_returned()
         self._selector.close()
 

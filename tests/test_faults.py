@@ -26,6 +26,7 @@ from tests.helpers import (
     IO_TIMEOUT,
     LIST_REQUEST,
     MIB,
+    SERVER_KINDS,
     TERMINATOR,
     log_of,
     no_temp_files,
@@ -44,7 +45,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
 
-KINDS = ["thread", "process"]
+KINDS = SERVER_KINDS
 DIALECTS = ["json", "text"]
 
 
@@ -178,8 +179,11 @@ def test_idle_connection_closed_and_waiting_client_served(
     fileproto_servers: ServerPool, kind: str, mode: str
 ) -> None:
     skip_if_target(fileproto_servers)
+    # The classic dispatch, where a waiting client holds the one worker (the readiness
+    # dispatch never gives it one: tests/test_waiting_clients.py).
     # --verbose: the server logs when a worker takes a connection and why it closes one.
-    server = fileproto_servers.start(kind, 1, "--idle-timeout", str(IDLE_TIMEOUT), "--verbose")
+    args = ("--dispatch", "accept", "--idle-timeout", str(IDLE_TIMEOUT), "--verbose")
+    server = fileproto_servers.start(kind, 1, *args)
     try:
         idle = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
         waiting = None
@@ -195,9 +199,10 @@ def test_idle_connection_closed_and_waiting_client_served(
             assert _hold_until_closed(idle, mode, CLOSE_BOUND), (
                 f"{mode}: still open {CLOSE_BOUND:g} s later (idle timeout {IDLE_TIMEOUT:g} s)"
             )
-            # Closed because it was idle for the whole idle timeout, not for another reason.
+            # Closed because its deadline fired, not for another reason.
+            deadline = "body" if mode == "dribble-payload" else "header"
             wait_for(
-                lambda: f"{idle_peer}: idle timeout" in log_of(server),
+                lambda: f"{idle_peer}: closing: {deadline} deadline" in log_of(server),
                 what=lambda: (
                     f"the server to log the idle timeout of {idle_peer}:\n{log_of(server)}"
                 ),
@@ -205,8 +210,17 @@ def test_idle_connection_closed_and_waiting_client_served(
             try:
                 response = read_response(waiting)
             except TimeoutError:
-                pytest.fail("the waiting client was not served after the idle one was closed")
-            assert response == {"status": "OK", "data": []}
+                pytest.fail("the waiting client got no answer after the idle one was closed")
+            # Served once the worker was free, or, had it waited past its own header
+            # deadline (which runs from accept, also while waiting for a worker), told so.
+            assert response in (
+                {"status": "OK", "data": []},
+                {"status": "ERROR", "data": "request timeout: header not complete after 2 s"},
+            ), response
+            waiting.close()  # the classic worker is held until its client leaves
+            with socket.create_connection((server.host, server.port), IO_TIMEOUT) as late:
+                late.sendall(LIST_REQUEST)
+                assert read_response(late) == {"status": "OK", "data": []}
         finally:
             idle.close()
             if waiting is not None:

@@ -29,6 +29,7 @@ from fileproto.wire.names import RESERVED_PREFIX
 from tests.helpers import (
     IO_TIMEOUT,
     MAX_RESPONSE,
+    SERVER_KINDS,
     TERMINATOR,
     RawConnection,
     assert_error,
@@ -46,7 +47,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
 
-KINDS = ["thread", "process"]
+KINDS = SERVER_KINDS
 DIALECTS = ["json", "text"]
 HEADER_CAP = 64 * 1024
 

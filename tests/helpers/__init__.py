@@ -12,6 +12,7 @@ from tests.helpers.names import (
     unique,
 )
 from tests.helpers.servers import (
+    SERVER_KINDS,
     log_of,
     no_temp_files,
     peer_name,
@@ -44,6 +45,7 @@ __all__ = [
     "LIST_REQUEST",
     "MAX_RESPONSE",
     "MIB",
+    "SERVER_KINDS",
     "TERMINATOR",
     "WAIT_TIMEOUT",
     "RawConnection",

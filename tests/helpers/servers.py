@@ -9,7 +9,11 @@ import pytest
 
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
+from servers.registry import KINDS as REGISTRY
 from tests.helpers.waiting import wait_for
+
+#: Every server kind, from the one registry: a new kind is tested wherever this is.
+SERVER_KINDS: list[str] = list(REGISTRY)
 
 
 def sha(data: bytes) -> str:
