@@ -12,12 +12,14 @@ import hashlib
 import io
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from fileproto.errors import ProtocolViolation, ServerError
+from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
+from fileproto.ratelimit import TokenBucket
 from fileproto.wire.events import Data, Dialect
 from fileproto.wire.requests import encode_request, iter_upload_request
 from fileproto.wire.response_parser import Response, ResponseParser, ResponseViolation
@@ -47,6 +49,32 @@ class Transfer:
     name: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What a client felt of one request: seconds from its first byte sent to the
+    first byte of the answer (time to first byte), and to the answer's end."""
+
+    ttfb: float
+    total: float
+
+
+class ConnectError(FileprotoError, ConnectionError):
+    """The server could not be reached; the message names the address and a hint."""
+
+
+def _connect_error(host: str, port: int, exc: OSError) -> ConnectError:
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(exc, ConnectionRefusedError):
+        why, hint = "connection refused", "is the server running, on this port?"
+    elif isinstance(exc, TimeoutError):
+        why, hint = "timed out", "is the address right, and the server not overloaded?"
+    elif isinstance(exc, socket.gaierror):
+        why, hint = f"unknown host ({exc.strerror})", "is the host name spelled right?"
+    else:
+        why, hint = (exc.strerror or str(exc)).lower(), "is the address right?"
+    return ConnectError(f"cannot connect to {shown}: {why}; {hint}")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -89,7 +117,10 @@ class Client:
         connect_timeout: float = 10.0,
         chunk_size: int = DEFAULT_CHUNK,
         recv_size: int = DEFAULT_RECV,
+        rate: float | None = None,
     ) -> None:
+        """``rate``: bytes/s this client's link carries, both directions (None: as fast
+        as the machine); for imitating slower clients on loopback."""
         if dialect not in ("json", "text"):
             raise ValueError(f"dialect must be 'json' or 'text', got {dialect!r}")
         if chunk_size < 3 or chunk_size % 3:
@@ -103,6 +134,9 @@ class Client:
         self.recv_size = recv_size
         self._sock: socket.socket | None = None
         self._parser = ResponseParser()
+        self._bucket = TokenBucket(rate) if rate is not None else None
+        #: The Timing of the last completed request.
+        self.last_timing: Timing | None = None
 
     @classmethod
     def from_address(cls, address: str, **kwargs: object) -> Client:
@@ -130,7 +164,12 @@ class Client:
             self.close()
             sock = None
         if sock is None:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            try:
+                sock = socket.create_connection(
+                    (self.host, self.port), timeout=self.connect_timeout
+                )
+            except OSError as exc:
+                raise _connect_error(self.host, self.port, exc) from exc
             sock.settimeout(self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock
@@ -154,34 +193,59 @@ class Client:
         self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None
     ) -> Response:
         sock = self._connection()
+        started = time.perf_counter()
         try:
             try:
                 for piece in pieces:
-                    sock.sendall(piece)
+                    self._send(sock, piece)
             except (BrokenPipeError, ConnectionResetError):
                 # The server may have refused the request early (a bad name, a size
                 # limit) and closed; its answer can still be waiting to be read.
                 pass
-            response = self._read_response(sock, sink)
+            response, first_byte = self._read_response(sock, sink)
         except BaseException:
             self.close()  # the connection is in an unknown state now
             raise
+        self.last_timing = Timing(first_byte - started, time.perf_counter() - started)
         if not response.ok:
             raise ServerError(response.message, command)
         return response
 
-    def _read_response(self, sock: socket.socket, sink: Callable[[bytes], None] | None) -> Response:
+    def _send(self, sock: socket.socket, piece: bytes) -> None:
+        bucket = self._bucket
+        if bucket is None:
+            sock.sendall(piece)
+            return
+        view = memoryview(piece)
+        step = bucket.step
+        for start in range(0, len(view), step):
+            part = view[start : start + step]
+            bucket.take(len(part))
+            sock.sendall(part)
+
+    def _read_response(
+        self, sock: socket.socket, sink: Callable[[bytes], None] | None
+    ) -> tuple[Response, float]:
+        """The response and the moment (perf_counter) its first byte arrived."""
         parser = self._parser
+        bucket = self._bucket
+        size = self.recv_size if bucket is None else min(self.recv_size, bucket.step)
+        first_byte = 0.0
         try:
             while True:
                 event = parser.next_event()
                 if isinstance(event, Response):
-                    return event
+                    return event, first_byte or time.perf_counter()
                 if isinstance(event, Data):
                     if sink is not None:
                         sink(event.data)
                     continue
-                parser.receive_data(sock.recv(self.recv_size))
+                data = sock.recv(size)
+                if not first_byte:
+                    first_byte = time.perf_counter()
+                if bucket is not None:
+                    bucket.take(len(data))
+                parser.receive_data(data)
         except ResponseViolation as exc:
             raise ProtocolViolation(str(exc)) from None
 
