@@ -38,6 +38,19 @@ class LoopState:
 
 
 class SessionProtocol(asyncio.Protocol):
+    # Thousands of idle connections each hold one of these: no per-instance dict.
+    __slots__ = (
+        "_accepted_at",
+        "_can_write",
+        "_closing",
+        "_reading",
+        "_timer",
+        "peer",
+        "session",
+        "state",
+        "transport",
+    )
+
     def __init__(self, state: LoopState) -> None:
         self.state = state
         self.transport: asyncio.Transport | None = None
@@ -47,6 +60,7 @@ class SessionProtocol(asyncio.Protocol):
         self._reading = True
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self._accepted_at = 0.0
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -66,10 +80,21 @@ class SessionProtocol(asyncio.Protocol):
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
         transport.set_write_buffer_limits(high=high, low=high // 4)
-        self.session = ServerSession(state.store, limits, time.monotonic())
+        self._accepted_at = time.monotonic()
         if state.verbose:
             log.info("%s: connected", self.peer)
-        self._pump()
+        # No session until the first byte: an idle connection costs a timer, not a parser.
+        self._set_timer(self._accepted_at + limits.header_timeout, self._first_deadline)
+
+    def _ensure_session(self) -> ServerSession:
+        if self.session is None:
+            self.session = ServerSession(self.state.store, self.state.limits, self._accepted_at)
+        return self.session
+
+    def _first_deadline(self) -> None:
+        if self.session is None and not self._closing:
+            self._ensure_session()
+            self._pump()
 
     def _refuse(self, message: str) -> None:
         """Answer, half-close, and discard what the client still sends for a moment: a
@@ -83,17 +108,16 @@ class SessionProtocol(asyncio.Protocol):
         asyncio.get_running_loop().call_later(LINGER, transport.close)
 
     def data_received(self, data: bytes) -> None:
-        if self.session is None or self._closing:
+        if self._closing:
             return
-        self.session.receive_data(data, time.monotonic())
+        self._ensure_session().receive_data(data, time.monotonic())
         self._pump()
 
     def eof_received(self) -> bool:
-        if self.session is None:
-            return False  # a refused client has left: close now
-        if not self._closing:
-            self.session.receive_data(b"", time.monotonic())
-            self._pump()
+        if self._closing or self.session is None:
+            return False  # refused, or left before saying anything: close now
+        self.session.receive_data(b"", time.monotonic())
+        self._pump()
         return True  # keep our side open: an answer may still be due
 
     def pause_writing(self) -> None:
