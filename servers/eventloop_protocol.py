@@ -35,9 +35,11 @@ class LoopState:
     max_connections: int
     verbose: bool = False
     connections: set[SessionProtocol] = field(default_factory=set)
+    #: The one read buffer of the loop (reads never overlap in one thread).
+    read_buffer: memoryview = field(default_factory=lambda: memoryview(bytearray(1 << 20)))
 
 
-class SessionProtocol(asyncio.Protocol):
+class SessionProtocol(asyncio.BufferedProtocol):
     # Thousands of idle connections each hold one of these: no per-instance dict.
     __slots__ = (
         "_accepted_at",
@@ -107,9 +109,16 @@ class SessionProtocol(asyncio.Protocol):
         transport = self.transport
         asyncio.get_running_loop().call_later(LINGER, transport.close)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # Reads as large as the other kinds' recv: the parser's cost is per piece (the
+        # loops' own 256 KiB reads made 100 MiB uploads ~20% slower). One buffer per
+        # loop process, shared: each read is copied out before the next one.
+        return self.state.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self._closing:
             return
+        data = bytes(self.state.read_buffer[:nbytes])
         self._ensure_session().receive_data(data, time.monotonic())
         self._pump()
 
