@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import cast
@@ -24,6 +25,9 @@ log = logging.getLogger("fileproto.server")
 
 #: Seconds a refused connection is read from and discarded before it is closed.
 LINGER = 2.0
+#: Bytes one connection may read before the others get a turn of the loop: a few
+#: milliseconds of parsing, decoding and writing.
+FAIR_SHARE = 1 << 20
 
 
 @dataclass
@@ -43,10 +47,12 @@ class SessionProtocol(asyncio.BufferedProtocol):
     # Thousands of idle connections each hold one of these: no per-instance dict.
     __slots__ = (
         "_accepted_at",
+        "_burst",
         "_can_write",
         "_closing",
         "_reading",
         "_timer",
+        "_wants_read",
         "peer",
         "session",
         "state",
@@ -63,6 +69,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._accepted_at = 0.0
+        self._burst = 0
+        self._wants_read = True
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -82,6 +90,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
         transport.set_write_buffer_limits(high=high, low=high // 4)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high)
         self._accepted_at = time.monotonic()
         if state.verbose:
             log.info("%s: connected", self.peer)
@@ -121,6 +132,17 @@ class SessionProtocol(asyncio.BufferedProtocol):
         data = bytes(self.state.read_buffer[:nbytes])
         self._ensure_session().receive_data(data, time.monotonic())
         self._pump()
+        self._burst += nbytes
+        if self._burst >= FAIR_SHARE and self._reading and not self._closing:
+            # A fast upload would keep the loop reading it (uvloop reads a socket many
+            # times per wake-up): pause, and read on after the others had their turn.
+            self._burst = 0
+            self._pause_reading()
+            asyncio.get_running_loop().call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        if self._wants_read and not self._closing:
+            self._resume_reading()
 
     def eof_received(self) -> bool:
         if self._closing or self.session is None:
@@ -155,6 +177,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             return
         for _ in range(1_000):  # bounded: at most one response piece per buffer fill
             if not self._can_write:
+                self._wants_read = False
                 self._pause_reading()
                 return
             now = time.monotonic()
@@ -163,6 +186,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 if action.data:
                     transport.write(action.data)
             elif isinstance(action, Receive):
+                self._wants_read = True
                 self._resume_reading()
                 self._set_timer(action.deadline, self._pump)
                 return
