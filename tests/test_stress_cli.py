@@ -161,7 +161,7 @@ def test_classic_flags_against_each_server_kind(
     assert re.search(r"aggregate [\d,.]+ MiB/s", run.stdout)
     assert "━" not in run.stderr and "\x1b[" not in run.stderr  # no progress bar when piped
 
-    cases = report.load_cases(out)  # what `fileproto report` reads
+    cases = report.load_results(out)  # what `fileproto report` reads
     assert len(cases) == 1
     case = cases[0]
     assert (

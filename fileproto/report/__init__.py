@@ -25,10 +25,6 @@ from fileproto.results import (
     load_results,
 )
 
-# The old names, until the stress CLI and the plugin read the record by its own name.
-load_cases = load_results
-sort_cases = sort_results
-
 __all__ = [
     "CSV_COLUMNS",
     "HEADERS",
