@@ -21,7 +21,7 @@ from fileproto.pytest.fixtures import (
     server_param,
 )
 from fileproto.pytest.matrix import fileproto_run_case, parametrize
-from fileproto.pytest.recording import Recorder
+from fileproto.pytest.recording import Recorder, check_xdist_saving
 from fileproto.pytest.settings import add_plugin_options, check_options
 from servers.registry import KINDS, kind_names
 
@@ -55,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     check_options(config)
+    check_xdist_saving(config)
     config.pluginmanager.register(Recorder(config), "fileproto-recorder")
 
 
