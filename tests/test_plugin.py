@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server_process import ServerProcess, ServerStartError
 
 pytestmark = pytest.mark.smoke
@@ -194,3 +194,33 @@ def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> N
     if fileproto_server.external:
         pytest.skip("needs our own server's processes")
     assert fileproto_server.peak_rss() > 1 << 20
+
+
+def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:
+    """--fileproto-target under pytest-xdist: each worker's files have a name of their
+    own (no worker deletes another's uploads), and nothing is left on the server."""
+    pytest.importorskip("xdist")
+    root = tmp_path / "root"
+    with ServerProcess("thread", 4, root) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
+             f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
+             "--fileproto-rounds", "2", "-q"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "4 passed" in run.stdout, run.stdout
+        assert [p.name for p in root.iterdir()] == []
+
+
+def test_file_names_are_per_run_and_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "0123456789abcdef")
+    prefixes = set()
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        prefixes.add(name_prefix())
+    assert prefixes == {"fileproto-01234567-gw0-", "fileproto-01234567-gw1-"}
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID")
+    assert name_prefix() != name_prefix()  # a fresh token per run (session)

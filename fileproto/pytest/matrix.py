@@ -99,12 +99,15 @@ class MatrixRunner:
 
     def _run(self, spec: LoadSpec, server: RunningServer) -> tuple[list[RoundOutcome], list[float]]:
         uploads = [spec.upload_name(i) for i in range(spec.clients)]
+        if spec.operation == "UPLOAD":
+            server.stored.update(uploads)  # removed at the end even if the case fails
         rounds: list[RoundOutcome] = []
         durations: list[float] = []
 
         def setup() -> tuple[tuple[PreparedLoad], dict[str, Any]]:
             if spec.operation == "UPLOAD":
                 server.remove(uploads)
+                server.stored.update(uploads)
             server.reset_peak_rss()
             return (PreparedLoad(spec),), {}
 

@@ -4,14 +4,16 @@ until the session ends) or the user's, already running (``--fileproto-target``).
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fileproto.client import Client, parse_address
-from fileproto.errors import ServerError
+from fileproto.errors import FileprotoError, ServerError
 from fileproto.procinfo import peak_rss, reset_peak_rss
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL
@@ -22,6 +24,16 @@ from fileproto.wire.events import Dialect
 
 #: Seconds for deleting this session's files from an external server at the end.
 CLEANUP_TIMEOUT = 30.0
+
+
+def name_prefix() -> str:
+    """The start of every file name the plugin stores: per run and per pytest-xdist
+    worker, so that workers (and runs) sharing one external server never touch each
+    other's files. xdist gives its workers one id for the whole run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") if worker else None
+    token = (run or secrets.token_hex(4))[:8]
+    return f"fileproto-{token}-{worker}-" if worker else f"fileproto-{token}-"
 
 
 @dataclass
@@ -35,6 +47,8 @@ class RunningServer:
     dialect: Dialect = "json"
     root: Path | None = None
     process: ServerProcess | None = None
+    #: Names the plugin stored there and has not removed yet.
+    stored: set[str] = field(default_factory=set)
 
     @property
     def external(self) -> bool:
@@ -72,6 +86,7 @@ class RunningServer:
 
     def store(self, source: TestFile, name: str) -> None:
         """Upload ``source`` as ``name`` unless the server already holds those bytes."""
+        self.stored.add(name)
         if self.upload_check(source)(name) is None:
             return
         with self.client(timeout=300.0) as client:
@@ -79,6 +94,7 @@ class RunningServer:
 
     def remove(self, names: Iterable[str]) -> None:
         names = list(names)
+        self.stored.difference_update(names)
         if self.root is not None:
             for name in names:
                 (self.root / name).unlink(missing_ok=True)
@@ -96,9 +112,10 @@ class ServerPool:
         self.base = base
         self.options = options
         #: Every name the plugin's fixtures and the matrix store starts with this.
-        self.prefix = "fileproto-"
+        self.prefix = name_prefix()
         self._servers: dict[tuple[str, int, tuple[str, ...]], RunningServer] = {}
         self._started: list[ServerProcess] = []
+        self._external: RunningServer | None = None
 
     def name(self, stem: str) -> str:
         """A file name of this run and worker: ``<prefix><stem>``."""
@@ -106,8 +123,10 @@ class ServerPool:
 
     def external(self) -> RunningServer:
         assert self.options.target is not None
-        host, port = parse_address(self.options.target)
-        return RunningServer(EXTERNAL, EXTERNAL, host, port, self.options.dialect)
+        if self._external is None:
+            host, port = parse_address(self.options.target)
+            self._external = RunningServer(EXTERNAL, EXTERNAL, host, port, self.options.dialect)
+        return self._external
 
     def get(self, kind: str, workers: int, *extra_args: str) -> RunningServer:
         """A shared server of this kind and size (the external one with --fileproto-target)."""
@@ -139,7 +158,12 @@ class ServerPool:
         return server.process.stop()
 
     def close(self) -> None:
+        """Stop our servers; delete what this session left on an external one."""
         for process in self._started:
             process.stop()
         self._started.clear()
         self._servers.clear()
+        external, self._external = self._external, None
+        if external is not None and external.stored:
+            with contextlib.suppress(OSError, FileprotoError):
+                external.remove(sorted(external.stored))
