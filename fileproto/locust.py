@@ -149,8 +149,9 @@ class FileprotoClient:
         self.address = address
         self.request_event = request_event
         self.context = context
-        self._client = Client(host, port, dialect=dialect, timeout=timeout,
-                                          connect_timeout=min(timeout, 10.0))
+        self._client = Client(
+            host, port, dialect=dialect, timeout=timeout, connect_timeout=min(timeout, 10.0)
+        )
 
     @property
     def raw(self) -> Client:
@@ -171,8 +172,9 @@ class FileprotoClient:
     def list(self, *, label: str | None = None) -> list[str] | None:
         return self._request("LIST", label or "LIST", self._client.list, lambda _names: 0)
 
-    def get(self, name: str, *, expected: TestFile | None = None,
-            label: str | None = None) -> Transfer | None:
+    def get(
+        self, name: str, *, expected: TestFile | None = None, label: str | None = None
+    ) -> Transfer | None:
         """Download ``name`` into a hash only (nothing kept); verified against
         ``expected`` (size and sha256) when given."""
 
@@ -183,8 +185,14 @@ class FileprotoClient:
 
         return self._request("GET", label or name, call, lambda done: done.size)
 
-    def upload(self, source: Source, name: str, *, expected: TestFile | None = None,
-               label: str | None = None) -> Transfer | None:
+    def upload(
+        self,
+        source: Source,
+        name: str,
+        *,
+        expected: TestFile | None = None,
+        label: str | None = None,
+    ) -> Transfer | None:
         """Upload ``source`` (a path or a binary file, streamed) as ``name``; what was sent
         is checked against ``expected`` when given."""
 
@@ -196,13 +204,18 @@ class FileprotoClient:
         return self._request("UPLOAD", label or name, call, lambda done: done.size)
 
     def delete(self, name: str, *, label: str | None = None) -> bool:
-        return self._request("DELETE", label or name, lambda: self._client.delete(name),
-                             lambda _name: 0) is not None
+        return (
+            self._request(
+                "DELETE", label or name, lambda: self._client.delete(name), lambda _name: 0
+            )
+            is not None
+        )
 
     # -- reporting -------------------------------------------------------------------------
 
-    def _request(self, command: str, label: str, call: Callable[[], _T],
-                 length: Callable[[_T], int]) -> _T | None:
+    def _request(
+        self, command: str, label: str, call: Callable[[], _T], length: Callable[[_T], int]
+    ) -> _T | None:
         start = time.perf_counter()
         try:
             result = call()
@@ -212,8 +225,9 @@ class FileprotoClient:
         self._fire(command, label, start, length(result), None)
         return result
 
-    def _fire(self, command: str, label: str, start: float, length: int,
-              exception: BaseException | None) -> None:
+    def _fire(
+        self, command: str, label: str, start: float, length: int, exception: BaseException | None
+    ) -> None:
         self.request_event.fire(
             request_type=command,
             name=label,
@@ -230,7 +244,8 @@ def _check(done: Transfer, expected: TestFile | None) -> None:
     if done.size != expected.size or done.sha256 != expected.sha256:
         raise VerificationError(
             f"{done.name}: {done.size} bytes with sha256 {done.sha256[:12]}..., expected "
-            f"{expected.size} bytes with sha256 {expected.sha256[:12]}...")
+            f"{expected.size} bytes with sha256 {expected.sha256[:12]}..."
+        )
 
 
 # -- the User -------------------------------------------------------------------------------
@@ -282,15 +297,23 @@ class FileprotoUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         if not self.host:
-            raise LocustError("fileproto needs the server's address: --host HOST:PORT "
-                              "(or fileproto://HOST:PORT), or set host on the User class")
+            raise LocustError(
+                "fileproto needs the server's address: --host HOST:PORT "
+                "(or fileproto://HOST:PORT), or set host on the User class"
+            )
         unknown = set(self.operations) - set(COMMANDS)
         if unknown or not any(w > 0 for w in self.operations.values()):
-            raise LocustError(f"{type(self).__name__}.operations must weigh some of "
-                              f"{', '.join(COMMANDS)}; got {dict(self.operations)}")
-        self.client = FileprotoClient(self.host, environment.events.request,
-                                      dialect=self.dialect, timeout=self.timeout,
-                                      context=self.context)
+            raise LocustError(
+                f"{type(self).__name__}.operations must weigh some of "
+                f"{', '.join(COMMANDS)}; got {dict(self.operations)}"
+            )
+        self.client = FileprotoClient(
+            self.host,
+            environment.events.request,
+            dialect=self.dialect,
+            timeout=self.timeout,
+            context=self.context,
+        )
         self.serial = next(_user_serials)
         #: Names this user stored, oldest first.
         self.files: list[str] = []
