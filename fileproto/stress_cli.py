@@ -22,8 +22,8 @@ from fileproto import report
 from fileproto.errors import FileprotoError
 from fileproto.matrix import CLIENT_WORKERS, SIZES_MIB
 from fileproto.options import add_load_options, comma_list, positive_int
-from fileproto.results import EXTERNAL, load_results
-from fileproto.results.document import write_document
+from fileproto.results import EXTERNAL
+from fileproto.results.document import load_results, write_document
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.plan import address, operation, plan, positive_mib, server_workers

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from fileproto.results import BenchmarkEntry, LoadResult, Stats, load_document, load_results
-from fileproto.results.stats import FIELDS
+from fileproto.results import LoadResult
+from fileproto.results.document import BenchmarkEntry, load_document, load_results
+from fileproto.results.stats import FIELDS, Stats
 
 pytestmark = pytest.mark.smoke
 

@@ -14,7 +14,8 @@ from fileproto.pytest.fixtures import LimitBook
 from fileproto.pytest.recording import record
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
-from fileproto.results import EXTERNAL, BenchmarkEntry, LoadResult
+from fileproto.results import EXTERNAL, LoadResult
+from fileproto.results.document import BenchmarkEntry
 from fileproto.stress import LoadSpec, PreparedLoad, RoundOutcome, merge_rounds, method_for, verify
 from fileproto.testfiles import MIB, TestFile
 

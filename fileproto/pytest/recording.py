@@ -26,8 +26,14 @@ import pytest
 from fileproto import report
 from fileproto.pytest.fixtures import LIMIT_BOOK
 from fileproto.pytest.settings import Options
-from fileproto.results import LIMIT_KEY, BenchmarkEntry, LoadResult, benchmark_document
-from fileproto.results.document import machine_info, write_document
+from fileproto.results import LoadResult
+from fileproto.results.document import (
+    LIMIT_KEY,
+    BenchmarkEntry,
+    benchmark_document,
+    machine_info,
+    write_document,
+)
 from fileproto.testfiles import MIB
 
 #: The user_properties key of a case's benchmark entry.

@@ -16,9 +16,9 @@ from fileproto.report.tables import (
     render_markdown,
     render_text,
 )
-from fileproto.results import (
+from fileproto.results import LoadResult
+from fileproto.results.document import (
     LIMIT_KEY,
-    LoadResult,
     Source,
     load_document,
     load_references,

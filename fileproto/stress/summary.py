@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.results import EXTERNAL, BenchmarkEntry, benchmark_document
+from fileproto.results import EXTERNAL
+from fileproto.results.document import BenchmarkEntry, benchmark_document
 from fileproto.stress.display import rate
 from fileproto.stress.runner import LoadRounds
 from fileproto.testfiles import MIB
