@@ -1,11 +1,28 @@
-"""Root conftest: only hypothesis profiles. Fixtures come from the fileproto plugin."""
+"""Root conftest: hypothesis profiles, and assertion rewriting for the shared test helpers.
+Fixtures come from the fileproto plugin.
+
+Profiles: ``default``; ``ci`` when the CI environment variable is set (as on CI
+services); ``HYPOTHESIS_PROFILE=<name>`` picks one explicitly. Every profile draws fresh
+random examples on each run (no derandomize) and has no deadline: these machines are
+shared, and a slow example is not a failure.
+"""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+# Before any test module imports them: plain asserts in the helpers report their values.
+pytest.register_assert_rewrite("tests.helpers")
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
-    "ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    deadline=None,
+    max_examples=60,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)

@@ -59,7 +59,8 @@ def _rm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from servers.run import KINDS, _positive_int, add_server_arguments
+    from servers.options import add_server_arguments, positive_int
+    from servers.registry import KINDS
 
     parser = argparse.ArgumentParser(
         prog="fileproto",
@@ -71,14 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run a server",
-        description="Run a thread-pool or process-pool server. Prints one line "
+        description="Run a server of one of the concurrency models. Prints one line "
         "'listening on HOST:PORT' once it accepts connections.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="kinds:\n"
+        + "\n".join(f"  {kind.name:<10}{kind.description}" for kind in KINDS.values()),
     )
     serve.add_argument(
-        "--kind", choices=KINDS, default="thread", help="concurrency model (default: %(default)s)"
+        "--kind",
+        choices=list(KINDS),
+        default="thread",
+        help="concurrency model (default: %(default)s)",
     )
     serve.add_argument(
-        "--workers", type=_positive_int, default=5, help="pool size (default: %(default)s)"
+        "--workers", type=positive_int, default=5, help="number of workers (default: %(default)s)"
     )
     add_server_arguments(serve, default_port=0)
     serve.set_defaults(func=_serve)

@@ -27,6 +27,8 @@ DEFAULT_CHUNK = 3 << 16  # 192 KiB raw, 256 KiB of base64: as fast as larger, le
 DEFAULT_RECV = 1 << 18  # downloads are as fast with this, and 50 clients hold less
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+
+
 class Writer(Protocol):
     """Anything downloads can go to: a binary file, a hash adapter, a comparator."""
 
@@ -293,4 +295,3 @@ def _reporting(chunks: Iterable[bytes], progress: ProgressFn) -> Iterator[bytes]
     for chunk in chunks:
         yield chunk
         progress(len(chunk))
-

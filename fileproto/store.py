@@ -32,7 +32,9 @@ class Upload:
     """A file being uploaded: written to a temporary file, published by ``commit``."""
 
     def __init__(self, root: Path) -> None:
-        self.path = root / f"{RESERVED_PREFIX}{uuid.uuid4().hex}"
+        # The writer's pid in the name: when a server process dies, its supervisor
+        # removes that process's leftovers without touching uploads still in flight.
+        self.path = root / f"{RESERVED_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
         self._fd = os.open(self.path, _TEMP_FLAGS, 0o644)
         self.size = 0
         self._done = False
@@ -128,14 +130,17 @@ class FileStore:
             raise FileNotFound(f"file not found: {name}") from None
         return name
 
-    def temp_files(self) -> tuple[Path, ...]:
+    def temp_files(self, pid: int | None = None) -> tuple[Path, ...]:
+        """Temporary files of uploads in flight (of the process ``pid`` only, if given)."""
+        prefix = RESERVED_PREFIX if pid is None else f"{RESERVED_PREFIX}{pid}-"
         with os.scandir(self.root) as entries:
-            return tuple(Path(e.path) for e in entries if e.name.startswith(RESERVED_PREFIX))
+            return tuple(Path(e.path) for e in entries if e.name.startswith(prefix))
 
-    def remove_temp_files(self) -> int:
-        """Remove leftovers of interrupted uploads (at start-up and shutdown)."""
+    def remove_temp_files(self, pid: int | None = None) -> int:
+        """Remove leftovers of interrupted uploads (at start-up and shutdown, or those of
+        a server process that died)."""
         count = 0
-        for path in self.temp_files():
+        for path in self.temp_files(pid):
             try:
                 path.unlink()
                 count += 1

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-from fileproto.wire.request_parser import DEFAULT_MAX_HEADER
+from fileproto.session import Limits
+
+#: ``ready``: a selector holds waiting connections and workers get only those with a
+#: request; ``accept``: a worker owns a connection from accept to close (the classic).
+Dispatch = Literal["ready", "accept"]
+DISPATCHES: tuple[Dispatch, ...] = ("ready", "accept")
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     root: str
-    #: A connection that completes no request (or, during an upload, moves less than
-    #: PROGRESS_BYTES) within this many seconds is closed.
-    idle_timeout: float = 30.0
-    max_file_size: int | None = None
-    max_header: int = DEFAULT_MAX_HEADER
+    limits: Limits = field(default_factory=Limits)
     #: Bytes asked of each recv(); bounds the memory a connection holds at once. The
     #: parser's cost is per piece, so uploads want large pieces (256 KiB measured
     #: 15-20% slower per 100 MiB upload than 1 MiB).
     recv_size: int = 1 << 20
-    #: Raw bytes per base64 chunk of a GET response (a multiple of 3).
-    read_chunk: int = 3 << 18
+    dispatch: Dispatch = "ready"
+    #: The event-loop kind's loop: ``auto`` (uvloop when installed), ``asyncio``, ``uvloop``.
+    loop: str = "auto"
     verbose: bool = False
 
 

@@ -1,10 +1,12 @@
-"""The process-pool model: one accept loop, ProcessPoolExecutor(max_workers=N) serving.
+"""The process-pool model: ProcessPoolExecutor(max_workers=N) serves the connections.
 
-The parent only accepts. Each accepted socket goes to a worker through multiprocessing's
-descriptor sharing (DupFd), and the worker does all the reading, decoding and writing,
-so N workers serve N connections in parallel. The parent keeps its own descriptor of
-every socket until the worker is done: to cut connections off at shutdown, and to
-answer for them if a worker dies.
+The workers do all the reading, decoding and writing, so N workers serve N connections
+in parallel. A socket goes to a worker through multiprocessing's descriptor sharing
+(DupFd). Classic dispatch: the parent accepts and a worker owns the connection until it
+closes. Readiness dispatch: the parent's selector holds waiting connections and sends a
+worker the descriptor together with the bytes already read; after the response the
+worker gives the connection back. The parent keeps its own descriptor of every socket:
+to park it again, to cut it off at shutdown, and to answer for it if a worker dies.
 """
 
 from __future__ import annotations
@@ -20,36 +22,96 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import reduction, resource_sharer
+from multiprocessing.synchronize import Barrier
 from typing import Any
 
+from fileproto.session import Receive, ServerSession
 from fileproto.store import FileStore
 from servers.base import BaseServer
 from servers.config import ServerConfig
-from servers.connection import serve_connection
+from servers.connection import drive, end_connection, peer_of, serve_connection
+from servers.readiness import Parked
 
 log = logging.getLogger("fileproto.server")
 
+#: Seconds the pool may take to start all its workers.
+START_TIMEOUT = 120.0
+
 _store: FileStore | None = None
 _config: ServerConfig | None = None
+_barrier: Barrier | None = None
 
 
-def _init_worker(config: ServerConfig) -> None:
-    global _store, _config
+def _init_worker(config: ServerConfig, barrier: Barrier) -> None:
+    global _store, _config, _barrier
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO if config.verbose else logging.WARNING)
+    logging.basicConfig(
+        level=logging.INFO if config.verbose else logging.WARNING,
+        format="%(asctime)s %(processName)s %(message)s",
+    )
     _store = FileStore(config.root)
     _config = config
+    _barrier = barrier
 
 
-def _warm_up() -> None:
-    time.sleep(0.05)  # overlapping tasks make the pool start every worker up front
+def _all_started() -> None:
+    # Each of N start-up tasks waits for the others: only N distinct workers can hold
+    # N of them at once, so every worker exists before the server says it listens
+    # (the pool otherwise forks lazily, in the middle of a measurement).
+    assert _barrier is not None
+    _barrier.wait(START_TIMEOUT)
 
 
-def _serve_shared_socket(shared: Any, family: int, type_: int, proto: int) -> None:
+def _socket(shared: Any, family: int, type_: int, proto: int) -> socket.socket:
+    return socket.socket(family, type_, proto, fileno=shared.detach())
+
+
+def _serve_shared_socket(
+    shared: Any, family: int, type_: int, proto: int, accepted_at: float
+) -> None:
     assert _store is not None and _config is not None
-    sock = socket.socket(family, type_, proto, fileno=shared.detach())
-    serve_connection(sock, _store, _config)
+    serve_connection(_socket(shared, family, type_, proto), _store, _config, accepted_at)
+
+
+def _park_when_idle(session: ServerSession, waiting: Receive) -> bool:
+    return waiting.parkable
+
+
+def _serve_request(
+    shared: Any,
+    family: int,
+    type_: int,
+    proto: int,
+    raw: list[bytes],
+    accepted_at: float,
+    first: bool,
+    since: float,
+) -> bool:
+    """Serve the request that arrived on a parked connection; True if it waits again.
+
+    The parent parsed the header to know it had arrived; the few bytes it read are
+    parsed again here, where the request is served."""
+    assert _store is not None and _config is not None
+    sock = _socket(shared, family, type_, proto)
+    session = ServerSession(_store, _config.limits, accepted_at)
+    if not first:
+        session.deadlines.response_done(since)
+    now = time.monotonic()
+    for data in raw:
+        session.receive_data(data, now)
+    try:
+        close = drive(sock, session, _config.recv_size, _park_when_idle)
+    except OSError as exc:
+        log.info("%s: connection lost: %s", peer_of(sock), exc)
+    else:
+        if close is None:
+            sock.close()  # our descriptor only: the parent's waits on
+            return True
+        log.info("%s: closing: %s", peer_of(sock), close.reason)
+    session.abort()
+    end_connection(sock)
+    return False
 
 
 def _still_shared(shared: Any) -> bool:
@@ -66,43 +128,56 @@ def _still_shared(shared: Any) -> bool:
 
 class ProcessPoolServer(BaseServer):
     kind = "process"
+    hands_over_bytes = True
 
     def start_pool(self) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["servers.processpool"])
-        self._pending: dict[int, tuple[Any, socket.socket]] = {}
+        #: conn_id -> (the shared descriptor, the parent's socket, the task's arguments)
+        self._pending: dict[int, tuple[Any, socket.socket, tuple[Any, ...]]] = {}
         self._orphans: list[int] = []
         self.executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        barrier = self._context.Barrier(self.workers)
         executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self.config,),
+            initargs=(self.config, barrier),
         )
-        for future in [executor.submit(_warm_up) for _ in range(self.workers)]:
-            future.result(timeout=60)
+        for future in [executor.submit(_all_started) for _ in range(self.workers)]:
+            future.result(timeout=START_TIMEOUT)
         return executor
 
-    def dispatch(self, conn_id: int, conn: socket.socket) -> None:
-        shared = reduction.DupFd(conn.fileno())
-        self._submit(conn_id, shared, conn)
+    def serve_accepted(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
+        self._submit(conn_id, conn, _serve_shared_socket, (accepted_at,))
 
-    def _submit(self, conn_id: int, shared: Any, conn: socket.socket) -> None:
+    def serve_ready(self, parked: Parked) -> None:
+        args = (parked.raw or [], parked.accepted_at, parked.first, parked.since)
+        self._submit(parked.conn_id, parked.sock, _serve_request, args)
+
+    def _submit(
+        self,
+        conn_id: int,
+        conn: socket.socket,
+        task: Any,
+        args: tuple[Any, ...],
+        shared: Any = None,
+    ) -> None:
+        if shared is None:
+            shared = reduction.DupFd(conn.fileno())
         with self._lock:
-            self._pending[conn_id] = (shared, conn)
+            self._pending[conn_id] = (shared, conn, (task, *args))
         try:
-            future = self.executor.submit(
-                _serve_shared_socket, shared, conn.family, conn.type, conn.proto
-            )
+            future = self.executor.submit(task, shared, conn.family, conn.type, conn.proto, *args)
         except BrokenProcessPool:
             with self._lock:
                 self._orphans.append(conn_id)
             return
         future.add_done_callback(functools.partial(self._done, conn_id))
 
-    def _done(self, conn_id: int, future: Future[None]) -> None:
+    def _done(self, conn_id: int, future: Future[Any]) -> None:
         exc = future.exception()
         if isinstance(exc, BrokenProcessPool):
             with self._lock:
@@ -111,8 +186,11 @@ class ProcessPoolServer(BaseServer):
         if exc is not None:
             log.error("worker failed: %r", exc)
         with self._lock:
-            self._pending.pop(conn_id, None)
-        self.finished(conn_id)
+            _, conn, _ = self._pending.pop(conn_id, (None, None, None))
+        if exc is None and future.result() is True and self.ready is not None and conn:
+            self.ready.give_back(conn_id, conn, None)
+        else:
+            self.finished(conn_id)
 
     def poll(self) -> None:
         with self._lock:
@@ -130,11 +208,13 @@ class ProcessPoolServer(BaseServer):
         self.executor = self._new_executor()
         for conn_id in orphans:
             with self._lock:
-                shared, conn = self._pending.pop(conn_id, (None, None))
+                shared, conn, call = self._pending.pop(conn_id, (None, None, ()))
             if conn is None:
                 continue
             if shared is not None and _still_shared(shared):
-                self._submit(conn_id, shared, conn)  # never started: serve it after all
+                # Never started: serve it after all, with a fresh share of the socket.
+                task, *args = call
+                self._submit(conn_id, conn, task, tuple(args), shared)
                 continue
             # The dead worker had it: end the connection so the client sees a reset or
             # EOF at once instead of waiting for its timeout.
@@ -150,11 +230,7 @@ class ProcessPoolServer(BaseServer):
             self.finished(conn_id)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from servers.run import main as run_main
-
-    return run_main("process", sys.argv[1:] if argv is None else argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from servers.run import main
+
+    sys.exit(main("process"))

@@ -53,6 +53,12 @@ KINDS: dict[str, ServerKind] = {
             "a pool of N worker processes that do their own socket I/O",
             "process",
         ),
+        ServerKind(
+            "asyncio",
+            "servers.eventloop:EventLoopServer",
+            "N processes, each one asyncio event loop, sharing the listening socket",
+            "thread",
+        ),
     )
 }
 

@@ -1,103 +1,43 @@
-"""Command-line start-up shared by ``fileproto serve`` and ``python -m servers.<kind>``."""
+"""Start-up shared by ``fileproto serve`` and the classic ``python -m servers.<module>``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
+import resource
 import sys
 
 from servers.base import BaseServer
-from servers.config import ServerConfig, buffer_sizes
+from servers.options import add_server_arguments, config_from, positive_int
+from servers.registry import get_kind
 
 CLASSIC_PORT = 45000
-KINDS = ("thread", "process")
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _size(text: str) -> int:
-    """A byte count, with an optional K/M/G suffix (powers of 1024)."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("IB").removesuffix("B")
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
-    try:
-        value = int(float(number) * factor)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 100M)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("a size cannot be negative")
-    return value
-
-
-def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=default_port,
-        help="port to bind; 0 lets the kernel pick a free one (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--root",
-        default="files",
-        help="folder whose files are served; created if missing (default: ./%(default)s)",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="close a connection that completes no request in this time (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-file-size",
-        type=_size,
-        default=None,
-        metavar="SIZE",
-        help="refuse uploads larger than this, e.g. 200M (default: no limit)",
-    )
-    parser.add_argument(
-        "--grace",
-        type=float,
-        default=3.0,
-        metavar="SECONDS",
-        help="on SIGTERM/SIGINT, time given to transfers in flight (default: %(default)s)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
+log = logging.getLogger("fileproto.server")
 
 
 def build_server(kind: str, workers: int, args: argparse.Namespace) -> BaseServer:
-    os.makedirs(args.root, exist_ok=True)
-    recv_size, read_chunk = buffer_sizes(workers)
-    config = ServerConfig(
-        root=os.path.abspath(args.root),
-        recv_size=recv_size,
-        read_chunk=read_chunk,
-        idle_timeout=args.idle_timeout,
-        max_file_size=args.max_file_size,
-        verbose=args.verbose,
+    server_class = get_kind(kind).load()
+    return server_class(
+        config_from(args, workers),
+        workers,
+        host=args.host,
+        port=args.port,
+        grace=args.grace,
+        max_connections=args.max_connections,
     )
-    server_class: type[BaseServer]
-    if kind == "thread":
-        from servers.threadpool import ThreadPoolServer
 
-        server_class = ThreadPoolServer
-    elif kind == "process":
-        from servers.processpool import ProcessPoolServer
 
-        server_class = ProcessPoolServer
-    else:
-        raise ValueError(f"unknown server kind {kind!r}; choose from {', '.join(KINDS)}")
-    return server_class(config, workers, host=args.host, port=args.port, grace=args.grace)
+def raise_open_files_limit() -> int:
+    """Lift the soft limit on open files to the hard one: every connection is a file."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit from %d: %s", soft, exc)
+    return soft
 
 
 def run(kind: str, workers: int, args: argparse.Namespace) -> int:
@@ -106,6 +46,11 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         format="%(asctime)s %(processName)s %(message)s",
         stream=sys.stderr,
     )
+    files = raise_open_files_limit()
+    if args.max_connections + 64 > files:
+        log.warning(
+            "--max-connections %d is near the open-files limit %d", args.max_connections, files
+        )
     try:
         server = build_server(kind, workers, args)
     except OSError as exc:
@@ -114,6 +59,8 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         )
         return 1
     server.install_signal_handlers()
+    dispatch = f"{server.config.dispatch} dispatch" if server.dispatches else "event loops"
+    log.info("%s server, %d workers, %s, root %s", kind, workers, dispatch, server.config.root)
 
     def ready(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
@@ -124,19 +71,20 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(kind: str, argv: list[str]) -> int:
-    """``python -m servers.threadpool [N]``: the classic exercise's entry point, port 45000."""
+def main(kind: str, argv: list[str] | None = None) -> int:
+    """The classic exercise's entry point: ``python -m servers.threadpool [N]``, port 45000."""
+    module = get_kind(kind).module
     parser = argparse.ArgumentParser(
-        prog=f"python -m servers.{kind}pool",
-        description=f"Serve files over the fileproto protocol with a {kind} pool.",
+        prog=f"python -m {module}",
+        description=f"Serve files over the fileproto protocol: {get_kind(kind).description}.",
     )
     parser.add_argument(
         "workers",
         nargs="?",
-        type=_positive_int,
+        type=positive_int,
         default=5,
-        help="number of pool workers (default: %(default)s)",
+        help="number of workers (default: %(default)s)",
     )
     add_server_arguments(parser, CLASSIC_PORT)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     return run(kind, args.workers, args)

@@ -14,8 +14,8 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,47 +26,30 @@ from hypothesis import strategies as st
 
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
-from tests.rawconn import RawConnection, assert_error
+from tests.helpers import (
+    IO_TIMEOUT,
+    MAX_RESPONSE,
+    SERVER_KINDS,
+    TERMINATOR,
+    RawConnection,
+    assert_error,
+    json_request,
+    no_temp_files,
+    request,
+    root_snapshot,
+    skip_if_target,
+    temp_files,
+    text_request,
+    unique,
+    wait_for,
+)
 
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
 
-KINDS = ["thread", "process"]
+KINDS = SERVER_KINDS
 DIALECTS = ["json", "text"]
-TERMINATOR = b"\r\n\r\n"
-IO_TIMEOUT = 15.0
-MAX_RESPONSE = 16 << 20
 HEADER_CAP = 64 * 1024
-
-
-def unique(stem: str = "h") -> str:
-    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
-
-
-# -- requests written by hand -------------------------------------------------------------
-
-
-def json_request(command: str, *params: object) -> bytes:
-    return json.dumps({"command": command, "params": list(params)}).encode("ascii") + TERMINATOR
-
-
-def text_request(command: str, *params: str | bytes) -> bytes:
-    parts = [command.encode("ascii")]
-    parts += [p if isinstance(p, bytes) else p.encode("utf-8") for p in params]
-    return b" ".join(parts) + TERMINATOR
-
-
-def request(dialect: str, command: str, name: str, content: bytes | None = None) -> bytes:
-    """GET/DELETE ``name`` or UPLOAD ``content`` under it, the name carried byte for byte."""
-    params: list[str] = [name]
-    if content is not None:
-        params.append(base64.b64encode(content).decode("ascii"))
-    if dialect == "json":
-        return json_request(command, *params)
-    return text_request(command, *params)
-
-
-# -- one raw connection -------------------------------------------------------------------
 
 
 def assert_list_ok(conn: RawConnection) -> list[str]:
@@ -82,31 +65,13 @@ def assert_serves_next_client(server: RunningServer) -> list[str]:
         return assert_list_ok(conn)
 
 
-def temp_files(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
-
-
-def wait_no_temp_files(root: Path, seconds: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while True:
-        left = temp_files(root)
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.05)
-
-
-def root_snapshot(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
-
-
 # -- servers of our own -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def fresh(request: pytest.FixtureRequest, fileproto_servers: ServerPool) -> Iterator[RunningServer]:
     """A server started for this module (kind from the parameter), with an empty root."""
-    if fileproto_servers.options.target:
-        pytest.skip("inspects the root of a server it starts itself")
+    skip_if_target(fileproto_servers, "inspects the root of a server it starts itself")
     server = fileproto_servers.start(request.param, 2)
     yield server
     fileproto_servers.stop(server)
@@ -271,7 +236,7 @@ def test_hostile_names_never_reach_outside_the_root(
             )
             assert_list_ok(conn)  # the connection is still usable after every answer
         assert list(root.iterdir()) == []
-        assert wait_no_temp_files(root) == []
+        no_temp_files(root)
         if reduced is not None:
             # Stored while it existed: exactly inside the root, nowhere else.
             assert not (outside / reduced).exists() or (outside / reduced) in sentinels
@@ -292,10 +257,7 @@ def test_upload_in_progress_is_not_reachable_by_its_temporary_name(
     payload = base64.b64encode(os.urandom(300_000))
     with RawConnection(fresh) as writer:
         writer.send(b"UPLOAD " + name.encode() + b" " + payload[: len(payload) // 2])
-        deadline = time.monotonic() + 5
-        while not temp_files(root) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        (temp,) = temp_files(root)
+        (temp,) = wait_for(lambda: temp_files(root), what="the upload in progress")
         written = (root / temp).stat().st_size
         with RawConnection(fresh) as conn:
             for raw in (temp, f"../{root.name}/{temp}", f"x\\{temp}"):
@@ -307,7 +269,7 @@ def test_upload_in_progress_is_not_reachable_by_its_temporary_name(
         assert (root / temp).stat().st_size >= written
         writer.send(payload[len(payload) // 2 :] + TERMINATOR)
         assert writer.read()["status"] == "OK"
-    assert wait_no_temp_files(root) == []
+    no_temp_files(root)
     assert sorted(root_snapshot(root)) == [name]
 
 
@@ -344,7 +306,8 @@ def test_hostile_names_answers(fileproto_server: RunningServer, dialect: str, ca
 
 # -- malformed requests -------------------------------------------------------------------
 
-_B64 = base64.b64encode(os.urandom(3000))  # 4000 characters
+# 4000 characters, the same in every run and every xdist worker
+_B64 = base64.b64encode(random.Random(14).randbytes(3000))
 
 
 def _upload_payload(dialect: str, name: str, payload: bytes) -> bytes:
@@ -507,7 +470,7 @@ def test_malformed_request_answered_and_nothing_stored(
     response, conn = _send_bad(fresh, case, name)
     assert_error(response, *BAD_REQUESTS[case][1])
     _after_bad(conn, fresh, case, name)
-    assert wait_no_temp_files(root) == []
+    no_temp_files(root)
     assert root_snapshot(root) == before
 
 
@@ -574,7 +537,7 @@ def test_odd_json_envelope_leaves_no_temporary_file(
         with contextlib.suppress(AssertionError, OSError):
             conn.read()
     assert_serves_next_client(fresh)
-    assert wait_no_temp_files(clean_root, 1.5) == [], "a temporary file leaked"
+    no_temp_files(clean_root)  # a leaked temporary file never goes
     assert set(root_snapshot(clean_root)) <= {name}
 
 
@@ -635,11 +598,19 @@ _piece = st.one_of(st.binary(max_size=300), _truncated, _flipped, _deleted, _spl
 FUZZ_INPUT = st.lists(_piece, min_size=1, max_size=3).map(b"".join)
 
 
+FUZZ_IDLE_TIMEOUT = 2.0
+#: How long the fuzzing client waits for answers and the close: past the server's idle
+#: timeout, so that the server always closes first (unless it hangs), and every run checks
+#: the same things whatever the machine's speed.
+FUZZ_READ_BOUND = FUZZ_IDLE_TIMEOUT + IO_TIMEOUT
+
+
 def _fuzz_once(server: RunningServer, data: bytes) -> None:
-    """Send ``data``, half-close, read what comes back; every answer must be well formed."""
-    sock = socket.create_connection((server.host, server.port), timeout=5.0)
+    """Send ``data``, half-close, read what comes back until the server closes; every
+    answer must be well formed."""
+    sock = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
     try:
-        sock.settimeout(2.0)
+        sock.settimeout(FUZZ_READ_BOUND)
         with contextlib.suppress(OSError):
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
@@ -654,7 +625,10 @@ def _fuzz_once(server: RunningServer, data: bytes) -> None:
                 received += chunk
                 assert len(received) < MAX_RESPONSE, "endless answer"
         except TimeoutError:
-            pass  # the server may wait for more; the idle timeout reaps it
+            pytest.fail(
+                f"the server neither closed nor answered within {FUZZ_READ_BOUND:g} s "
+                f"(its idle timeout is {FUZZ_IDLE_TIMEOUT:g} s); input {data[:200]!r}"
+            )
         except ConnectionResetError:
             return
     finally:
@@ -672,9 +646,8 @@ def _fuzz_once(server: RunningServer, data: bytes) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_fuzzed_requests_do_not_hurt_the_server(fileproto_servers: ServerPool, kind: str) -> None:
-    if fileproto_servers.options.target:
-        pytest.skip("inspects the root of a server it starts itself")
-    server = fileproto_servers.start(kind, 2, "--idle-timeout", "2")
+    skip_if_target(fileproto_servers, "inspects the root of a server it starts itself")
+    server = fileproto_servers.start(kind, 2, "--idle-timeout", str(FUZZ_IDLE_TIMEOUT))
     root = server.root
     assert root is not None and server.process is not None
     try:
@@ -702,6 +675,6 @@ def test_fuzzed_requests_do_not_hurt_the_server(fileproto_servers: ServerPool, k
                     assert c.get(name).sha256 == hashlib.sha256(content).hexdigest()
                     assert name in c.list()
                     c.delete(name)
-        assert wait_no_temp_files(root) == [], "temporary files left after the fuzzing"
+        no_temp_files(root)
     finally:
         fileproto_servers.stop(server)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest_plugin import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
+from fileproto.wire.names import RESERVED_PREFIX
 from tests.rawconn import RawConnection, assert_error
 
 pytestmark = pytest.mark.smoke
@@ -646,6 +647,14 @@ def _pool_workers(server: RunningServer) -> list[int]:
     return [pid for pid in tree if pid != forkservers[0] and _ppid(pid) == forkservers[0]]
 
 
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not true after {timeout} s: {condition}")
+        time.sleep(0.02)
+
+
 def _wait_for_output(server: RunningServer, text: str, timeout: float) -> None:
     assert server.process is not None
     deadline = time.monotonic() + timeout
@@ -655,11 +664,13 @@ def _wait_for_output(server: RunningServer, text: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def fresh_process_server(fileproto_servers: ServerPool) -> Iterator[RunningServer]:
+@pytest.fixture(params=["ready", "accept"])
+def fresh_process_server(
+    fileproto_servers: ServerPool, request: pytest.FixtureRequest
+) -> Iterator[RunningServer]:
     if fileproto_servers.options.target:
         pytest.skip("kills workers of a server it starts itself")
-    server = fileproto_servers.start("process", 2)
+    server = fileproto_servers.start("process", 2, "--dispatch", request.param)
     yield server
     fileproto_servers.stop(server)
 
@@ -669,10 +680,13 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
 ) -> None:
     server = fresh_process_server
     with RawConnection(server, timeout=10.0) as busy:
-        # An answered request proves a worker holds the connection (one no worker took
-        # yet would rightly be served by the replacement pool); then leave it waiting.
+        # An answered request proves a worker took the connection (one no worker took
+        # yet would rightly be served by the replacement pool); an upload whose payload
+        # is still arriving is held by a worker in either dispatch mode.
         assert busy.request(encode_request("LIST"))["status"] == "OK"
-        busy.send(b"LIS")
+        busy.send(b"UPLOAD held.bin QUJD")
+        assert server.root is not None
+        _wait_until(lambda: any(p.name.startswith(RESERVED_PREFIX) for p in server.root.iterdir()))
         workers = _pool_workers(server)
         assert len(workers) == 2, workers
         for pid in workers:

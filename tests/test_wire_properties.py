@@ -24,7 +24,6 @@ from fileproto.wire import (
     Closed,
     Data,
     EndOfRequest,
-    InvalidName,
     Request,
     RequestError,
     RequestParser,
@@ -39,14 +38,13 @@ from fileproto.wire import (
     iter_upload_request,
 )
 from fileproto.wire.events import COMMAND_ALIASES
-from fileproto.wire.names import MAX_NAME_BYTES
+from fileproto.wire.names import MAX_NAME_BYTES, RESERVED_PREFIX
 from fileproto.wire.request_parser import DEFAULT_MAX_HEADER
+from tests.helpers.names import TEXT_WHITESPACE, fit_name, json_names, text_names
 
 pytestmark = pytest.mark.smoke
 
 MIB = 1 << 20
-# ASCII whitespace separates the words of a text request; a name there cannot hold it.
-_TEXT_WHITESPACE = frozenset(" \t\r\n\v\f")
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _NON_ALPHABET = sorted(set(range(256)) - _B64_ALPHABET)
 
@@ -59,28 +57,6 @@ _slow = settings(
 
 
 # -- strategies ---------------------------------------------------------------------------
-
-
-def _is_clean(name: str) -> bool:
-    try:
-        return clean_name(name) == name
-    except InvalidName:
-        return False
-
-
-def _fit(name: str) -> str:
-    """Cut to at most 255 bytes of UTF-8 without splitting a character."""
-    return name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
-
-
-# Short names, and long ones up to the 255-byte limit with multi-byte characters at it.
-long_names = (
-    st.text(st.characters(codec="utf-8", exclude_characters="/\\"), min_size=100, max_size=255)
-    .map(_fit)
-    .filter(_is_clean)
-)
-json_names = st.one_of(st.text(min_size=1, max_size=30).filter(_is_clean), long_names)
-text_names = json_names.filter(lambda n: not any(c in _TEXT_WHITESPACE for c in n))
 
 
 @st.composite
@@ -141,8 +117,12 @@ class Req:
                 )
                 return b"".join(pieces)
             return (
-                self.word.encode("ascii") + b" " + self.name.encode("utf-8") + self.separator
-                + b64.encode("ascii") + TERMINATOR
+                self.word.encode("ascii")
+                + b" "
+                + self.name.encode("utf-8")
+                + self.separator
+                + b64.encode("ascii")
+                + TERMINATOR
             )
         if self.style == "encoder":
             pieces = iter_upload_request(self.name, _chunks(self.payload, self.chunk), "json")
@@ -343,8 +323,16 @@ def test_json_reversed_keys_and_escaped_slashes(
 
 @pytest.mark.parametrize(
     ("word", "command"),
-    [("download", "GET"), ("put", "UPLOAD"), ("post", "UPLOAD"), ("Delete", "DELETE"),
-     ("list", "LIST"), ("gEt", "GET"), ("Download", "GET"), ("PoSt", "UPLOAD")],
+    [
+        ("download", "GET"),
+        ("put", "UPLOAD"),
+        ("post", "UPLOAD"),
+        ("Delete", "DELETE"),
+        ("list", "LIST"),
+        ("gEt", "GET"),
+        ("Download", "GET"),
+        ("PoSt", "UPLOAD"),
+    ],
 )
 @pytest.mark.parametrize("dialect", ["json", "text"])
 def test_aliases_and_case(word: str, command: str, dialect: str) -> None:
@@ -529,3 +517,42 @@ def test_64k_request_without_terminator_in_one_piece() -> None:
     assert isinstance(event, RequestError)
     assert event.fatal
     assert "too large" in event.message
+
+
+# -- the name strategies ------------------------------------------------------------------
+
+
+@_fast
+@given(name=json_names)
+def test_json_names_are_valid_by_construction(name: str) -> None:
+    assert clean_name(name) == name
+    assert 0 < len(name.encode("utf-8")) <= MAX_NAME_BYTES
+
+
+@_fast
+@given(name=text_names)
+def test_text_names_are_valid_by_construction_and_without_whitespace(name: str) -> None:
+    assert clean_name(name) == name
+    assert not set(name) & set(TEXT_WHITESPACE)
+    assert encode_request("GET", name, dialect="text").startswith(b"GET ")
+
+
+@pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001d11e"], ids=["2B", "3B", "4B"])
+@pytest.mark.parametrize("head", range(MAX_NAME_BYTES - 4, MAX_NAME_BYTES + 1))
+def test_fit_name_cuts_between_characters_at_the_limit(char: str, head: int) -> None:
+    raw = "n" * head + char * 3  # always past the limit, the cut on each byte of ``char``
+    name = fit_name(raw)
+    size = len(name.encode("utf-8"))
+    assert raw.startswith(name)
+    assert size <= MAX_NAME_BYTES < size + len(char.encode("utf-8"))
+    assert clean_name(name) == name
+
+
+def test_fit_name_avoids_the_names_the_rules_refuse() -> None:
+    assert fit_name(".") == "._"
+    assert fit_name("..") == ".._"
+    reserved = fit_name(RESERVED_PREFIX + "x")
+    assert not reserved.startswith(RESERVED_PREFIX)
+    assert len(reserved) == len(RESERVED_PREFIX) + 1
+    for name in (".", "..", RESERVED_PREFIX + "x"):
+        assert clean_name(fit_name(name)) == fit_name(name)

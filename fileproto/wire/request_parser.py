@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable
+from typing import Literal
 
 from fileproto.wire.b64 import Base64Error, Base64StreamDecoder
 from fileproto.wire.events import (
@@ -30,6 +31,7 @@ from fileproto.wire.jsonscan import JsonObjectScanner, Step
 from fileproto.wire.terminator import TERMINATOR, advance, find_end, matched_suffix
 
 DEFAULT_MAX_HEADER = 64 * 1024
+Phase = Literal["idle", "header", "payload", "skip"]
 _WHITESPACE = b" \t\r\n"
 _PAYLOAD_PATH = ("params", 1)
 _PARAM_NAMES: dict[Command, tuple[str, ...]] = {
@@ -115,6 +117,26 @@ class RequestParser:
         else:
             self._data = data
         self._pos = 0
+
+    @property
+    def phase(self) -> Phase:
+        """Where the current request stands, for a driver's deadlines and dispatch.
+
+        ``idle``: no byte of a request yet (buffered whitespace aside); ``header``: a
+        request has begun but its command and name are not known; ``payload``: the
+        payload is arriving; ``skip``: the rest of a bad request is being discarded.
+        """
+        state = self._state
+        if state is _State.IDLE or state is _State.CLOSED:
+            return "idle"
+        if state is _State.SKIP:
+            return "skip"
+        return "payload" if self.in_payload else "header"
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet parsed (a pipelined request, say)."""
+        return len(self._data) - self._pos
 
     @property
     def in_payload(self) -> bool:

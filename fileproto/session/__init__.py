@@ -1,0 +1,14 @@
+"""The server side of the protocol as one object per connection (h11's shape).
+
+A ``ServerSession`` is fed received bytes and the time, and says what to do next:
+send these bytes, wait for more until this deadline, or close. Every decision about
+what to answer, and every request deadline, lives here; the servers in ``servers/``
+are drivers that move bytes between a socket and a session. The session does no
+network I/O and reads no clock; disk goes through the ``FileStore`` it is given.
+"""
+
+from fileproto.session.actions import Action, Close, Receive, Send
+from fileproto.session.deadlines import Deadlines, Limits
+from fileproto.session.session import ServerSession
+
+__all__ = ["Action", "Close", "Deadlines", "Limits", "Receive", "Send", "ServerSession"]

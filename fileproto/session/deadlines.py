@@ -1,0 +1,113 @@
+"""Request deadlines as data: what a connection may still take, and when it is over.
+
+Modelled on Apache's mod_reqtimeout: the header must be complete ``header_timeout``
+seconds after it began, extended by a second for every ``min_rate`` bytes that arrive,
+up to twice that; a request body must keep an average of ``min_rate`` bytes/s over
+every window of ``header_timeout`` seconds; a connection idle between requests is
+closed after ``keepalive_timeout``. The first request's header clock starts at accept,
+so a connection that waits for a worker is timed all the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fileproto.wire.request_parser import DEFAULT_MAX_HEADER, Phase
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float = 20.0
+    min_rate: float = 500.0
+    keepalive_timeout: float = 30.0
+    #: A send that makes no progress for this long ends the connection (a client that
+    #: stops reading a GET response).
+    send_timeout: float = 30.0
+    max_header: int = DEFAULT_MAX_HEADER
+    max_file_size: int | None = None
+    #: Raw bytes per base64 chunk of a GET response (a multiple of 3).
+    read_chunk: int = 3 << 18
+    #: Requests served on one connection before it is closed (every loop is bounded).
+    max_requests: int = 100_000
+
+    def __post_init__(self) -> None:
+        for field in ("header_timeout", "min_rate", "keepalive_timeout", "send_timeout"):
+            if not getattr(self, field) > 0:
+                raise ValueError(f"{field} must be positive")
+        if self.read_chunk % 3 or self.read_chunk <= 0:
+            raise ValueError("read_chunk must be a positive multiple of 3")
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A deadline fired. ``message`` is the ERROR answer, or None to close silently."""
+
+    deadline: str
+    message: str | None
+
+
+class Deadlines:
+    __slots__ = ("_bytes", "_first", "_phase", "_start", "limits")
+
+    def __init__(self, limits: Limits, accepted_at: float) -> None:
+        self.limits = limits
+        self._first = True  # the first request's header clock runs from accept
+        self._phase: Phase = "idle"
+        self._start = accepted_at
+        self._bytes = 0
+
+    def received(self, size: int) -> None:
+        self._bytes += size
+
+    def update(self, phase: Phase, now: float) -> None:
+        """Note the parser's phase; a change of phase restarts the matching clock."""
+        if phase == self._phase:
+            return
+        previous, self._phase = self._phase, phase
+        if phase == "header":
+            if previous == "idle" and not self._first:
+                self._start = now  # keep-alive ended with a byte: the header clock starts
+        elif phase in ("payload", "skip"):
+            if previous in ("idle", "header"):
+                self._start, self._bytes = now, 0
+        else:  # idle: a response was completed
+            self._first = False
+            self._start, self._bytes = now, 0
+
+    def response_done(self, now: float) -> None:
+        """The response is out: the keep-alive clock starts now."""
+        self._first = False
+        self._phase = "idle"
+        self._start, self._bytes = now, 0
+
+    @property
+    def deadline(self) -> float:
+        limits = self.limits
+        if self._phase == "idle":
+            if self._first:
+                return self._start + limits.header_timeout
+            return self._start + limits.keepalive_timeout
+        if self._phase == "header":
+            extended = limits.header_timeout + self._bytes / limits.min_rate
+            return self._start + min(extended, 2 * limits.header_timeout)
+        return self._start + limits.header_timeout  # the end of this body window
+
+    def check(self, now: float) -> Expired | None:
+        """None while in time; an Expired once the current deadline has passed."""
+        if now < self.deadline:
+            return None
+        limits = self.limits
+        if self._phase in ("payload", "skip"):
+            window = limits.header_timeout
+            if self._bytes >= limits.min_rate * window:
+                self._start, self._bytes = now, 0  # fast enough: a new window
+                return None
+            return Expired(
+                "body",
+                f"request timeout: the request body arrived slower than "
+                f"{limits.min_rate:.0f} bytes/s over {window:g} s",
+            )
+        if self._phase == "idle" and not self._first:
+            return Expired("keep-alive", None)
+        allowed = round(self.deadline - self._start, 1)
+        return Expired("header", f"request timeout: header not complete after {allowed:g} s")

@@ -1,0 +1,184 @@
+"""An asyncio Protocol that drives a ServerSession (uvicorn's shape over our session).
+
+Bytes in through ``data_received``, out through the transport. Flow control both ways:
+a response is produced piece by piece only while the transport's buffer is below its
+high-water mark (``pause_writing``/``resume_writing``), and reading pauses while a
+response is being sent, so memory stays flat in file size and in client speed. Disk
+work is bounded per step: an upload writes what one read brought (at most a 256 KiB
+read of base64), a download reads one ``read_chunk``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import cast
+
+from fileproto.session import Close, Limits, Receive, Send, ServerSession
+from fileproto.store import FileStore
+from fileproto.wire.responses import encode_error
+
+log = logging.getLogger("fileproto.server")
+
+#: Seconds a refused connection is read from and discarded before it is closed.
+LINGER = 2.0
+
+
+@dataclass
+class LoopState:
+    """What the connections of one loop process share."""
+
+    store: FileStore
+    limits: Limits
+    max_connections: int
+    verbose: bool = False
+    connections: set[SessionProtocol] = field(default_factory=set)
+
+
+class SessionProtocol(asyncio.Protocol):
+    def __init__(self, state: LoopState) -> None:
+        self.state = state
+        self.transport: asyncio.Transport | None = None
+        self.session: ServerSession | None = None
+        self.peer = "?"
+        self._can_write = True
+        self._reading = True
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    # -- asyncio callbacks ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = f"{peer[0]}:{peer[1]}"
+        state = self.state
+        if len(state.connections) >= state.max_connections:
+            self._refuse(f"server busy: {len(state.connections)} connections")
+            return
+        state.connections.add(self)
+        limits = state.limits
+        # A few pieces in flight: enough to keep the socket busy, little memory.
+        high = 2 * (limits.read_chunk * 4 // 3)
+        transport.set_write_buffer_limits(high=high, low=high // 4)
+        self.session = ServerSession(state.store, limits, time.monotonic())
+        if state.verbose:
+            log.info("%s: connected", self.peer)
+        self._pump()
+
+    def _refuse(self, message: str) -> None:
+        """Answer, half-close, and discard what the client still sends for a moment: a
+        close with unread bytes would be a reset that can destroy the answer."""
+        assert self.transport is not None
+        self._closing = True
+        self.transport.write(encode_error(message))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        transport = self.transport
+        asyncio.get_running_loop().call_later(LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is None or self._closing:
+            return
+        self.session.receive_data(data, time.monotonic())
+        self._pump()
+
+    def eof_received(self) -> bool:
+        if self.session is None:
+            return False  # a refused client has left: close now
+        if not self._closing:
+            self.session.receive_data(b"", time.monotonic())
+            self._pump()
+        return True  # keep our side open: an answer may still be due
+
+    def pause_writing(self) -> None:
+        self._can_write = False
+        # A client that reads nothing of the response for send_timeout is given up on.
+        if self.session is not None:
+            self._set_timer(time.monotonic() + self.session.limits.send_timeout, self._send_timeout)
+
+    def resume_writing(self) -> None:
+        self._can_write = True
+        self._pump()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self.state.connections.discard(self)
+        if self.session is not None:
+            self.session.abort()
+        if self.state.verbose:
+            log.info("%s: closed%s", self.peer, f": {exc}" if exc else "")
+
+    # -- driving the session --------------------------------------------------------
+
+    def _pump(self) -> None:
+        session, transport = self.session, self.transport
+        if session is None or transport is None or self._closing:
+            return
+        for _ in range(1_000):  # bounded: at most one response piece per buffer fill
+            if not self._can_write:
+                self._pause_reading()
+                return
+            now = time.monotonic()
+            action = session.next_action(now)
+            if isinstance(action, Send):
+                if action.data:
+                    transport.write(action.data)
+            elif isinstance(action, Receive):
+                self._resume_reading()
+                self._set_timer(action.deadline, self._pump)
+                return
+            else:
+                self._close(action)
+                return
+        # Many small pieces in a row: let other connections have the loop.
+        asyncio.get_running_loop().call_soon(self._pump)
+
+    def _close(self, action: Close) -> None:
+        self._closing = True
+        self._cancel_timer()
+        log.info("%s: closing: %s", self.peer, action.reason)
+        if self.session is not None:
+            self.session.abort()
+        if self.transport is not None:
+            self.transport.close()  # after the buffered answer is out
+
+    def _send_timeout(self) -> None:
+        if not self._can_write and self.transport is not None:
+            self._close(
+                Close("send deadline: the client reads nothing of the response", "deadline")
+            )
+            self.transport.abort()
+
+    def _pause_reading(self) -> None:
+        if self._reading and self.transport is not None:
+            self._reading = False
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if not self._reading and self.transport is not None:
+            self._reading = True
+            self.transport.resume_reading()
+
+    def _set_timer(self, when: float, callback: object) -> None:
+        self._cancel_timer()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, when - time.monotonic())
+        self._timer = loop.call_later(delay, callback)  # type: ignore[arg-type]
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def shutdown(self) -> None:
+        """The loop is stopping and the grace period is over: cut the connection."""
+        if self.session is not None:
+            self.session.abort()
+        if self.transport is not None:
+            self.transport.abort()

@@ -1,0 +1,73 @@
+"""Looking at a server the test started: its root folder, its log, its processes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.wire.names import RESERVED_PREFIX
+from servers.registry import KINDS as REGISTRY
+from tests.helpers.waiting import wait_for
+
+#: Every server kind, from the one registry: a new kind is tested wherever this is.
+SERVER_KINDS: list[str] = list(REGISTRY)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def skip_if_target(
+    pool: ServerPool, why: str = "starts, inspects or signals its own server"
+) -> None:
+    """Skip a test that needs a server of its own when the run targets someone else's."""
+    if pool.options.target:
+        pytest.skip(why)
+
+
+def temp_files(root: Path) -> list[str]:
+    """The uploads in progress (or left behind) in a server's root folder."""
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
+
+
+def no_temp_files(root: Path) -> None:
+    """Wait until no upload is in progress or left behind in ``root``."""
+    wait_for(
+        lambda: not temp_files(root),
+        what=lambda: f"the temporary files to go: {temp_files(root)}",
+    )
+
+
+def root_snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+
+
+def log_of(server: RunningServer) -> str:
+    """What the server wrote to its stdout and stderr so far."""
+    assert server.process is not None, "an external server has no log here"
+    return server.process.output()
+
+
+def peer_name(sock_name: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    """How the server's log names the client at ``sock_name`` (the client's getsockname)."""
+    return f"{sock_name[0]}:{sock_name[1]}"
+
+
+def pool_workers(server: RunningServer) -> list[int]:
+    """The process pool's worker processes: everything below the server's forkserver."""
+    import psutil  # only here, so the other helpers do not need it
+
+    assert server.process is not None
+    main = psutil.Process(server.process.pid)
+    forkservers = []
+    for child in main.children():
+        try:
+            if any("forkserver" in part for part in child.cmdline()):
+                forkservers.append(child)
+        except psutil.Error:
+            continue  # gone meanwhile: not the forkserver, which lives as long as the pool
+    assert len(forkservers) == 1, [c.pid for c in main.children()]
+    return sorted(p.pid for p in forkservers[0].children(recursive=True))

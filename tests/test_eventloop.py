@@ -1,0 +1,96 @@
+"""The event-loop kind's own behaviour: its loop choices, its supervisor replacing a
+killed loop process, and its classic entry point. What it shares with the other kinds
+(protocol, errors, deadlines, faults) is tested wherever the kinds are listed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fileproto.pytest_plugin import ServerPool
+from fileproto.wire.names import RESERVED_PREFIX
+from servers.eventloop import uvloop_available
+from tests.helpers import IO_TIMEOUT, RawConnection, log_of, skip_if_target, wait_for
+
+pytestmark = pytest.mark.smoke
+
+LOOPS = [
+    "asyncio",
+    pytest.param(
+        "uvloop",
+        marks=pytest.mark.skipif(
+            not uvloop_available(), reason="uvloop is not installed (pip install -e '.[uvloop]')"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_each_loop_serves_and_says_which_it_is(fileproto_servers: ServerPool, loop: str) -> None:
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.start("asyncio", 2, "--loop", loop, "-v")
+    try:
+        data = os.urandom(3 << 20)
+        for dialect in ("json", "text"):
+            with server.client(dialect=dialect, timeout=IO_TIMEOUT) as client:
+                client.upload(data, f"loop-{dialect}.bin")
+                assert client.get(f"loop-{dialect}.bin").size == len(data)
+        wait_for(lambda: log_of(server).count("loop process") >= 2, what="both loops' log lines")
+        named = "uvloop.Loop" if loop == "uvloop" else "_UnixSelectorEventLoop"
+        assert named in log_of(server), log_of(server)
+    finally:
+        assert fileproto_servers.stop(server) == 0
+
+
+def test_a_killed_loop_process_is_replaced_and_its_upload_removed(
+    fileproto_servers: ServerPool,
+) -> None:
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.start("asyncio", 1)
+    assert server.root is not None and server.process is not None
+    root: Path = server.root
+    try:
+        (loop,) = psutil.Process(server.process.pid).children()
+        with RawConnection(server) as conn:
+            conn.send(b"UPLOAD half.bin QUJD")  # held open: a temporary file exists
+            wait_for(
+                lambda: [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
+                what="the upload's temporary file",
+            )
+            os.kill(loop.pid, signal.SIGKILL)
+            assert conn.read_until_closed() == b""
+        wait_for(lambda: "a loop process died" in log_of(server), what="the supervisor's log")
+        wait_for(
+            lambda: not [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
+            what="the dead loop's temporary file to be removed",
+        )
+        with server.client(timeout=IO_TIMEOUT) as client:
+            assert client.list() == []
+        (replacement,) = psutil.Process(server.process.pid).children()
+        assert replacement.pid != loop.pid
+    finally:
+        assert fileproto_servers.stop(server) == 0
+
+
+def test_classic_entry_point(tmp_path: Path) -> None:
+    """``python -m servers.eventloop N``: the exercise's way to start it (port 45000 by
+    default; here 0, so the test never collides with a real one)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "servers.eventloop", "2", "--port", "0", "--root", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on 127.0.0.1:"), line
+        assert len(psutil.Process(proc.pid).children()) == 2
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0

@@ -1,0 +1,251 @@
+"""Property tests of the server session, driven directly: no sockets, no real clock.
+
+The session decides every answer and every deadline, so these properties hold for every
+server kind that drives it: any split of the incoming bytes gives the same answers,
+pipelined requests are answered in order and one at a time, and each deadline fires
+with its answer and leaves no temporary file.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fileproto.session import Close, Limits, Receive, Send, ServerSession
+from fileproto.store import FileStore
+from fileproto.wire import TERMINATOR, encode_request, iter_upload_request
+from fileproto.wire.names import RESERVED_PREFIX
+
+pytestmark = pytest.mark.smoke
+
+_settings = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+LIMITS = Limits(header_timeout=20.0, min_rate=500.0, keepalive_timeout=30.0, read_chunk=3 * 64)
+
+# Names by construction: a small alphabet safe in both dialects, so nothing is filtered.
+names = st.text("abcxyz019._-", min_size=1, max_size=12).filter(lambda n: n not in (".", ".."))
+contents = st.binary(max_size=700)
+dialects = st.sampled_from(["json", "text"])
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> bytes:
+    """One request: valid or not, in either dialect."""
+    dialect = draw(dialects)
+    kind = draw(st.sampled_from(["upload", "get", "list", "delete", "unknown", "badb64"]))
+    name = draw(names)
+    if kind == "upload":
+        data = draw(contents)
+        return b"".join(iter_upload_request(name, [data], dialect))  # type: ignore[arg-type]
+    if kind == "badb64":
+        return b"UPLOAD " + name.encode() + b" QU!D" + TERMINATOR
+    if kind == "unknown":
+        return b"FROB " + name.encode() + TERMINATOR
+    command = {"get": "GET", "list": "LIST", "delete": "DELETE"}[kind]
+    params = () if command == "LIST" else (name,)
+    return encode_request(command, *params, dialect=dialect)  # type: ignore[arg-type]
+
+
+def run_session(store: FileStore, pieces: list[bytes], now: float = 0.0) -> tuple[bytes, Close]:
+    """Feed ``pieces`` one at a time, as fast as the session asks; return what it sent."""
+    session = ServerSession(store, LIMITS, accepted_at=now)
+    out = bytearray()
+    feed = iter([*pieces, b""])
+    for _ in range(100_000):
+        action = session.next_action(now)
+        if isinstance(action, Send):
+            out += action.data
+        elif isinstance(action, Receive):
+            session.receive_data(next(feed), now)
+        else:
+            return bytes(out), action
+    raise AssertionError("the session never closed")
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def responses(stream: bytes) -> list[dict[str, object]]:
+    parts = stream.split(TERMINATOR)
+    assert parts[-1] == b"", "the output ends in the middle of a response"
+    return [json.loads(p) for p in parts[:-1]]
+
+
+def clear(store: FileStore) -> None:
+    for path in store.root.iterdir():
+        path.unlink()
+
+
+@_settings
+@given(batch=st.lists(requests(), min_size=1, max_size=6), cuts=st.lists(st.integers(0, 10**6)))
+def test_any_split_gives_the_same_answers(
+    tmp_path: Path, batch: list[bytes], cuts: list[int]
+) -> None:
+    store = FileStore(tmp_path)
+    stream = b"".join(batch)
+    clear(store)
+    whole, close_whole = run_session(store, [stream])
+    state_whole = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    clear(store)
+    pieces, close_pieces = run_session(store, split(stream, cuts))
+    state_pieces = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert pieces == whole
+    assert close_pieces == close_whole == Close("peer closed", "peer")
+    assert state_pieces == state_whole
+    assert not any(name.startswith(RESERVED_PREFIX) for name in state_whole)
+    # One answer per request, in order.
+    assert len(responses(whole)) == len(batch)
+
+
+@_settings
+@given(name=names, data=contents, dialect=dialects)
+def test_pipelined_requests_see_each_others_effects(
+    tmp_path: Path, name: str, data: bytes, dialect: str
+) -> None:
+    """The session pauses after each request until its answer is out, so a GET
+    pipelined behind an UPLOAD reads what the UPLOAD stored."""
+    store = FileStore(tmp_path)
+    clear(store)
+    stream = (
+        b"".join(iter_upload_request(name, [data], dialect))  # type: ignore[arg-type]
+        + encode_request("GET", name, dialect=dialect)  # type: ignore[arg-type]
+        + encode_request("DELETE", name, dialect=dialect)  # type: ignore[arg-type]
+        + encode_request("GET", name, dialect=dialect)  # type: ignore[arg-type]
+    )
+    out, _ = run_session(store, [stream])
+    upload, get, delete, missing = responses(out)
+    assert upload["status"] == "OK" and upload["data_namafile"] == name
+    assert get["status"] == "OK"
+    assert base64.b64decode(str(get["data_file"])) == data
+    assert delete["status"] == "OK"
+    assert missing["status"] == "ERROR"
+
+
+def test_get_streams_in_pieces_of_the_read_chunk(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    data = bytes(range(256)) * 10  # 2,560 bytes: several 192-byte chunks
+    (tmp_path / "f.bin").write_bytes(data)
+    session = ServerSession(store, LIMITS, accepted_at=0.0)
+    session.receive_data(encode_request("GET", "f.bin"), 0.0)
+    sends = []
+    while isinstance(action := session.next_action(0.0), Send):
+        sends.append(action)
+    assert isinstance(action, Receive) and action.phase == "idle"
+    assert len(sends) > 10  # prefix, many chunks, the last with the suffix
+    assert all(len(s.data) <= 4 * LIMITS.read_chunk // 3 for s in sends[1:-1])
+    assert [s.last for s in sends] == [False] * (len(sends) - 1) + [True]
+    body = json.loads(b"".join(s.data for s in sends)[: -len(TERMINATOR)])
+    assert base64.b64decode(body["data_file"]) == data
+
+
+# -- deadlines ----------------------------------------------------------------------------
+
+
+def wait_until(session: ServerSession, now: float) -> tuple[list[Send], Close | Receive]:
+    sends = []
+    while isinstance(action := session.next_action(now), Send):
+        sends.append(action)
+    return sends, action
+
+
+def error_of(sends: list[Send]) -> str:
+    (response,) = responses(b"".join(s.data for s in sends))
+    assert response["status"] == "ERROR"
+    return str(response["data"])
+
+
+def test_header_deadline_runs_from_accept(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=100.0)
+    sends, action = wait_until(session, 100.0)
+    assert sends == [] and isinstance(action, Receive) and action.deadline == 120.0
+    sends, action = wait_until(session, 120.0)
+    assert error_of(sends) == "request timeout: header not complete after 20 s"
+    assert action == Close("header deadline", "deadline")
+
+
+def test_header_deadline_extends_at_the_minimum_rate_up_to_twice(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(b"GET " + b"a" * 2000, 1.0)  # 2,004 bytes: 4 s more at 500 B/s
+    _, action = wait_until(session, 1.0)
+    assert isinstance(action, Receive) and action.phase == "header"
+    assert action.deadline == pytest.approx(20.0 + 2004 / 500)
+    session.receive_data(b"a" * 60_000, 2.0)  # far more: capped at twice the timeout
+    _, action = wait_until(session, 2.0)
+    assert isinstance(action, Receive) and action.deadline == 40.0
+    sends, action = wait_until(session, 40.0)
+    assert "header not complete after 40 s" in error_of(sends)
+    assert isinstance(action, Close)
+
+
+def test_keepalive_closes_silently_and_the_next_header_has_its_own_clock(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(encode_request("LIST"), 1.0)
+    sends, action = wait_until(session, 1.0)
+    assert len(sends) == 1 and isinstance(action, Receive)
+    assert action.phase == "idle" and action.deadline == 31.0
+    session.receive_data(b"LI", 30.0)  # a new request begins just in time
+    _, action = wait_until(session, 30.0)
+    assert isinstance(action, Receive) and action.phase == "header"
+    assert action.deadline == pytest.approx(50.0 + 2 / 500)
+    quiet = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    quiet.receive_data(encode_request("LIST"), 1.0)
+    wait_until(quiet, 1.0)
+    sends, action = wait_until(quiet, 31.0)
+    assert sends == [] and action == Close("keep-alive deadline", "deadline")
+
+
+def test_slow_body_is_cut_off_and_its_upload_removed(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    session = ServerSession(store, LIMITS, accepted_at=0.0)
+    session.receive_data(b"UPLOAD slow.bin " + b"QUJD" * 100, 0.0)
+    _, action = wait_until(session, 0.0)
+    assert isinstance(action, Receive) and action.phase == "payload"
+    assert store.temp_files(), "the upload is being written"
+    # 400 bytes in a 20 s window is below 500 B/s.
+    sends, action = wait_until(session, action.deadline)
+    assert "slower than 500 bytes/s" in error_of(sends)
+    assert isinstance(action, Close) and action.kind == "deadline"
+    assert store.temp_files() == ()
+    assert store.list() == []
+
+
+def test_a_body_at_the_minimum_rate_keeps_going(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    session = ServerSession(store, LIMITS, accepted_at=0.0)
+    session.receive_data(b"UPLOAD ok.bin ", 0.0)
+    now = 0.0
+    for _ in range(5):  # five windows of 20 s, each with 10,000+ bytes (500 B/s)
+        session.receive_data(b"QUJD" * 2600, now)
+        _, action = wait_until(session, now)
+        assert isinstance(action, Receive)
+        now = action.deadline
+    session.receive_data(TERMINATOR, now)
+    sends, _ = wait_until(session, now)
+    (answer,) = responses(b"".join(s.data for s in sends))
+    assert answer["status"] == "OK"
+    assert (tmp_path / "ok.bin").stat().st_size == 5 * 2600 * 3
+
+
+def test_poll_finds_the_header_without_touching_the_store(tmp_path: Path) -> None:
+    """What a readiness driver relies on: a parked session's poll says 'work' once a
+    header has arrived, and does no disk work (the worker does that)."""
+    store = FileStore(tmp_path)
+    session = ServerSession(store, LIMITS, accepted_at=0.0)
+    assert isinstance(session.poll(0.0), Receive)
+    session.receive_data(b"UPLOAD x.bin QUJD", 0.5)
+    assert session.poll(0.5) == "work"
+    assert store.temp_files() == ()
+    idle = ServerSession(store, LIMITS, accepted_at=0.0)
+    assert idle.poll(25.0) == "expired"

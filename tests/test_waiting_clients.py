@@ -1,0 +1,191 @@
+"""Clients that wait: idle, slowloris and parked connections, request deadlines, the
+connection cap. Real servers of every kind, real sockets, no timing assertions: each
+test checks what a client sees (an answer, an error, a close) within generous bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.wire import encode_request
+from fileproto.wire.names import RESERVED_PREFIX
+from servers.registry import KINDS
+from tests.rawconn import RawConnection
+
+pytestmark = pytest.mark.smoke
+
+#: Every kind in the mode where waiting clients cost no worker.
+READY_KINDS = list(KINDS)
+LIST = encode_request("LIST")
+
+
+def _skip_external(pool: ServerPool) -> None:
+    if pool.options.target:
+        pytest.skip("starts servers with options of its own")
+
+
+@contextlib.contextmanager
+def started(pool: ServerPool, kind: str, workers: int, *args: str) -> Iterator[RunningServer]:
+    _skip_external(pool)
+    server = pool.start(kind, workers, *args)
+    try:
+        yield server
+    finally:
+        assert pool.stop(server) == 0, server.process.output() if server.process else ""
+
+
+def _connect(server: RunningServer) -> socket.socket:
+    return socket.create_connection((server.host, server.port), timeout=20.0)
+
+
+def _temp_files(server: RunningServer) -> list[str]:
+    assert server.root is not None
+    return [p.name for p in server.root.iterdir() if p.name.startswith(RESERVED_PREFIX)]
+
+
+def _log(server: RunningServer) -> str:
+    return server.process.output() if server.process is not None else ""
+
+
+def _wait_until(condition: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    """With one worker, 100 idle connections, 20 sending a header a piece at a time and
+    20 parked after a request, a new client's LIST and upload are still served."""
+    with started(fileproto_servers, kind, 1) as server:
+        held: list[socket.socket] = []
+        try:
+            held += [_connect(server) for _ in range(100)]
+            slow = [_connect(server) for _ in range(20)]
+            held += slow
+            for sock in slow:
+                sock.sendall(b"LI")
+            for _ in range(20):
+                conn = RawConnection(server)
+                assert conn.request(LIST)["status"] == "OK"
+                held.append(conn.sock)
+            for sock in slow:
+                sock.sendall(b"S")
+            # The one worker is free for everybody else; a timeout here is the freeze.
+            with server.client(timeout=20.0) as client:
+                assert client.list() == []
+                client.upload(b"x" * 300_000, "while-waiting.bin")
+                assert client.get("while-waiting.bin").size == 300_000
+                client.delete("while-waiting.bin")
+            # The slowloris clients finish their header and are answered too.
+            for sock in slow:
+                sock.sendall(b"T\r\n\r\n")
+            for sock in slow:
+                conn = RawConnection.__new__(RawConnection)
+                conn.sock, conn.buffer = sock, bytearray()
+                assert conn.read()["status"] == "OK"
+        finally:
+            for sock in held:
+                sock.close()
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.parametrize("dispatch", ["ready", "accept"])
+def test_header_deadline_answers_and_closes(
+    fileproto_servers: ServerPool, kind: str, dispatch: str
+) -> None:
+    if kind == "asyncio" and dispatch == "accept":
+        pytest.skip("the event-loop kind has no classic dispatch")
+    with started(
+        fileproto_servers, kind, 1, "--dispatch", dispatch, "--header-timeout", "1"
+    ) as server:
+        for sent in (b"", b"GET some", b"LIST\r\n"):
+            with RawConnection(server) as conn:
+                conn.send(sent)
+                rest = conn.read_until_closed()
+            assert b"request timeout: header not complete after 1 s" in rest, rest
+        with server.client(timeout=20.0) as client:
+            assert client.list() == []
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_keepalive_deadline_closes_quietly(fileproto_servers: ServerPool, kind: str) -> None:
+    args = ("--keepalive-timeout", "0.5")
+    with started(fileproto_servers, kind, 1, *args) as server, RawConnection(server) as conn:
+        assert conn.request(LIST)["status"] == "OK"
+        assert conn.read_until_closed() == b""  # no unsolicited answer
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_slow_body_deadline_answers_and_removes_the_upload(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    args = ("--header-timeout", "1", "--min-rate", "1M")
+    with started(fileproto_servers, kind, 1, *args) as server:
+        with RawConnection(server) as conn:
+            conn.send(b"UPLOAD slow.bin QUJD")
+            _wait_until(lambda: _temp_files(server))  # the upload is being written
+            for _ in range(3):  # far below 1 MiB/s
+                with contextlib.suppress(OSError):
+                    conn.send(b"QUJD")
+                time.sleep(0.1)
+            rest = conn.read_until_closed()
+        assert b"slower than 1048576 bytes/s" in rest, rest
+        _wait_until(lambda: not _temp_files(server))
+        with server.client(timeout=20.0) as client:
+            assert client.list() == []
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_send_deadline_ends_a_client_that_does_not_read(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    with started(fileproto_servers, kind, 1, "--send-timeout", "0.5", "-v") as server:
+        with server.client(timeout=20.0) as client:
+            client.upload(b"\0" * (24 << 20), "big.bin")
+        sock = _connect(server)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            sock.sendall(encode_request("GET", "big.bin"))
+            peer = "{}:{}".format(*sock.getsockname()[:2])
+            # Read nothing: the server's sends stall, and it gives up on this client.
+            _wait_until(lambda: f"{peer}: closing: send deadline" in _log(server))
+        finally:
+            # A reset, not a close: reading the rest through a 4 KiB window takes long.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        with server.client(timeout=20.0) as client:  # and the worker is free again
+            assert client.list() == ["big.bin"]
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_connection_cap_answers_server_busy(fileproto_servers: ServerPool, kind: str) -> None:
+    with started(fileproto_servers, kind, 1, "--max-connections", "3") as server:
+        held = [RawConnection(server) for _ in range(3)]
+        try:
+            for conn in held:  # each is counted in before the next one comes
+                assert conn.request(LIST)["status"] == "OK"
+            with RawConnection(server) as extra:
+                extra.send(LIST)
+                rest = extra.read_until_closed()
+            assert b"server busy: 3 connections" in rest, rest
+        finally:
+            for conn in held:
+                conn.sock.close()
+        _wait_until(lambda: _try_list(server))
+
+
+def _try_list(server: RunningServer) -> bool:
+    """Whether a LIST is answered OK (not 'server busy': the held ones have left)."""
+    with RawConnection(server) as conn:
+        return conn.request(LIST)["status"] == "OK"
