@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from servers.registry import CLASSIC_KINDS
+
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +86,7 @@ def test_xdist_run_writes_the_benchmark_json(tmp_path: Path) -> None:
     assert document["fileproto_limit"][0]["reference"] == "limit"
     bench = {b["name"]: b for b in document["benchmarks"]}
     assert sorted(bench) == sorted(
-        f"test_matrix[{k}-{op}-10MiB-c1-w1]" for k in ("thread", "process")
+        f"test_matrix[{k}-{op}-10MiB-c1-w1]" for k in CLASSIC_KINDS
         for op in ("UPLOAD", "DOWNLOAD")
     )  # fmt: skip
     for b in bench.values():

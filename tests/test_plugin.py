@@ -16,6 +16,7 @@ import pytest
 from fileproto.procinfo import wait_gone
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server_process import ServerProcess, ServerStartError
+from servers.registry import CLASSIC_KINDS, KINDS
 
 pytestmark = pytest.mark.smoke
 
@@ -27,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # existence is the event the outer test waits for.
 INNER_TEST = """
 import json, os, time
+from servers.registry import KINDS
 
 def test_start_servers(fileproto_servers):
     pids = []
-    for kind, workers in (("thread", 2), ("process", 2)):
-        server = fileproto_servers.get(kind, workers)
+    for kind in KINDS:
+        server = fileproto_servers.get(kind, 2)
         with server.client(timeout=10) as client:
             assert client.list() == []
         pids += server.pids()
@@ -129,7 +131,7 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
 def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
     if fileproto_servers.options.target:
         pytest.skip("starts its own servers")
-    for kind in ("thread", "process"):
+    for kind in KINDS:
         server = fileproto_servers.start(kind, 2)
         pids = server.pids()
         assert fileproto_servers.stop(server) == 0
@@ -209,13 +211,16 @@ def test_matrix_kinds_come_from_the_registry(tmp_path: Path) -> None:
         return [line for line in run.stdout.splitlines() if "::" in line]
 
     assert len(ids(_collect_matrix(tmp_path))) == 108  # the classic kinds by default
-    both = ids(_collect_matrix(tmp_path, "--fileproto-kinds", "thread,process,later"))
-    assert len(both) == 162
-    assert sum("test_matrix[later-" in line for line in both) == 54
+    # A kind the registry has beyond the classic ones, and one registered by a plugin.
+    for third in [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]:
+        cases = ids(_collect_matrix(tmp_path, "--fileproto-kinds", f"thread,process,{third}"))
+        assert len(cases) == 162
+        assert sum(f"test_matrix[{third}-" in line for line in cases) == 54
     assert len(ids(_collect_matrix(tmp_path, "--fileproto-kinds", "process"))) == 54
     wrong = _collect_matrix(tmp_path, "--fileproto-kinds", "thread,nope")
     assert wrong.returncode == 4
-    assert "unknown server kind 'nope'; choose from thread, process, later" in wrong.stderr
+    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr
+    assert ", later" in wrong.stderr
 
 
 def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:
