@@ -80,7 +80,7 @@ def test_xdist_run_writes_the_benchmark_json(tmp_path: Path) -> None:
         f"--benchmark-json={out}", "-q", cwd=ROOT,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "wrote the benchmark JSON of this pytest-xdist run (4 case(s)" in run.stdout
+    assert "wrote the benchmark JSON of this pytest-xdist run (4 benchmark(s)" in run.stdout
     document = json.loads(out.read_text())
     assert document["machine_info"]["parallel"]["runner"] == "pytest-xdist"
     assert document["fileproto_limit"][0]["reference"] == "limit"

@@ -153,7 +153,7 @@ class Recorder:
         if self.json_written is not None:
             terminalreporter.write_line(
                 f"fileproto: wrote the benchmark JSON of this pytest-xdist run "
-                f"({len(self.entries)} case(s), marked parallel) to {self.json_written}"
+                f"({len(self.entries)} benchmark(s), marked parallel) to {self.json_written}"
             )
         results = report.sort_results(self._results())
         if not results:
