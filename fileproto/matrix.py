@@ -1,13 +1,19 @@
-"""The classic 108-case stress matrix, and which of its cases form the smoke tier."""
+"""The stress matrix, and which of its cases form the smoke tier.
+
+Server kind x server workers x operation x file size x client workers. The classic
+exercise is the 108 cases over ``servers.registry.CLASSIC_KINDS``; any other kind in
+the registry adds 54 more when asked for (``--fileproto-kinds``).
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fileproto.stress import OPERATIONS, Operation
+from servers.registry import CLASSIC_KINDS
 
-KINDS = ("thread", "process")
 SIZES_MIB = (10, 50, 100)
 CLIENT_WORKERS = (1, 5, 50)
 SERVER_WORKERS = (1, 5, 50)
@@ -19,6 +25,9 @@ SMOKE_SERVER_WORKERS = (1, 5)
 
 @dataclass(frozen=True)
 class MatrixCase:
+    """One cell of the matrix: a server (kind, workers) and a load (operation, size,
+    client workers)."""
+
     kind: str
     operation: Operation
     size_mib: int
@@ -39,11 +48,11 @@ class MatrixCase:
         )
 
 
-def matrix_cases() -> list[MatrixCase]:
+def matrix_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[MatrixCase]:
     """Ordered so that cases sharing a server run back to back (servers are reused)."""
     return [
         MatrixCase(kind, op, size, clients, workers)
         for kind, workers, op, size, clients in itertools.product(
-            KINDS, SERVER_WORKERS, OPERATIONS, SIZES_MIB, CLIENT_WORKERS
+            tuple(kinds), SERVER_WORKERS, OPERATIONS, SIZES_MIB, CLIENT_WORKERS
         )
     ]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fileproto import report
+from fileproto.results import LoadResult
 
 #: Exit code for input the command cannot use (missing, unreadable or empty file).
 BAD_INPUT = 2
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Render the report; 0 on success, 2 if the input is unusable, 1 if a write fails."""
     try:
         document = report.load_document(args.json)
-        cases = report.load_cases(document)
+        cases = report.load_results(document)
         references = report.load_references(document)
     except OSError as exc:
         return _fail(f"cannot read {args.json}: {exc.strerror or exc}")
@@ -100,6 +101,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_png(path: Path, cases: list[report.Case], references: list[dict[str, object]]) -> None:
+def _write_png(path: Path, cases: list[LoadResult], references: list[dict[str, object]]) -> None:
     report.render_png(cases, path, references=references)
     print(f"wrote chart to {path}")

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from fileproto.procinfo import peak_rss, proc_tree
+# peak_rss and proc_tree are re-exported for the callers that import them from here.
+from fileproto.procinfo import peak_rss, proc_tree, process_tree
 
 __all__ = ["READY_PREFIX", "ServerProcess", "ServerStartError", "peak_rss", "proc_tree"]
 
@@ -135,7 +136,8 @@ class ServerProcess:
         )
 
     def pids(self) -> list[int]:
-        return proc_tree(self.pid) if self.running else []
+        """The server's process and all its descendants (pool workers, forkserver)."""
+        return process_tree(self.pid) if self.running else []
 
     @property
     def running(self) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from servers.registry import CLASSIC_KINDS
+
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +27,17 @@ def test_two_saved_runs_compare_with_extra_info(tmp_path: Path) -> None:
     storage = tmp_path / "benchmarks"
     for _ in range(2):
         run = _run(
-            "-m", "pytest", "-p", "no:xdist", str(ROOT / "tests" / "test_matrix.py"),
-            "-k", CASE, "--benchmark-autosave", f"--benchmark-storage=file://{storage}",
-            "-q", cwd=ROOT,
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            str(ROOT / "tests" / "test_matrix.py"),
+            "-k",
+            CASE,
+            "--benchmark-autosave",
+            f"--benchmark-storage=file://{storage}",
+            "-q",
+            cwd=ROOT,
         )
         assert run.returncode == 0, run.stdout + run.stderr
     saved = sorted(storage.rglob("*.json"))
@@ -43,12 +53,63 @@ def test_two_saved_runs_compare_with_extra_info(tmp_path: Path) -> None:
 
     compare = _run(
         # The `pytest-benchmark` console script, run with this interpreter.
-        "-c", "import sys; from pytest_benchmark.cli import main; sys.exit(main())",
-        "--storage", f"file://{storage}", "compare",
-        "--columns", "min,max,mean", cwd=tmp_path,
+        "-c",
+        "import sys; from pytest_benchmark.cli import main; sys.exit(main())",
+        "--storage",
+        f"file://{storage}",
+        "compare",
+        "--columns",
+        "min,max,mean",
+        cwd=tmp_path,
     )
     assert compare.returncode == 0, compare.stdout + compare.stderr
     for path in saved:
         run_id = path.stem.split("_")[0]  # e.g. 0001
         assert run_id in compare.stdout, compare.stdout
     assert compare.stdout.count(f"test_matrix[{CASE}]") == 2, compare.stdout
+
+
+def test_xdist_run_writes_the_benchmark_json(tmp_path: Path) -> None:
+    """pytest-benchmark is off under pytest-xdist; the plugin writes the file from the
+    workers' results, marked parallel, and `compare` reads it beside a serial run."""
+    pytest.importorskip("xdist")
+    out = tmp_path / "parallel.json"
+    run = _run(
+        "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-m", "smoke",
+        str(ROOT / "tests" / "test_matrix.py"), "-k", "c1-w1", "--fileproto-rounds", "3",
+        f"--benchmark-json={out}", "-q", cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "wrote the benchmark JSON of this pytest-xdist run (4 benchmark(s)" in run.stdout
+    document = json.loads(out.read_text())
+    assert document["machine_info"]["parallel"]["runner"] == "pytest-xdist"
+    assert document["fileproto_limit"][0]["reference"] == "limit"
+    bench = {b["name"]: b for b in document["benchmarks"]}
+    assert sorted(bench) == sorted(
+        f"test_matrix[{k}-{op}-10MiB-c1-w1]" for k in CLASSIC_KINDS
+        for op in ("UPLOAD", "DOWNLOAD")
+    )  # fmt: skip
+    for b in bench.values():
+        assert b["fullname"] == f"tests/test_matrix.py::{b['name']}"
+        assert b["stats"]["rounds"] == 3 == b["extra_info"]["rounds"]
+        assert b["extra_info"]["verified"] is True
+
+    # The older serial run (docs/full-run.json) and this one, side by side.
+    compare = _run(
+        "-c", "import sys; from pytest_benchmark.cli import main; sys.exit(main())",
+        "compare", str(out), str(ROOT / "docs" / "full-run.json"), "--columns", "min,mean",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert compare.returncode == 0, compare.stdout + compare.stderr
+    assert compare.stdout.count("test_matrix[thread-UPLOAD-10MiB-c1-w1]") == 2, compare.stdout
+
+
+def test_saving_under_xdist_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    run = _run(
+        "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--benchmark-autosave",
+        f"--benchmark-storage=file://{tmp_path}", str(ROOT / "tests" / "test_matrix.py"),
+        cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "--benchmark-autosave saves nothing under pytest-xdist" in run.stderr

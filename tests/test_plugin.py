@@ -13,49 +13,37 @@ from pathlib import Path
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.procinfo import wait_gone
+from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server_process import ServerProcess, ServerStartError
+from servers.registry import CLASSIC_KINDS, KINDS
 
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # An inner test session: it starts a server of each kind through the plugin's fixtures,
-# writes the pids of their whole process trees, then (if asked) waits to be killed.
+# writes the pids of their whole process trees, then (if asked) waits to be killed. The
+# pids file appears complete or not at all (written aside, then renamed), so its
+# existence is the event the outer test waits for.
 INNER_TEST = """
 import json, os, time
+from servers.registry import KINDS
 
 def test_start_servers(fileproto_servers):
     pids = []
-    for kind, workers in (("thread", 2), ("process", 2)):
-        server = fileproto_servers.get(kind, workers)
+    for kind in KINDS:
+        server = fileproto_servers.get(kind, 2)
         with server.client(timeout=10) as client:
             assert client.list() == []
         pids += server.pids()
-    with open(os.environ["PIDS_FILE"], "w") as f:
+    path = os.environ["PIDS_FILE"]
+    with open(path + ".part", "w") as f:
         json.dump(pids, f)
+    os.replace(path + ".part", path)
     if os.environ.get("WAIT_TO_BE_KILLED"):
-        time.sleep(60)
+        time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's wait is missing
-
-
-def _wait_gone(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [p for p in pids if _alive(p)]
-        if not left:
-            return []
-        time.sleep(0.05)
-    return [p for p in pids if _alive(p)]
 
 
 def _inner_session(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
@@ -95,23 +83,22 @@ def test_no_server_outlives_the_session(tmp_path: Path) -> None:
     assert process.returncode == 0, output.decode(errors="replace")
     pids = json.loads(pids_file.read_text())
     assert len(pids) >= 4  # a thread server, and a process server with its pool
-    assert _wait_gone(pids, timeout=10) == []
+    assert wait_gone(pids, timeout=30) == []
 
 
 def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
     """Even a session killed with SIGKILL (no teardown at all) leaves no server behind."""
     process, pids_file = _inner_session(tmp_path, WAIT_TO_BE_KILLED="1")
     try:
-        deadline = time.monotonic() + 60
-        while not pids_file.exists() or not pids_file.read_text():
+        deadline = time.monotonic() + 120
+        while not pids_file.exists():
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "the inner session never started its servers"
             time.sleep(0.05)
-        time.sleep(0.1)  # let json.dump finish
         pids = json.loads(pids_file.read_text())
         process.send_signal(signal.SIGKILL)
-        process.wait(10)
-        assert _wait_gone(pids, timeout=15) == []
+        process.wait(30)
+        assert wait_gone(pids, timeout=30) == []
     finally:
         if process.poll() is None:
             process.kill()
@@ -144,11 +131,11 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
 def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
     if fileproto_servers.options.target:
         pytest.skip("starts its own servers")
-    for kind in ("thread", "process"):
+    for kind in KINDS:
         server = fileproto_servers.start(kind, 2)
         pids = server.pids()
         assert fileproto_servers.stop(server) == 0
-        assert _wait_gone(pids, timeout=10) == []
+        assert wait_gone(pids, timeout=30) == []
 
 
 def test_target_option_runs_suites_against_a_running_server(tmp_path: Path) -> None:
@@ -194,3 +181,73 @@ def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> N
     if fileproto_server.external:
         pytest.skip("needs our own server's processes")
     assert fileproto_server.peak_rss() > 1 << 20
+
+
+FAKE_KIND_PLUGIN = """
+from servers.registry import KINDS, ServerKind
+
+# A later kind, as the registry will list it: the plugin must need no change for it.
+KINDS["later"] = ServerKind(
+    "later", "servers.threadpool:ThreadPoolServer", "a stand-in for a later kind", "thread"
+)
+"""
+
+
+def _collect_matrix(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "later_kind.py").write_text(FAKE_KIND_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-p", "later_kind", "-m", "full", "--collect-only", "-q", "tests/test_matrix.py",
+         *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_matrix_kinds_come_from_the_registry(tmp_path: Path) -> None:
+    def ids(run: subprocess.CompletedProcess[str]) -> list[str]:
+        assert run.returncode == 0, run.stdout + run.stderr
+        return [line for line in run.stdout.splitlines() if "::" in line]
+
+    assert len(ids(_collect_matrix(tmp_path))) == 108  # the classic kinds by default
+    # A kind the registry has beyond the classic ones, and one registered by a plugin.
+    for third in [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]:
+        cases = ids(_collect_matrix(tmp_path, "--fileproto-kinds", f"thread,process,{third}"))
+        assert len(cases) == 162
+        assert sum(f"test_matrix[{third}-" in line for line in cases) == 54
+    assert len(ids(_collect_matrix(tmp_path, "--fileproto-kinds", "process"))) == 54
+    wrong = _collect_matrix(tmp_path, "--fileproto-kinds", "thread,nope")
+    assert wrong.returncode == 4
+    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr
+    assert ", later" in wrong.stderr
+
+
+def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:
+    """--fileproto-target under pytest-xdist: each worker's files have a name of their
+    own (no worker deletes another's uploads), and nothing is left on the server."""
+    pytest.importorskip("xdist")
+    root = tmp_path / "root"
+    with ServerProcess("thread", 4, root) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
+             f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
+             "--fileproto-rounds", "2", "-q"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "4 passed" in run.stdout, run.stdout
+        assert [p.name for p in root.iterdir()] == []
+
+
+def test_file_names_are_per_run_and_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "0123456789abcdef")
+    prefixes = set()
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        prefixes.add(name_prefix())
+    assert prefixes == {"fileproto-01234567-gw0-", "fileproto-01234567-gw1-"}
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID")
+    assert name_prefix() != name_prefix()  # a fresh token per run (session)

@@ -21,31 +21,66 @@ MIB = 1024 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _case(kind: str, operation: str, size_mib: int, clients: int, server_workers: int | str,
-          per_client_mib_s: float, *, failures: int = 0, error: str | None = None,
-          ) -> dict[str, Any]:
+def _case(
+    kind: str,
+    operation: str,
+    size_mib: int,
+    clients: int,
+    server_workers: int | str,
+    per_client_mib_s: float,
+    *,
+    failures: int = 0,
+    error: str | None = None,
+) -> dict[str, Any]:
     """One benchmark entry as pytest-benchmark writes it, figures from a plausible run."""
     size = size_mib * MIB
     avg = size / (per_client_mib_s * MIB)
     wall = avg * 1.1
     ok = clients - failures
     info = {
-        "operation": operation, "size_mib": size_mib, "size_bytes": size,
-        "client_workers": clients, "server_workers": server_workers, "server_kind": kind,
-        "method": "thread", "dialect": "json", "avg_time_s": avg,
-        "throughput_Bps": size / avg, "aggregate_Bps": ok * size / wall, "wall_time_s": wall,
-        "successes": ok, "failures": failures, "verified": failures == 0,
-        "first_error": error, "client_peak_rss_bytes": 61_234_688,
+        "operation": operation,
+        "size_mib": size_mib,
+        "size_bytes": size,
+        "client_workers": clients,
+        "server_workers": server_workers,
+        "server_kind": kind,
+        "method": "thread",
+        "dialect": "json",
+        "avg_time_s": avg,
+        "throughput_Bps": size / avg,
+        "aggregate_Bps": ok * size / wall,
+        "wall_time_s": wall,
+        "successes": ok,
+        "failures": failures,
+        "verified": failures == 0,
+        "first_error": error,
+        "client_peak_rss_bytes": 61_234_688,
     }
     if kind != "external":
         info["server_peak_rss_bytes"] = 48_123_904
     name = f"test_matrix[{kind}-{operation}-{size_mib}MiB-c{clients}-s{server_workers}]"
     return {
-        "group": f"{kind} {operation}", "name": name, "fullname": f"tests/test_matrix.py::{name}",
-        "params": None, "param": None, "extra_info": info, "options": {"max_time": 1.0},
-        "stats": {"min": wall, "max": wall, "mean": wall, "stddev": 0, "rounds": 1,
-                  "median": wall, "iqr": 0, "q1": wall, "q3": wall, "iterations": 1,
-                  "total": wall, "ops": 1 / wall},
+        "group": f"{kind} {operation}",
+        "name": name,
+        "fullname": f"tests/test_matrix.py::{name}",
+        "params": None,
+        "param": None,
+        "extra_info": info,
+        "options": {"max_time": 1.0},
+        "stats": {
+            "min": wall,
+            "max": wall,
+            "mean": wall,
+            "stddev": 0,
+            "rounds": 1,
+            "median": wall,
+            "iqr": 0,
+            "q1": wall,
+            "q3": wall,
+            "iterations": 1,
+            "total": wall,
+            "ops": 1 / wall,
+        },
     }
 
 
@@ -60,9 +95,17 @@ BENCHMARKS = [
     _case("thread", "UPLOAD", 10, 50, 5, 21.5),
     _case("process", "UPLOAD", 100, 50, 1, 6.8, failures=3, error=FAILING_ERROR),
     _case("process", "UPLOAD", 10, 1, 1, 220.0),
-    {"name": "test_limit[100MiB]", "group": "limit", "extra_info": {
-        "reference": "limit", "size_mib": 100, "size_bytes": 100 * MIB, "time_s": 0.07,
-        "throughput_Bps": 100 * MIB / 0.07}},
+    {
+        "name": "test_limit[100MiB]",
+        "group": "limit",
+        "extra_info": {
+            "reference": "limit",
+            "size_mib": 100,
+            "size_bytes": 100 * MIB,
+            "time_s": 0.07,
+            "throughput_Bps": 100 * MIB / 0.07,
+        },
+    },
     {"name": "test_protocol_roundtrip", "extra_info": {}},
 ]
 DOCUMENT: dict[str, Any] = {
@@ -82,25 +125,33 @@ def results_json(tmp_path: Path) -> Path:
 
 
 def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fileproto", "report", *map(str, args)],
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 def _table_rows(section: str) -> list[str]:
-    return [line for line in section.splitlines()
-            if line.startswith("| ") and not line.startswith("| No ")]
+    return [
+        line
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| No ")
+    ]
 
 
 # --- loading ------------------------------------------------------------------------------
 
 
 def test_load_keeps_only_matrix_cases(results_json: Path) -> None:
-    cases = report.load_cases(results_json)
+    cases = report.load_results(results_json)
     assert len(cases) == 7
     failing = next(c for c in cases if c.failures)
     assert (failing.server_kind, failing.operation, failing.size_mib) == ("process", "UPLOAD", 100)
     assert failing.first_error == FAILING_ERROR and failing.verified is False
-    assert report.load_cases(DOCUMENT) == cases  # an already-parsed dict works the same
+    assert report.load_results(DOCUMENT) == cases  # an already-parsed dict works the same
 
 
 def test_load_references_are_separate(results_json: Path) -> None:
@@ -111,7 +162,7 @@ def test_load_references_are_separate(results_json: Path) -> None:
 def test_stress_json_without_stats_and_optional_fields() -> None:
     bench = _case("external", "UPLOAD", 10, 5, "external", 100.0)
     del bench["stats"], bench["extra_info"]["client_peak_rss_bytes"]
-    [case] = report.load_cases({"benchmarks": [bench]})
+    [case] = report.load_results({"benchmarks": [bench]})
     assert case.server_workers == "external"
     assert case.server_peak_rss_bytes is None and case.client_peak_rss_bytes is None
 
@@ -121,7 +172,7 @@ def test_missing_required_field_is_named() -> None:
     broken = document["benchmarks"][2]
     del broken["extra_info"]["aggregate_Bps"]
     with pytest.raises(ValueError, match="aggregate_Bps") as excinfo:
-        report.load_cases(document)
+        report.load_results(document)
     assert broken["name"] in str(excinfo.value)
 
 
@@ -129,45 +180,52 @@ def test_wrong_type_is_rejected_with_the_benchmark_name() -> None:
     document = copy.deepcopy(DOCUMENT)
     document["benchmarks"][0]["extra_info"]["failures"] = "none"
     with pytest.raises(ValueError, match=r"test_matrix\[process-DOWNLOAD.*failures"):
-        report.load_cases(document)
+        report.load_results(document)
 
 
 def test_not_a_benchmark_file(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ValueError, match="benchmarks"):
-        report.load_cases(path)
+        report.load_results(path)
 
 
 # --- ordering and tables ------------------------------------------------------------------
 
 
 def test_sort_order() -> None:
-    cases = report.sort_cases(report.load_cases(DOCUMENT))
+    cases = report.sort_results(report.load_results(DOCUMENT))
     keys = [(c.server_kind, c.operation, c.size_mib, c.client_workers) for c in cases]
     assert keys == [
-        ("thread", "UPLOAD", 10, 1), ("thread", "UPLOAD", 10, 50), ("thread", "UPLOAD", 50, 5),
+        ("thread", "UPLOAD", 10, 1),
+        ("thread", "UPLOAD", 10, 50),
+        ("thread", "UPLOAD", 50, 5),
         ("thread", "DOWNLOAD", 10, 1),
-        ("process", "UPLOAD", 10, 1), ("process", "UPLOAD", 100, 50),
+        ("process", "UPLOAD", 10, 1),
+        ("process", "UPLOAD", 100, 50),
         ("process", "DOWNLOAD", 10, 5),
     ]
 
 
 def test_external_server_workers_sort_last() -> None:
-    benches = [_case("thread", "UPLOAD", 10, 1, "external", 1.0),
-               _case("thread", "UPLOAD", 10, 1, 50, 1.0),
-               _case("thread", "UPLOAD", 10, 1, 5, 1.0)]
-    cases = report.sort_cases(report.load_cases({"benchmarks": benches}))
+    benches = [
+        _case("thread", "UPLOAD", 10, 1, "external", 1.0),
+        _case("thread", "UPLOAD", 10, 1, 50, 1.0),
+        _case("thread", "UPLOAD", 10, 1, 5, 1.0),
+    ]
+    cases = report.sort_results(report.load_results({"benchmarks": benches}))
     assert [c.server_workers for c in cases] == [5, 50, "external"]
 
 
 def test_markdown_sections_rows_and_numbers() -> None:
-    markdown = report.render_markdown(report.load_cases(DOCUMENT))
+    markdown = report.render_markdown(report.load_results(DOCUMENT))
     assert markdown.count("### ") == 2
     thread, process = markdown.split("### process pool")
     assert thread.startswith("### thread pool")
-    assert ("| No | Operation | Size (MiB) | Client Workers | Server Workers | Avg Time (s) "
-            "| Throughput (B/s) | Aggregate (B/s) | Client Success | Client Fail |") in thread
+    assert (
+        "| No | Operation | Size (MiB) | Client Workers | Server Workers | Avg Time (s) "
+        "| Throughput (B/s) | Aggregate (B/s) | Client Success | Client Fail |"
+    ) in thread
     thread_rows, process_rows = _table_rows(thread), _table_rows(process)
     assert [row.split(" | ")[0] for row in thread_rows] == ["| 1", "| 2", "| 3", "| 4"]
     assert len(process_rows) == 3
@@ -176,7 +234,7 @@ def test_markdown_sections_rows_and_numbers() -> None:
 
 
 def test_failure_marker_and_footnote_only_for_the_failing_case() -> None:
-    markdown = report.render_markdown(report.load_cases(DOCUMENT))
+    markdown = report.render_markdown(report.load_results(DOCUMENT))
     thread, process = markdown.split("### process pool")
     assert report.MARK not in thread
     marked = [row for row in _table_rows(process) if report.MARK in row]
@@ -190,7 +248,7 @@ def test_failure_marker_and_footnote_only_for_the_failing_case() -> None:
 
 
 def test_text_table_matches_markdown() -> None:
-    cases = report.load_cases(DOCUMENT)
+    cases = report.load_results(DOCUMENT)
     text = report.render_text(cases)
     assert "thread pool\n===========" in text and "process pool\n============" in text
     header = next(line for line in text.splitlines() if line.startswith("No"))
@@ -205,7 +263,7 @@ def test_text_table_matches_markdown() -> None:
 
 
 def test_csv_round_trip() -> None:
-    cases = report.sort_cases(report.load_cases(DOCUMENT))
+    cases = report.sort_results(report.load_results(DOCUMENT))
     rows = list(csv.DictReader(io.StringIO(report.render_csv(cases))))
     assert list(rows[0]) == list(report.CSV_COLUMNS)
     assert len(rows) == len(cases)
@@ -228,8 +286,9 @@ def test_csv_round_trip() -> None:
 def test_png_with_references(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = tmp_path / "chart.png"
-    report.render_png(report.load_cases(DOCUMENT), path,
-                      references=report.load_references(DOCUMENT))
+    report.render_png(
+        report.load_results(DOCUMENT), path, references=report.load_references(DOCUMENT)
+    )
     data = path.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 20_000
 

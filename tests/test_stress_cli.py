@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ import pytest
 
 from fileproto import report
 from fileproto.cli import build_parser, main
-from fileproto.pytest_plugin import RunningServer, ServerPool
-from fileproto.server_process import proc_tree
+from fileproto.procinfo import process_tree, wait_gone
+from fileproto.pytest.servers import RunningServer, ServerPool
 
 pytestmark = pytest.mark.smoke
 
@@ -92,20 +92,6 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[Any], timeout: float
     pytest.fail(f"no {text!r} within {timeout}s:\n{path.read_text(errors='replace')}")
 
 
-def _alive(pids: Sequence[int]) -> list[int]:
-    """Those of ``pids`` that still run (a zombie has ended)."""
-    alive = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            alive.append(pid)
-    return alive
-
-
 @pytest.mark.parametrize(
     ("kind", "operation", "method"),
     [("thread", "download", "thread"), ("process", "Upload", "process")],
@@ -161,7 +147,7 @@ def test_classic_flags_against_each_server_kind(
     assert re.search(r"aggregate [\d,.]+ MiB/s", run.stdout)
     assert "━" not in run.stderr and "\x1b[" not in run.stderr  # no progress bar when piped
 
-    cases = report.load_cases(out)  # what `fileproto report` reads
+    cases = report.load_results(out)  # what `fileproto report` reads
     assert len(cases) == 1
     case = cases[0]
     assert (
@@ -301,7 +287,7 @@ def test_ctrl_c_stops_client_processes(
         )
     try:
         _wait_for(err, "round 3/500", proc, timeout=30)
-        tree = proc_tree(proc.pid)
+        tree = process_tree(proc.pid)
         proc.send_signal(signal.SIGINT)
         stdout, _ = proc.communicate(timeout=30)
     finally:
@@ -313,10 +299,7 @@ def test_ctrl_c_stops_client_processes(
     assert "interrupted" in messages and "Traceback" not in messages, messages
     rows = _rows(out)  # what was measured before the interrupt is printed
     assert len(rows) == 1 and rows[0]["successes"] >= 8, out
-    deadline = time.monotonic() + 5
-    while _alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _alive(tree) == [], "client processes outlived the stress command"
+    assert wait_gone(tree, timeout=10) == [], "client processes outlived the stress command"
     assert list(private_tmp.iterdir()) == []  # no partial file on the client side
     assert [n for n in _server_files(server) if not n.startswith(".")] == []
 

@@ -1,0 +1,83 @@
+"""The fileproto pytest plugin: the ``pytest11`` entry point named ``fileproto``.
+
+Fixtures start real servers in their own OS processes (port 0, readiness line,
+SIGTERM then SIGKILL), give clients and session-cached test files, and run matrix
+cases as pytest-benchmark benchmarks. Options point the whole suite at a server that
+is already running elsewhere (``--fileproto-target``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Fixtures are found where the plugin is registered: this module.
+from fileproto.pytest.fixtures import (
+    fileproto_client,
+    fileproto_limit,
+    fileproto_options,
+    fileproto_server,
+    fileproto_servers,
+    fileproto_testfile,
+    server_param,
+)
+from fileproto.pytest.matrix import fileproto_run_case, parametrize
+from fileproto.pytest.recording import Recorder, check_xdist_saving
+from fileproto.pytest.settings import add_plugin_options, check_options
+from servers.registry import KINDS, kind_names
+
+__all__ = [
+    "fileproto_client",
+    "fileproto_limit",
+    "fileproto_options",
+    "fileproto_run_case",
+    "fileproto_server",
+    "fileproto_servers",
+    "fileproto_testfile",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_generate_tests",
+]
+
+MARKERS = (
+    "smoke: fast tests and the small part of the matrix; the default run",
+    "full: the stress matrix (108 cases over the classic kinds)",
+    "limit: the machine's ceiling, the simplest pipeline that moves the same bytes",
+    "conformance: protocol rules any server must keep (use with --fileproto-target)",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_plugin_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    check_options(config)
+    check_xdist_saving(config)
+    config.pluginmanager.register(Recorder(config), "fileproto-recorder")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Any test that asks for ``fileproto_case`` runs over the stress matrix."""
+    if "fileproto_case" in metafunc.fixturenames:
+        parametrize(metafunc)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --fileproto-target there is one server: tests parametrized over our server
+    kinds would run once per kind against it, so keep the first kind's copy only."""
+    if not config.getoption("--fileproto-target"):
+        return
+    first = kind_names()[0]
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        param = callspec.params.get("fileproto_server") if callspec else None
+        kind = server_param(param)[0] if param is not None else first
+        (drop if kind in KINDS and kind != first else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -1,0 +1,210 @@
+"""What a session keeps of its benchmarks: the terminal summary, the report files, the
+limit in the benchmark JSON, and the benchmark JSON itself under pytest-xdist.
+
+Each matrix case puts its pytest-benchmark entry in the test report's
+``user_properties``; those travel from pytest-xdist workers to the controller, so the
+controller sees every case however the run was distributed.
+
+pytest-benchmark switches itself off under pytest-xdist ("cannot be performed reliably
+in a parallelized environment") and then writes no ``--benchmark-json`` file; the only
+sign is a warning. Here the controller writes that file from the entries the workers
+report, in pytest-benchmark's format, with ``machine_info["parallel"]`` saying the cases
+ran side by side (their figures are not those of a serial run). Saving into the
+benchmark storage (``--benchmark-save``/``--benchmark-autosave``) under pytest-xdist is
+refused at start rather than skipped in silence.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto import report
+from fileproto.pytest.fixtures import LIMIT_BOOK
+from fileproto.pytest.settings import Options
+from fileproto.results import LoadResult
+from fileproto.results.document import (
+    LIMIT_KEY,
+    BenchmarkEntry,
+    benchmark_document,
+    machine_info,
+    write_document,
+)
+from fileproto.testfiles import MIB
+
+#: The user_properties key of a case's benchmark entry.
+BENCHMARK_PROPERTY = "fileproto_benchmark"
+
+
+def record(item: pytest.Item, entry: BenchmarkEntry) -> None:
+    item.user_properties.append((BENCHMARK_PROPERTY, entry.as_dict()))
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """This is the controller of a pytest-xdist run (pytest-benchmark's own test)."""
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+
+
+def _benchmarks_on(config: pytest.Config) -> bool:
+    """pytest-benchmark would time benchmarks, were it not for pytest-xdist."""
+    skip = config.getoption("benchmark_skip", False)
+    disabled = config.getoption("benchmark_disable", False) and not config.getoption(
+        "benchmark_enable", False
+    )
+    return not skip and not disabled
+
+
+def check_xdist_saving(config: pytest.Config) -> None:
+    """A UsageError at start for what cannot be done under pytest-xdist."""
+    if not _xdist_controller(config) or not _benchmarks_on(config):
+        return
+    for option in ("benchmark_save", "benchmark_autosave"):
+        if config.getoption(option, None):
+            flag = "--" + option.replace("_", "-")
+            raise pytest.UsageError(
+                f"{flag} saves nothing under pytest-xdist (-n): pytest-benchmark switches "
+                "itself off there. Drop -n to save timed runs, or use --benchmark-json=FILE, "
+                "which the fileproto plugin writes from the workers' results (marked as a "
+                "parallel run)."
+            )
+
+
+class Recorder:
+    """A plugin object: collects the cases' entries, writes what is asked for."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.entries: list[dict[str, Any]] = []
+        self.workers: set[str] = set()
+        self.json_written: Path | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for key, value in report.user_properties:
+            if key == BENCHMARK_PROPERTY and isinstance(value, dict):
+                self.entries.append(value)
+                worker = getattr(getattr(report, "node", None), "workerinput", {})
+                if isinstance(worker, dict) and "workerid" in worker:
+                    self.workers.add(str(worker["workerid"]))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_json(
+        self, config: pytest.Config, benchmarks: list[Any], output_json: dict[str, Any]
+    ) -> None:
+        """Keep the limit measured in this run beside the cases it is compared with."""
+        book = config.stash.get(LIMIT_BOOK, None)
+        if book is not None and book.results:
+            output_json[LIMIT_KEY] = [r.extra_info() for _, r in sorted(book.results.items())]
+
+    # -- the benchmark JSON under pytest-xdist ------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        config = self.config
+        target = config.getoption("benchmark_json", None)
+        if not target or not _xdist_controller(config) or not _benchmarks_on(config):
+            return
+        write_document(self._parallel_document(), target)
+        # pytest-benchmark 5 gives a Path; 4 gave the file it opened.
+        path = target if isinstance(target, str | os.PathLike) else target.name
+        self.json_written = Path(path)
+
+    def _parallel_document(self) -> dict[str, Any]:
+        config = self.config
+        hook = config.hook
+        if hasattr(hook, "pytest_benchmark_generate_machine_info"):
+            machine = hook.pytest_benchmark_generate_machine_info(config=config)
+            hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine)
+            commit = hook.pytest_benchmark_generate_commit_info(config=config)
+            hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit)
+            version = importlib.metadata.version("pytest-benchmark")
+        else:
+            machine, commit, version = machine_info(), {}, "unknown"
+        machine["parallel"] = {
+            "runner": "pytest-xdist",
+            "workers": len(self.workers) or config.getoption("numprocesses", None),
+            "note": "cases ran side by side, written by the fileproto plugin; their "
+            "figures are not those of a serial run",
+        }
+        entries = [BenchmarkEntry.from_dict(entry) for entry in self.entries]
+        document = benchmark_document(entries, machine=machine, commit=commit, version=version)
+        limits = _limits(entries)
+        if limits:
+            document[LIMIT_KEY] = limits
+        hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=document)
+        return document
+
+    # -- the terminal summary and the report files --------------------------------------
+
+    def _results(self) -> list[LoadResult]:
+        return [
+            LoadResult.from_extra_info(entry["extra_info"], entry["name"])
+            for entry in self.entries
+            if "operation" in entry["extra_info"]
+        ]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        if self.json_written is not None:
+            terminalreporter.write_line(
+                f"fileproto: wrote the benchmark JSON of this pytest-xdist run "
+                f"({len(self.entries)} benchmark(s), marked parallel) to {self.json_written}"
+            )
+        results = report.sort_results(self._results())
+        if not results:
+            return
+        terminalreporter.section("fileproto stress matrix")
+        terminalreporter.write_line(report.render_text(results))
+        limits = {r.size_bytes: r for r in results if r.limit_time_s}
+        for size, r in sorted(limits.items()):
+            terminalreporter.write_line(
+                f"limit (bare pipeline, same run): {size / MIB:g} MiB in {r.limit_time_s:.3f} s"
+                f" = {r.limit_Bps or 0:,.0f} B/s"
+            )
+        report_dir = Options.from_config(self.config).report_dir
+        if report_dir is not None:
+            _write_report(terminalreporter, report_dir, results, list(limits.values()))
+
+
+def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
+    """The limit per size from the cases' extra_info (each worker measured its own; the
+    fastest is the machine's ceiling)."""
+    best: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        info = entry.extra_info
+        seconds, size = info.get("limit_time_s"), info.get("size_bytes")
+        if not seconds or not isinstance(size, int):
+            continue
+        if size not in best or seconds < best[size]["time_s"]:
+            best[size] = {
+                "reference": "limit",
+                "size_mib": info.get("size_mib"),
+                "size_bytes": size,
+                "time_s": seconds,
+                "throughput_Bps": info.get("limit_Bps"),
+            }
+    return [best[size] for size in sorted(best)]
+
+
+def _write_report(
+    terminalreporter: Any, folder: Path, results: list[LoadResult], limits: list[LoadResult]
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.md").write_text(report.render_markdown(results))
+    (folder / "results.csv").write_text(report.render_csv(results))
+    written = ["results.md", "results.csv"]
+    references = [
+        {"reference": "limit", "size_mib": r.size_mib, "throughput_Bps": r.limit_Bps}
+        for r in limits
+    ]
+    try:
+        report.render_png(results, folder / "results.png", references=references)
+        written.append("results.png")
+    except RuntimeError as exc:
+        terminalreporter.write_line(f"no plot: {exc}")
+    terminalreporter.write_line(f"report written to {folder}: {', '.join(written)}")

@@ -1,0 +1,74 @@
+"""The plugin's command-line options, and the ``Options`` a session reads them into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fileproto.client import parse_address
+from fileproto.options import add_kind_options, add_load_options
+from fileproto.stress import Method
+from fileproto.wire.events import Dialect
+
+PREFIX = "fileproto-"
+
+
+def add_plugin_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fileproto", "fileproto servers and stress matrix")
+    group.addoption(
+        f"--{PREFIX}target",
+        metavar="HOST:PORT",
+        default=None,
+        help="run the matrix and protocol tests against this running server "
+        "instead of starting servers (server workers are then 'external')",
+    )
+    # Shared with `fileproto stress` (--dialect, --method, --rounds).
+    add_load_options(group.addoption, PREFIX)
+    add_kind_options(group.addoption, PREFIX)
+    group.addoption(
+        f"--{PREFIX}report",
+        metavar="DIR",
+        default=None,
+        help="write the results table (Markdown, CSV) and plot (PNG) into DIR",
+    )
+    group.addoption(
+        f"--{PREFIX}allow-failures",
+        action="store_true",
+        help="record failed clients without failing the case (for other servers)",
+    )
+
+
+def check_options(config: pytest.Config) -> None:
+    """What argparse cannot check by itself; a UsageError at start, not a failure later."""
+    target = config.getoption("--fileproto-target")
+    if target:
+        try:
+            parse_address(target)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--fileproto-target: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Options:
+    target: str | None
+    dialect: Dialect
+    rounds: int
+    method: Method | None
+    kinds: tuple[str, ...]
+    report_dir: Path | None
+    allow_failures: bool
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Options:
+        report = config.getoption("--fileproto-report")
+        return cls(
+            target=config.getoption("--fileproto-target"),
+            dialect=config.getoption("--fileproto-dialect"),
+            rounds=config.getoption("--fileproto-rounds"),
+            method=config.getoption("--fileproto-method"),
+            kinds=tuple(config.getoption("--fileproto-kinds")),
+            report_dir=Path(report) if report else None,
+            allow_failures=config.getoption("--fileproto-allow-failures"),
+        )

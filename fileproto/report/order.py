@@ -1,0 +1,64 @@
+"""How the report orders and names cases: server kinds in the registry's order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from fileproto.results import EXTERNAL, LoadResult
+from servers.registry import KINDS
+
+_OPERATION_ORDER = ("UPLOAD", "DOWNLOAD")
+#: Section titles of the classic kinds, as every saved report has them; a kind whose
+#: registry entry has a ``label`` uses that instead.
+_TITLES = {"thread": "thread pool", "process": "process pool", EXTERNAL: "external server"}
+
+
+def kind_order() -> tuple[str, ...]:
+    """The registry's kinds, then a server we did not start."""
+    return (*KINDS, EXTERNAL)
+
+
+def kind_label(kind: str) -> str:
+    """Section title of a server kind: "thread pool", "process pool", ..."""
+    label = getattr(KINDS.get(kind), "label", None)
+    return label if isinstance(label, str) and label else _TITLES.get(kind, kind)
+
+
+def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
+    # Known values in their fixed order, anything unexpected after them, alphabetically.
+    return (order.index(value), "") if value in order else (len(order), value)
+
+
+def operation_rank(operation: str) -> tuple[int, str]:
+    return rank(operation, _OPERATION_ORDER)
+
+
+def server_workers_key(value: int | str) -> tuple[int, int]:
+    return (1, 0) if isinstance(value, str) else (0, value)
+
+
+def size_text(size_mib: int | float) -> str:
+    return f"{size_mib:g}" if isinstance(size_mib, float) else str(size_mib)
+
+
+def sort_results(results: Iterable[LoadResult]) -> list[LoadResult]:
+    """Order by server kind, operation (UPLOAD first), size, client then server workers."""
+    kinds = kind_order()
+    return sorted(
+        results,
+        key=lambda c: (
+            rank(c.server_kind, kinds),
+            operation_rank(c.operation),
+            c.size_mib,
+            c.client_workers,
+            server_workers_key(c.server_workers),
+        ),
+    )
+
+
+def sections(results: Iterable[LoadResult]) -> list[tuple[str, list[LoadResult]]]:
+    """Sorted cases split per server kind, keeping the sort order of the kinds."""
+    found: dict[str, list[LoadResult]] = {}
+    for result in sort_results(results):
+        found.setdefault(result.server_kind, []).append(result)
+    return list(found.items())

@@ -1,0 +1,255 @@
+"""One case's figures (DESIGN.md, Benchmark semantics) and their ``extra_info`` form.
+
+A :class:`LoadResult` is what one load (an operation, a file size, N client workers)
+measured against one server, over one or more rounds. Its ``extra_info`` form is what
+pytest-benchmark saves with the case; the keys and their meaning are fixed, because
+``pytest-benchmark compare`` and ``fileproto report`` read runs saved long ago
+(``docs/full-run.json`` is one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MIB = 1 << 20
+#: The server-workers value (and kind) of a server we did not start.
+EXTERNAL = "external"
+
+
+def size_mib_of(size_bytes: int) -> int | float:
+    """The recorded size in MiB: a whole number, or a fraction to 3 decimals (0.5)."""
+    return size_bytes // MIB if size_bytes % MIB == 0 else round(size_bytes / MIB, 3)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """A case's outcome. Times are seconds, rates bytes per second; over several rounds,
+    times and rates are averaged and counts summed (:meth:`merge`)."""
+
+    operation: str
+    size_mib: int | float
+    size_bytes: int
+    client_workers: int
+    #: An int, or "external" for a server we did not start.
+    server_workers: int | str
+    server_kind: str
+    #: How the client workers ran: "thread" or "process".
+    method: str
+    #: Average per-client time of the clients that succeeded.
+    avg_time_s: float
+    #: Per-client throughput (file bytes / that client's time), averaged: the classic
+    #: table's figure.
+    throughput_Bps: float
+    #: All bytes moved / the case's wall time.
+    aggregate_Bps: float
+    wall_time_s: float
+    successes: int
+    failures: int
+    #: Every transferred file was compared byte for byte, and none failed.
+    verified: bool
+    first_error: str | None
+    dialect: str | None = None
+    #: Client memory: the load generator's process, or its client processes summed.
+    client_peak_rss_bytes: int | None = None
+    rounds: int | None = None
+    interrupted: bool | None = None
+    #: Peak resident memory summed over the server's processes (ours only).
+    server_peak_rss_bytes: int | None = None
+    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.limit).
+    limit_time_s: float | None = None
+    limit_Bps: float | None = None
+    ratio_to_limit: float | None = None
+    #: Keys of extra_info this version does not know, kept as they were.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The benchmark's name; not part of extra_info.
+    name: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True if the case gets the failure marker in the tables."""
+        return self.failures > 0 or not self.verified
+
+    @property
+    def id(self) -> str:
+        """e.g. thread-UPLOAD-10MiB-c5-w1, as the matrix names its cases."""
+        return (
+            f"{self.server_kind}-{self.operation}-{self.size_mib}MiB-"
+            f"c{self.client_workers}-w{self.server_workers}"
+        )
+
+    # -- rounds, and figures added after the run ------------------------------------
+
+    @classmethod
+    def merge(cls, rounds: Sequence[LoadResult]) -> LoadResult:
+        """One case over its rounds: times and rates averaged, counts summed, the
+        clients' peak memory the highest, verified only if every round was."""
+        if not rounds:
+            raise ValueError("no rounds to merge")
+        count = len(rounds)
+
+        def mean(key: str) -> float:
+            return sum(float(getattr(r, key)) for r in rounds) / count
+
+        peaks = [r.client_peak_rss_bytes for r in rounds if r.client_peak_rss_bytes is not None]
+        return dataclasses.replace(
+            rounds[-1],
+            avg_time_s=mean("avg_time_s"),
+            throughput_Bps=mean("throughput_Bps"),
+            aggregate_Bps=mean("aggregate_Bps"),
+            wall_time_s=mean("wall_time_s"),
+            successes=sum(r.successes for r in rounds),
+            failures=sum(r.failures for r in rounds),
+            client_peak_rss_bytes=max(peaks) if peaks else None,
+            verified=all(r.verified for r in rounds),
+            first_error=next((r.first_error for r in rounds if r.first_error), None),
+            rounds=count,
+            interrupted=any(bool(r.interrupted) for r in rounds),
+        )
+
+    def with_server_peak(self, peak_rss: int) -> LoadResult:
+        return dataclasses.replace(self, server_peak_rss_bytes=peak_rss)
+
+    def with_limit(self, seconds: float, throughput: float) -> LoadResult:
+        """Add the machine's ceiling for this size; the ratio is our time over it."""
+        return dataclasses.replace(
+            self,
+            limit_time_s=seconds,
+            limit_Bps=throughput,
+            ratio_to_limit=self.avg_time_s / seconds if seconds else None,
+        )
+
+    # -- extra_info -----------------------------------------------------------------
+
+    def extra_info(self) -> dict[str, Any]:
+        """The benchmark's extra_info: every known key in its fixed order; optional
+        keys only when known (a stress run has no server memory), then unknown ones."""
+        info: dict[str, Any] = {}
+        for key in _KEYS:
+            value = getattr(self, key)
+            if value is not None or key in _REQUIRED:
+                info[key] = value
+        info.update(self.extra)
+        return info
+
+    @classmethod
+    def from_extra_info(cls, info: Mapping[str, Any], name: str = "") -> LoadResult:
+        """Read one benchmark's ``extra_info``; ValueError names the benchmark and the
+        fields that are missing or of the wrong type."""
+        missing = [key for key in _REQUIRED if key not in info]
+        if missing:
+            raise ValueError(
+                f"benchmark {name!r}: extra_info lacks required field(s) {', '.join(missing)}"
+            )
+        values: dict[str, Any] = {"name": name}
+        for key, convert in (*_REQUIRED.items(), *_OPTIONAL.items()):
+            raw = info.get(key)
+            if raw is None and key in _NULLABLE:
+                values[key] = None
+                continue
+            try:
+                values[key] = convert(raw)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"benchmark {name!r}: extra_info field {key!r}: {exc}") from None
+        values["extra"] = {k: v for k, v in info.items() if k not in _KNOWN}
+        return cls(**values)
+
+
+# -- field converters: strict enough that a table never shows a wrong-looking number ------
+
+
+def _int(value: Any) -> int:
+    # bool is an int subclass; a JSON true where a count belongs is a producer bug.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected an integer, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _size(value: Any) -> int | float:
+    number = _float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _server_workers(value: Any) -> int | str:
+    return EXTERNAL if value == EXTERNAL else _int(value)
+
+
+_REQUIRED: dict[str, Callable[[Any], Any]] = {
+    "operation": _str,
+    "size_mib": _size,
+    "size_bytes": _int,
+    "client_workers": _int,
+    "server_workers": _server_workers,
+    "server_kind": _str,
+    "method": _str,
+    "avg_time_s": _float,
+    "throughput_Bps": _float,
+    "aggregate_Bps": _float,
+    "wall_time_s": _float,
+    "successes": _int,
+    "failures": _int,
+    "verified": _bool,
+    "first_error": _str,
+}
+_OPTIONAL: dict[str, Callable[[Any], Any]] = {
+    "dialect": _str,
+    "client_peak_rss_bytes": _int,
+    "rounds": _int,
+    "interrupted": _bool,
+    "server_peak_rss_bytes": _int,
+    "limit_time_s": _float,
+    "limit_Bps": _float,
+    "ratio_to_limit": _float,
+}
+#: Fields that may hold null (first_error is required but null when nothing failed).
+_NULLABLE = frozenset({"first_error", *_OPTIONAL})
+_KNOWN = frozenset({*_REQUIRED, *_OPTIONAL})
+#: extra_info's key order, as the plugin has always written it.
+_KEYS = (
+    "operation",
+    "size_mib",
+    "size_bytes",
+    "client_workers",
+    "server_workers",
+    "server_kind",
+    "method",
+    "dialect",
+    "avg_time_s",
+    "throughput_Bps",
+    "aggregate_Bps",
+    "wall_time_s",
+    "successes",
+    "failures",
+    "verified",
+    "first_error",
+    "client_peak_rss_bytes",
+    "rounds",
+    "interrupted",
+    "server_peak_rss_bytes",
+    "limit_time_s",
+    "limit_Bps",
+    "ratio_to_limit",
+)
+assert set(_KEYS) == _KNOWN

@@ -1,0 +1,114 @@
+"""One round of a load: prepare the workers, release them together, verify what moved."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from fileproto.client import Client
+from fileproto.errors import ServerError
+from fileproto.stress.outcome import RoundOutcome
+from fileproto.stress.processes import ProcessWorkers
+from fileproto.stress.spec import LoadSpec
+from fileproto.stress.threads import ThreadWorkers
+from fileproto.testfiles import Comparator
+
+#: Checks the file a worker uploaded: returns None if the server holds exactly the
+#: source's bytes under that name, else a description of what is wrong.
+UploadCheck = Callable[[str], str | None]
+
+
+class PreparedLoad:
+    """Workers started and connected-ready, waiting for the go; ``run`` is the timed part.
+
+    Splitting the two keeps process start-up out of the measurement.
+    """
+
+    def __init__(
+        self,
+        spec: LoadSpec,
+        on_progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        if spec.clients < 1:
+            raise ValueError("clients must be at least 1")
+        self.spec = spec
+        self.on_progress = on_progress
+        self.cancel = cancel or threading.Event()
+        self._workers: ThreadWorkers | ProcessWorkers = (
+            ProcessWorkers(spec, self.cancel)
+            if spec.method == "process"
+            else ThreadWorkers(spec, self.cancel)
+        )
+
+    def _tick(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self._workers.progress.total)
+
+    def run(self) -> RoundOutcome:
+        """Release all workers at once and wait for the last; no verification here."""
+        clients, wall, peak = self._workers.run(self._tick)
+        self._tick()
+        return RoundOutcome(
+            self.spec,
+            clients,
+            wall,
+            verified=False,
+            client_peak_rss=peak,
+            interrupted=self.cancel.is_set(),
+        )
+
+    def abandon(self) -> None:
+        """Stop workers that were prepared but will not run (e.g. after Ctrl-C)."""
+        self._workers.abandon()
+
+
+def verify(outcome: RoundOutcome, check_upload: UploadCheck | None = None) -> None:
+    """Check what uploads stored, then set ``outcome.verified``. By default each uploaded
+    file is downloaded back and compared; a caller with access to the server's folder
+    can pass a cheaper ``check_upload``."""
+    if outcome.spec.operation == "UPLOAD":
+        _verify_uploads(outcome, check_upload or download_check(outcome.spec))
+    outcome.verified = outcome.failures == 0 and not outcome.interrupted
+
+
+def run_load(
+    spec: LoadSpec,
+    *,
+    check_upload: UploadCheck | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RoundOutcome:
+    """Prepare, run and verify one round."""
+    outcome = PreparedLoad(spec, on_progress, cancel).run()
+    verify(outcome, check_upload)
+    return outcome
+
+
+def download_check(spec: LoadSpec) -> UploadCheck:
+    """Check an uploaded file by downloading it and comparing with the source."""
+
+    def check(name: str) -> str | None:
+        with (
+            Client(spec.host, spec.port, dialect=spec.dialect, timeout=spec.timeout) as client,
+            Comparator(spec.source.path) as compare,
+        ):
+            try:
+                client.get(name, compare, checksum=False)
+            except ServerError as exc:
+                return f"cannot read back {name}: {exc.message}"
+            return compare.problem(spec.source.size)
+
+    return check
+
+
+def _verify_uploads(outcome: RoundOutcome, check: UploadCheck) -> None:
+    done = [o for o in outcome.clients if o.ok]
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(done)))) as pool:
+        problems = list(pool.map(lambda o: check(o.name), done))
+    for client, problem in zip(done, problems, strict=True):
+        if problem is not None:
+            client.ok = False
+            client.error_kind = "wrong bytes"
+            client.error = f"stored file {client.name}: {problem}"
