@@ -146,7 +146,7 @@ def test_failures_are_reported_not_raised(server: RunningServer, tmp_path: Path)
         ("UPLOAD", None),
         ("GET", "VerificationError"),
         ("DELETE", "ServerError"),
-        ("LIST", "ConnectionRefusedError"),
+        ("LIST", "ConnectError"),
     ]
     assert "file not found" in result["events"][0]["exception"][1]
     assert all(e["response_length"] == 0 for e in result["events"] if e["exception"])

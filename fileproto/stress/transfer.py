@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fileproto.client import Client
+from fileproto.client import Client, ConnectError
 from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
@@ -23,6 +23,8 @@ class Cancelled(Exception):
 
 def classify(exc: BaseException) -> str:
     """The failure kind a table and a summary show for an exception."""
+    if isinstance(exc, ConnectError) and isinstance(exc.__cause__, OSError):
+        exc = exc.__cause__  # the OSError behind it says what went wrong
     if isinstance(exc, Cancelled):
         return "cancelled"
     if isinstance(exc, ServerError):
