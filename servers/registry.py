@@ -24,6 +24,8 @@ class ServerKind:
     name: str
     #: ``module:Class`` of the server; the module also runs as ``python -m``.
     target: str
+    #: What tables and charts call it.
+    label: str
     description: str
     #: The load generator's client workers default to this method against the kind.
     default_method: ClientMethod
@@ -44,18 +46,21 @@ KINDS: dict[str, ServerKind] = {
         ServerKind(
             "thread",
             "servers.threadpool:ThreadPoolServer",
+            "thread pool",
             "a pool of N threads in one process",
             "thread",
         ),
         ServerKind(
             "process",
             "servers.processpool:ProcessPoolServer",
+            "process pool",
             "a pool of N worker processes that do their own socket I/O",
             "process",
         ),
         ServerKind(
             "asyncio",
             "servers.eventloop:EventLoopServer",
+            "asyncio event loops",
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
         ),

@@ -8,9 +8,8 @@ from fileproto.results import EXTERNAL, LoadResult
 from servers.registry import KINDS
 
 _OPERATION_ORDER = ("UPLOAD", "DOWNLOAD")
-#: Section titles of the classic kinds, as every saved report has them; a kind whose
-#: registry entry has a ``label`` uses that instead.
-_TITLES = {"thread": "thread pool", "process": "process pool", EXTERNAL: "external server"}
+#: Titles of what is not a registered kind (the registry's labels name the others).
+_TITLES = {EXTERNAL: "external server"}
 
 
 def kind_order() -> tuple[str, ...]:
@@ -20,8 +19,8 @@ def kind_order() -> tuple[str, ...]:
 
 def kind_label(kind: str) -> str:
     """Section title of a server kind: "thread pool", "process pool", ..."""
-    label = getattr(KINDS.get(kind), "label", None)
-    return label if isinstance(label, str) and label else _TITLES.get(kind, kind)
+    known = KINDS.get(kind)
+    return known.label if known is not None else _TITLES.get(kind, kind)
 
 
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
