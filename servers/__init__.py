@@ -1,1 +1,2 @@
-"""Concurrency models for the fileproto server: thin drivers over one connection handler."""
+"""The concurrency models: thin drivers (blocking, selector, event loop) over one
+server session (``fileproto.session``); ``servers.registry`` lists them."""
