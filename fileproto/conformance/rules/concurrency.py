@@ -24,6 +24,8 @@ _QUEUED = (
     "Clients that connect while every worker is busy MUST be queued and answered, not refused."
 )
 CONNECTIONS = 32
+SAME_NAME_WRITERS = 4
+SAME_NAME_ROUNDS = 50
 
 
 @rule("concurrency.clients.1", Level.MUST, "9.1", _SEVERAL)
@@ -54,9 +56,12 @@ def five_clients_at_once(ctx: Context) -> None:
     "When several clients upload the same name at once, the server MUST be left holding "
     "exactly one of the uploaded versions, whole.",
 )
-def same_name_at_once(ctx: Context) -> None:
+def same_name_at_once(ctx: Context) -> str:
+    # A server that writes in place loses this race only now and then (one round in
+    # five to fifteen for a classroom server), so it is run many times: short rounds of
+    # small files, which overlap more often than long ones.
     name = ctx.name()
-    versions = [bytes([i]) * (512 * 1024 + i) for i in range(4)]
+    versions = [bytes([i]) * (64 * 1024 + 4096 * i) for i in range(SAME_NAME_WRITERS)]
     barrier = threading.Barrier(len(versions), timeout=ctx.timeout)
 
     def put(content: bytes) -> None:
@@ -64,15 +69,19 @@ def same_name_at_once(ctx: Context) -> None:
         ctx.upload(name, content)
 
     with ThreadPoolExecutor(max_workers=len(versions)) as pool:
-        for future in [pool.submit(put, v) for v in versions]:
-            future.result(timeout=ctx.timeout * 6)
-    stored = ctx.get(name)
-    if stored not in versions:
-        kinds = sorted(set(stored[:: max(1, len(stored) // 64)]))
-        raise Violation(
-            f"the stored file ({len(stored)} bytes, byte values {kinds[:8]}) is none of the "
-            f"{len(versions)} versions uploaded at once"
-        )
+        for round_number in range(1, SAME_NAME_ROUNDS + 1):
+            for future in [pool.submit(put, v) for v in versions]:
+                future.result(timeout=ctx.timeout * 3)
+            stored = ctx.get(name)
+            if stored not in versions:
+                kinds = sorted(set(stored[:: max(1, len(stored) // 64)]))
+                raise Violation(
+                    f"round {round_number}: the stored file ({len(stored)} bytes, byte values "
+                    f"{kinds[:8]}) is none of the {len(versions)} versions uploaded at once"
+                )
+    return (
+        f"{SAME_NAME_ROUNDS} rounds of {len(versions)} uploads at once, one version whole each time"
+    )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from fileproto.conformance.rawio import (
     brief,
     json_request,
     parse_response,
+    request,
     text_request,
     upload_prefix,
     upload_request,
@@ -33,6 +34,28 @@ KIB = 1024
 def speaks_a_dialect(ctx: Context) -> str:
     spoken = [d for d in ("json", "text") if ctx.has(d)]
     return "speaks " + " and ".join(spoken)
+
+
+@rule(
+    "framing.dialect.2",
+    Level.MUST,
+    "2.1",
+    "A server that speaks both MUST serve the same files in both: a file uploaded in one is "
+    "listed, read and deleted in the other.",
+    needs=("json", "text"),
+)
+def dialects_share_files(ctx: Context) -> None:
+    for up, down in (("text", "json"), ("json", "text")):
+        name = ctx.name(f"{up}-to-{down}")
+        content = os.urandom(3000)
+        ctx.upload(name, content, dialect=up)
+        reply = ctx.ok(ctx.ask(request(down, "LIST")), f"LIST in {down}")
+        listed = reply.get("data")
+        ctx.expect(isinstance(listed, list) and name in listed, f"{up} upload not listed in {down}")
+        got = ctx.content_of(ctx.ok(ctx.ask(request(down, "GET", name)), f"GET in {down}"), name)
+        ctx.expect(got == content, f"a file uploaded in {up} reads differently in {down}")
+        ctx.ok(ctx.ask(request(down, "DELETE", name)), f"DELETE in {down}")
+        ctx.error(ctx.ask(request(up, "GET", name)), f"GET in {up} after a DELETE in {down}")
 
 
 def _nothing_after(conn: Conn, what: str) -> None:
