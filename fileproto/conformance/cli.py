@@ -10,11 +10,12 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fileproto.client import parse_address
 from fileproto.conformance.context import Target
-from fileproto.conformance.model import Outcome
+from fileproto.conformance.model import Outcome, Rule
 from fileproto.conformance.reports import (
     TargetReport,
     as_json,
@@ -165,14 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         except Unreachable as exc:
             print(f"fileproto check: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    prefix = new_prefix()
+    # The servers are checked at once (each run has its own name prefix, so even one
+    # server given twice is fine); the reports come in the order given.
     reports = []
-    for target in targets:
-        start = time.perf_counter()
-        results = Runner(target, args.timeout, prefix).run(rules)
-        report = TargetReport(target, results, time.perf_counter() - start)
-        reports.append(report)
-        print(render_terminal(report), flush=True)
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = [pool.submit(_check, target, rules, args.timeout) for target in targets]
+        for future in futures:
+            report = future.result()
+            reports.append(report)
+            print(render_terminal(report), flush=True)
     try:
         _write_reports(args, reports)
     except OSError as exc:
@@ -181,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     failing = {Outcome.FAIL, Outcome.NON_STRICT} if args.strict else {Outcome.FAIL}
     broken = any(r.outcome in failing for report in reports for r in report.results)
     return EXIT_FAILED if broken else EXIT_OK
+
+
+def _check(target: Target, rules: list[Rule], timeout: float) -> TargetReport:
+    start = time.perf_counter()
+    results = Runner(target, timeout, new_prefix()).run(rules)
+    return TargetReport(target, results, time.perf_counter() - start)
 
 
 def _write_reports(args: argparse.Namespace, reports: list[TargetReport]) -> None:
