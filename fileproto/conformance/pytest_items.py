@@ -101,7 +101,8 @@ class ConformanceSession:
 
 def conformance_session(config: pytest.Config) -> ConformanceSession:
     if _STATE not in config.stash:
-        config.stash[_STATE] = ConformanceSession()
+        timeout = config.getoption("--fileproto-check-timeout", default=DEFAULT_TIMEOUT)
+        config.stash[_STATE] = ConformanceSession(float(timeout))
     return config.stash[_STATE]
 
 
@@ -149,6 +150,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fileproto-strict",
         action="store_true",
         help="a broken SHOULD (NON-STRICT) fails its test instead of xfailing",
+    )
+    group.addoption(
+        "--fileproto-check-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help="seconds the rules wait for each connection and response (default: %(default)s)",
     )
 
 
