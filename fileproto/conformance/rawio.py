@@ -136,21 +136,6 @@ class Conn:
         ready, _, _ = select.select([self.sock], [], [], wait)
         return bool(ready)
 
-    def closed_within(self, wait: float) -> bool:
-        """True if the server closes (or resets) the connection within ``wait`` seconds,
-        discarding whatever it sends meanwhile."""
-        deadline = time.monotonic() + wait
-        while (remaining := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(remaining)
-            try:
-                if not self.sock.recv(RECV_SIZE):
-                    return True
-            except TimeoutError:
-                return False
-            except OSError:
-                return True
-        return False
-
 
 # -- requests, written by hand ------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from fileproto.conformance.model import (
     Violation,
     failure_outcome,
 )
-from fileproto.conformance.rawio import Conn, Reply, brief, request, show, upload_request
+from fileproto.conformance.rawio import Conn, Reply, request, show, upload_request
 
 DEFAULT_TIMEOUT = 10.0
 PREFIX_HEAD = "fpc-"
@@ -217,7 +217,6 @@ __all__ = [
     "Probes",
     "Runner",
     "Unreachable",
-    "brief",
     "check_reachable",
     "new_prefix",
     "select_rules",
