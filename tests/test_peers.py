@@ -11,6 +11,7 @@ Escapes are found from the outside and, with --root, on disk; nothing is left be
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -158,7 +159,12 @@ def test_nothing_left_behind(
         assert list(server.root.iterdir()) == []
         beside = [p.name for p in server.root.parent.iterdir() if p.name.startswith("fpc-")]
         assert beside == []
-    assert [p for p in Path("/tmp").glob("fpc-*") if p.is_file()] == []
+    # names.reduce.2 and .3 wrote into /tmp through the escape; only this run's prefixes
+    # count (another process may be mid-run).
+    details = json.dumps(verdicts["targets"])
+    prefixes = set(re.findall(r"fpc-[0-9a-f]{8}-", details))
+    assert len(prefixes) == 2
+    assert [p for p in Path("/tmp").glob("fpc-*") if p.name[:13] in prefixes] == []
 
 
 def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
