@@ -64,7 +64,8 @@ class Context:
     # -- names --------------------------------------------------------------------------
 
     def name(self, stem: str = "f", suffix: str = ".bin") -> str:
-        """A name only this rule of this run uses; deleted before use and afterwards."""
+        """A name only this rule of this run uses; deleted before use and afterwards.
+        Call it while no connection of the rule is open (it opens one)."""
         name = f"{self.prefix}{self.rule.id}-{stem}{suffix}"
         if name not in self._names:
             self._names.append(name)
@@ -103,17 +104,25 @@ class Context:
         carriable = [n for n in names if dialect == "json" or _text_safe(n)]
         if not carriable:
             return
+        # One connection for all when the server keeps connections, else one each; a
+        # connection that failed is not reused.
         keep = self.probes.known("keepalive") is True
+        conn: Conn | None = None
         try:
-            conn = self.connect()
-            for index, name in enumerate(carriable):
-                if index and not keep:
-                    conn.close()
-                    conn = self.connect()
-                conn.request(request(dialect, "DELETE", name))
-            conn.close()
-        except (Violation, OSError):
-            pass
+            for name in carriable:
+                try:
+                    if conn is None or not keep:
+                        if conn is not None:
+                            conn.close()
+                        conn = self.connect()
+                    conn.request(request(dialect, "DELETE", name))
+                except (Violation, OSError):
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
 
     # -- talking to the server ----------------------------------------------------------
 
@@ -151,9 +160,9 @@ class Context:
         reply = self.ask(upload_request(dialect or self.dialect, name, payload))
         return self.ok(reply, f"UPLOAD {brief(name)}")
 
-    def get(self, name: str, expect_name: str | None = None) -> bytes:
+    def get(self, name: str) -> bytes:
         reply = self.ok(self.ask(self.req("GET", name)), f"GET {brief(name)}")
-        return self.content_of(reply, expect_name or name)
+        return self.content_of(reply, name)
 
     def content_of(self, reply: Reply, name: str) -> bytes:
         """The file in an OK GET response, which must be named ``name``."""
@@ -195,19 +204,22 @@ class Context:
 
     def usable(self, conn: Conn, what: str) -> None:
         """After an error whose request ended at its terminator, the same connection
-        answers the next request (section 8.3), and new clients are served."""
+        answers the next request (section 8.3)."""
         if self.probes.has("keepalive"):
             try:
                 self.ok(conn.request(self.req("LIST")), "LIST")
             except Violation as exc:
                 raise Violation(f"after {what}, the connection was not usable: {exc}") from None
-        self.serving()
 
     def refused(self, data: bytes, what: str, *absent: str) -> None:
-        """``data`` is answered ERROR, the connection stays usable, nothing is stored."""
+        """``data`` is answered ERROR, the connection stays usable, new clients are still
+        served, nothing is stored."""
+        # One connection at a time throughout: a server with a single worker serves the
+        # next client only once this one has left.
         with self.conn() as conn:
             self.error(conn.request(data), what)
             self.usable(conn, what)
+        self.serving()
         if absent:
             self.absent(*absent, why=f" after {what}")
 

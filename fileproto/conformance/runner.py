@@ -51,7 +51,7 @@ def check_reachable(target: Target, timeout: float) -> None:
 
 @dataclass
 class Probes:
-    """Which optional features the server has, each found by one probe on first need."""
+    """Which optional features the server has, each found by one probe."""
 
     target: Target
     timeout: float
@@ -69,6 +69,12 @@ class Probes:
 
     def known(self, feature: str) -> bool | None:
         return self.found.get(feature)
+
+    def probe_all(self) -> None:
+        """Every probe, before any rule: a probe run in the middle of a rule would open a
+        connection while the rule holds one, which a server with one worker never answers."""
+        for feature in FEATURES:
+            self.has(feature)
 
     def has(self, feature: str) -> bool:
         if feature not in self.found:
@@ -177,6 +183,7 @@ class Runner:
         return Result(rule, outcome, detail, time.perf_counter() - start)
 
     def _outcome(self, rule: Rule) -> tuple[Outcome, str]:
+        self.probes.probe_all()
         for feature in rule.needs:
             if not self.probes.has(feature):
                 return Outcome.UNSUPPORTED, self.probes.reason(feature)

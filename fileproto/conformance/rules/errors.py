@@ -92,12 +92,12 @@ def messages_not_empty(ctx: Context) -> None:
 
 @rule("errors.usable.1", Level.MUST, "8.3", _USABLE, needs=("keepalive",))
 def connection_usable_after_errors(ctx: Context) -> None:
-    name = ctx.name()
+    name, bad = ctx.name(), ctx.name("bad")
     with ctx.conn() as conn:
         ctx.error(conn.request(ctx.req("GET", name)), "GET of a missing name")
         ctx.ok(conn.request(ctx.upload_req(name, "QUJD")), "UPLOAD after an error")
         ctx.error(conn.request(ctx.req("FROB", name)), "an unknown command")
-        ctx.error(conn.request(ctx.upload_req(ctx.name("bad"), "QUJDQ")), "bad base64")
+        ctx.error(conn.request(ctx.upload_req(bad, "QUJDQ")), "bad base64")
         got = ctx.content_of(ctx.ok(conn.request(ctx.req("GET", name)), "GET after errors"), name)
         ctx.expect(got == b"ABC", "GET after errors returned other content")
         ctx.ok(conn.request(ctx.req("DELETE", name)), "DELETE after errors")
@@ -107,9 +107,11 @@ def connection_usable_after_errors(ctx: Context) -> None:
 def refused_upload_skipped(ctx: Context) -> None:
     payload = base64.b64encode(os.urandom(1 << 20))
     suffix = b'"]}' + TERMINATOR if ctx.dialect == "json" else TERMINATOR
+    names = ["..", ctx.name("dir", "/")]
+    for raw in names:
+        ctx.track(raw)
     with ctx.conn() as conn:
-        for raw in ("..", ctx.name("dir", "/")):
-            ctx.track(raw)
+        for raw in names:
             try:
                 conn.send(upload_prefix(ctx.dialect, raw) + payload + suffix)
                 # Whether it is refused is for names.invalid.*; here: answered, and then

@@ -182,7 +182,7 @@ def several_requests_on_one_connection(ctx: Context) -> None:
     needs=("keepalive",),
 )
 def responses_in_order(ctx: Context) -> None:
-    a, b = ctx.name("a"), ctx.name("b")
+    a, b, missing = ctx.name("a"), ctx.name("b"), ctx.name("missing")
     ca, cb = os.urandom(500), os.urandom(700)
     with ctx.conn() as conn:
         ctx.ok(conn.request(ctx.upload_req(a, base64.b64encode(ca))), "UPLOAD a")
@@ -195,7 +195,7 @@ def responses_in_order(ctx: Context) -> None:
             ctx.content_of(ctx.ok(conn.request(ctx.req("GET", a)), "GET a"), a) == ca,
             "GET a answered with other content",
         )
-        ctx.error(conn.request(ctx.req("GET", ctx.name("missing"))), "GET of a missing name")
+        ctx.error(conn.request(ctx.req("GET", missing)), "GET of a missing name")
         ctx.ok(conn.request(ctx.req("DELETE", a)), "DELETE a")
         ctx.error(conn.request(ctx.req("GET", a)), "GET a after its DELETE")
         _nothing_after(conn, "the last request")
