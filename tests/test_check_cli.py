@@ -21,7 +21,7 @@ from fileproto.conformance.cli import build_parser
 from fileproto.conformance.cli import main as check
 from fileproto.conformance.context import Target
 from fileproto.conformance.model import AREAS, FEATURES, Level
-from fileproto.conformance.pytest_items import ConformanceSession
+from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 
 pytestmark = pytest.mark.smoke
 
@@ -218,16 +218,18 @@ def test_rule_items_only_when_conformance_is_asked_for() -> None:
     plain = _collected("tests/test_report.py")
     assert plain and all(i.startswith("tests/test_report.py::") for i in plain)
     items = _collected("-m", "conformance", "tests/test_report.py")
-    assert items[0] == f"{CATALOGUE[0].id}[thread]"
-    assert len(items) == 2 * len(CATALOGUE)
+    expected = [f"{rule.id}[{server}]" for server in OWN_SERVERS for rule in CATALOGUE]
+    assert items == expected
 
 
 def test_no_rule_runs_twice_in_this_repository() -> None:
     """tests/test_conformance.py already runs the catalogue: the plugin adds nothing."""
     items = _collected("-m", "conformance", "tests/test_conformance.py", "tests/test_report.py")
-    assert all(i.startswith("tests/test_conformance.py::") for i in items)
-    rules = [re.search(r"\[(.+)-(\w+)\]$", i).groups() for i in items]  # type: ignore[union-attr]
-    assert len(rules) == len(set(rules))
+    prefix = "tests/test_conformance.py::test_our_server_keeps_the_rule["
+    assert all(i.startswith(prefix) for i in items)
+    expected = {f"{rule.id}-{server}" for server in OWN_SERVERS for rule in CATALOGUE}
+    ids = [i.removeprefix(prefix).removesuffix("]") for i in items]
+    assert sorted(ids) == sorted(expected)
 
 
 def test_target_items_are_named_by_rule_id() -> None:

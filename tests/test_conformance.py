@@ -15,17 +15,17 @@ from __future__ import annotations
 import pytest
 
 from fileproto.conformance import CATALOGUE, Outcome, Rule
-from fileproto.conformance.pytest_items import OWN_KINDS, ConformanceSession
+from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 
 pytestmark = [pytest.mark.smoke, pytest.mark.conformance, pytest.mark.fileproto_catalogue]
 
 
-@pytest.mark.parametrize("kind", OWN_KINDS)
+@pytest.mark.parametrize("server", list(OWN_SERVERS))
 @pytest.mark.parametrize("rule", CATALOGUE, ids=[rule.id for rule in CATALOGUE])
 def test_our_server_keeps_the_rule(
-    fileproto_conformance: ConformanceSession, rule: Rule, kind: str
+    fileproto_conformance: ConformanceSession, rule: Rule, server: str
 ) -> None:
-    result = fileproto_conformance.run(kind, rule)
+    result = fileproto_conformance.run(server, rule)
     assert result.outcome in (Outcome.PASS, Outcome.INFO), (
         f"{result.outcome} {rule.id} [{rule.level}, section {rule.section}]\n"
         f"requirement: {rule.requirement}\nseen: {result.detail}"

@@ -34,8 +34,10 @@ from fileproto.conformance.runner import (
 from fileproto.server_process import ServerProcess, ServerStartError
 from servers.run import KINDS  # the one place the server kinds are read from
 
-#: Every server kind we ship; the catalogue runs against each when no target is given.
-OWN_KINDS: tuple[str, ...] = tuple(KINDS)
+#: Our servers, each checked when no target is given: id -> (kind, further ``serve``
+#: arguments). Every kind we ship; a mode of a kind (say ``--dispatch accept``) is one more
+#: entry here.
+OWN_SERVERS: dict[str, tuple[str, tuple[str, ...]]] = {kind: (kind, ()) for kind in KINDS}
 #: Two workers per check (a rule may hold one connection while it uses another), and room
 #: for a second check at once.
 OWN_WORKERS = 4
@@ -60,7 +62,7 @@ class ConformanceSession:
         self._base: Path | None = None
 
     def runner(self, server: str) -> Runner:
-        """``server`` is one of OWN_KINDS (started here) or a HOST:PORT."""
+        """``server`` is one of OWN_SERVERS (started here) or a HOST:PORT."""
         if server in self._broken:
             raise RuleFailed(self._broken[server])
         if server not in self._runners:
@@ -72,7 +74,7 @@ class ConformanceSession:
         return self._runners[server]
 
     def _start(self, server: str) -> Runner:
-        if server not in OWN_KINDS:
+        if server not in OWN_SERVERS:
             host, port = parse_address(server)
             target = Target(host, port, server)
             check_reachable(target, self.timeout)
@@ -80,7 +82,9 @@ class ConformanceSession:
         if self._base is None:
             self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
         root = self._base / server
-        process = ServerProcess(server, OWN_WORKERS, root, log_path=self._base / f"{server}.log")
+        kind, args = OWN_SERVERS[server]
+        log = self._base / f"{server}.log"
+        process = ServerProcess(kind, OWN_WORKERS, root, extra_args=args, log_path=log)
         self._servers.append(process)
         process.start()
         target = Target(process.host, process.port, server, root)
@@ -187,7 +191,7 @@ def pytest_collection_modifyitems(
             items[:] = [item for item in items if item not in ours]
         items.extend(_items(session, [(str(target), "")]))
     elif not ours:
-        items.extend(_items(session, [(kind, f"[{kind}]") for kind in OWN_KINDS]))
+        items.extend(_items(session, [(name, f"[{name}]") for name in OWN_SERVERS]))
 
 
 class Catalogue(pytest.Collector):
