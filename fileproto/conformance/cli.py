@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rules:
         parser.error("--only/--exclude leave no rule to run (see --list)")
     if args.list:
-        print(render_list(rules))
+        _say(render_list(rules))
         return EXIT_OK
     if not args.targets:
         parser.error("give at least one HOST:PORT to check (or --list)")
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         for future in futures:
             report = future.result()
             reports.append(report)
-            print(render_terminal(report), flush=True)
+            _say(render_terminal(report))
     try:
         _write_reports(args, reports)
     except OSError as exc:
@@ -183,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     failing = {Outcome.FAIL, Outcome.NON_STRICT} if args.strict else {Outcome.FAIL}
     broken = any(r.outcome in failing for report in reports for r in report.results)
     return EXIT_FAILED if broken else EXIT_OK
+
+
+def _say(text: str) -> None:
+    """Print; a reader that went away (``| head``) must not cost the report files."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stays open until exit)
 
 
 def _check(target: Target, rules: list[Rule], timeout: float) -> TargetReport:
