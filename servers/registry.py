@@ -29,6 +29,9 @@ class ServerKind:
     description: str
     #: The load generator's client workers default to this method against the kind.
     default_method: ClientMethod
+    #: Whether ``--dispatch ready|accept`` applies (a pool dispatches connections; the
+    #: event loops take their own).
+    dispatches: bool = True
 
     @property
     def module(self) -> str:
@@ -63,12 +66,25 @@ KINDS: dict[str, ServerKind] = {
             "asyncio event loops",
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
+            dispatches=False,
         ),
     )
 }
 
 #: The kinds of the classic exercise: the 108-case matrix is made of these.
 CLASSIC_KINDS: tuple[str, ...] = ("thread", "process")
+
+
+#: Every kind in every dispatch mode it has: ``kind`` (its default) or ``kind-accept``,
+#: with the ``fileproto serve`` arguments that select it.
+MODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{name: (name, ()) for name in KINDS},
+    **{
+        f"{name}-accept": (name, ("--dispatch", "accept"))
+        for name, kind in KINDS.items()
+        if kind.dispatches
+    },
+}
 
 
 def kind_names() -> tuple[str, ...]:

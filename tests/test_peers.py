@@ -1,150 +1,200 @@
-"""The independent peer clients (written from DESIGN.md alone) against both server kinds.
+"""``fileproto check`` against the two classroom servers in tests/peers/ (written from the
+exercise's description, with the usual mistakes: names joined to the root unchecked,
+lenient base64, whole-request buffering; one speaks only JSON, one only text).
 
-They only talk to the server through its socket, so every test here is a conformance test.
+Their verdicts are pinned: the names and base64 rules FAIL, and nothing outside those
+(but the same-name race, which they really lose); the other dialect's rules are
+UNSUPPORTED, not failed; the round trips in their own dialect PASS; the exit status is 1.
+Escapes are found from the outside and, with --root, on disk; nothing is left behind.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import uuid
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer
-from tests.peers import json_only_client, text_only_client
+from fileproto.conformance import CATALOGUE
+from fileproto.conformance.cli import main as check
+from fileproto.server_process import ServerProcess
 
-pytestmark = [
-    pytest.mark.smoke,
-    pytest.mark.conformance,
-    pytest.mark.parametrize("fileproto_server", ["thread", "process"], indirect=True),
-]
+pytestmark = pytest.mark.smoke
 
-TIMEOUT = 20.0
+PEERS = Path(__file__).resolve().parent / "peers"
+DIALECTS = ("json", "text")
 
 
-def unique(stem: str) -> str:
-    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
+class ClassroomServer(ServerProcess):
+    """A classroom server script, started and stopped like ours."""
+
+    def __init__(self, dialect: str, root: Path) -> None:
+        super().__init__(f"classroom-{dialect}", 1, root, log_path=root.parent / f"{dialect}.log")
+        self.script = PEERS / f"classroom_{dialect}_server.py"
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, str(self.script), "--host", self.host, "--port", "0",
+                "--root", str(self.root)]  # fmt: skip
 
 
-@pytest.mark.parametrize("size", [0, 1, 2, 3, 100_000, 1 << 20])
-def test_json_peer_round_trip(fileproto_server: RunningServer, size: int) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("jpeer")
-    content = os.urandom(size)
-    response = json_only_client.upload_file(host, port, name, content, TIMEOUT)
-    assert response["status"] == "OK"
-    assert response["data_namafile"] == name
-    names = json_only_client.list_files(host, port, TIMEOUT)
-    assert name in names
-    assert names == sorted(names)
-    assert json_only_client.get_file(host, port, name, TIMEOUT) == content
-    deleted = json_only_client.delete_file(host, port, name, TIMEOUT)
-    assert deleted["data_namafile"] == name
-    assert name not in json_only_client.list_files(host, port, TIMEOUT)
+@pytest.fixture(scope="module")
+def classrooms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ClassroomServer]]:
+    base = tmp_path_factory.mktemp("classrooms")
+    servers = {d: ClassroomServer(d, base / d / "root") for d in DIALECTS}
+    try:
+        for server in servers.values():
+            server.start()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
-def test_json_peer_errors(fileproto_server: RunningServer) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("jmissing")
-    with pytest.raises(json_only_client.PeerError, match="not found") as info:
-        json_only_client.get_file(host, port, name, TIMEOUT)
-    assert name in info.value.message
-    with pytest.raises(json_only_client.PeerError, match="not found"):
-        json_only_client.delete_file(host, port, name, TIMEOUT)
-    with pytest.raises(json_only_client.PeerError, match="name"):
-        json_only_client.upload_file(host, port, "..", b"x", TIMEOUT)
-    response = json_only_client.request(host, port, {"command": "FROB", "params": []}, TIMEOUT)
-    assert response["status"] == "ERROR"
-    assert "unknown command" in response["data"].lower()
+@pytest.fixture(scope="module")
+def verdicts(
+    classrooms: dict[str, ClassroomServer], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One ``fileproto check`` of both classroom servers: exit status and JSON report."""
+    out = tmp_path_factory.mktemp("check") / "report.json"
+    argv = [classrooms[d].address for d in DIALECTS]
+    for dialect in DIALECTS:
+        argv += ["--label", f"classroom-{dialect}", "--root", str(classrooms[dialect].root)]
+    # A short timeout: framing.header.2 waits that long for an answer that never comes.
+    status = check([*argv, "--timeout", "2", "--json", str(out)])
+    report = json.loads(out.read_text())
+    return {"status": status, "targets": {t["label"]: t for t in report["targets"]}}
 
 
-def test_json_peer_request_many_on_one_connection(fileproto_server: RunningServer) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("jmany")
-    content = os.urandom(50_000)
-    b64 = base64.b64encode(content).decode()
-    responses = json_only_client.request_many(
-        host,
-        port,
-        [
-            {"command": "LIST", "params": []},
-            {"params": [name, b64], "command": "put"},
-            {"command": "download", "params": [name]},
-            {"command": "GET", "params": [unique("jnope")]},
-            {"command": "list", "params": []},
-            {"command": "Delete", "params": [name]},
-            {"command": "LIST", "params": []},
-        ],
-        TIMEOUT,
-    )
-    statuses = [r["status"] for r in responses]
-    assert statuses == ["OK", "OK", "OK", "ERROR", "OK", "OK", "OK"], responses
-    assert name not in responses[0]["data"]
-    assert responses[1]["data_namafile"] == name
-    assert base64.b64decode(responses[2]["data_file"]) == content
-    assert "not found" in responses[3]["data"]
-    assert name in responses[4]["data"]
-    assert responses[5]["data_namafile"] == name
-    assert name not in responses[6]["data"]
+def outcomes(verdicts: dict[str, Any], dialect: str) -> dict[str, str]:
+    target = verdicts["targets"][f"classroom-{dialect}"]
+    return {r["id"]: r["outcome"] for r in target["results"]}
 
 
-# An empty payload after a CRLF separator is ambiguous by design: space only for size 0.
-TEXT_CASES = [
-    pytest.param(separator, size, id=f"{label}-{size}")
-    for size in (0, 1, 2, 3, 100_001, 1 << 20)
-    for separator, label in ((" ", "space"), ("\r\n", "crlf"))
-    if size or separator == " "
-]
+def test_exit_status_is_1(verdicts: dict[str, Any]) -> None:
+    assert verdicts["status"] == 1
 
 
-@pytest.mark.parametrize(("separator", "size"), TEXT_CASES)
-@pytest.mark.parametrize("lowercase", [False, True], ids=["upper", "lower"])
-def test_text_peer_round_trip(
-    fileproto_server: RunningServer, separator: str, lowercase: bool, size: int
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_names_and_base64_rules_fail(verdicts: dict[str, Any], dialect: str) -> None:
+    seen = outcomes(verdicts, dialect)
+    must_fail = [
+        "names.reduce.1",
+        "names.reduce.2",
+        "names.reduce.3",
+        "names.reduce.4",
+        "names.reduce.5",
+        "names.reduce.6",
+        "names.invalid.5",
+        "names.invalid.7",
+        "names.outside.1",
+        "base64.unpadded.1",
+        "base64.invalid.1",
+        "base64.invalid.2",
+        "base64.invalid.3",
+        "base64.invalid.5",
+        "base64.invalid.6",
+        "base64.invalid.7",
+        *(["names.invalid.8"] if dialect == "json" else ["base64.empty.1"]),
+    ]
+    assert {rule: seen[rule] for rule in must_fail} == dict.fromkeys(must_fail, "FAIL")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_no_failure_outside_names_and_base64(verdicts: dict[str, Any], dialect: str) -> None:
+    """No noise: what fails is what is wrong (and the race they really lose)."""
+    failed = {rule for rule, outcome in outcomes(verdicts, dialect).items() if outcome == "FAIL"}
+    noise = {r for r in failed if not r.startswith(("names.", "base64."))}
+    assert noise <= {"concurrency.same-name.1"}, noise
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_other_dialect_is_unsupported_not_failed(verdicts: dict[str, Any], dialect: str) -> None:
+    other = "text" if dialect == "json" else "json"
+    seen = outcomes(verdicts, dialect)
+    needing_other = [r.id for r in CATALOGUE if other in r.needs]
+    assert len(needing_other) >= 8
+    assert {r: seen[r] for r in needing_other} == dict.fromkeys(needing_other, "UNSUPPORTED")
+    unsupported = {r for r, o in seen.items() if o == "UNSUPPORTED"}
+    aliases = {"get.alias.1", "upload.alias.1", "upload.alias.2"}
+    assert unsupported == set(needing_other) | aliases
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_round_trips_in_their_own_dialect_pass(verdicts: dict[str, Any], dialect: str) -> None:
+    seen = outcomes(verdicts, dialect)
+    own = [f"{dialect}.roundtrip.1", f"{dialect}.large.1", "framing.dialect.1", "get.ok.1",
+           "upload.ok.1", "delete.ok.1", "list.ok.1", "framing.keepalive.1"]  # fmt: skip
+    if dialect == "text":
+        own += ["text.crlf.1", "text.case.1", "text.payload.1", "text.separator.1"]
+    else:
+        own += ["json.keys.1", "json.whitespace.1", "json.escape.1", "json.case.1"]
+    assert {r: seen[r] for r in own} == dict.fromkeys(own, "PASS")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_escapes_seen_from_outside_and_on_disk(verdicts: dict[str, Any], dialect: str) -> None:
+    target = verdicts["targets"][f"classroom-{dialect}"]
+    detail = next(r["detail"] for r in target["results"] if r["id"] == "names.reduce.1")
+    assert "readable under its unreduced path" in detail
+    assert "absent from LIST" in detail
+    assert "found on disk outside the root" in detail
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_unbounded_header_is_non_strict(verdicts: dict[str, Any], dialect: str) -> None:
+    assert outcomes(verdicts, dialect)["framing.header.2"] == "NON-STRICT"
+
+
+def test_nothing_left_behind(
+    verdicts: dict[str, Any], classrooms: dict[str, ClassroomServer]
 ) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("tpeer")
-    content = os.urandom(size)
-    response = text_only_client.upload_file(
-        host, port, name, content, TIMEOUT, separator=separator, lowercase=lowercase
+    """Every file a rule made, in the root or (through an escape) outside it, is gone."""
+    for server in classrooms.values():
+        assert list(server.root.iterdir()) == []
+        beside = [p.name for p in server.root.parent.iterdir() if p.name.startswith("fpc-")]
+        assert beside == []
+    # names.reduce.2 and .3 wrote into /tmp through the escape; only this run's prefixes
+    # count (another process may be mid-run).
+    details = json.dumps(verdicts["targets"])
+    prefixes = set(re.findall(r"fpc-[0-9a-f]{8}-", details))
+    assert len(prefixes) == 2
+    assert [p for p in Path("/tmp").glob("fpc-*") if p.name[:13] in prefixes] == []
+
+
+def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        cwd=PEERS.parent.parent,
     )
-    assert response["data_namafile"] == name
-    names = text_only_client.list_files(host, port, TIMEOUT, lowercase=lowercase)
-    assert name in names
-    assert names == sorted(names)
-    assert text_only_client.get_file(host, port, name, TIMEOUT, lowercase=lowercase) == content
-    deleted = text_only_client.delete_file(host, port, name, TIMEOUT, lowercase=lowercase)
-    assert deleted["data_namafile"] == name
-    assert name not in text_only_client.list_files(host, port, TIMEOUT)
 
 
-@pytest.mark.parametrize("lowercase", [False, True], ids=["upper", "lower"])
-def test_text_peer_errors(fileproto_server: RunningServer, lowercase: bool) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("tmissing")
-    with pytest.raises(text_only_client.PeerError, match="not found") as info:
-        text_only_client.get_file(host, port, name, TIMEOUT, lowercase=lowercase)
-    assert name in info.value.message
-    with pytest.raises(text_only_client.PeerError, match="not found"):
-        text_only_client.delete_file(host, port, name, TIMEOUT, lowercase=lowercase)
-    with pytest.raises(text_only_client.PeerError, match="name"):
-        text_only_client.upload_file(host, port, "..", b"x", TIMEOUT, lowercase=lowercase)
-    for bad in (b"FROB x\r\n\r\n", b"upload " + name.encode() + b" QUJD!\r\n\r\n", b"get\r\n\r\n"):
-        response = text_only_client.raw_request(host, port, bad, TIMEOUT)
-        assert response["status"] == "ERROR", (bad, response)
-        assert isinstance(response["data"], str) and response["data"]
-    assert name not in text_only_client.list_files(host, port, TIMEOUT)
+def test_pytest_items_map_outcomes(classrooms: dict[str, ClassroomServer]) -> None:
+    """PASS passes, FAIL fails, UNSUPPORTED skips, NON-STRICT xfails; with
+    --fileproto-strict NON-STRICT fails too."""
+    target = f"--fileproto-target={classrooms['json'].address}"
+    base = ["-m", "conformance", target, "--fileproto-check-timeout=1", "-rsx"]
+    base.append("tests/test_report.py")  # collects nothing itself: only rule items run
+    picked = "list.ok.1 or names.reduce.1 or text.roundtrip.1 or framing.header.2"
+    run = _pytest(*base, "-k", picked)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 failed, 1 passed, 1 skipped" in run.stdout and "1 xfailed" in run.stdout
+    assert "UNSUPPORTED: the server lacks the text dialect" in run.stdout
+    strict = _pytest(*base, "-k", "framing.header.2", "--fileproto-strict")
+    assert strict.returncode == 1 and "1 failed" in strict.stdout, strict.stdout + strict.stderr
 
 
-def test_peers_see_each_others_files(fileproto_server: RunningServer) -> None:
-    host, port = fileproto_server.host, fileproto_server.port
-    name = unique("cross")
-    content = os.urandom(30_000)
-    text_only_client.upload_file(host, port, name, content, TIMEOUT, separator="\r\n")
-    assert json_only_client.get_file(host, port, name, TIMEOUT) == content
-    with fileproto_server.client(timeout=TIMEOUT) as client:
-        assert name in client.list()
-    json_only_client.upload_file(host, port, name, content[::-1], TIMEOUT)
-    assert text_only_client.get_file(host, port, name, TIMEOUT, lowercase=True) == content[::-1]
-    json_only_client.delete_file(host, port, name, TIMEOUT)
+def test_strict_counts_non_strict(classrooms: dict[str, ClassroomServer]) -> None:
+    address = classrooms["json"].address
+    argv = [address, "--only", "framing.header.2", "--timeout", "1"]
+    assert check(argv) == 0
+    assert check([*argv, "--strict"]) == 1

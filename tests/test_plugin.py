@@ -188,7 +188,11 @@ from servers.registry import KINDS, ServerKind
 
 # A later kind, as the registry will list it: the plugin must need no change for it.
 KINDS["later"] = ServerKind(
-    "later", "servers.threadpool:ThreadPoolServer", "a stand-in for a later kind", "thread"
+    name="later",
+    target="servers.threadpool:ThreadPoolServer",
+    label="later kind",
+    description="a stand-in for a later kind",
+    default_method="thread",
 )
 """
 

@@ -1,7 +1,9 @@
 """Real servers of both kinds, driven through sockets, the Client and the command line.
 
-Tests marked ``conformance`` only talk to the server through its socket, so they also
-run against someone else's server with ``--fileproto-target``.
+The protocol rules any server must keep are the conformance catalogue's
+(fileproto/conformance, run against every kind by tests/test_conformance.py). What stays
+here is about our servers themselves: their messages, their root folder on disk, their
+entry points, timeouts and workers, and our client against them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,6 @@ from fileproto.wire.names import RESERVED_PREFIX
 from tests.rawconn import RawConnection, assert_error
 
 pytestmark = pytest.mark.smoke
-conformance = pytest.mark.conformance
 
 KINDS = ["thread", "process"]
 IO_TIMEOUT = 20.0
@@ -57,7 +57,6 @@ def assert_ok_list(conn: RawConnection) -> list[str]:
     return names
 
 
-@conformance
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 @pytest.mark.parametrize("size", [0, 1, 300_001])
@@ -87,91 +86,6 @@ class _Sink:
     def write(self, data: bytes) -> int:
         self.data += data
         return len(data)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_five_concurrent_clients(fileproto_server: RunningServer) -> None:
-    def one(index: int) -> bool:
-        content = os.urandom(1 << 20) + index.to_bytes(2, "big")
-        name = unique(f"conc{index}")
-        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-            client.upload(content, name)
-            sink = _Sink()
-            client.get(name, sink)
-            client.delete(name)
-        return bytes(sink.data) == content
-
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        futures = [pool.submit(one, i) for i in range(5)]
-        results = [f.result(timeout=60) for f in futures]
-    assert results == [True] * 5
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_several_requests_on_one_connection(fileproto_server: RunningServer) -> None:
-    name = unique("seq")
-    content = os.urandom(70_000)
-    with RawConnection(fileproto_server) as conn:
-        assert name not in assert_ok_list(conn)
-        uploaded = conn.request(upload_bytes(name, content))
-        assert uploaded["status"] == "OK", uploaded
-        assert uploaded["data_namafile"] == name
-        assert isinstance(uploaded["data"], str)
-        got = conn.request(encode_request("GET", name, dialect="text"))
-        assert got["status"] == "OK", {k: v for k, v in got.items() if k != "data_file"}
-        assert got["data_namafile"] == name
-        assert base64.b64decode(got["data_file"], validate=True) == content  # type: ignore[arg-type]
-        assert name in assert_ok_list(conn)
-        deleted = conn.request(encode_request("DELETE", name))
-        assert deleted["status"] == "OK", deleted
-        assert deleted["data_namafile"] == name
-        assert name not in assert_ok_list(conn)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_pipelined_requests_answered_in_order(fileproto_server: RunningServer) -> None:
-    name = unique("pipe")
-    content = os.urandom(10_000)
-    batch = (
-        upload_bytes(name, content, "text")
-        + encode_request("GET", name)
-        + encode_request("DELETE", name, dialect="text")
-    )
-    with RawConnection(fileproto_server) as conn:
-        conn.send(batch)
-        first, second, third = conn.read(), conn.read(), conn.read()
-        assert (first["status"], first["data_namafile"]) == ("OK", name)
-        assert (second["status"], second["data_namafile"]) == ("OK", name)
-        assert base64.b64decode(second["data_file"], validate=True) == content  # type: ignore[arg-type]
-        assert (third["status"], third["data_namafile"]) == ("OK", name)
-        assert name not in assert_ok_list(conn)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_pipelined_error_does_not_break_the_rest(fileproto_server: RunningServer) -> None:
-    name, missing = unique("pipe-ok"), unique("pipe-missing")
-    batch = (
-        upload_bytes(name, b"abc")
-        + encode_request("GET", missing)
-        + b"FROB x\r\n\r\n"
-        + b"UPLOAD "
-        + unique("pipe-bad").encode()
-        + b" QUJD!QUJD\r\n\r\n"
-        + encode_request("GET", name, dialect="text")
-        + encode_request("DELETE", name)
-    )
-    with RawConnection(fileproto_server) as conn:
-        conn.send(batch)
-        responses = [conn.read() for _ in range(6)]
-    assert [r["status"] for r in responses] == ["OK", "ERROR", "ERROR", "ERROR", "OK", "OK"]
-    assert_error(responses[1], "not found", missing)
-    assert_error(responses[2], "unknown command", "FROB")
-    assert_error(responses[3], "invalid base64", "4")
-    assert base64.b64decode(responses[4]["data_file"]) == b"abc"  # type: ignore[arg-type]
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -224,12 +138,12 @@ ERROR_CASES = {
 }
 
 
-@conformance
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 @pytest.mark.parametrize("case", list(ERROR_CASES), ids=list(ERROR_CASES))
-def test_error_answered_and_connection_stays_usable(
-    fileproto_server: RunningServer, case: str
-) -> None:
+def test_our_error_messages_name_the_problem(fileproto_server: RunningServer, case: str) -> None:
+    """Our wording (the catalogue checks only status and effect, for any server)."""
+    if fileproto_server.external:
+        pytest.skip("about our server's messages")
     request, needles = ERROR_CASES[case]
     with RawConnection(fileproto_server) as conn:
         assert_error(conn.request(request), *needles)
@@ -273,30 +187,6 @@ def test_failed_upload_leaves_no_temporary_file(own_server: RunningServer) -> No
     assert not (fileproto_server.root / name).exists()
 
 
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_header_too_large_is_answered(fileproto_server: RunningServer) -> None:
-    with RawConnection(fileproto_server) as conn:
-        conn.send(b"GET " + b"n" * (70 * 1024))
-        assert_error(conn.read(), "too large")
-    with RawConnection(fileproto_server) as conn:
-        assert_ok_list(conn)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_names_reduced_to_their_final_component(fileproto_server: RunningServer) -> None:
-    name = unique("path")
-    for raw in (f"../../{name}", f"a\\b\\{name}", f"/etc/{name}"):
-        with RawConnection(fileproto_server) as conn:
-            uploaded = conn.request(upload_bytes(raw, b"x"))
-            assert uploaded["status"] == "OK", uploaded
-            assert uploaded["data_namafile"] == name
-            got = conn.request(encode_request("GET", f"elsewhere/{name}"))
-            assert got["data_namafile"] == name
-            assert conn.request(encode_request("DELETE", raw))["status"] == "OK"
-
-
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> None:
     root = fileproto_server.root
@@ -307,50 +197,6 @@ def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> No
         assert (root / name).read_bytes() == b"x"
         assert not (root.parent / name).exists()
         assert not (root.parent.parent / name).exists()
-        client.delete(name)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_concurrent_uploads_of_one_name_leave_one_complete_version(
-    fileproto_server: RunningServer,
-) -> None:
-    name = unique("same")
-    versions = [bytes([i]) * (512 * 1024 + i) for i in range(4)]
-
-    def put(content: bytes) -> None:
-        with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-            client.upload(content, name)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for future in [pool.submit(put, v) for v in versions]:
-            future.result(timeout=60)
-    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-        sink = _Sink()
-        client.get(name, sink)
-        assert bytes(sink.data) in versions
-        client.delete(name)
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_readers_never_see_a_half_written_file(fileproto_server: RunningServer) -> None:
-    name = unique("atomic")
-    old, new = b"old" * 1000, os.urandom(900_000)
-    encoded = base64.b64encode(new)
-    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-        client.upload(old, name)
-        with RawConnection(fileproto_server) as writer:
-            writer.send(b"UPLOAD " + name.encode() + b" " + encoded[: len(encoded) // 2])
-            # Half of the new version is on its way: readers still get the old one whole.
-            sink = _Sink()
-            client.get(name, sink)
-            assert bytes(sink.data) == old
-            writer.send(encoded[len(encoded) // 2 :] + TERMINATOR)
-            assert writer.read()["status"] == "OK"
-        sink = _Sink()
-        client.get(name, sink)
-        assert bytes(sink.data) == new
         client.delete(name)
 
 
@@ -369,19 +215,6 @@ def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None
         time.sleep(0.05)
     assert [p.name for p in root.iterdir() if p.name.startswith(".fileproto-upload-")] == []
     assert not (root / name).exists()
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_early_rejected_upload_keeps_the_connection(fileproto_server: RunningServer) -> None:
-    """A bad name is refused before the payload ends; the rest is skipped, not parsed."""
-    payload = base64.b64encode(os.urandom(2 << 20))
-    with RawConnection(fileproto_server) as conn:
-        conn.send(b"UPLOAD .. " + payload + TERMINATOR)
-        assert_error(conn.read(), "name")
-        conn.send(b'{"command": "UPLOAD", "params": ["a\\u0001b", "' + payload + b'"]}\r\n\r\n')
-        assert_error(conn.read(), "name")
-        assert_ok_list(conn)
 
 
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
@@ -412,46 +245,13 @@ def test_symlinks_and_folders_in_the_root_are_not_followed(
         (root / folder).rmdir()
 
 
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_name_length_limit_is_255_bytes_of_utf8(fileproto_server: RunningServer) -> None:
-    tag = uuid.uuid4().hex[:8]
-    longest = tag + "é" * ((255 - len(tag)) // 2) + "x" * ((255 - len(tag)) % 2)
-    assert len(longest.encode()) == 255
-    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-        assert client.upload(b"x", longest).name == longest
-        assert longest in client.list()
-        client.delete(longest)
-        with pytest.raises(ServerError, match="255"):
-            client.upload(b"x", longest + "y")
-
-
-@conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
-def test_client_leaving_mid_download_does_not_hurt_the_server(
-    fileproto_server: RunningServer,
-) -> None:
-    name = unique("big")
-    content = os.urandom(4 << 20)
-    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-        client.upload(content, name)
-    for _ in range(3):
-        with RawConnection(fileproto_server) as conn:
-            conn.send(encode_request("GET", name))
-            assert conn.sock.recv(1000)
-    with fileproto_server.client(timeout=IO_TIMEOUT) as client:
-        sink = _Sink()
-        client.get(name, sink)
-        assert bytes(sink.data) == content
-        client.delete(name)
-
-
-@conformance
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 def test_client_raises_server_error_with_the_message(
     fileproto_server: RunningServer, dialect: str
 ) -> None:
+    if fileproto_server.external:
+        pytest.skip("matches our server's messages")
     name = unique("nope")
     with fileproto_server.client(dialect=dialect, timeout=IO_TIMEOUT) as client:
         with pytest.raises(ServerError) as info:

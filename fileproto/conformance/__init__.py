@@ -1,0 +1,32 @@
+"""The conformance checker: a catalogue of rules quoted from docs/protocol.md, each
+checked over raw sockets against any server (``fileproto check``, or pytest with
+``-m conformance``). Needs nothing beyond the standard library and fileproto.wire."""
+
+from __future__ import annotations
+
+from fileproto.conformance.context import Target
+from fileproto.conformance.model import Level, Outcome, Result, Rule
+from fileproto.conformance.rules import CATALOGUE
+from fileproto.conformance.runner import (
+    DEFAULT_TIMEOUT,
+    Runner,
+    Unreachable,
+    check_reachable,
+    select_rules,
+    summarize,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_TIMEOUT",
+    "Level",
+    "Outcome",
+    "Result",
+    "Rule",
+    "Runner",
+    "Target",
+    "Unreachable",
+    "check_reachable",
+    "select_rules",
+    "summarize",
+]

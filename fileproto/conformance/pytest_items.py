@@ -1,0 +1,236 @@
+"""pytest plugin (``pytest11`` entry point ``fileproto-conformance``): the conformance
+catalogue as one test item per rule.
+
+``pytest -m conformance --fileproto-target HOST:PORT`` runs every rule against that
+server, test id = rule id. Without a target, ``-m conformance`` runs the catalogue against
+every server kind we ship (ids ``RULE[kind]``), each started once per session on port 0.
+Items are only added when conformance was asked for (a ``-m`` expression that mentions it,
+or a target), and not when the collected tests already run the catalogue against our own
+servers (this repository's tests/test_conformance.py, marked ``fileproto_catalogue``), so
+no rule runs twice in a session. UNSUPPORTED is a skip, NON-STRICT an xfail unless
+``--fileproto-strict``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.client import parse_address
+from fileproto.conformance.context import Target
+from fileproto.conformance.model import Outcome, Result, Rule
+from fileproto.conformance.rules import CATALOGUE
+from fileproto.conformance.runner import (
+    DEFAULT_TIMEOUT,
+    Runner,
+    Unreachable,
+    check_reachable,
+    new_prefix,
+)
+from fileproto.server_process import ServerProcess, ServerStartError
+from servers.registry import MODES  # the one place the server kinds are read from
+
+#: Our servers, each checked when no target is given: id -> (kind, further ``serve``
+#: arguments). Every kind we ship, in every dispatch mode it has.
+OWN_SERVERS: dict[str, tuple[str, tuple[str, ...]]] = dict(MODES)
+#: Two workers per check (a rule may hold one connection while it uses another), and room
+#: for a second check at once.
+OWN_WORKERS = 4
+CATALOGUE_MARKER = "fileproto_catalogue"
+_STATE = pytest.StashKey["ConformanceSession"]()
+
+
+class RuleFailed(Exception):
+    """A rule's requirement was broken: reported without a traceback."""
+
+
+class ConformanceSession:
+    """One runner per server for the whole session (probes once), our servers started on
+    first use and stopped at the end."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.prefix = new_prefix()
+        self._runners: dict[str, Runner] = {}
+        self._broken: dict[str, str] = {}
+        self._servers: list[ServerProcess] = []
+        self._base: Path | None = None
+
+    def runner(self, server: str) -> Runner:
+        """``server`` is one of OWN_SERVERS (started here) or a HOST:PORT."""
+        if server in self._broken:
+            raise RuleFailed(self._broken[server])
+        if server not in self._runners:
+            try:
+                self._runners[server] = self._start(server)
+            except (Unreachable, ServerStartError, ValueError) as exc:
+                self._broken[server] = str(exc)
+                raise RuleFailed(str(exc)) from None
+        return self._runners[server]
+
+    def _start(self, server: str) -> Runner:
+        if server not in OWN_SERVERS:
+            host, port = parse_address(server)
+            target = Target(host, port, server)
+            check_reachable(target, self.timeout)
+            return Runner(target, self.timeout, self.prefix)
+        if self._base is None:
+            self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
+        root = self._base / server
+        kind, args = OWN_SERVERS[server]
+        log = self._base / f"{server}.log"
+        process = ServerProcess(kind, OWN_WORKERS, root, extra_args=args, log_path=log)
+        self._servers.append(process)
+        process.start()
+        target = Target(process.host, process.port, server, root)
+        return Runner(target, self.timeout, self.prefix)
+
+    def run(self, server: str, rule: Rule) -> Result:
+        return self.runner(server).run_rule(rule)
+
+    def close(self) -> None:
+        for process in self._servers:
+            process.stop()
+        self._servers.clear()
+        self._runners.clear()
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            self._base = None
+
+
+def conformance_session(config: pytest.Config) -> ConformanceSession:
+    if _STATE not in config.stash:
+        timeout = config.getoption("--fileproto-check-timeout", default=DEFAULT_TIMEOUT)
+        config.stash[_STATE] = ConformanceSession(float(timeout))
+    return config.stash[_STATE]
+
+
+def apply_outcome(result: Result, strict: bool) -> None:
+    """Turn a rule's outcome into pytest's: pass, skip, xfail or a failure."""
+    rule = result.rule
+    if result.outcome in (Outcome.PASS, Outcome.INFO):
+        return
+    if result.outcome is Outcome.UNSUPPORTED:
+        pytest.skip(f"UNSUPPORTED: {result.detail}")
+    message = (
+        f"{result.outcome} {rule.id} [{rule.level}, docs/protocol.md section {rule.section}]\n"
+        f"requirement: {rule.requirement}\nseen: {result.detail}"
+    )
+    if result.outcome is Outcome.NON_STRICT and not strict:
+        pytest.xfail(message)
+    raise RuleFailed(message)
+
+
+class RuleItem(pytest.Item):
+    def __init__(self, *, rule: Rule, server: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rule = rule
+        self.server = server
+
+    def runtest(self) -> None:
+        result = conformance_session(self.config).run(self.server, self.rule)
+        self.user_properties.append(("fileproto_rule", result.as_dict()))
+        apply_outcome(result, bool(self.config.getoption("--fileproto-strict")))
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, RuleFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.rule.id} [{self.rule.level}] on {self.server}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fileproto-conformance", "fileproto conformance catalogue")
+    group.addoption(
+        "--fileproto-strict",
+        action="store_true",
+        help="a broken SHOULD (NON-STRICT) fails its test instead of xfailing",
+    )
+    group.addoption(
+        "--fileproto-check-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help="seconds the rules wait for each connection and response (default: %(default)s)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{CATALOGUE_MARKER}: tests that run the conformance catalogue against our own "
+        "servers (the plugin then adds no rule items of its own)",
+    )
+
+
+def _wanted(config: pytest.Config) -> bool:
+    target = config.getoption("--fileproto-target", default=None)
+    return bool(target) or "conformance" in (config.getoption("markexpr", default="") or "")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselection, so that it sees these items
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not _wanted(config):
+        return
+    target = config.getoption("--fileproto-target", default=None)
+    ours = [item for item in items if item.get_closest_marker(CATALOGUE_MARKER)]
+    if target:
+        if ours:  # they are about our servers; a target replaces them
+            config.hook.pytest_deselected(items=ours)
+            items[:] = [item for item in items if item not in ours]
+        items.extend(_items(session, [(str(target), "")]))
+    elif not ours:
+        items.extend(_items(session, [(name, f"[{name}]") for name in OWN_SERVERS]))
+
+
+class Catalogue(pytest.Collector):
+    """The rule items of one run; collected through the session like any other node,
+    so that the counts, ``--collect-only`` and xdist see them."""
+
+    def __init__(self, *, servers: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.servers = servers
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        made: list[pytest.Item | pytest.Collector] = []
+        registered = self.config.getini("markers")
+        smoke = any(line.split(":")[0] == "smoke" for line in registered)
+        for server, suffix in self.servers:
+            for rule in CATALOGUE:
+                item = RuleItem.from_parent(
+                    self, name=rule.id + suffix, nodeid=rule.id + suffix, rule=rule, server=server
+                )
+                item.add_marker(pytest.mark.conformance)
+                if not suffix and smoke:  # someone else's server: in a plain run against it
+                    item.add_marker(pytest.mark.smoke)
+                made.append(item)
+        return made
+
+
+def _items(session: pytest.Session, servers: list[tuple[str, str]]) -> list[pytest.Item]:
+    catalogue = Catalogue.from_parent(
+        session, name="fileproto-conformance", nodeid="fileproto-conformance", servers=servers
+    )
+    return list(session.genitems(catalogue))
+
+
+@pytest.fixture(scope="session")
+def fileproto_conformance(pytestconfig: pytest.Config) -> ConformanceSession:
+    """The session's conformance runners: ``.run(kind_or_address, rule)``."""
+    return conformance_session(pytestconfig)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()

@@ -1,0 +1,257 @@
+"""The conformance checker's interfaces: the catalogue itself, ``fileproto check`` (exit
+status, reports, isolation of concurrent runs) and the pytest items.
+
+Runs against our thread server, the one the conformance plugin starts for the session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fileproto.conformance import CATALOGUE, select_rules
+from fileproto.conformance.cli import build_parser
+from fileproto.conformance.cli import main as check
+from fileproto.conformance.context import Target
+from fileproto.conformance.model import AREAS, FEATURES, Level
+from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
+
+pytestmark = pytest.mark.smoke
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO / "docs" / "protocol.md"
+
+
+@pytest.fixture
+def ours(fileproto_conformance: ConformanceSession) -> Target:
+    return fileproto_conformance.runner("thread").target
+
+
+def _fileproto(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fileproto", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+
+
+# -- the catalogue ------------------------------------------------------------------------
+
+
+def test_catalogue_has_stable_ids_in_every_area() -> None:
+    ids = [rule.id for rule in CATALOGUE]
+    assert len(ids) >= 60
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[a-z0-9]+\.[a-z0-9-]+\.[0-9]+", i) for i in ids)
+    assert {rule.area for rule in CATALOGUE} == set(AREAS)
+
+
+def test_every_requirement_is_quoted_from_the_spec() -> None:
+    spec = " ".join(SPEC.read_text().split())
+    sections = set(re.findall(r"^(\d+\.\d+) ", SPEC.read_text(), re.MULTILINE))
+    for rule in CATALOGUE:
+        assert rule.requirement in spec, rule.id
+        assert rule.section in sections, rule.id
+        if rule.level is Level.MAY:
+            assert rule.needs, f"{rule.id}: an optional feature needs its probe"
+        elif rule.level is not Level.INFO:
+            assert str(rule.level) in rule.requirement, rule.id
+        assert set(rule.needs) <= set(FEATURES)
+
+
+def test_only_and_exclude_select_by_glob() -> None:
+    names = select_rules(CATALOGUE, only=["names.*"], exclude=["names.invalid.*"])
+    assert names and all(r.id.startswith("names.") for r in names)
+    assert not any(r.id.startswith("names.invalid.") for r in names)
+    assert select_rules(CATALOGUE, only=["nothing.*"]) == []
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def test_list_prints_the_catalogue_without_connecting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check(["--list"]) == 0
+    out = capsys.readouterr().out
+    for rule in CATALOGUE:
+        assert f"{rule.id}  [{rule.level}, section {rule.section}]" in out
+    assert out.rstrip().endswith(f"{len(CATALOGUE)} rules")
+
+
+def test_help_explains_every_option() -> None:
+    parser = build_parser()
+    text = parser.format_help()
+    for action in parser._actions:
+        assert action.help, action.dest
+        for option in action.option_strings:
+            assert option in text
+    assert "exit status" in text
+
+
+def test_fileproto_check_is_a_subcommand() -> None:
+    listed = _fileproto("check", "--list", "--only", "get.*")
+    assert listed.returncode == 0, listed.stderr
+    assert "get.ok.1" in listed.stdout and "names." not in listed.stdout
+    assert "check" in _fileproto("--help").stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_server_is_exit_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    assert check([address, "--timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert address in err and "cannot connect" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["not-an-address"],
+        ["127.0.0.1:1", "--only", "nothing.*"],
+        ["127.0.0.1:1", "--label", "a", "--label", "b"],
+        ["127.0.0.1:1", "--timeout", "0"],
+        ["127.0.0.1:1", "--no-such-option"],
+    ],
+    ids=["no-target", "bad-address", "no-rule", "labels", "timeout", "unknown-option"],
+)
+def test_usage_errors_are_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        check(argv)
+    assert exit_info.value.code == 2
+
+
+def test_reports_against_our_server(
+    ours: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = {kind: tmp_path / f"report.{kind}" for kind in ("json", "md", "html")}
+    argv = [ours.address, ours.address, "--label", "one", "--label", "two"]
+    argv += ["--only", "list.*", "--only", "get.ok.1", "--only", "errors.named.1"]
+    argv += [f"--{kind}={path}" for kind, path in paths.items()]
+    assert check(argv) == 0
+    assert "one (" in capsys.readouterr().out
+
+    report = json.loads(paths["json"].read_text())
+    assert set(report) == {"tool", "version", "targets"}
+    assert [t["label"] for t in report["targets"]] == ["one", "two"]
+    for target in report["targets"]:
+        assert set(target) == {"target", "label", "results", "summary"}
+        assert target["target"] == ours.address
+        fields = {"id", "level", "outcome", "requirement", "section", "detail", "duration_s"}
+        assert all(set(r) == fields for r in target["results"])
+        assert [r["id"] for r in target["results"]] == ["list.ok.1", "list.sorted.1",
+                                                        "list.reflects.1", "get.ok.1",
+                                                        "errors.named.1"]  # fmt: skip
+        assert target["summary"] == {"PASS": 4, "FAIL": 0, "NON-STRICT": 0,
+                                     "UNSUPPORTED": 0, "INFO": 1}  # fmt: skip
+
+    markdown = paths["md"].read_text()
+    assert "| rule | level | section | one | two |" in markdown
+    assert "| `get.ok.1` | MUST | 5.3 | PASS | PASS |" in markdown
+
+    page = paths["html"].read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<details>") == 2 * 5  # every cell opens its detail
+    assert not re.search(r"""(src|href)=["']?https?:""", page), "not self-contained"
+
+
+def _outcomes(path: Path) -> dict[str, str]:
+    (target,) = json.loads(path.read_text())["targets"]
+    return {r["id"]: r["outcome"] for r in target["results"]}
+
+
+def test_runs_at_once_and_in_a_row_agree(ours: Target, tmp_path: Path) -> None:
+    """Two whole catalogues at once against one server, then a third: same outcomes,
+    every rule PASS or INFO, and no file of theirs left in the root."""
+
+    def run(index: int) -> subprocess.CompletedProcess[str]:
+        return _fileproto("check", ours.address, "--json", str(tmp_path / f"{index}.json"))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(run, [1, 2]))
+    after = run(3)
+    for result in [*together, after]:
+        assert result.returncode == 0, result.stdout + result.stderr
+    first = _outcomes(tmp_path / "1.json")
+    assert set(first.values()) <= {"PASS", "INFO"}
+    assert _outcomes(tmp_path / "2.json") == first
+    assert _outcomes(tmp_path / "3.json") == first
+    assert ours.root is not None
+    assert [p.name for p in ours.root.iterdir() if p.name.startswith("fpc-")] == []
+
+
+# -- pytest -------------------------------------------------------------------------------
+
+
+def _pytest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+
+
+def _collected(*args: str) -> list[str]:
+    result = _pytest("--collect-only", "-q", *args)
+    assert result.returncode in (0, 5), result.stdout + result.stderr
+    return [line for line in result.stdout.splitlines() if line and " " not in line]
+
+
+def test_rule_items_only_when_conformance_is_asked_for() -> None:
+    plain = _collected("tests/test_report.py")
+    assert plain and all(i.startswith("tests/test_report.py::") for i in plain)
+    items = _collected("-m", "conformance", "tests/test_report.py")
+    expected = [f"{rule.id}[{server}]" for server in OWN_SERVERS for rule in CATALOGUE]
+    assert items == expected
+
+
+def test_no_rule_runs_twice_in_this_repository() -> None:
+    """tests/test_conformance.py already runs the catalogue: the plugin adds nothing."""
+    items = _collected("-m", "conformance", "tests/test_conformance.py", "tests/test_report.py")
+    prefix = "tests/test_conformance.py::test_our_server_keeps_the_rule["
+    assert all(i.startswith(prefix) for i in items)
+    expected = {f"{rule.id}-{server}" for server in OWN_SERVERS for rule in CATALOGUE}
+    ids = [i.removeprefix(prefix).removesuffix("]") for i in items]
+    assert sorted(ids) == sorted(expected)
+
+
+def test_target_items_are_named_by_rule_id() -> None:
+    items = _collected("-m", "conformance", "--fileproto-target", "127.0.0.1:9",
+                       "tests/test_conformance.py")  # fmt: skip
+    assert items == [rule.id for rule in CATALOGUE]
+
+
+def test_outcomes_map_to_pytest(tmp_path: Path, fileproto_conformance: ConformanceSession) -> None:
+    """Against our server: PASS passes, and the junit report names each rule."""
+    address = fileproto_conformance.runner("thread").target.address
+    junit = tmp_path / "junit.xml"
+    result = _pytest("-m", "conformance", f"--fileproto-target={address}", f"--junitxml={junit}",
+                     "-k", "list or get.ok", "tests/test_report.py")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = re.findall(r'<testcase classname="[^"]*" name="([^"]+)"', junit.read_text())
+    assert names == ["list.ok.1", "list.sorted.1", "list.reflects.1", "get.ok.1"]
+
+
+def test_unreachable_target_fails_every_item_with_the_address() -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    result = _pytest("-m", "conformance", f"--fileproto-target={address}", "-k", "list",
+                     "tests/test_report.py")  # fmt: skip
+    assert result.returncode == 1
+    assert "3 failed" in result.stdout and f"cannot connect to {address}" in result.stdout

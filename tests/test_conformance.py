@@ -1,0 +1,32 @@
+"""The conformance catalogue against our own servers, every kind: each rule must PASS
+(or be an observation, INFO). Nothing may be UNSUPPORTED: our servers implement every
+optional feature, both dialects included.
+
+The servers are started once per session by the conformance plugin
+(``fileproto.conformance.pytest_items``), which sees the ``fileproto_catalogue`` marker
+and adds no rule items of its own, so ``pytest -m conformance`` runs each rule once per
+kind. With ``--fileproto-target`` the plugin deselects these and checks the target.
+The catalogue's own workings (reports, the command line, other servers) are tested in
+tests/test_check_cli.py and tests/test_peers.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fileproto.conformance import CATALOGUE, Outcome, Rule
+from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
+
+pytestmark = [pytest.mark.smoke, pytest.mark.conformance, pytest.mark.fileproto_catalogue]
+
+
+@pytest.mark.parametrize("server", list(OWN_SERVERS))
+@pytest.mark.parametrize("rule", CATALOGUE, ids=[rule.id for rule in CATALOGUE])
+def test_our_server_keeps_the_rule(
+    fileproto_conformance: ConformanceSession, rule: Rule, server: str
+) -> None:
+    result = fileproto_conformance.run(server, rule)
+    assert result.outcome in (Outcome.PASS, Outcome.INFO), (
+        f"{result.outcome} {rule.id} [{rule.level}, section {rule.section}]\n"
+        f"requirement: {rule.requirement}\nseen: {result.detail}"
+    )
