@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fileproto.pytest_plugin import ServerPool
+from fileproto.pytest.servers import ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
 from servers.eventloop import uvloop_available
 from tests.helpers import IO_TIMEOUT, RawConnection, log_of, skip_if_target, wait_for

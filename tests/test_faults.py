@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool
 from tests.helpers import (
     IO_TIMEOUT,
     LIST_REQUEST,

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
 from tests.helpers import (
     IO_TIMEOUT,

@@ -11,7 +11,7 @@ import pytest
 from fileproto.background import BackgroundClients
 from fileproto.client import Client, ConnectError
 from fileproto.latency import ListProbe, Percentiles
-from fileproto.pytest_plugin import ServerPool
+from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
 from tests.helpers import skip_if_target, wait_for
 

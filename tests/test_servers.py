@@ -27,10 +27,10 @@ import pytest
 
 from fileproto.client import Client
 from fileproto.errors import ServerError
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
 from fileproto.wire.names import RESERVED_PREFIX
-from tests.rawconn import RawConnection, assert_error
+from tests.helpers import RawConnection, assert_error
 
 pytestmark = pytest.mark.smoke
 

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import encode_request
-from fileproto.wire.names import RESERVED_PREFIX
 from servers.registry import KINDS
-from tests.rawconn import RawConnection
+from tests.helpers import RawConnection, log_of, read_response, temp_files, wait_for
 
 pytestmark = pytest.mark.smoke
 
@@ -43,22 +42,6 @@ def started(pool: ServerPool, kind: str, workers: int, *args: str) -> Iterator[R
 
 def _connect(server: RunningServer) -> socket.socket:
     return socket.create_connection((server.host, server.port), timeout=20.0)
-
-
-def _temp_files(server: RunningServer) -> list[str]:
-    assert server.root is not None
-    return [p.name for p in server.root.iterdir() if p.name.startswith(RESERVED_PREFIX)]
-
-
-def _log(server: RunningServer) -> str:
-    return server.process.output() if server.process is not None else ""
-
-
-def _wait_until(condition: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"not true within {timeout} s"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("kind", READY_KINDS)
@@ -91,9 +74,7 @@ def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
             for sock in slow:
                 sock.sendall(b"T\r\n\r\n")
             for sock in slow:
-                conn = RawConnection.__new__(RawConnection)
-                conn.sock, conn.buffer = sock, bytearray()
-                assert conn.read()["status"] == "OK"
+                assert read_response(sock)["status"] == "OK"
         finally:
             for sock in held:
                 sock.close()
@@ -134,14 +115,14 @@ def test_slow_body_deadline_answers_and_removes_the_upload(
     with started(fileproto_servers, kind, 1, *args) as server:
         with RawConnection(server) as conn:
             conn.send(b"UPLOAD slow.bin QUJD")
-            _wait_until(lambda: _temp_files(server))  # the upload is being written
+            wait_for(lambda: temp_files(server.root), what="the upload's temporary file")
             for _ in range(3):  # far below 1 MiB/s
                 with contextlib.suppress(OSError):
                     conn.send(b"QUJD")
                 time.sleep(0.1)
             rest = conn.read_until_closed()
         assert b"slower than 1048576 bytes/s" in rest, rest
-        _wait_until(lambda: not _temp_files(server))
+        wait_for(lambda: not temp_files(server.root), what="the temporary file removed")
         with server.client(timeout=20.0) as client:
             assert client.list() == []
 
@@ -159,7 +140,10 @@ def test_send_deadline_ends_a_client_that_does_not_read(
             sock.sendall(encode_request("GET", "big.bin"))
             peer = "{}:{}".format(*sock.getsockname()[:2])
             # Read nothing: the server's sends stall, and it gives up on this client.
-            _wait_until(lambda: f"{peer}: closing: send deadline" in _log(server))
+            wait_for(
+                lambda: f"{peer}: closing: send deadline" in log_of(server),
+                what="the send deadline",
+            )
         finally:
             # A reset, not a close: reading the rest through a 4 KiB window takes long.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -182,7 +166,7 @@ def test_connection_cap_answers_server_busy(fileproto_servers: ServerPool, kind:
         finally:
             for conn in held:
                 conn.sock.close()
-        _wait_until(lambda: _try_list(server))
+        wait_for(lambda: _try_list(server), what="a LIST answered once the others left")
 
 
 def _try_list(server: RunningServer) -> bool:

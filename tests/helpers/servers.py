@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fileproto.pytest_plugin import RunningServer, ServerPool
+from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
 from servers.registry import KINDS as REGISTRY
 from tests.helpers.waiting import wait_for
