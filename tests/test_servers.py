@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +29,14 @@ from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
-from fileproto.wire.names import RESERVED_PREFIX
-from tests.helpers import RawConnection, assert_error
+from tests.helpers import (
+    RawConnection,
+    assert_error,
+    log_of,
+    pool_workers,
+    temp_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.smoke
 
@@ -424,46 +430,6 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
 # -- the process pool survives a dead worker ----------------------------------------------
 
 
-def _ppid(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
-def _pool_workers(server: RunningServer) -> list[int]:
-    """The pool's worker processes: children of the server's forkserver."""
-    assert server.process is not None
-    main = server.process.pid
-    tree = server.pids()
-    forkservers = []
-    for pid in tree:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if _ppid(pid) == main and b"forkserver" in cmdline:
-            forkservers.append(pid)
-    assert len(forkservers) == 1, tree
-    return [pid for pid in tree if pid != forkservers[0] and _ppid(pid) == forkservers[0]]
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"still not true after {timeout} s: {condition}")
-        time.sleep(0.02)
-
-
-def _wait_for_output(server: RunningServer, text: str, timeout: float) -> None:
-    assert server.process is not None
-    deadline = time.monotonic() + timeout
-    while text not in server.process.output():
-        if time.monotonic() > deadline:
-            pytest.fail(f"server never logged {text!r}:\n{server.process.output()}")
-        time.sleep(0.05)
-
-
 @pytest.fixture(params=["ready", "accept"])
 def fresh_process_server(
     fileproto_servers: ServerPool, request: pytest.FixtureRequest
@@ -486,8 +452,9 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
         assert busy.request(encode_request("LIST"))["status"] == "OK"
         busy.send(b"UPLOAD held.bin QUJD")
         assert server.root is not None
-        _wait_until(lambda: any(p.name.startswith(RESERVED_PREFIX) for p in server.root.iterdir()))
-        workers = _pool_workers(server)
+        root = server.root
+        wait_for(lambda: temp_files(root), what="a worker to take the upload")
+        workers = pool_workers(server)
         assert len(workers) == 2, workers
         for pid in workers:
             # Once one worker dies the pool terminates its siblings itself.
@@ -512,13 +479,13 @@ def test_idle_worker_dies_next_client_is_still_answered(
     A connection no worker ever took must be served by the new pool, not dropped.
     """
     server = fresh_process_server
-    workers = _pool_workers(server)
+    workers = pool_workers(server)
     assert len(workers) == 2, workers
     os.kill(workers[0], signal.SIGKILL)
     # A client arriving while the broken pool is being torn down may lose its
     # connection with it (the issue allows an error or a reset); "the next client"
     # is one that comes once the pool has been replaced, which the server logs.
-    _wait_for_output(server, "replacing the pool", timeout=10.0)
+    wait_for(lambda: "replacing the pool" in log_of(server), what="the pool's replacement")
     for attempt in range(3):
         with RawConnection(server, timeout=10.0) as conn:
             try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fileproto.procinfo import forkserver_children
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
 from servers.registry import KINDS as REGISTRY
@@ -57,17 +58,6 @@ def peer_name(sock_name: tuple[str, int] | tuple[str, int, int, int]) -> str:
 
 
 def pool_workers(server: RunningServer) -> list[int]:
-    """The process pool's worker processes: everything below the server's forkserver."""
-    import psutil  # only here, so the other helpers do not need it
-
+    """The process pool's worker processes: the children of the server's forkserver."""
     assert server.process is not None
-    main = psutil.Process(server.process.pid)
-    forkservers = []
-    for child in main.children():
-        try:
-            if any("forkserver" in part for part in child.cmdline()):
-                forkservers.append(child)
-        except psutil.Error:
-            continue  # gone meanwhile: not the forkserver, which lives as long as the pool
-    assert len(forkservers) == 1, [c.pid for c in main.children()]
-    return sorted(p.pid for p in forkservers[0].children(recursive=True))
+    return sorted(forkserver_children(server.process.pid))
