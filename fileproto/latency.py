@@ -3,6 +3,7 @@ new client is answered while a case runs (responsiveness under load)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import threading
@@ -46,6 +47,8 @@ class ListProbe:
 
     A probe that gets no answer within ``timeout`` counts as a failure and as
     ``timeout`` seconds of latency: a frozen server shows as such, not as a gap.
+    ``stop`` ends a probe still waiting for its answer at once; that probe is not
+    counted (it has neither been answered nor timed out within the case).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class ListProbe:
         self.latencies: list[float] = []
         self.failures = 0
         self._stop = threading.Event()
+        self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name="fileproto-probe", daemon=True)
 
     def __enter__(self) -> ListProbe:
@@ -71,6 +75,10 @@ class ListProbe:
 
     def stop(self) -> Percentiles | None:
         self._stop.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing to cut
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread.is_alive():
             self._thread.join(self.timeout + 5)
         return Percentiles.of(self.latencies)
@@ -79,6 +87,8 @@ class ListProbe:
         next_at = time.monotonic()
         while not self._stop.is_set():
             seconds, ok = self.probe_once()
+            if not ok and self._stop.is_set():
+                break  # cut short by stop()
             self.latencies.append(seconds)
             if not ok:
                 self.failures += 1
@@ -91,6 +101,9 @@ class ListProbe:
         deadline = time.monotonic() + self.timeout
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+                self._sock = sock
+                if self._stop.is_set():
+                    return self.timeout, False
                 sock.sendall(_LIST)
                 answer = b""
                 while not answer.endswith(TERMINATOR):
@@ -101,5 +114,7 @@ class ListProbe:
                     answer += data
         except OSError:
             return self.timeout, False
+        finally:
+            self._sock = None
         ok = answer.endswith(TERMINATOR) and b'"OK"' in answer[:40]
         return (time.perf_counter() - started, True) if ok else (self.timeout, False)
