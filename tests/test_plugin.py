@@ -188,7 +188,11 @@ from servers.registry import KINDS, ServerKind
 
 # A later kind, as the registry will list it: the plugin must need no change for it.
 KINDS["later"] = ServerKind(
-    "later", "servers.threadpool:ThreadPoolServer", "a stand-in for a later kind", "thread"
+    "later",
+    "servers.threadpool:ThreadPoolServer",
+    "later kind",
+    "a stand-in for a later kind",
+    "thread",
 )
 """
 
