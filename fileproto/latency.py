@@ -47,8 +47,10 @@ class ListProbe:
 
     A probe that gets no answer within ``timeout`` counts as a failure and as
     ``timeout`` seconds of latency: a frozen server shows as such, not as a gap.
-    ``stop`` ends a probe still waiting for its answer at once; that probe is not
-    counted (it has neither been answered nor timed out within the case).
+    ``stop`` ends a probe still waiting for its answer at once. Its latency is at
+    least the time it had waited: if that is longer than every probe counted before,
+    it counts with that time (a server frozen to the end shows so), not as a failure
+    (it had not timed out); otherwise it tells nothing and is left out.
     """
 
     def __init__(
@@ -87,8 +89,10 @@ class ListProbe:
         next_at = time.monotonic()
         while not self._stop.is_set():
             seconds, ok = self.probe_once()
-            if not ok and self._stop.is_set():
-                break  # cut short by stop()
+            if not ok and self._stop.is_set():  # cut short by stop()
+                if seconds > max(self.latencies, default=0.0):
+                    self.latencies.append(seconds)
+                break
             self.latencies.append(seconds)
             if not ok:
                 self.failures += 1
@@ -97,15 +101,17 @@ class ListProbe:
             next_at = max(next_at, time.monotonic() - self.interval)  # no catch-up burst
 
     def probe_once(self) -> tuple[float, bool]:
+        """(seconds, answered). Not answered: the timeout, or the time waited if
+        ``stop`` cut the probe short."""
         started = time.perf_counter()
         deadline = time.monotonic() + self.timeout
+        answer = b""
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
                 self._sock = sock
                 if self._stop.is_set():
-                    return self.timeout, False
+                    return 0.0, False
                 sock.sendall(_LIST)
-                answer = b""
                 while not answer.endswith(TERMINATOR):
                     sock.settimeout(max(0.001, deadline - time.monotonic()))
                     data = sock.recv(1 << 16)
@@ -113,8 +119,10 @@ class ListProbe:
                         break
                     answer += data
         except OSError:
-            return self.timeout, False
+            pass
         finally:
             self._sock = None
-        ok = answer.endswith(TERMINATOR) and b'"OK"' in answer[:40]
-        return (time.perf_counter() - started, True) if ok else (self.timeout, False)
+        waited = time.perf_counter() - started
+        if answer.endswith(TERMINATOR) and b'"OK"' in answer[:40]:
+            return waited, True
+        return (min(waited, self.timeout) if self._stop.is_set() else self.timeout), False

@@ -31,13 +31,13 @@ from dataclasses import dataclass, replace
 
 from fileproto.stress.spec import Operation
 from fileproto.testfiles import MIB
-from servers.config import DISPATCHES
-from servers.registry import CLASSIC_KINDS, get_kind
+from servers.config import DISPATCHES, ServerConfig
+from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
 #: The dispatch of a kind that has no choice of it: its event loops take what is ready.
 LOOP = "loop"
 #: Every dispatch a case can record.
-DISPATCH_LABELS: tuple[str, ...] = (*DISPATCHES, LOOP)
+DISPATCH_LABELS: tuple[str, ...] = (*sorted(DISPATCHES), LOOP)
 SLOW_SERVER_WORKERS = (1, 5)
 #: Seconds after the go when clients still running are stopped (see the module's text).
 DEFAULT_DEADLINE = 15.0
@@ -104,7 +104,15 @@ class SlowCase:
 
 def dispatch_variants(kind: str) -> tuple[str, ...]:
     """accept and ready for a kind whose server dispatches, else its loop only."""
-    return tuple(sorted(DISPATCHES)) if get_kind(kind).load().dispatches else (LOOP,)
+    return DISPATCH_LABELS[:-1] if get_kind(kind).load().dispatches else (LOOP,)
+
+
+def default_dispatch(kind: str) -> str | None:
+    """The dispatch of a server of this kind started without ``--dispatch`` (the classic
+    matrix's); None for a kind we do not know (someone else's server)."""
+    if kind not in KINDS:
+        return None
+    return ServerConfig(root="").dispatch if get_kind(kind).load().dispatches else LOOP
 
 
 def slow_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[SlowCase]:
