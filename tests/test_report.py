@@ -406,7 +406,8 @@ def test_slow_cases_have_their_own_table() -> None:
     assert rows[3][-1] == "13.250"  # TTFB p99, seconds
     assert "slow-links: 20 clients UPLOAD 10 MiB, at 1 MiB/s each, deadline 15 s" in text
     assert "idle: 5 clients UPLOAD 10 MiB, beside 200 idle + 20 slowloris connections" in text
-    assert f"{report.MARK} No 1 (thread accept, 1 server worker, idle): 5 of 5 clients " in text
+    note = f"{report.MARK} No 1 (thread accept, 1 server worker, idle): 5 of 5 clients failed"
+    assert f"{note} (by kind: deadline 5)" in text
 
 
 def test_slow_markdown_and_csv() -> None:

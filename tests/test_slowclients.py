@@ -86,7 +86,7 @@ def test_stress_with_rate_and_background_connections(
             "--server", server.address, "--matrix", "--volume", "1", "--clients", "3",
             "--rounds", "2", "--rate", "4M", "--idle", "10", "--slowloris", "3",
             "--parked", "2", "--server-kind", "thread", "--server-workers", "2",
-            "--server-dispatch", "ready", "--json", str(out),
+            "--server-dispatch", "ready", "--method", "process", "--json", str(out),
         ),
         private_tmp,
     )  # fmt: skip
@@ -105,13 +105,14 @@ def test_stress_with_rate_and_background_connections(
         info = bench["extra_info"]
         assert all(key in info for key in KEYS), sorted(set(KEYS) - set(info))
         assert (info["successes"], info["failures"], info["verified"]) == (6, 0, True)
-        assert info["dispatch"] == "ready"
+        assert info["dispatch"] == "ready" and info["method"] == "process"
         assert info["scenario"] == "4 MiB/s links + 10 idle + 3 slowloris + 2 parked"
         assert info["rate_Bps"] == 4 * MIB and info["offered_Bps"] == 3 * 4 * MIB
         assert info["moved_bytes"] == 6 * MIB  # 2 rounds x 3 clients x 1 MiB
         assert info["ratio_to_offered"] == pytest.approx(info["moved_Bps"] / (12 * MIB))
         assert info["failure_kinds"] == {}
-        # Every request of both rounds has its timing; the first byte comes first.
+        # Every request of both rounds has its timing (from the client processes); the
+        # first byte comes first.
         assert info["ttfb_s"]["count"] == info["request_s"]["count"] == 6
         for key in ("ttfb_s", "request_s", "probe_s"):
             assert _ordered(info[key]), (key, info[key])

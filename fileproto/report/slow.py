@@ -120,7 +120,7 @@ def _problem(number: int, case: LoadResult) -> str:
         f"{case.scenario}): {case.failures} of {clients} clients failed"
     )
     if kinds:
-        text += f" ({kinds})"
+        text += f" (by kind: {kinds})"
     if not case.verified and not case.failures:
         text += "; not every transferred file was verified byte for byte"
     if case.first_error:
