@@ -107,6 +107,13 @@ def dispatch_variants(kind: str) -> tuple[str, ...]:
     return DISPATCH_LABELS[:-1] if get_kind(kind).load().dispatches else (LOOP,)
 
 
+def fixed_dispatch(kind: str) -> str | None:
+    """LOOP for a known kind that has no choice of dispatch, else None (unknown)."""
+    if kind in KINDS and not get_kind(kind).load().dispatches:
+        return LOOP
+    return None
+
+
 def default_dispatch(kind: str) -> str | None:
     """The dispatch of a server of this kind started without ``--dispatch`` (the classic
     matrix's); None for a kind we do not know (someone else's server)."""

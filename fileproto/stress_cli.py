@@ -32,7 +32,7 @@ from fileproto.options import (
 )
 from fileproto.results import EXTERNAL
 from fileproto.results.document import load_results, write_document
-from fileproto.scenarios import DISPATCH_LABELS
+from fileproto.scenarios import DISPATCH_LABELS, fixed_dispatch
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.plan import (
@@ -114,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         help="a label for the server's dispatch, recorded with the figures: ready or "
         "accept (the pools' --dispatch), loop (the asyncio kind); we cannot see it from "
-        "here (default: not recorded)",
+        "here (default: loop for --server-kind asyncio, else not recorded)",
     )
 
     load = parser.add_argument_group("load")
@@ -339,7 +339,7 @@ def _finish(
         args.server_workers,
         options,
         server=_address_text(args),
-        dispatch=args.server_dispatch,
+        dispatch=args.server_dispatch or fixed_dispatch(kind),
         scenario=scenario_of(args),
     )
     if document["benchmarks"]:
