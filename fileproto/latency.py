@@ -3,6 +3,7 @@ new client is answered while a case runs (responsiveness under load)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import threading
@@ -46,6 +47,10 @@ class ListProbe:
 
     A probe that gets no answer within ``timeout`` counts as a failure and as
     ``timeout`` seconds of latency: a frozen server shows as such, not as a gap.
+    ``stop`` ends a probe still waiting for its answer at once. Its latency is at
+    least the time it had waited: if that is longer than every probe counted before,
+    it counts with that time (a server frozen to the end shows so), not as a failure
+    (it had not timed out); otherwise it tells nothing and is left out.
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class ListProbe:
         self.latencies: list[float] = []
         self.failures = 0
         self._stop = threading.Event()
+        self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name="fileproto-probe", daemon=True)
 
     def __enter__(self) -> ListProbe:
@@ -71,6 +77,10 @@ class ListProbe:
 
     def stop(self) -> Percentiles | None:
         self._stop.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing to cut
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread.is_alive():
             self._thread.join(self.timeout + 5)
         return Percentiles.of(self.latencies)
@@ -79,6 +89,10 @@ class ListProbe:
         next_at = time.monotonic()
         while not self._stop.is_set():
             seconds, ok = self.probe_once()
+            if not ok and self._stop.is_set():  # cut short by stop()
+                if seconds > max(self.latencies, default=0.0):
+                    self.latencies.append(seconds)
+                break
             self.latencies.append(seconds)
             if not ok:
                 self.failures += 1
@@ -87,12 +101,17 @@ class ListProbe:
             next_at = max(next_at, time.monotonic() - self.interval)  # no catch-up burst
 
     def probe_once(self) -> tuple[float, bool]:
+        """(seconds, answered). Not answered: the timeout, or the time waited if
+        ``stop`` cut the probe short."""
         started = time.perf_counter()
         deadline = time.monotonic() + self.timeout
+        answer = b""
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+                self._sock = sock
+                if self._stop.is_set():
+                    return 0.0, False
                 sock.sendall(_LIST)
-                answer = b""
                 while not answer.endswith(TERMINATOR):
                     sock.settimeout(max(0.001, deadline - time.monotonic()))
                     data = sock.recv(1 << 16)
@@ -100,6 +119,10 @@ class ListProbe:
                         break
                     answer += data
         except OSError:
-            return self.timeout, False
-        ok = answer.endswith(TERMINATOR) and b'"OK"' in answer[:40]
-        return (time.perf_counter() - started, True) if ok else (self.timeout, False)
+            pass
+        finally:
+            self._sock = None
+        waited = time.perf_counter() - started
+        if answer.endswith(TERMINATOR) and b'"OK"' in answer[:40]:
+            return waited, True
+        return (min(waited, self.timeout) if self._stop.is_set() else self.timeout), False

@@ -144,13 +144,20 @@ class FileprotoClient:
         dialect: Dialect = "json",
         timeout: float = 60.0,
         context: Callable[[], dict[str, Any]] | None = None,
+        rate: float | None = None,
     ) -> None:
+        """``rate``: the link's bytes/s, both directions (None: as fast as it goes)."""
         host, port = parse_address(address)
         self.address = address
         self.request_event = request_event
         self.context = context
         self._client = Client(
-            host, port, dialect=dialect, timeout=timeout, connect_timeout=min(timeout, 10.0)
+            host,
+            port,
+            dialect=dialect,
+            timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
+            rate=rate,
         )
 
     @property
@@ -293,6 +300,9 @@ class FileprotoUser(User):
     file_prefix: ClassVar[str] = "locust"
     #: Delete this user's files when it stops.
     cleanup: ClassVar[bool] = False
+    #: Each user's link rate in bytes/s, both directions, as a client on a slower link
+    #: would have (None: as fast as the machine goes).
+    rate: ClassVar[float | None] = None
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -313,6 +323,7 @@ class FileprotoUser(User):
             dialect=self.dialect,
             timeout=self.timeout,
             context=self.context,
+            rate=self.rate,
         )
         self.serial = next(_user_serials)
         #: Names this user stored, oldest first.

@@ -36,6 +36,48 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+_RATE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def rate(text: str) -> float:
+    """Bytes per second: a number with an optional K, M or G (powers of 1024), and
+    optionally B, iB and /s after it: ``1M``, ``1MiB/s``, ``512k``, ``250000``."""
+    cleaned = text.strip().upper().replace(" ", "")
+    for suffix in ("/S", "IB", "B"):
+        cleaned = cleaned.removesuffix(suffix)
+    unit = cleaned[-1:] if cleaned[-1:] in _RATE_UNITS else ""
+    number = cleaned[: len(cleaned) - len(unit)]
+    try:
+        value = float(number) * _RATE_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a rate: {text!r} (bytes per second, e.g. 1M for 1 MiB/s or 256K)"
+        ) from None
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"a rate must be at least 1 byte per second, got {text}")
+    return value
+
+
 def comma_list(convert: Callable[[str], _T]) -> Callable[[str], list[_T]]:
     """A comma-separated list (one value is a list of one)."""
 
@@ -87,6 +129,18 @@ def add_load_options(addoption: AddOption, prefix: str = "") -> None:
         metavar="N",
         help="run each case N times; times and rates are averaged over the rounds and "
         "client counts summed (default: %(default)s)",
+    )
+
+
+def add_probe_option(addoption: AddOption, prefix: str = "") -> None:
+    """--no-probe: the LIST probe is on unless asked."""
+    addoption(
+        f"--{prefix}no-probe",
+        action="store_true",
+        help="no LIST probe during the cases; by default a separate client opens a new "
+        "connection every 100 ms while a case runs, sends LIST and times the answer "
+        "(what a newcomer waits for while the server is loaded; no answer within 5 s "
+        "counts as a probe failure)",
     )
 
 

@@ -21,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="render benchmark results as tables and a chart",
         description="Read the JSON written by 'pytest --benchmark-json=FILE' or "
         "'fileproto stress --json' and render its matrix cases. Without --md, --csv or "
-        "--png, print the results table to stdout.",
+        "--png, print the results table to stdout. Slow-client cases (pytest -m "
+        "slowclients, or fileproto stress with --rate/--idle/--slowloris/--parked) get "
+        "a table and a chart of their own: kind, dispatch, workers, scenario, clients "
+        "completed and failed, aggregate throughput and its ratio to the links' rate, "
+        "the LIST probe's latency and the time to first byte.",
     )
     parser.add_argument("json", metavar="RESULTS.json", help="benchmark results to read")
     parser.add_argument(
@@ -34,14 +38,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--csv",
         metavar="FILE",
         type=Path,
-        help="write one CSV row per case (plain numbers, for spreadsheets and scripts)",
+        help="write one CSV row per case (plain numbers, for spreadsheets and scripts); "
+        "slow-client cases go to a second file beside it, FILE's name with -slowclients "
+        "(results.csv: results-slowclients.csv), with their own columns",
     )
     parser.add_argument(
         "--png",
         metavar="FILE",
         type=Path,
         help="write a chart of aggregate throughput against client workers "
-        '(needs matplotlib: pip install "fileproto[report]")',
+        '(needs matplotlib: pip install "fileproto[report]"); slow-client cases get a '
+        "chart of LIST p99 and aggregate throughput per model and scenario, written "
+        "beside it as FILE's name with -slowclients (results.png: "
+        "results-slowclients.png)",
     )
     parser.set_defaults(func=run)
 
@@ -81,14 +90,28 @@ def run(args: argparse.Namespace) -> int:
             f"{args.json} has no matrix cases (no benchmark records an 'operation' "
             "in its extra_info)"
         )
+    classic, slow = report.split(cases)
     if args.md is None and args.csv is None and args.png is None:
-        _print_text(report.render_text(cases))
+        texts = [report.render_text(classic)] if classic else []
+        texts += [report.render_slow_text(slow)] if slow else []
+        _print_text("\n".join(texts))
         return 0
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
-        (args.md, lambda p: _write(p, report.render_markdown(cases), "Markdown tables")),
-        (args.csv, lambda p: _write(p, report.render_csv(cases), "CSV")),
-        (args.png, lambda p: _write_png(p, cases, references)),
+        (args.md, lambda p: _write(p, markdown(classic, slow), "Markdown tables")),
     ]
+    if classic:
+        outputs += [
+            (args.csv, lambda p: _write(p, report.render_csv(classic), "CSV")),
+            (args.png, lambda p: _write_png(p, classic, references)),
+        ]
+    if slow:
+        outputs += [
+            (
+                args.csv and report.slow_sibling(args.csv),
+                lambda p: _write(p, report.render_slow_csv(slow), "slow-client CSV"),
+            ),
+            (args.png and report.slow_sibling(args.png), lambda p: _write_slow_png(p, slow)),
+        ]
     for path, write in outputs:
         if path is None:
             continue
@@ -101,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def markdown(classic: list[LoadResult], slow: list[LoadResult]) -> str:
+    """The classic tables, then the slow-client table."""
+    parts = [report.render_markdown(classic)] if classic else []
+    parts += [report.render_slow_markdown(slow)] if slow else []
+    return "\n".join(parts)
+
+
 def _write_png(path: Path, cases: list[LoadResult], references: list[dict[str, object]]) -> None:
     report.render_png(cases, path, references=references)
     print(f"wrote chart to {path}")
+
+
+def _write_slow_png(path: Path, cases: list[LoadResult]) -> None:
+    report.render_slow_png(cases, path)
+    print(f"wrote slow-client chart to {path}")

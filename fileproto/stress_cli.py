@@ -21,15 +21,31 @@ from pathlib import Path
 from fileproto import report
 from fileproto.errors import FileprotoError
 from fileproto.matrix import CLIENT_WORKERS, SIZES_MIB
-from fileproto.options import add_load_options, comma_list, positive_int
+from fileproto.options import (
+    add_load_options,
+    add_probe_option,
+    comma_list,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+    rate,
+)
 from fileproto.results import EXTERNAL
 from fileproto.results.document import load_results, write_document
+from fileproto.scenarios import DISPATCH_LABELS, fixed_dispatch
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
-from fileproto.stress.plan import address, operation, plan, positive_mib, server_workers
+from fileproto.stress.plan import (
+    address,
+    operation,
+    plan,
+    positive_mib,
+    scenario_of,
+    server_workers,
+)
 from fileproto.stress.runner import LoadRounds, Runner
 from fileproto.stress.spec import method_for
-from fileproto.stress.summary import benchmark_json, failure_lines, summary_lines
+from fileproto.stress.summary import benchmark_json, failure_lines, felt_lines, summary_lines
 from servers.registry import kind_names
 
 DEFAULT_SERVER = "127.0.0.1:45000"
@@ -48,7 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "status is 0 only if every client succeeded.\n\n"
             "A progress bar of the bytes moved by all clients is shown on stderr when\n"
             "stderr is a terminal. Ctrl-C stops the run: what was measured so far is\n"
-            "printed, client processes are stopped, files this command made are removed."
+            "printed, client processes are stopped, files this command made are removed.\n\n"
+            "What clients felt is printed under the table: per request the time to the\n"
+            "first byte of the answer and the total time (p50/p90/p99/max), the latency of\n"
+            "a LIST probe sent every 100 ms during the case, and what happened to the\n"
+            "background connections (--idle, --slowloris, --parked)."
         ),
         epilog=(
             "examples:\n"
@@ -56,6 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "--size-mib 100 --clients 50\n"
             "  fileproto stress --operation upload --volume 10 --worker 5 --method process\n"
             "  fileproto stress --matrix --server-workers 5 --json results.json\n"
+            "  fileproto stress --operation upload --volume 10 --clients 20 --rate 1M "
+            "--deadline 15\n"
+            "  fileproto stress --operation upload --volume 10 --clients 5 --idle 200 "
+            "--slowloris 20\n"
             "  fileproto report results.json --md results.md"
         ),
     )
@@ -83,6 +107,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"a label for the server in the table, e.g. {' or '.join(kind_names())}: the "
         "table has one section per kind, and a known kind sets the default --method "
         "(default: %(default)s)",
+    )
+    target.add_argument(
+        "--server-dispatch",
+        choices=DISPATCH_LABELS,
+        default=None,
+        help="a label for the server's dispatch, recorded with the figures: ready or "
+        "accept (the pools' --dispatch), loop (the asyncio kind); we cannot see it from "
+        "here (default: loop for --server-kind asyncio, else not recorded)",
     )
 
     load = parser.add_argument_group("load")
@@ -129,6 +161,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="SECONDS",
         help="longest wait on the network at once, per client (default: %(default)s)",
     )
+
+    waiting = parser.add_argument_group(
+        "clients that wait",
+        "Slower links for the clients, and connections that wait beside them (opened "
+        "before the clients start, kept open through the case, closed after it; one the "
+        "server closes is opened again). A case with any of these is a slow-client case: "
+        "'fileproto report' shows it in a table of its own.",
+    )
+    waiting.add_argument(
+        "--rate",
+        type=rate,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="each client's link rate, both directions, e.g. 1M (1 MiB/s), 256K, 100000; "
+        "a token bucket paces its sends and receives. Files travel as base64 (4 bytes on "
+        "the wire per 3 of the file), so a file moves at 3/4 of it (default: no limit)",
+    )
+    waiting.add_argument(
+        "--idle",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N connections that never send anything (default: %(default)s)",
+    )
+    waiting.add_argument(
+        "--slowloris",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N connections that send a valid request header one byte per second "
+        "(default: %(default)s)",
+    )
+    waiting.add_argument(
+        "--parked",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N connections that send one LIST, read the answer and then wait "
+        "(default: %(default)s)",
+    )
+    waiting.add_argument(
+        "--deadline",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop clients still running this long after the case started; each counts "
+        "as a failure of kind 'deadline', and the bytes it moved still count toward the "
+        "case's moved bytes (default: none; clients run until done or --timeout)",
+    )
+    waiting.add_argument(
+        "--scenario",
+        metavar="NAME",
+        default=None,
+        help="a name for the case in the slow-client table (default: made from --rate, "
+        "--idle, --slowloris, --parked, e.g. '1 MiB/s links + 200 idle'; none without them)",
+    )
+    add_probe_option(waiting.add_argument)
 
     files = parser.add_argument_group("files")
     files.add_argument(
@@ -245,13 +334,24 @@ def _finish(
     the exit status after a signal, None if the run was not interrupted."""
     options = {"rounds": args.rounds, "method": method, "dialect": args.dialect}
     document = benchmark_json(
-        results, kind, args.server_workers, options, server=_address_text(args)
+        results,
+        kind,
+        args.server_workers,
+        options,
+        server=_address_text(args),
+        dispatch=args.server_dispatch or fixed_dispatch(kind),
+        scenario=scenario_of(args),
     )
     if document["benchmarks"]:
         _print(report.render_text(load_results(document)))
         print()
         for line in summary_lines(results):
             _print(line)
+        felt = felt_lines(results)
+        if felt:
+            print()
+            for line in felt:
+                _print(line)
         sys.stdout.flush()
     if args.json is not None:
         write_document(document, args.json)

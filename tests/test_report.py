@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -336,3 +337,117 @@ def test_cli_no_matrix_cases(tmp_path: Path) -> None:
     path.write_text(json.dumps({"benchmarks": BENCHMARKS[-2:]}), encoding="utf-8")
     result = _run_cli(path)
     assert result.returncode == 2 and "no matrix cases" in result.stderr
+
+
+# --- slow-client cases --------------------------------------------------------------------
+
+
+def _slow(
+    kind: str,
+    dispatch: str,
+    workers: int,
+    scenario: str,
+    done: int,
+    clients: int,
+    moved_mib_s: float,
+    probe_p99: float,
+) -> dict[str, Any]:
+    """A slow-client case as the slowclients matrix writes it."""
+    bench = _case(kind, "UPLOAD", 10, clients, workers, 1.0, failures=clients - done)
+    info = bench["extra_info"]
+    rate = float(MIB) if scenario == "slow-links" else None
+    info.update(
+        dispatch=dispatch, scenario=scenario, deadline_s=15.0,
+        moved_bytes=int(moved_mib_s * 15 * MIB), moved_Bps=moved_mib_s * MIB,
+        failure_kinds={"deadline": clients - done} if clients > done else {},
+        probe_s={"count": 20, "p50": 0.001, "p90": 0.002, "p99": probe_p99, "max": probe_p99},
+        probe_failures=0 if probe_p99 < 5 else 2,
+    )  # fmt: skip
+    if done:
+        info["ttfb_s"] = {"count": done, "p50": 13.2, "p90": 13.2, "p99": 13.25, "max": 13.3}
+    if rate:
+        info.update(
+            rate_Bps=rate,
+            offered_Bps=clients * rate,
+            ratio_to_offered=moved_mib_s * MIB / (clients * rate),
+        )
+    else:
+        info["background"] = {"idle": 200, "slowloris": 20, "parked": 0}
+    bench["name"] = f"test_slowclients[{kind}-{dispatch}-w{workers}-{scenario}]"
+    return bench
+
+
+SLOW = [
+    _slow("process", "ready", 5, "slow-links", 5, 20, 4.6, 5.0),
+    _slow("thread", "ready", 1, "idle", 5, 5, 500.0, 0.0064),
+    _slow("thread", "accept", 1, "idle", 0, 5, 0.0, 5.0),
+    _slow("asyncio", "loop", 1, "slow-links", 20, 20, 15.0, 0.004),
+]
+MIXED: dict[str, Any] = {**DOCUMENT, "benchmarks": [*BENCHMARKS, *SLOW]}
+
+
+def test_slow_cases_have_their_own_table() -> None:
+    classic, slow = report.split(report.load_results(MIXED))
+    assert len(classic) == 7 and len(slow) == 4
+    assert report.render_text(classic) == report.render_text(report.load_results(DOCUMENT))
+    text = report.render_slow_text(slow)
+    rows = [line.split() for line in text.splitlines() if re.match(r"\s*\d+\s+[a-z]", line)]
+    # idle before slow-links; in each, kinds in the registry's order, accept before ready
+    assert [row[1:5] for row in rows] == [
+        ["thread", "accept", "1", "idle"],
+        ["thread", "ready", "1", "idle"],
+        ["process", "ready", "5", "slow-links"],
+        ["asyncio", "loop", "1", "slow-links"],
+    ]
+    accept_idle = rows[0]
+    assert accept_idle[5:7] == ["0", "5"] and accept_idle[-1] == report.MARK
+    assert accept_idle[8] == "—"  # no link rate, no ratio
+    assert rows[2][7:9] == ["4.6", "0.23"] and rows[3][7:9] == ["15.0", "0.75"]
+    assert rows[3][-1] == "13.250"  # TTFB p99, seconds
+    assert "slow-links: 20 clients UPLOAD 10 MiB, at 1 MiB/s each, deadline 15 s" in text
+    assert "idle: 5 clients UPLOAD 10 MiB, beside 200 idle + 20 slowloris connections" in text
+    note = f"{report.MARK} No 1 (thread accept, 1 server worker, idle): 5 of 5 clients failed"
+    assert f"{note} (by kind: deadline 5)" in text
+
+
+def test_slow_markdown_and_csv() -> None:
+    _, slow = report.split(report.load_results(MIXED))
+    markdown = report.render_slow_markdown(slow)
+    assert markdown.startswith("### slow clients") and markdown.count("\n| ") == 5  # header, 4 rows
+    rows = list(csv.DictReader(io.StringIO(report.render_slow_csv(slow))))
+    assert list(rows[0]) == list(report.SLOW_CSV_COLUMNS)
+    first = rows[0]
+    assert (first["server_kind"], first["dispatch"], first["scenario"]) == (
+        "thread",
+        "accept",
+        "idle",
+    )
+    assert rows[0]["failure_kinds"] == "deadline:5" and rows[0]["ttfb_p99"] == ""
+    assert float(rows[3]["probe_p99"]) == 0.004 and rows[3]["ratio_to_offered"]
+
+
+def test_older_runs_have_no_slow_table(results_json: Path) -> None:
+    assert report.split(report.load_results(results_json))[1] == []
+    result = _run_cli(results_json)
+    assert "slow clients" not in result.stdout
+
+
+def test_cli_renders_both_tables_and_writes_sibling_files(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(MIXED), encoding="utf-8")
+    shown = _run_cli(path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.index("thread pool") < shown.stdout.index("slow clients\n")
+    md, table, png = tmp_path / "r.md", tmp_path / "r.csv", tmp_path / "r.png"
+    result = _run_cli(path, "--md", md, "--csv", table, "--png", png)
+    assert result.returncode == 0, result.stderr
+    siblings = [tmp_path / "r-slowclients.csv", tmp_path / "r-slowclients.png"]
+    for written in (md, table, png, *siblings):
+        assert str(written) in result.stdout
+    assert md.read_text(encoding="utf-8").count("### ") == 3  # two kinds, then slow clients
+    assert len(list(csv.DictReader(table.open(encoding="utf-8")))) == 7  # classic only
+    assert len(list(csv.DictReader(siblings[0].open(encoding="utf-8")))) == 4
+    for chart in (png, siblings[1]):
+        data = chart.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 20_000

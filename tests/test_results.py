@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from fileproto.latency import Percentiles
 from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
+from fileproto.results.felt import Background
 from fileproto.results.stats import FIELDS, Stats
 
 pytestmark = pytest.mark.smoke
@@ -100,3 +102,72 @@ def test_benchmark_entry_round_trip() -> None:
     ]  # fmt: skip
     assert BenchmarkEntry.from_dict(data) == entry
     assert data["stats"]["rounds"] == 2 and data["stats"]["median"] == pytest.approx(0.15)
+
+
+def _felt(**changes: Any) -> LoadResult:
+    """A slow-client case's record: every field of issue 12 filled."""
+    result = _round(
+        13.2,
+        dispatch="ready", scenario="slow-links", rate_Bps=float(1 << 20), deadline_s=15.0,
+        moved_bytes=60 << 20, moved_Bps=4e6, offered_Bps=5 * float(1 << 20),
+        ratio_to_offered=4e6 / (5 << 20), failure_kinds={"deadline": 2},
+        ttfb_s=Percentiles(3, 13.1, 13.2, 13.2, 13.2),
+        request_s=Percentiles(3, 13.2, 13.3, 13.3, 13.3),
+        probe_s=Percentiles(40, 0.001, 0.002, 5.0, 5.0), probe_failures=2,
+        background=Background(200, 20, 0, {"slowloris": 20}, {"request timeout": 20}, 0),
+    )  # fmt: skip
+    return dataclasses.replace(result, **changes)
+
+
+def test_new_keys_come_after_the_old_ones_and_read_back() -> None:
+    result = _felt()
+    info = json.loads(json.dumps(result.extra_info()))
+    old = list(_round(0.1).extra_info())
+    assert list(info)[: len(old)] == old  # every older key first, in its order
+    assert list(info)[len(old) :] == [
+        "dispatch", "scenario", "rate_Bps", "deadline_s", "moved_bytes", "moved_Bps",
+        "offered_Bps", "ratio_to_offered", "failure_kinds", "ttfb_s", "request_s", "probe_s",
+        "probe_failures", "background",
+    ]  # fmt: skip
+    assert info["ttfb_s"] == {"count": 3, "p50": 13.1, "p90": 13.2, "p99": 13.2, "max": 13.2}
+    assert info["background"]["closed_by_server"] == {"slowloris": 20}
+    again = LoadResult.from_extra_info(info, "n")
+    assert dataclasses.replace(again, name="") == result
+    assert again.extra_info() == info
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("ttfb_s", {"count": 1, "p50": 2.0, "p90": 1.0, "p99": 2.0, "max": 2.0}, "out of order"),
+        ("probe_s", {"count": 1, "p50": 1.0}, "lacks p90, p99, max"),
+        ("failure_kinds", {"deadline": -1}, "expected a count"),
+        ("background", [1, 2], "expected an object"),
+    ],
+)
+def test_malformed_new_fields_are_named(key: str, value: Any, message: str) -> None:
+    info = _felt().extra_info()
+    info[key] = value
+    with pytest.raises(ValueError, match=rf"'{key}'.*{message}"):
+        LoadResult.from_extra_info(info, "bench")
+
+
+def test_rounds_merge_what_clients_felt() -> None:
+    merged = LoadResult.merge(
+        [
+            _felt(),
+            _felt(
+                moved_bytes=40 << 20,
+                moved_Bps=2e6,
+                failure_kinds={"deadline": 1, "reset": 1},
+                ttfb_s=Percentiles(2, 12.0, 14.0, 14.0, 14.0),
+                probe_failures=1,
+            ),
+        ]
+    )
+    assert merged.moved_bytes == 100 << 20 and merged.moved_Bps == pytest.approx(3e6)
+    assert merged.failure_kinds == {"deadline": 3, "reset": 1}
+    # Without the raw values, a bound: the worst of each figure.
+    assert merged.ttfb_s == Percentiles(5, 13.1, 14.0, 14.0, 14.0)
+    assert merged.probe_failures == 3
+    assert merged.background is not None and merged.background.closed_by_server == {"slowloris": 40}

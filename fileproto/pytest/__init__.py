@@ -6,6 +6,7 @@
 - :mod:`.servers`: servers under test (ours in their own processes, or the user's);
 - :mod:`.fixtures`: servers, clients, test files and the limit, as fixtures;
 - :mod:`.matrix`: the stress matrix as parametrized pytest-benchmark benchmarks;
+- :mod:`.slowclients`: the slow-client matrix (marker ``slowclients``), the same way;
 - :mod:`.recording`: the terminal summary, the report files, and the benchmark JSON
   under pytest-xdist.
 """

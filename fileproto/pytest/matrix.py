@@ -16,7 +16,16 @@ from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry
-from fileproto.stress import LoadSpec, PreparedLoad, RoundOutcome, merge_rounds, method_for, verify
+from fileproto.scenarios import default_dispatch
+from fileproto.stress import (
+    LoadSpec,
+    PreparedLoad,
+    RoundOutcome,
+    Surroundings,
+    merge_rounds,
+    method_for,
+    verify,
+)
 from fileproto.testfiles import MIB, TestFile
 
 MATRIX_TIMEOUT = 900  # seconds; generous for 50 x 100 MiB, still stops a hung server
@@ -102,28 +111,15 @@ class MatrixRunner:
         uploads = [spec.upload_name(i) for i in range(spec.clients)]
         if spec.operation == "UPLOAD":
             server.stored.update(uploads)  # removed at the end even if the case fails
-        rounds: list[RoundOutcome] = []
-        durations: list[float] = []
 
-        def setup() -> tuple[tuple[PreparedLoad], dict[str, Any]]:
+        def prepare() -> PreparedLoad:
             if spec.operation == "UPLOAD":
                 server.remove(uploads)
                 server.stored.update(uploads)
             server.reset_peak_rss()
-            return (PreparedLoad(spec),), {}
+            return PreparedLoad(spec, surroundings=Surroundings(probe=self.options.probe))
 
-        def timed(prepared: PreparedLoad) -> None:
-            start = time.perf_counter()
-            rounds.append(prepared.run())
-            durations.append(time.perf_counter() - start)
-
-        self.benchmark.pedantic(timed, setup=setup, rounds=self.options.rounds, iterations=1)
-        # pytest-benchmark switched off (pytest-xdist, --benchmark-disable) runs one round
-        # whatever is asked; the figures still need every round.
-        while len(rounds) < self.options.rounds:
-            args, _kwargs = setup()
-            timed(*args)
-        return rounds, durations
+        return run_rounds(self.benchmark, self.options.rounds, prepare)
 
     def _result(
         self,
@@ -140,25 +136,59 @@ class MatrixRunner:
             server.remove(rounds[0].spec.upload_name(i) for i in range(case.clients))
         external = case.kind == EXTERNAL
         result = merge_rounds(
-            rounds, case.kind, EXTERNAL if external else case.server_workers
+            rounds,
+            case.kind,
+            EXTERNAL if external else case.server_workers,
+            dispatch=default_dispatch(case.kind),
         ).with_server_peak(server_peak)
         limit = self.limits.get(source.size)
         return result.with_limit(limit.seconds, limit.throughput)
 
     def _entry(self, info: dict[str, Any], durations: list[float]) -> BenchmarkEntry:
-        """This case as pytest-benchmark saves it (its fixture's ``Metadata.as_dict``)."""
-        callspec = getattr(self.item, "callspec", None)
-        params = {k: _jsonable(v) for k, v in callspec.params.items()} if callspec else None
-        return BenchmarkEntry(
-            name=self.item.name,
-            fullname=self.item.nodeid,
-            group=getattr(self.benchmark, "group", None),
-            params=params,
-            param=callspec.id if callspec else None,
-            extra_info=info,
-            options={"timer": "perf_counter", "rounds": self.options.rounds, "iterations": 1},
-            durations=durations,
-        )
+        return benchmark_entry(self.item, self.benchmark, info, durations, self.options.rounds)
+
+
+def run_rounds(
+    benchmark: Any, count: int, prepare: Callable[[], PreparedLoad]
+) -> tuple[list[RoundOutcome], list[float]]:
+    """``count`` rounds timed by pytest-benchmark (``prepare`` is its untimed setup),
+    and by us for the JSON under pytest-xdist: (outcomes, seconds per round)."""
+    rounds: list[RoundOutcome] = []
+    durations: list[float] = []
+
+    def setup() -> tuple[tuple[PreparedLoad], dict[str, Any]]:
+        return (prepare(),), {}
+
+    def timed(prepared: PreparedLoad) -> None:
+        start = time.perf_counter()
+        rounds.append(prepared.run())
+        durations.append(time.perf_counter() - start)
+
+    benchmark.pedantic(timed, setup=setup, rounds=count, iterations=1)
+    # pytest-benchmark switched off (pytest-xdist, --benchmark-disable) runs one round
+    # whatever is asked; the figures still need every round.
+    while len(rounds) < count:
+        args, _kwargs = setup()
+        timed(*args)
+    return rounds, durations
+
+
+def benchmark_entry(
+    item: pytest.Item, benchmark: Any, info: dict[str, Any], durations: list[float], rounds: int
+) -> BenchmarkEntry:
+    """A case as pytest-benchmark saves it (its fixture's ``Metadata.as_dict``)."""
+    callspec = getattr(item, "callspec", None)
+    params = {k: _jsonable(v) for k, v in callspec.params.items()} if callspec else None
+    return BenchmarkEntry(
+        name=item.name,
+        fullname=item.nodeid,
+        group=getattr(benchmark, "group", None),
+        params=params,
+        param=callspec.id if callspec else None,
+        extra_info=info,
+        options={"timer": "perf_counter", "rounds": rounds, "iterations": 1},
+        durations=durations,
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,6 +23,7 @@ from fileproto.pytest.fixtures import (
 from fileproto.pytest.matrix import fileproto_run_case, parametrize
 from fileproto.pytest.recording import Recorder, check_xdist_saving
 from fileproto.pytest.settings import add_plugin_options, check_options
+from fileproto.pytest.slowclients import fileproto_run_slow_case, parametrize_slow
 from servers.registry import KINDS, kind_names
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "fileproto_limit",
     "fileproto_options",
     "fileproto_run_case",
+    "fileproto_run_slow_case",
     "fileproto_server",
     "fileproto_servers",
     "fileproto_testfile",
@@ -42,6 +44,10 @@ __all__ = [
 MARKERS = (
     "smoke: fast tests and the small part of the matrix; the default run",
     "full: the stress matrix (108 cases over the classic kinds)",
+    "slowclients: clients that wait, beside the classic matrix: kind x dispatch (accept, "
+    "ready; loop for asyncio) x server workers (1, 5) x scenario (idle: 200 idle + 20 "
+    "slowloris beside 5 clients uploading 10 MiB; slow-links: 20 clients uploading 10 MiB "
+    "at 1 MiB/s), each stopped 15 s after its start (--fileproto-slow-deadline)",
     "limit: the machine's ceiling, the simplest pipeline that moves the same bytes",
     "conformance: protocol rules any server must keep (use with --fileproto-target)",
 )
@@ -60,9 +66,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Any test that asks for ``fileproto_case`` runs over the stress matrix."""
+    """Any test that asks for ``fileproto_case`` runs over the stress matrix, one that
+    asks for ``fileproto_slow_case`` over the slow-client matrix."""
     if "fileproto_case" in metafunc.fixturenames:
         parametrize(metafunc)
+    if "fileproto_slow_case" in metafunc.fixturenames:
+        parametrize_slow(metafunc)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -155,20 +155,25 @@ class Recorder:
                 f"fileproto: wrote the benchmark JSON of this pytest-xdist run "
                 f"({len(self.entries)} benchmark(s), marked parallel) to {self.json_written}"
             )
-        results = report.sort_results(self._results())
-        if not results:
+        classic, slow = report.split(self._results())
+        results = report.sort_results(classic)
+        if not results and not slow:
             return
-        terminalreporter.section("fileproto stress matrix")
-        terminalreporter.write_line(report.render_text(results))
+        if results:
+            terminalreporter.section("fileproto stress matrix")
+            terminalreporter.write_line(report.render_text(results))
         limits = {r.size_bytes: r for r in results if r.limit_time_s}
         for size, r in sorted(limits.items()):
             terminalreporter.write_line(
                 f"limit (bare pipeline, same run): {size / MIB:g} MiB in {r.limit_time_s:.3f} s"
                 f" = {r.limit_Bps or 0:,.0f} B/s"
             )
+        if slow:
+            terminalreporter.section("fileproto slow clients")
+            terminalreporter.write_line(report.render_slow_text(slow))
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is not None:
-            _write_report(terminalreporter, report_dir, results, list(limits.values()))
+            _write_report(terminalreporter, report_dir, results, list(limits.values()), slow)
 
 
 def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
@@ -192,19 +197,40 @@ def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
 
 
 def _write_report(
-    terminalreporter: Any, folder: Path, results: list[LoadResult], limits: list[LoadResult]
+    terminalreporter: Any,
+    folder: Path,
+    results: list[LoadResult],
+    limits: list[LoadResult],
+    slow: list[LoadResult],
 ) -> None:
+    """results.md (every table), and per part of the run its CSV and chart: results.csv
+    and results.png for the classic matrix, results-slowclients.csv and .png for the
+    slow-client cases."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.md").write_text(report.render_markdown(results))
-    (folder / "results.csv").write_text(report.render_csv(results))
-    written = ["results.md", "results.csv"]
-    references = [
-        {"reference": "limit", "size_mib": r.size_mib, "throughput_Bps": r.limit_Bps}
-        for r in limits
-    ]
-    try:
-        report.render_png(results, folder / "results.png", references=references)
-        written.append("results.png")
-    except RuntimeError as exc:
-        terminalreporter.write_line(f"no plot: {exc}")
+    markdown = [report.render_markdown(results)] if results else []
+    markdown += [report.render_slow_markdown(slow)] if slow else []
+    (folder / "results.md").write_text("\n".join(markdown))
+    written = ["results.md"]
+    charts: list[tuple[str, Any]] = []
+    if results:
+        (folder / "results.csv").write_text(report.render_csv(results))
+        written.append("results.csv")
+        references = [
+            {"reference": "limit", "size_mib": r.size_mib, "throughput_Bps": r.limit_Bps}
+            for r in limits
+        ]
+        charts.append(
+            ("results.png", lambda p: report.render_png(results, p, references=references))
+        )
+    if slow:
+        (folder / "results-slowclients.csv").write_text(report.render_slow_csv(slow))
+        written.append("results-slowclients.csv")
+        charts.append(("results-slowclients.png", lambda p: report.render_slow_png(slow, p)))
+    for name, draw in charts:
+        try:
+            draw(folder / name)
+            written.append(name)
+        except RuntimeError as exc:
+            terminalreporter.write_line(f"no plot: {exc}")
+            break
     terminalreporter.write_line(f"report written to {folder}: {', '.join(written)}")

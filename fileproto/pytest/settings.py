@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from fileproto.client import parse_address
-from fileproto.options import add_kind_options, add_load_options
+from fileproto.options import (
+    add_kind_options,
+    add_load_options,
+    add_probe_option,
+    positive_seconds,
+)
+from fileproto.scenarios import DEFAULT_DEADLINE
 from fileproto.stress import Method
 from fileproto.wire.events import Dialect
 
@@ -38,6 +44,16 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="record failed clients without failing the case (for other servers)",
     )
+    add_probe_option(group.addoption, PREFIX)
+    group.addoption(
+        f"--{PREFIX}slow-deadline",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="the slowclients cases' deadline: clients still running this long after the "
+        "start are stopped and counted as 'deadline' failures, what they moved still "
+        f"counts (default: {DEFAULT_DEADLINE:g}, see fileproto.scenarios)",
+    )
 
 
 def check_options(config: pytest.Config) -> None:
@@ -59,6 +75,10 @@ class Options:
     kinds: tuple[str, ...]
     report_dir: Path | None
     allow_failures: bool
+    #: Run the LIST probe during every case.
+    probe: bool = True
+    #: Overrides the slowclients scenarios' deadline.
+    slow_deadline: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -71,4 +91,6 @@ class Options:
             kinds=tuple(config.getoption("--fileproto-kinds")),
             report_dir=Path(report) if report else None,
             allow_failures=config.getoption("--fileproto-allow-failures"),
+            probe=not config.getoption("--fileproto-no-probe"),
+            slow_deadline=config.getoption("--fileproto-slow-deadline"),
         )

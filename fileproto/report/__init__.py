@@ -2,12 +2,28 @@
 
 Input is the JSON written by ``pytest --benchmark-json`` or by ``fileproto stress --json``
 (read by :mod:`fileproto.results.document`). :mod:`.order` sorts and names the cases,
-:mod:`.tables` renders the tables, :mod:`.chart` draws the PNG. Everything is a pure
-function of its input, except ``render_png`` which writes one file.
+:mod:`.tables` renders the classic tables, :mod:`.chart` draws the PNG. Slow-client
+cases (those with a scenario) have a table and a chart of their own (:mod:`.slow`,
+:mod:`.slowchart`); :func:`split` tells the two apart. Everything is a pure function of
+its input, except the ``render_*png`` functions, which write one file each.
 """
+
+from pathlib import Path
 
 from fileproto.report.chart import render_png
 from fileproto.report.order import kind_label, kind_order, sort_results
+from fileproto.report.slow import (
+    SLOW_CSV_COLUMNS,
+    SLOW_HEADERS,
+    is_slow,
+    model_label,
+    render_slow_csv,
+    render_slow_markdown,
+    render_slow_text,
+    sort_slow,
+    split,
+)
+from fileproto.report.slowchart import render_slow_png
 from fileproto.report.tables import (
     CSV_COLUMNS,
     HEADERS,
@@ -30,16 +46,33 @@ __all__ = [
     "HEADERS",
     "LIMIT_KEY",
     "MARK",
+    "SLOW_CSV_COLUMNS",
+    "SLOW_HEADERS",
     "LoadResult",
     "Source",
+    "is_slow",
     "kind_label",
     "kind_order",
     "load_document",
     "load_references",
     "load_results",
+    "model_label",
     "render_csv",
     "render_markdown",
     "render_png",
+    "render_slow_csv",
+    "render_slow_markdown",
+    "render_slow_png",
+    "render_slow_text",
     "render_text",
+    "slow_sibling",
     "sort_results",
+    "sort_slow",
+    "split",
 ]
+
+
+def slow_sibling(path: Path) -> Path:
+    """Where the slow-client CSV or chart goes beside the classic one:
+    results.png -> results-slowclients.png."""
+    return path.with_name(f"{path.stem}-slowclients{path.suffix}")

@@ -2,6 +2,8 @@
 
 - :mod:`.record`: :class:`LoadResult`, a case's figures, and its conversion to and from
   a benchmark's ``extra_info`` (re-exported here);
+- :mod:`.felt`: what clients felt (latency percentiles, background connections), the
+  record's nested fields;
 - :mod:`.stats`: the statistics of the timed rounds, computed as pytest-benchmark does;
 - :mod:`.document`: the benchmark JSON file, written (stress CLI, the plugin under
   pytest-xdist) and read (the report).

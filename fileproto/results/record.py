@@ -14,6 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fileproto.results.felt import (
+    Background,
+    Percentiles,
+    background_of,
+    counts_of,
+    percentiles_of,
+    pooled,
+    sum_counts,
+)
+
 MIB = 1 << 20
 #: The server-workers value (and kind) of a server we did not start.
 EXTERNAL = "external"
@@ -62,6 +72,37 @@ class LoadResult:
     limit_time_s: float | None = None
     limit_Bps: float | None = None
     ratio_to_limit: float | None = None
+    # -- what clients felt, and clients that wait (issue 12); None in older runs ------
+    #: The server's dispatch: "ready", "accept", or "loop" (the event-loop kind).
+    dispatch: str | None = None
+    #: A slow-client case's scenario ("idle", "slow-links", or a stress run's own);
+    #: None for a classic case. The report puts these cases in a table of their own.
+    scenario: str | None = None
+    #: Each client's link rate, both directions (bytes/s on the wire).
+    rate_Bps: float | None = None
+    #: Seconds after the go when clients still running were stopped ("deadline").
+    deadline_s: float | None = None
+    #: File bytes every client moved, unfinished transfers included (an unfinished
+    #: upload counts what it handed to its socket).
+    moved_bytes: int | None = None
+    #: moved_bytes / the case's wall time.
+    moved_Bps: float | None = None
+    #: What the links could carry: clients x rate_Bps.
+    offered_Bps: float | None = None
+    #: moved_Bps / offered_Bps. The rate counts wire bytes and files travel as base64
+    #: (4 wire bytes per 3 file bytes), so every link busy the whole case reads 0.75.
+    ratio_to_offered: float | None = None
+    #: Failed clients by kind ("deadline", "server error", "reset", ...).
+    failure_kinds: Mapping[str, int] | None = None
+    #: Per request of the case: time to the first response byte, and to its end.
+    ttfb_s: Percentiles | None = None
+    request_s: Percentiles | None = None
+    #: The LIST probe's latency (a new connection every 100 ms); a probe unanswered
+    #: within its timeout counts as that timeout, and as a probe failure.
+    probe_s: Percentiles | None = None
+    probe_failures: int | None = None
+    #: Idle, slowloris and parked connections held open beside the clients.
+    background: Background | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The benchmark's name; not part of extra_info.
@@ -94,6 +135,17 @@ class LoadResult:
             return sum(float(getattr(r, key)) for r in rounds) / count
 
         peaks = [r.client_peak_rss_bytes for r in rounds if r.client_peak_rss_bytes is not None]
+
+        def total(key: str) -> Any:
+            values = [getattr(r, key) for r in rounds if getattr(r, key) is not None]
+            return sum(values) if values else None
+
+        def average(key: str) -> float | None:
+            values = [float(getattr(r, key)) for r in rounds if getattr(r, key) is not None]
+            return sum(values) / len(values) if values else None
+
+        backgrounds = [r.background for r in rounds if r.background is not None]
+        kinds = [r.failure_kinds for r in rounds if r.failure_kinds is not None]
         return dataclasses.replace(
             rounds[-1],
             avg_time_s=mean("avg_time_s"),
@@ -107,6 +159,17 @@ class LoadResult:
             first_error=next((r.first_error for r in rounds if r.first_error), None),
             rounds=count,
             interrupted=any(bool(r.interrupted) for r in rounds),
+            moved_bytes=total("moved_bytes"),
+            moved_Bps=average("moved_Bps"),
+            ratio_to_offered=average("ratio_to_offered"),
+            failure_kinds=sum_counts(kinds) if kinds else None,
+            # Without the raw values, a bound: each figure the worst round's, counts summed
+            # (fileproto.stress.merge_rounds pools the raw values instead).
+            ttfb_s=pooled([r.ttfb_s for r in rounds]),
+            request_s=pooled([r.request_s for r in rounds]),
+            probe_s=pooled([r.probe_s for r in rounds]),
+            probe_failures=total("probe_failures"),
+            background=Background.merge(backgrounds) if backgrounds else None,
         )
 
     def with_server_peak(self, peak_rss: int) -> LoadResult:
@@ -130,7 +193,7 @@ class LoadResult:
         for key in _KEYS:
             value = getattr(self, key)
             if value is not None or key in _REQUIRED:
-                info[key] = value
+                info[key] = _jsonable(value)
         info.update(self.extra)
         return info
 
@@ -196,6 +259,15 @@ def _server_workers(value: Any) -> int | str:
     return EXTERNAL if value == EXTERNAL else _int(value)
 
 
+def _jsonable(value: Any) -> Any:
+    """A field as extra_info holds it: the nested records as plain dicts."""
+    if isinstance(value, Percentiles | Background):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
 _REQUIRED: dict[str, Callable[[Any], Any]] = {
     "operation": _str,
     "size_mib": _size,
@@ -222,6 +294,20 @@ _OPTIONAL: dict[str, Callable[[Any], Any]] = {
     "limit_time_s": _float,
     "limit_Bps": _float,
     "ratio_to_limit": _float,
+    "dispatch": _str,
+    "scenario": _str,
+    "rate_Bps": _float,
+    "deadline_s": _float,
+    "moved_bytes": _int,
+    "moved_Bps": _float,
+    "offered_Bps": _float,
+    "ratio_to_offered": _float,
+    "failure_kinds": counts_of,
+    "ttfb_s": percentiles_of,
+    "request_s": percentiles_of,
+    "probe_s": percentiles_of,
+    "probe_failures": _int,
+    "background": background_of,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 _NULLABLE = frozenset({"first_error", *_OPTIONAL})
@@ -251,5 +337,21 @@ _KEYS = (
     "limit_time_s",
     "limit_Bps",
     "ratio_to_limit",
+    # Added for clients that wait (issue 12): after every older key, so an older run's
+    # extra_info reads and writes back unchanged.
+    "dispatch",
+    "scenario",
+    "rate_Bps",
+    "deadline_s",
+    "moved_bytes",
+    "moved_Bps",
+    "offered_Bps",
+    "ratio_to_offered",
+    "failure_kinds",
+    "ttfb_s",
+    "request_s",
+    "probe_s",
+    "probe_failures",
+    "background",
 )
 assert set(_KEYS) == _KNOWN

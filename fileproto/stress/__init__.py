@@ -10,7 +10,14 @@ The ``fileproto stress`` command is built from :mod:`.plan`, :mod:`.runner`,
 :mod:`.display`, :mod:`.interrupts` and :mod:`.summary` (see ``fileproto.stress_cli``).
 """
 
-from fileproto.stress.load import PreparedLoad, UploadCheck, download_check, run_load, verify
+from fileproto.stress.load import (
+    PreparedLoad,
+    Surroundings,
+    UploadCheck,
+    download_check,
+    run_load,
+    verify,
+)
 from fileproto.stress.outcome import ClientOutcome, RoundOutcome, merge_rounds
 from fileproto.stress.spec import METHODS, OPERATIONS, LoadSpec, Method, Operation, method_for
 
@@ -23,6 +30,7 @@ __all__ = [
     "Operation",
     "PreparedLoad",
     "RoundOutcome",
+    "Surroundings",
     "UploadCheck",
     "download_check",
     "merge_rounds",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from fileproto.background import BackgroundClients
 from fileproto.client import Client
 from fileproto.errors import ServerError
+from fileproto.latency import ListProbe
+from fileproto.results.felt import Background
 from fileproto.stress.outcome import RoundOutcome
 from fileproto.stress.processes import ProcessWorkers
 from fileproto.stress.spec import LoadSpec
@@ -19,8 +24,25 @@ from fileproto.testfiles import Comparator
 UploadCheck = Callable[[str], str | None]
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """What runs beside the measured clients during a round: the LIST probe, and
+    connections that wait (idle: never send; slowloris: a valid header one byte per
+    second; parked: one request answered, then nothing)."""
+
+    probe: bool = True
+    idle: int = 0
+    slowloris: int = 0
+    parked: int = 0
+
+    @property
+    def background(self) -> int:
+        return self.idle + self.slowloris + self.parked
+
+
 class PreparedLoad:
-    """Workers started and connected-ready, waiting for the go; ``run`` is the timed part.
+    """Workers started and ready, background connections open, waiting for the go;
+    ``run`` is the timed part.
 
     Splitting the two keeps process start-up out of the measurement.
     """
@@ -30,25 +52,48 @@ class PreparedLoad:
         spec: LoadSpec,
         on_progress: Callable[[int], None] | None = None,
         cancel: threading.Event | None = None,
+        surroundings: Surroundings | None = None,
     ) -> None:
         if spec.clients < 1:
             raise ValueError("clients must be at least 1")
         self.spec = spec
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
+        self.surroundings = surroundings or Surroundings(probe=False)
         self._workers: ThreadWorkers | ProcessWorkers = (
             ProcessWorkers(spec, self.cancel)
             if spec.method == "process"
             else ThreadWorkers(spec, self.cancel)
         )
+        self._background: BackgroundClients | None = None
+        around = self.surroundings
+        if around.background:
+            # Opened before the go, so the clients meet a server already holding them.
+            self._background = BackgroundClients(
+                spec.host, spec.port, idle=around.idle, slowloris=around.slowloris,
+                parked=around.parked,
+            )  # fmt: skip
+            try:
+                self._background.start()
+            except BaseException:
+                self._background.stop()
+                self._workers.abandon()
+                raise
 
     def _tick(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self._workers.progress.total)
 
     def run(self) -> RoundOutcome:
-        """Release all workers at once and wait for the last; no verification here."""
-        clients, wall, peak = self._workers.run(self._tick)
+        """Release all workers at once and wait for the last; no verification here. The
+        probe runs from the go until the last worker is done; then the background
+        connections are closed."""
+        probe = ListProbe(self.spec.host, self.spec.port) if self.surroundings.probe else None
+        try:
+            with probe if probe is not None else contextlib.nullcontext():
+                clients, wall, peak = self._workers.run(self._tick)
+        finally:
+            background = self._stop_background()
         self._tick()
         return RoundOutcome(
             self.spec,
@@ -57,10 +102,18 @@ class PreparedLoad:
             verified=False,
             client_peak_rss=peak,
             interrupted=self.cancel.is_set(),
+            probe_latencies=None if probe is None else list(probe.latencies),
+            probe_failures=0 if probe is None else probe.failures,
+            background=background,
         )
+
+    def _stop_background(self) -> Background | None:
+        held, self._background = self._background, None
+        return None if held is None else Background.of(held.stop())
 
     def abandon(self) -> None:
         """Stop workers that were prepared but will not run (e.g. after Ctrl-C)."""
+        self._stop_background()
         self._workers.abandon()
 
 
@@ -79,9 +132,10 @@ def run_load(
     check_upload: UploadCheck | None = None,
     on_progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    surroundings: Surroundings | None = None,
 ) -> RoundOutcome:
     """Prepare, run and verify one round."""
-    outcome = PreparedLoad(spec, on_progress, cancel).run()
+    outcome = PreparedLoad(spec, on_progress, cancel, surroundings).run()
     verify(outcome, check_upload)
     return outcome
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+from fileproto.latency import Percentiles
 from fileproto.results import LoadResult, size_mib_of
+from fileproto.results.felt import Background
 from fileproto.stress.spec import LoadSpec
 
 
@@ -20,6 +23,12 @@ class ClientOutcome:
     name: str
     error: str | None = None
     error_kind: str | None = None
+    #: File bytes moved, also by a transfer that did not finish.
+    moved: int = 0
+    #: Seconds from the request's first byte sent to the answer's first byte, and to
+    #: its end; None when no answer came.
+    ttfb: float | None = None
+    total: float | None = None
 
 
 @dataclass
@@ -34,6 +43,12 @@ class RoundOutcome:
     client_peak_rss: int = 0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: The LIST probe's latencies during the round (a failure counts as its timeout);
+    #: None: no probe ran.
+    probe_latencies: list[float] | None = None
+    probe_failures: int = 0
+    #: The connections held open beside the clients, if any.
+    background: Background | None = None
 
     @property
     def successes(self) -> int:
@@ -66,15 +81,46 @@ class RoundOutcome:
         return sum(o.size for o in self.clients if o.ok)
 
     @property
+    def moved_all(self) -> int:
+        """File bytes every client moved, unfinished transfers included."""
+        return sum(o.moved for o in self.clients)
+
+    @property
+    def failure_kinds(self) -> dict[str, int]:
+        kinds: dict[str, int] = {}
+        for o in self.clients:
+            if not o.ok:
+                kind = o.error_kind or "unknown"
+                kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
+
+    @property
+    def ttfbs(self) -> list[float]:
+        return [o.ttfb for o in self.clients if o.ttfb is not None]
+
+    @property
+    def totals(self) -> list[float]:
+        return [o.total for o in self.clients if o.total is not None]
+
+    @property
     def first_error(self) -> str | None:
         for o in sorted(self.clients, key=lambda o: o.index):
             if not o.ok:
                 return f"client {o.index}: {o.error_kind}: {o.error}"
         return None
 
-    def result(self, server_kind: str, server_workers: int | str) -> LoadResult:
+    def result(
+        self,
+        server_kind: str,
+        server_workers: int | str,
+        *,
+        dispatch: str | None = None,
+        scenario: str | None = None,
+    ) -> LoadResult:
         """This round's figures as a results record (DESIGN.md, Benchmark semantics)."""
         spec = self.spec
+        moved_Bps = self.moved_all / self.wall_time if self.wall_time > 0 else 0.0
+        offered = spec.clients * spec.rate if spec.rate else None
         return LoadResult(
             operation=spec.operation,
             size_mib=size_mib_of(spec.source.size),
@@ -94,11 +140,43 @@ class RoundOutcome:
             first_error=self.first_error,
             client_peak_rss_bytes=self.client_peak_rss,
             interrupted=self.interrupted,
+            dispatch=dispatch,
+            scenario=scenario,
+            rate_Bps=spec.rate,
+            deadline_s=spec.deadline,
+            moved_bytes=self.moved_all,
+            moved_Bps=moved_Bps,
+            offered_Bps=offered,
+            ratio_to_offered=moved_Bps / offered if offered else None,
+            failure_kinds=self.failure_kinds,
+            ttfb_s=Percentiles.of(self.ttfbs),
+            request_s=Percentiles.of(self.totals),
+            probe_s=None if self.probe_latencies is None else Percentiles.of(self.probe_latencies),
+            probe_failures=None if self.probe_latencies is None else self.probe_failures,
+            background=self.background,
         )
 
 
 def merge_rounds(
-    rounds: list[RoundOutcome], server_kind: str, server_workers: int | str
+    rounds: list[RoundOutcome],
+    server_kind: str,
+    server_workers: int | str,
+    *,
+    dispatch: str | None = None,
+    scenario: str | None = None,
 ) -> LoadResult:
-    """One case's record over its rounds (see LoadResult.merge)."""
-    return LoadResult.merge([r.result(server_kind, server_workers) for r in rounds])
+    """One case's record over its rounds (see LoadResult.merge); the percentiles are
+    over every request and probe of every round."""
+    merged = LoadResult.merge(
+        [
+            r.result(server_kind, server_workers, dispatch=dispatch, scenario=scenario)
+            for r in rounds
+        ]
+    )
+    probes = [r.probe_latencies for r in rounds if r.probe_latencies is not None]
+    return dataclasses.replace(
+        merged,
+        ttfb_s=Percentiles.of([t for r in rounds for t in r.ttfbs]),
+        request_s=Percentiles.of([t for r in rounds for t in r.totals]),
+        probe_s=Percentiles.of([t for p in probes for t in p]) if probes else None,
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fileproto.client import parse_address
 from fileproto.options import positive_int
 from fileproto.results import EXTERNAL
+from fileproto.stress.load import Surroundings
 from fileproto.stress.spec import OPERATIONS, Operation
 from fileproto.testfiles import MIB
 
@@ -103,3 +104,31 @@ def plan(
         for size in sizes
         for n in clients
     ]
+
+
+def rate_text(rate: float) -> str:
+    """1048576 -> "1 MiB/s", 262144 -> "256 KiB/s", 1000 -> "1000 B/s"."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1 << 10)):
+        if rate >= size:
+            return f"{rate / size:.4g} {unit}/s"
+    return f"{rate:g} B/s"
+
+
+def surroundings_of(args: argparse.Namespace) -> Surroundings:
+    return Surroundings(
+        probe=not args.no_probe, idle=args.idle, slowloris=args.slowloris, parked=args.parked
+    )
+
+
+def scenario_of(args: argparse.Namespace) -> str | None:
+    """The slow-client scenario's name: --scenario, or one made from the options that
+    make clients wait; None for a classic run."""
+    if args.scenario:
+        return str(args.scenario)
+    parts = [f"{rate_text(args.rate)} links"] if args.rate else []
+    parts += [
+        f"{count} {role}"
+        for role in ("idle", "slowloris", "parked")
+        if (count := getattr(args, role))
+    ]
+    return " + ".join(parts) or None

@@ -16,7 +16,7 @@ from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.load import PreparedLoad, verify
 from fileproto.stress.outcome import RoundOutcome, merge_rounds
-from fileproto.stress.plan import PlannedLoad
+from fileproto.stress.plan import PlannedLoad, surroundings_of
 from fileproto.stress.processes import start_forkserver_ignoring_sigint
 from fileproto.stress.spec import LoadSpec, Method
 from fileproto.testfiles import MIB, TestFile, make_test_file, sha256_of
@@ -44,8 +44,15 @@ class LoadRounds:
     def transfers(self) -> int:
         return sum(r.spec.clients for r in self.rounds)
 
-    def result(self, kind: str, workers: int | str) -> LoadResult:
-        return merge_rounds(self.rounds, kind, workers)
+    def result(
+        self,
+        kind: str,
+        workers: int | str,
+        *,
+        dispatch: str | None = None,
+        scenario: str | None = None,
+    ) -> LoadResult:
+        return merge_rounds(self.rounds, kind, workers, dispatch=dispatch, scenario=scenario)
 
 
 class Runner:
@@ -132,6 +139,8 @@ class Runner:
             dialect=args.dialect,
             timeout=args.timeout,
             remote_name=remote,
+            rate=args.rate,
+            deadline=args.deadline,
         )
         if self.method == "process" and not self._forkserver_ready:
             start_forkserver_ignoring_sigint()
@@ -164,7 +173,7 @@ class Runner:
             if cancel.is_set():
                 return None
             try:
-                prepared = PreparedLoad(spec, show, cancel)
+                prepared = PreparedLoad(spec, show, cancel, surroundings_of(self.args))
             except RuntimeError:
                 if cancel.is_set():  # Ctrl-C while the client processes were starting
                     return None

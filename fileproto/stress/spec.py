@@ -36,6 +36,11 @@ class LoadSpec:
     timeout: float = 300.0
     #: DOWNLOAD: the name on the server. UPLOAD: worker i stores "<name>-c<i>".
     remote_name: str = "stress.bin"
+    #: Each client's link rate in bytes/s, both directions (None: as fast as it goes).
+    rate: float | None = None
+    #: Seconds after the go when a client still running is stopped and counted as a
+    #: "deadline" failure (None: clients run until done or ``timeout``).
+    deadline: float | None = None
 
     def upload_name(self, index: int) -> str:
         stem, dot, ext = self.remote_name.rpartition(".")

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.results import EXTERNAL
+from fileproto.latency import Percentiles
+from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
 from fileproto.stress.display import rate
+from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
 from fileproto.testfiles import MIB
 
@@ -19,6 +21,9 @@ def benchmark_json(
     workers: int | str,
     options: dict[str, Any],
     server: str,
+    *,
+    dispatch: str | None = None,
+    scenario: str | None = None,
 ) -> dict[str, Any]:
     """The run as pytest-benchmark JSON: one benchmark per load, figures in extra_info,
     stats of the rounds' wall times."""
@@ -26,7 +31,7 @@ def benchmark_json(
     for run in results:
         if not run.rounds:
             continue
-        result = run.result(kind, workers)
+        result = run.result(kind, workers, dispatch=dispatch, scenario=scenario)
         name = f"stress[{result.id}]"
         entries.append(
             BenchmarkEntry(
@@ -101,3 +106,80 @@ def failure_lines(results: Sequence[LoadRounds]) -> list[str]:
     lines = [f"{failed} of {total} client transfer(s) failed; first error of each kind:"]
     lines += [f"  {kind} (x{counts[kind]}): {first[kind]}" for kind in counts]
     return lines
+
+
+def seconds_text(value: float) -> str:
+    """Latencies as people read them: 0.8 ms, 45.4 ms, 1.234 s."""
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
+
+
+def percentiles_text(figures: Percentiles) -> str:
+    return "  ".join(
+        f"{name} {seconds_text(getattr(figures, name)):>9}" for name in ("p50", "p90", "p99", "max")
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def felt_block(title: str, result: LoadResult) -> list[str]:
+    """What the clients of one case felt, as a few indented lines."""
+    lines = [f"  {title}:"]
+    for label, figures in (
+        ("time to first byte", result.ttfb_s),
+        ("request total", result.request_s),
+    ):
+        if figures is not None:
+            count = _plural(figures.count, "request")
+            lines.append(f"    {label:<19} {percentiles_text(figures)}  ({count})")
+    if result.ttfb_s is None:
+        lines.append("    no request was answered")
+    if result.probe_s is not None:
+        failed = result.probe_failures or 0
+        lines.append(
+            f"    {'LIST probe':<19} {percentiles_text(result.probe_s)}  "
+            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed)"
+        )
+    background = result.background
+    if background is not None:
+        opened = ", ".join(
+            f"{n} {role}"
+            for role, n in (("idle", background.idle), ("slowloris", background.slowloris),
+                            ("parked", background.parked))
+            if n
+        )  # fmt: skip
+        closed = ", ".join(f"{role} {n}" for role, n in background.closed_by_server.items())
+        errors = ", ".join(f"{why} {n}" for why, n in background.errors.items())
+        text = f"{opened} held open; closed by the server: {closed or 'none'}"
+        if errors:
+            text += f"; answered with errors: {errors}"
+        if background.connect_failures:
+            text += f"; {background.connect_failures} could not connect"
+        lines.append(f"    {'background':<19} {text}")
+    if result.rate_Bps and result.offered_Bps:
+        link = rate_text(result.rate_Bps)
+        lines.append(
+            f"    {'links':<19} {link} each: moved {rate(result.moved_Bps or 0)} = "
+            f"{result.ratio_to_offered or 0:.2f} of {result.client_workers} x {link} "
+            "(base64: 0.75 is every link busy throughout)"
+        )
+    stopped = (result.failure_kinds or {}).get("deadline", 0)
+    if result.deadline_s is not None:
+        lines.append(
+            f"    {'deadline':<19} {result.deadline_s:g} s: "
+            f"{_plural(stopped, 'client')} still running then, stopped"
+        )
+    return lines
+
+
+def felt_lines(results: Sequence[LoadRounds]) -> list[str]:
+    """The "what clients felt" block under the table: per load, the requests' time to
+    first byte and total, the LIST probe, the background connections and the links."""
+    lines = []
+    for run in results:
+        if not run.rounds:
+            continue
+        over = f" over {len(run.rounds)} rounds" if len(run.rounds) > 1 else ""
+        lines += felt_block(f"{run.load.describe()}{over}", run.result(EXTERNAL, EXTERNAL))
+    return ["what clients felt:", *lines] if lines else []

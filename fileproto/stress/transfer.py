@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +24,64 @@ READY_TIMEOUT = 120.0
 
 class Cancelled(Exception):
     """The case was cancelled (Ctrl-C) while this worker was transferring."""
+
+
+class DeadlinePassed(Exception):
+    """The case's deadline passed while this worker was transferring."""
+
+
+class Deadline:
+    """Stops one client at the case's deadline (``LoadSpec.deadline`` seconds after the
+    go): its socket is shut down, so a send or receive blocked on a server that does
+    not read or answer returns at once, and its next chunk raises DeadlinePassed.
+
+    Each worker keeps its own, thread and process workers alike: they all start at the
+    go, so they all stop together."""
+
+    def __init__(self, client: Client, seconds: float | None) -> None:
+        self.client = client
+        self.seconds = seconds
+        self.expired = threading.Event()
+        #: Bytes the client had written that its peer had not acknowledged when the
+        #: deadline passed: they never reached the server.
+        self.unsent = 0
+        self._timer: threading.Timer | None = None
+        if seconds is not None:
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+
+    def start(self) -> None:
+        if self._timer is not None:
+            self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def check(self) -> None:
+        if self.expired.is_set():
+            raise DeadlinePassed(f"the case's deadline ({self.seconds:g} s) passed")
+
+    def _expire(self) -> None:
+        self.expired.set()
+        # The client has no public way to abort a request from another thread; shutdown
+        # (never close: the worker thread still holds the descriptor) is safe across
+        # threads.
+        sock: socket.socket | None = self.client._sock
+        if sock is not None:
+            self.unsent = unacknowledged(sock)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def unacknowledged(sock: socket.socket) -> int:
+    """Bytes in the socket's send queue, not yet acknowledged by the peer (Linux
+    SIOCOUTQ, the same number as TIOCOUTQ); 0 where that cannot be asked."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    except OSError:
+        return 0
+    return max(0, int(struct.unpack("i", raw)[0]))
 
 
 def classify(exc: BaseException) -> str:
@@ -76,33 +139,72 @@ def transfer(
     progress: Progress,
 ) -> ClientOutcome:
     """Client ``index``: connect, say ready, wait for the go, then move the file once.
-    Every failure is returned as an outcome, none is raised."""
+    Every failure is returned as an outcome, none is raised. The outcome carries the
+    request's timing when an answer came, and the file bytes moved even when the
+    transfer did not finish."""
     name = spec.client_name(index)
-    client = Client(spec.host, spec.port, dialect=spec.dialect, timeout=spec.timeout)
+    connect_timeout = 10.0 if spec.deadline is None else min(10.0, spec.deadline)
+    client = Client(
+        spec.host,
+        spec.port,
+        dialect=spec.dialect,
+        timeout=spec.timeout,
+        connect_timeout=connect_timeout,
+        rate=spec.rate,
+    )
     ready()
     if not go():
         return ClientOutcome(index, False, 0.0, 0, name, "not started", "cancelled")
+    deadline = Deadline(client, spec.deadline)
+    moved = 0
+
+    def count(amount: int) -> None:
+        nonlocal moved
+        moved += amount
+        progress.add(amount)
+        deadline.check()
+
     problem: str | None = None
     start = time.perf_counter()
+    deadline.start()
     try:
         if spec.operation == "UPLOAD":
             # No client-side hash: what the server stored is compared afterwards.
-            done = client.upload(spec.source.path, name, progress=progress.add, checksum=False)
+            done = client.upload(spec.source.path, name, progress=count, checksum=False)
             if done.size != spec.source.size:
                 problem = f"sent {done.size} bytes, expected {spec.source.size}"
         else:
             with Comparator(spec.source.path) as check:
-                done = client.get(name, check, progress=progress.add, checksum=False)
+                done = client.get(name, check, progress=count, checksum=False)
             problem = check.problem(spec.source.size)
         seconds = time.perf_counter() - start
     except Exception as exc:  # every failure is counted, none is hidden
         elapsed = time.perf_counter() - start
-        return ClientOutcome(index, False, elapsed, 0, name, str(exc), classify(exc))
+        kind, message = classify(exc), str(exc)
+        if deadline.expired.is_set():
+            kind = "deadline"
+            message = f"not finished when the case's deadline ({spec.deadline:g} s) passed"
+            if spec.operation == "UPLOAD":
+                # What sat in the send queue never reached the server (base64: 4 wire
+                # bytes per 3 file bytes).
+                moved = max(0, moved - deadline.unsent * 3 // 4)
+        ttfb, total = _timing(client)
+        return ClientOutcome(index, False, elapsed, 0, name, message, kind, moved, ttfb, total)
     finally:
+        deadline.cancel()
         client.close()
+    ttfb, total = _timing(client)
     if problem is not None:
-        return ClientOutcome(index, False, seconds, done.size, name, problem, "wrong bytes")
-    return ClientOutcome(index, True, seconds, done.size, name)
+        return ClientOutcome(
+            index, False, seconds, done.size, name, problem, "wrong bytes", done.size, ttfb, total
+        )
+    return ClientOutcome(index, True, seconds, done.size, name, None, None, done.size, ttfb, total)
+
+
+def _timing(client: Client) -> tuple[float | None, float | None]:
+    """The request's time to first byte and total, if an answer (OK or ERROR) came."""
+    timing = client.last_timing
+    return (None, None) if timing is None else (timing.ttfb, timing.total)
 
 
 def lost(spec: LoadSpec, index: int, wall: float, why: str, kind: str) -> ClientOutcome:

@@ -1,0 +1,138 @@
+"""The slow-client matrix (marker ``slowclients``): clients that wait, as cases of
+their own beside the classic 108 (DESIGN.md, Benchmark semantics; issue 12).
+
+Server kind x dispatch x server workers x scenario. The kinds come from
+``servers.registry``; a kind whose server dispatches (the pools) runs in both
+``accept`` (a worker owns a connection from accept to close) and ``ready`` (a selector
+holds waiting connections); a kind that does not (the event loops) runs once, as
+``loop``. Scenarios:
+
+- **idle**: 200 idle + 20 slowloris connections held open beside 5 clients uploading
+  10 MiB: does a server that holds waiting connections still serve the working ones?
+- **slow-links**: 20 clients uploading 10 MiB, each over a 1 MiB/s link: how much of
+  the links' 20 MiB/s does the model use?
+
+Every case has a deadline (:data:`DEFAULT_DEADLINE`, 15 s after the clients start):
+clients still running then are stopped and count as failures of kind "deadline"; what
+they moved still counts. A model that serves every slow link at once finishes in
+13.3 s (10 MiB is 13.3 MiB of base64 on the wire); one that serves 5 or 1 at a time
+would need 53 or 267 s, which the deadline turns into a figure (the completed
+clients, the aggregate throughput and its ratio to 20 x 1 MiB/s) instead of a wait.
+It is also below the servers' default header deadline (20 s), so a server frozen by
+idle connections shows as clients stopped at the deadline. 16 cases over the
+classic kinds then take about 4 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from fileproto.stress.spec import Operation
+from fileproto.testfiles import MIB
+from servers.config import DISPATCHES, ServerConfig
+from servers.registry import CLASSIC_KINDS, KINDS, get_kind
+
+#: The dispatch of a kind that has no choice of it: its event loops take what is ready.
+LOOP = "loop"
+#: Every dispatch a case can record.
+DISPATCH_LABELS: tuple[str, ...] = (*sorted(DISPATCHES), LOOP)
+SLOW_SERVER_WORKERS = (1, 5)
+#: Seconds after the go when clients still running are stopped (see the module's text).
+DEFAULT_DEADLINE = 15.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Clients that move a file, and what waits beside them."""
+
+    name: str
+    description: str
+    clients: int
+    size_mib: float = 10
+    operation: Operation = "UPLOAD"
+    #: Each client's link rate, bytes/s both directions; None: as fast as it goes.
+    rate: float | None = None
+    idle: int = 0
+    slowloris: int = 0
+    parked: int = 0
+    deadline: float = DEFAULT_DEADLINE
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "idle",
+        "200 idle + 20 slowloris connections beside 5 clients uploading 10 MiB",
+        clients=5,
+        idle=200,
+        slowloris=20,
+    ),
+    Scenario(
+        "slow-links",
+        "20 clients uploading 10 MiB, each at 1 MiB/s",
+        clients=20,
+        rate=float(MIB),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SlowCase:
+    """One cell: a server (kind, dispatch, workers) and a scenario."""
+
+    kind: str
+    dispatch: str | None
+    server_workers: int
+    scenario: Scenario
+
+    @property
+    def id(self) -> str:
+        """e.g. thread-accept-w5-slow-links, asyncio-loop-w1-idle, external-idle."""
+        if self.dispatch is None:
+            return f"{self.kind}-{self.scenario.name}"
+        return f"{self.kind}-{self.dispatch}-w{self.server_workers}-{self.scenario.name}"
+
+    @property
+    def server_args(self) -> tuple[str, ...]:
+        """What the server is started with for this dispatch."""
+        return ("--dispatch", self.dispatch) if self.dispatch in DISPATCHES else ()
+
+    def with_deadline(self, seconds: float) -> SlowCase:
+        return replace(self, scenario=replace(self.scenario, deadline=seconds))
+
+
+def dispatch_variants(kind: str) -> tuple[str, ...]:
+    """accept and ready for a kind whose server dispatches, else its loop only."""
+    return DISPATCH_LABELS[:-1] if get_kind(kind).dispatches else (LOOP,)
+
+
+def fixed_dispatch(kind: str) -> str | None:
+    """LOOP for a known kind that has no choice of dispatch, else None (unknown)."""
+    if kind in KINDS and not get_kind(kind).dispatches:
+        return LOOP
+    return None
+
+
+def default_dispatch(kind: str) -> str | None:
+    """The dispatch of a server of this kind started without ``--dispatch`` (the classic
+    matrix's); None for a kind we do not know (someone else's server)."""
+    if kind not in KINDS:
+        return None
+    return ServerConfig(root="").dispatch if get_kind(kind).dispatches else LOOP
+
+
+def slow_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[SlowCase]:
+    """Ordered by kind, dispatch, workers, scenario."""
+    return [
+        SlowCase(kind, dispatch, workers, scenario)
+        for kind in tuple(kinds)
+        for dispatch, workers, scenario in itertools.product(
+            dispatch_variants(kind), SLOW_SERVER_WORKERS, SCENARIOS
+        )
+    ]
+
+
+def external_cases() -> list[SlowCase]:
+    """Against someone else's server (``--fileproto-target``): the scenarios only."""
+    return [SlowCase("external", None, 0, scenario) for scenario in SCENARIOS]
