@@ -23,6 +23,9 @@ from fileproto.wire import TERMINATOR, encode_request
 #: is long so the header takes minutes at that pace, far past any header deadline.
 SLOW_HEADER = b"GET " + b"s" * 200 + TERMINATOR
 CONNECT_TIMEOUT = 10.0
+#: A connection closed sooner than this after it opened ('server busy', a refusal) is
+#: opened again only after as long: no reconnect storm against a server at its cap.
+REOPEN_BACKOFF = 1.0
 
 
 @dataclass
@@ -41,6 +44,7 @@ class BackgroundReport:
 class _Conn:
     role: str
     sock: socket.socket
+    opened_at: float = 0.0
     sent: int = 0
     received: bytes = b""
 
@@ -72,6 +76,7 @@ class BackgroundClients:
         self.report = BackgroundReport(idle, slowloris, parked)
         self._selector = selectors.DefaultSelector()
         self._conns: set[_Conn] = set()
+        self._reopen: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fileproto-background", daemon=True)
 
@@ -111,7 +116,7 @@ class BackgroundClients:
         except OSError:
             self.report.connect_failures += 1
             return
-        conn = _Conn(role, sock)
+        conn = _Conn(role, sock, time.monotonic())
         if role == "parked":
             sock.sendall(encode_request("LIST"))
         sock.setblocking(False)
@@ -130,7 +135,13 @@ class BackgroundClients:
             timeout = max(0.0, min(0.1, next_piece - time.monotonic()))
             for key, _ in self._selector.select(timeout):
                 self._readable(key.data)
-            if time.monotonic() >= next_piece:
+            now = time.monotonic()
+            due = [role for when, role in self._reopen if when <= now]
+            if due:
+                self._reopen = [(when, role) for when, role in self._reopen if when > now]
+                for role in due:
+                    self._open(role)
+            if now >= next_piece:
                 next_piece += self.piece_interval
                 for conn in [c for c in self._conns if c.role == "slowloris"]:
                     self._send_piece(conn)
@@ -169,5 +180,10 @@ class BackgroundClients:
         closed = self.report.closed_by_server
         closed[conn.role] = closed.get(conn.role, 0) + 1
         self._drop(conn)
-        if not self._stop.is_set():
+        if self._stop.is_set():
+            return
+        now = time.monotonic()
+        if now - conn.opened_at < REOPEN_BACKOFF:
+            self._reopen.append((now + REOPEN_BACKOFF, conn.role))
+        else:
             self._open(conn.role)

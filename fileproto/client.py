@@ -8,10 +8,14 @@ the server has closed in the meantime (idle timeout) is noticed and replaced.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
 import socket
+import struct
+import termios
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -175,6 +179,20 @@ class Client:
             self._sock = sock
             self._parser = ResponseParser()
         return sock
+
+    def abort(self) -> int:
+        """Cut the request in flight, from any thread: its call raises OSError soon.
+
+        Shuts the socket down rather than closing it, as the calling thread still holds
+        the descriptor. Returns the bytes sent that the server had not yet received
+        (still queued on our side), so a caller can count only what really moved."""
+        sock = self._sock
+        if sock is None:
+            return 0
+        unsent = _unacknowledged(sock)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return unsent
 
     def _closed_by_peer(self, sock: socket.socket) -> bool:
         # Non-blocking mode for the peek: with a timeout set, Python polls for up to
@@ -353,6 +371,16 @@ class Client:
         stored = response.fields.get("data_namafile")
         digest = hasher.hexdigest() if hasher is not None else ""
         return Transfer(stored if isinstance(stored, str) else name, counter[0], digest)
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the peer (Linux SIOCOUTQ,
+    the same number as TIOCOUTQ); 0 where that cannot be asked."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    except OSError:
+        return 0
+    return max(0, int(struct.unpack("i", raw)[0]))
 
 
 def _reporting(chunks: Iterable[bytes], progress: ProgressFn) -> Iterator[bytes]:

@@ -19,7 +19,7 @@ from fileproto.results.stats import FIELDS, Stats
 
 pytestmark = pytest.mark.smoke
 
-OLD_RUN = Path(__file__).resolve().parent.parent / "docs" / "full-run.json"
+OLD_RUN = Path(__file__).resolve().parent / "data" / "old-full-run.json"
 
 
 def test_an_older_run_reads_and_writes_back_unchanged() -> None:

@@ -4,7 +4,7 @@ A :class:`LoadResult` is what one load (an operation, a file size, N client work
 measured against one server, over one or more rounds. Its ``extra_info`` form is what
 pytest-benchmark saves with the case; the keys and their meaning are fixed, because
 ``pytest-benchmark compare`` and ``fileproto report`` read runs saved long ago
-(``docs/full-run.json`` is one).
+(``tests/data/old-full-run.json`` is one).
 """
 
 from __future__ import annotations

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import socket
-import struct
-import termios
 import threading
 import time
 from collections.abc import Callable
@@ -64,24 +59,7 @@ class Deadline:
 
     def _expire(self) -> None:
         self.expired.set()
-        # The client has no public way to abort a request from another thread; shutdown
-        # (never close: the worker thread still holds the descriptor) is safe across
-        # threads.
-        sock: socket.socket | None = self.client._sock
-        if sock is not None:
-            self.unsent = unacknowledged(sock)
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-def unacknowledged(sock: socket.socket) -> int:
-    """Bytes in the socket's send queue, not yet acknowledged by the peer (Linux
-    SIOCOUTQ, the same number as TIOCOUTQ); 0 where that cannot be asked."""
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
-    except OSError:
-        return 0
-    return max(0, int(struct.unpack("i", raw)[0]))
+        self.unsent = self.client.abort()
 
 
 def classify(exc: BaseException) -> str:
