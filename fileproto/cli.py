@@ -59,7 +59,8 @@ def _rm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from servers.options import add_server_arguments, positive_int
+    from fileproto.argtypes import positive_int
+    from servers.options import add_server_arguments
     from servers.registry import KINDS
 
     parser = argparse.ArgumentParser(

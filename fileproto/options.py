@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args
 
+from fileproto.argtypes import positive_int
 from fileproto.stress import METHODS
 from fileproto.wire.events import Dialect
 from servers.registry import CLASSIC_KINDS, get_kind, kind_names
@@ -21,61 +22,6 @@ AddOption = Callable[..., Any]
 _T = TypeVar("_T")
 
 DIALECTS: tuple[Dialect, ...] = get_args(Dialect)
-
-
-# -- argument types -----------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative, got {value}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
-
-
-_RATE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def rate(text: str) -> float:
-    """Bytes per second: a number with an optional K, M or G (powers of 1024), and
-    optionally B, iB and /s after it: ``1M``, ``1MiB/s``, ``512k``, ``250000``."""
-    cleaned = text.strip().upper().replace(" ", "")
-    for suffix in ("/S", "IB", "B"):
-        cleaned = cleaned.removesuffix(suffix)
-    unit = cleaned[-1:] if cleaned[-1:] in _RATE_UNITS else ""
-    number = cleaned[: len(cleaned) - len(unit)]
-    try:
-        value = float(number) * _RATE_UNITS[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a rate: {text!r} (bytes per second, e.g. 1M for 1 MiB/s or 256K)"
-        ) from None
-    if not 1 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"a rate must be at least 1 byte per second, got {text}")
-    return value
 
 
 def comma_list(convert: Callable[[str], _T]) -> Callable[[str], list[_T]]:

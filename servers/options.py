@@ -6,42 +6,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from fileproto.argtypes import byte_size, positive_int, positive_seconds, rate
 from fileproto.session import Limits
 from servers.config import DISPATCHES, ServerConfig, buffer_sizes
 
 DEFAULT_MAX_CONNECTIONS = 10_000
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def size(text: str) -> int:
-    """A byte count, with an optional K/M/G suffix (powers of 1024)."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("IB").removesuffix("B").removesuffix("/S")
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
-    try:
-        value = int(float(number) * factor)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 100M)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("a size cannot be negative")
-    return value
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -81,7 +50,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     deadlines.add_argument(
         "--header-timeout",
-        type=positive_float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help=f"a request header must be complete this long after it began (the first "
@@ -91,7 +60,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     deadlines.add_argument(
         "--min-rate",
-        type=size,
+        type=rate,
         default=None,
         metavar="BYTES_PER_S",
         help=f"slowest request body accepted, averaged over a --header-timeout window "
@@ -99,7 +68,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     deadlines.add_argument(
         "--keepalive-timeout",
-        type=positive_float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help=f"close a connection idle this long between requests "
@@ -107,7 +76,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     deadlines.add_argument(
         "--send-timeout",
-        type=positive_float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help=f"close a connection whose client reads nothing of a response for this long "
@@ -115,7 +84,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     deadlines.add_argument(
         "--idle-timeout",
-        type=positive_float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="shorthand: sets --header-timeout and --keepalive-timeout both (the option of "
@@ -131,7 +100,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     parser.add_argument(
         "--max-file-size",
-        type=size,
+        type=byte_size,
         default=None,
         metavar="SIZE",
         help="refuse uploads larger than this, e.g. 200M (default: no limit)",

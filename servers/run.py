@@ -7,8 +7,9 @@ import logging
 import resource
 import sys
 
+from fileproto.argtypes import positive_int
 from servers.base import BaseServer
-from servers.options import add_server_arguments, config_from, positive_int
+from servers.options import add_server_arguments, config_from
 from servers.registry import get_kind
 
 CLASSIC_PORT = 45000

@@ -124,7 +124,7 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
         server.start()
     message = str(failure.value)
     assert "exited with 2 before listening" in message
-    assert "not a size: 'LOTS'" in message  # the server's own output is shown
+    assert "not a size: 'lots'" in message  # the server's own output is shown
     assert "fileproto serve" in message  # and the command that was run
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from fileproto import report
+from fileproto.argtypes import rate
 from fileproto.cli import main
-from fileproto.options import rate
 from fileproto.pytest.servers import ServerPool
 from fileproto.scenarios import SCENARIOS, Scenario, SlowCase, slow_cases
 from tests.helpers import skip_if_target

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from fileproto.argtypes import positive_int
 from fileproto.client import parse_address
-from fileproto.options import positive_int
 from fileproto.results import EXTERNAL
 from fileproto.stress.load import Surroundings
 from fileproto.stress.spec import OPERATIONS, Operation
