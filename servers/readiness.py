@@ -26,6 +26,7 @@ from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.session.deadlines import Limits
 from fileproto.store import FileStore
 from fileproto.wire.responses import encode_error
+from servers.connection import peer_of
 
 log = logging.getLogger("fileproto.server")
 
@@ -291,7 +292,7 @@ class ReadyDispatcher:
                 with contextlib.suppress(OSError):
                     sock.send(action.data)
             elif isinstance(action, Close):
-                log.info("%s: closing: %s", _peer(sock), action.reason)
+                log.info("%s: closing: %s", peer_of(sock), action.reason)
                 break
         session.abort()
         with contextlib.suppress(OSError):
@@ -317,11 +318,3 @@ class ReadyDispatcher:
             except queue.Empty:
                 return
             self.server.finished(conn_id)
-
-
-def _peer(sock: socket.socket) -> str:
-    try:
-        host, port = sock.getpeername()[:2]
-    except OSError:
-        return "?"
-    return f"{host}:{port}"
