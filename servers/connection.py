@@ -57,13 +57,13 @@ def drive(
         elif isinstance(action, Receive):
             if park is not None and action.parkable and park(session, action):
                 return None
-            remaining = action.deadline - now
-            if remaining <= 0:
-                continue  # the session decides what an expired deadline means
-            sock.settimeout(remaining)
+            # Past the deadline, still take what already arrived: the session judges
+            # the client by what it sent, not by when a worker came to read it.
+            sock.settimeout(max(0.0, action.deadline - now))
             try:
                 data = sock.recv(recv_size)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
+                session.timed_out(time.monotonic())
                 continue
             session.receive_data(data, time.monotonic())
         else:

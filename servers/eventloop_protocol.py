@@ -107,6 +107,12 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def _first_deadline(self) -> None:
         if self.session is None and not self._closing:
             self._ensure_session()
+            self._deadline()
+
+    def _deadline(self) -> None:
+        """The wait's deadline: whatever arrived was delivered before this callback."""
+        if self.session is not None and not self._closing:
+            self.session.timed_out(time.monotonic())
             self._pump()
 
     def _refuse(self, message: str) -> None:
@@ -188,7 +194,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             elif isinstance(action, Receive):
                 self._wants_read = True
                 self._resume_reading()
-                self._set_timer(action.deadline, self._pump)
+                self._set_timer(action.deadline, self._deadline)
                 return
             else:
                 self._close(action)

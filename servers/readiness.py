@@ -278,7 +278,10 @@ class ReadyDispatcher:
             parked = self._parked.get(conn_id)
             if parked is None or parked.deadline != deadline:
                 continue  # served, closed or given a later deadline since
-            self._settle(parked, self._session(parked).poll(now), registered=True)
+            # What arrived before now was read in this round, before the deadlines.
+            session = self._session(parked)
+            state = "expired" if session.timed_out(now) else session.poll(now)
+            self._settle(parked, state, registered=True)
 
     def _expired(self, parked: Parked) -> None:
         """Answer a connection whose deadline fired, and close it, without blocking."""

@@ -135,7 +135,7 @@ def test_concurrent_uploads_of_one_name_leave_one_whole_version(
 
 # -- idle clients -------------------------------------------------------------------------
 
-IDLE_TIMEOUT = 2.0
+IDLE_TIMEOUT = 1.0
 #: How long to wait for the server to close an idle connection: a bound on a hang, far
 #: past the idle timeout, not a measure of when it should happen.
 CLOSE_BOUND = IDLE_TIMEOUT + 30
@@ -211,12 +211,9 @@ def test_idle_connection_closed_and_waiting_client_served(
                 response = read_response(waiting)
             except TimeoutError:
                 pytest.fail("the waiting client got no answer after the idle one was closed")
-            # Served once the worker was free, or, had it waited past its own header
-            # deadline (which runs from accept, also while waiting for a worker), told so.
-            assert response in (
-                {"status": "OK", "data": []},
-                {"status": "ERROR", "data": "request timeout: header not complete after 2 s"},
-            ), response
+            # Served once the worker was free: its request arrived in time, though the
+            # worker came to read it only after the idle one's deadline.
+            assert response == {"status": "OK", "data": []}
             waiting.close()  # the classic worker is held until its client leaves
             with socket.create_connection((server.host, server.port), IO_TIMEOUT) as late:
                 late.sendall(LIST_REQUEST)

@@ -170,6 +170,8 @@ def test_header_deadline_runs_from_accept(tmp_path: Path) -> None:
     session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=100.0)
     sends, action = wait_until(session, 100.0)
     assert sends == [] and isinstance(action, Receive) and action.deadline == 120.0
+    assert not session.timed_out(119.9)  # early: nothing fires
+    assert session.timed_out(120.0)
     sends, action = wait_until(session, 120.0)
     assert error_of(sends) == "request timeout: header not complete after 20 s"
     assert action == Close("header deadline", "deadline")
@@ -184,6 +186,7 @@ def test_header_deadline_extends_at_the_minimum_rate_up_to_twice(tmp_path: Path)
     session.receive_data(b"a" * 60_000, 2.0)  # far more: capped at twice the timeout
     _, action = wait_until(session, 2.0)
     assert isinstance(action, Receive) and action.deadline == 40.0
+    assert session.timed_out(40.0)
     sends, action = wait_until(session, 40.0)
     assert "header not complete after 40 s" in error_of(sends)
     assert isinstance(action, Close)
@@ -202,6 +205,7 @@ def test_keepalive_closes_silently_and_the_next_header_has_its_own_clock(tmp_pat
     quiet = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
     quiet.receive_data(encode_request("LIST"), 1.0)
     wait_until(quiet, 1.0)
+    assert quiet.timed_out(31.0)
     sends, action = wait_until(quiet, 31.0)
     assert sends == [] and action == Close("keep-alive deadline", "deadline")
 
@@ -214,6 +218,7 @@ def test_slow_body_is_cut_off_and_its_upload_removed(tmp_path: Path) -> None:
     assert isinstance(action, Receive) and action.phase == "payload"
     assert store.temp_files(), "the upload is being written"
     # 400 bytes in a 20 s window is below 500 B/s.
+    assert session.timed_out(action.deadline)
     sends, action = wait_until(session, action.deadline)
     assert "slower than 500 bytes/s" in error_of(sends)
     assert isinstance(action, Close) and action.kind == "deadline"
@@ -228,8 +233,9 @@ def test_a_body_at_the_minimum_rate_keeps_going(tmp_path: Path) -> None:
     now = 0.0
     for _ in range(5):  # five windows of 20 s, each with 10,000+ bytes (500 B/s)
         session.receive_data(b"QUJD" * 2600, now)
+        assert not session.timed_out(now)  # fast enough: the window rolls on
         _, action = wait_until(session, now)
-        assert isinstance(action, Receive)
+        assert isinstance(action, Receive) and action.deadline > now
         now = action.deadline
     session.receive_data(TERMINATOR, now)
     sends, _ = wait_until(session, now)
@@ -248,4 +254,15 @@ def test_poll_finds_the_header_without_touching_the_store(tmp_path: Path) -> Non
     assert session.poll(0.5) == "work"
     assert store.temp_files() == ()
     idle = ServerSession(store, LIMITS, accepted_at=0.0)
-    assert idle.poll(25.0) == "expired"
+    assert isinstance(idle.poll(25.0), Receive)  # poll never fires a deadline itself
+    assert idle.timed_out(25.0)
+
+
+def test_data_already_arrived_is_judged_before_the_deadline(tmp_path: Path) -> None:
+    """A worker that comes late to a waiting connection reads what its client sent in
+    time and serves it: the deadline fires only when nothing (more) came."""
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(encode_request("LIST"), 30.0)  # read at 30 s, past the 20 s
+    sends, _ = wait_until(session, 30.0)
+    (answer,) = responses(b"".join(s.data for s in sends))
+    assert answer == {"status": "OK", "data": []}

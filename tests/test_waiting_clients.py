@@ -90,11 +90,18 @@ def test_header_deadline_answers_and_closes(
     with started(
         fileproto_servers, kind, 1, "--dispatch", dispatch, "--header-timeout", "1"
     ) as server:
-        for sent in (b"", b"GET some", b"LIST\r\n"):
-            with RawConnection(server) as conn:
+        # All at once: in the classic dispatch the later ones wait for the one worker,
+        # and their deadlines run all the same (from accept).
+        conns = [RawConnection(server) for _ in range(3)]
+        try:
+            for conn, sent in zip(conns, (b"", b"GET some", b"LIST\r\n"), strict=True):
                 conn.send(sent)
+            for conn in conns:
                 rest = conn.read_until_closed()
-            assert b"request timeout: header not complete after 1 s" in rest, rest
+                assert b"request timeout: header not complete after 1 s" in rest, rest
+        finally:
+            for conn in conns:
+                conn.sock.close()
         with server.client(timeout=20.0) as client:
             assert client.list() == []
 

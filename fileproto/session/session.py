@@ -77,18 +77,32 @@ class ServerSession:
                 return self._close
             event = self._next_event()
             if event is NEED_DATA:
-                waiting = self._waiting(now)
-                if waiting is not None:
-                    return waiting
-            else:
-                self._handle(event)
+                return self._waiting(now)
+            self._handle(event)
 
-    def poll(self, now: float) -> Receive | Literal["work", "expired"]:
+    def timed_out(self, now: float) -> bool:
+        """The driver waited until the Receive's deadline and nothing more arrived
+        (it takes what already had, first: a worker may come to a waiting connection
+        late, and its client was on time). True when a deadline fired: ``next_action``
+        then yields its answer, if the framing allows one, and the Close; False when
+        the connection may go on (a body fast enough over its window), with a new
+        deadline."""
+        expired = self.deadlines.check(now)
+        if expired is None:
+            return False
+        self.abort()
+        self.parser.skip_request()
+        self._held = None
+        self._close = Close(f"{expired.deadline} deadline", "deadline")
+        if expired.message is not None:
+            self._answer(encode_error(expired.message))
+        return True
+
+    def poll(self, now: float) -> Receive | Literal["work"]:
         """For a readiness driver, after each read of a parked connection: ``work``
         when a request's header has arrived (or an answer is due) and a worker should
-        take over; ``expired`` when a deadline fired (``next_action`` then yields the
-        answer and the Close, with no disk work); else the Receive to park with.
-        Parses only what has arrived, once; does no store or disk work."""
+        take over; else the Receive to park with. Parses only what has arrived, once;
+        does no store or disk work."""
         if self._out or self._source is not None or self._close is not None:
             return "work"
         if self._held is None:
@@ -96,11 +110,7 @@ class ServerSession:
             if event is not NEED_DATA:
                 self._held = event
                 return "work"
-        deadlines = self.deadlines
-        deadlines.update(self.parser.phase, now)
-        if deadlines.check(now) is not None:
-            return "expired"
-        return Receive(deadlines.deadline, self.parser.phase)
+        return self._waiting(now)
 
     def abort(self) -> None:
         """Drop what is in flight: the temporary upload, an open file. Idempotent."""
@@ -119,19 +129,10 @@ class ServerSession:
             return event
         return self.parser.next_event()
 
-    def _waiting(self, now: float) -> Action | None:
+    def _waiting(self, now: float) -> Receive:
         deadlines = self.deadlines
         deadlines.update(self.parser.phase, now)
-        expired = deadlines.check(now)
-        if expired is None:
-            return Receive(deadlines.deadline, self.parser.phase)
-        self.abort()
-        self.parser.skip_request()
-        reason = f"{expired.deadline} deadline"
-        self._close = Close(reason, "deadline")
-        if expired.message is not None:
-            self._answer(encode_error(expired.message))
-        return None
+        return Receive(deadlines.deadline, self.parser.phase)
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Data):
