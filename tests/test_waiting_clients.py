@@ -15,7 +15,7 @@ import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import encode_request
-from servers.registry import KINDS
+from servers.registry import KINDS, MODES
 from tests.helpers import RawConnection, log_of, read_response, temp_files, wait_for
 
 pytestmark = pytest.mark.smoke
@@ -80,16 +80,10 @@ def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
                 sock.close()
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
-@pytest.mark.parametrize("dispatch", ["ready", "accept"])
-def test_header_deadline_answers_and_closes(
-    fileproto_servers: ServerPool, kind: str, dispatch: str
-) -> None:
-    if kind == "asyncio" and dispatch == "accept":
-        pytest.skip("the event-loop kind has no classic dispatch")
-    with started(
-        fileproto_servers, kind, 1, "--dispatch", dispatch, "--header-timeout", "1"
-    ) as server:
+@pytest.mark.parametrize("mode", list(MODES))
+def test_header_deadline_answers_and_closes(fileproto_servers: ServerPool, mode: str) -> None:
+    kind, args = MODES[mode]
+    with started(fileproto_servers, kind, 1, *args, "--header-timeout", "1") as server:
         # All at once: in the classic dispatch the later ones wait for the one worker,
         # and their deadlines run all the same (from accept).
         conns = [RawConnection(server) for _ in range(3)]
