@@ -68,7 +68,8 @@ class ConnectError(FileprotoError, ConnectionError):
     """The server could not be reached; the message names the address and a hint."""
 
 
-def _connect_error(host: str, port: int, exc: OSError) -> ConnectError:
+def connect_error(host: str, port: int, exc: OSError) -> ConnectError:
+    """The error a client shows when it cannot reach HOST:PORT: where, why, what to check."""
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if isinstance(exc, ConnectionRefusedError):
         why, hint = "connection refused", "is the server running, on this port?"
@@ -173,7 +174,7 @@ class Client:
                     (self.host, self.port), timeout=self.connect_timeout
                 )
             except OSError as exc:
-                raise _connect_error(self.host, self.port, exc) from exc
+                raise connect_error(self.host, self.port, exc) from exc
             sock.settimeout(self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock

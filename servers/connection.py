@@ -46,14 +46,9 @@ def drive(
         now = time.monotonic()
         action = session.next_action(now)
         if isinstance(action, Send):
-            if action.data:
-                # The timeout bounds the whole piece (a read_chunk's base64, <= 1 MiB).
-                sock.settimeout(send_timeout)
-                try:
-                    sock.sendall(action.data)
-                except TimeoutError:
-                    session.abort()
-                    return Close(SEND_DEADLINE, "deadline")
+            if action.data and not _send(sock, action.data, send_timeout):
+                session.abort()
+                return Close(SEND_DEADLINE, "deadline")
         elif isinstance(action, Receive):
             if park is not None and action.parkable and park(session, action):
                 return None
@@ -68,6 +63,21 @@ def drive(
             session.receive_data(data, time.monotonic())
         else:
             return action
+
+
+def _send(sock: socket.socket, data: bytes, timeout: float) -> bool:
+    """Send all of ``data``; False if the client took nothing for ``timeout`` seconds.
+    Each send waits at most that long for room and takes what fits, so a client that
+    reads slowly but steadily is never cut off (sendall's timeout bounds the total)."""
+    sock.settimeout(timeout)
+    view = memoryview(data)
+    while view:
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            return False
+        view = view[sent:]
+    return True
 
 
 def serve_connection(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import logging
 import multiprocessing
 import os
@@ -68,7 +69,10 @@ def _loop_process(
             lambda: SessionProtocol(state), sock=listener, backlog=1024
         )
         await stop.wait()
-        server.close()  # no new connections; those open get the grace period
+        server.close()  # no new connections
+        for protocol in [p for p in state.connections if p.waiting]:
+            protocol.shutdown()  # nothing in flight: closed at once, as the pools do
+        # Those with a request in flight get the grace period.
         deadline = time.monotonic() + grace
         while state.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -89,6 +93,7 @@ class EventLoopServer(BaseServer):
     def __init__(self, config: ServerConfig, workers: int, **kwargs: object) -> None:
         super().__init__(config, workers, **kwargs)  # type: ignore[arg-type]
         self._context = multiprocessing.get_context("fork")
+        self._started = itertools.count()
         self._loops: list[BaseProcess] = []
         # The cap is per loop process, split evenly.
         self._per_loop = max(1, -(-self.max_connections // workers))
@@ -97,7 +102,7 @@ class EventLoopServer(BaseServer):
         process = self._context.Process(
             target=_loop_process,
             args=(self.listener, self.config, self._per_loop, self.grace),
-            name=f"fileproto-loop-{len(self._loops)}",
+            name=f"fileproto-loop-{next(self._started)}",
             daemon=False,
         )
         process.start()

@@ -4,8 +4,9 @@ Bytes in through ``data_received``, out through the transport. Flow control both
 a response is produced piece by piece only while the transport's buffer is below its
 high-water mark (``pause_writing``/``resume_writing``), and reading pauses while a
 response is being sent, so memory stays flat in file size and in client speed. Disk
-work is bounded per step: an upload writes what one read brought (at most a 256 KiB
-read of base64), a download reads one ``read_chunk``.
+work is bounded per step: an upload writes what one read brought (at most 1 MiB of
+base64, the loop's read buffer), a download reads one ``read_chunk``
+(768 KiB with 1 to 16 workers); and a connection yields the loop after each read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import cast
 from fileproto.session import Close, Limits, Receive, Send, ServerSession
 from fileproto.store import FileStore
 from fileproto.wire.responses import encode_error
+from servers.connection import SEND_DEADLINE
 
 log = logging.getLogger("fileproto.server")
 
@@ -52,6 +54,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         "_closing",
         "_reading",
         "_timer",
+        "_unsent",
         "_wants_read",
         "peer",
         "session",
@@ -71,6 +74,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._accepted_at = 0.0
         self._burst = 0
         self._wants_read = True
+        self._unsent = 0
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -160,7 +164,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def pause_writing(self) -> None:
         self._can_write = False
         # A client that reads nothing of the response for send_timeout is given up on.
-        if self.session is not None:
+        self._arm_send_timer()
+
+    def _arm_send_timer(self) -> None:
+        if self.session is not None and self.transport is not None:
+            self._unsent = self.transport.get_write_buffer_size()
             self._set_timer(time.monotonic() + self.session.limits.send_timeout, self._send_timeout)
 
     def resume_writing(self) -> None:
@@ -212,11 +220,13 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.transport.close()  # after the buffered answer is out
 
     def _send_timeout(self) -> None:
-        if not self._can_write and self.transport is not None:
-            self._close(
-                Close("send deadline: the client reads nothing of the response", "deadline")
-            )
-            self.transport.abort()
+        if self._can_write or self.transport is None:
+            return
+        if self.transport.get_write_buffer_size() < self._unsent:
+            self._arm_send_timer()  # it reads, slowly: the clock starts again
+            return
+        self._close(Close(SEND_DEADLINE, "deadline"))
+        self.transport.abort()
 
     def _pause_reading(self) -> None:
         if self._reading and self.transport is not None:
@@ -238,6 +248,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    @property
+    def waiting(self) -> bool:
+        """Between requests (or before the first), with nothing in flight."""
+        return not self._closing and (self.session is None or self.session.idle)
 
     def shutdown(self) -> None:
         """The loop is stopping and the grace period is over: cut the connection."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from fileproto.argtypes import byte_size, positive_int, positive_seconds, rate
+from fileproto.argtypes import (
+    byte_size,
+    non_negative_seconds,
+    positive_int,
+    positive_seconds,
+    rate,
+)
 from fileproto.session import Limits
 from servers.config import DISPATCHES, ServerConfig, buffer_sizes
 
@@ -107,7 +113,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=non_negative_seconds,
         default=3.0,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, time given to transfers in flight (default: %(default)s)",

@@ -75,7 +75,9 @@ def _serve_shared_socket(
 
 
 def _park_when_idle(session: ServerSession, waiting: Receive) -> bool:
-    return waiting.parkable
+    # Between requests only: a pipelined header begun here is parsed on here, since
+    # the parser's state cannot travel back to the parent.
+    return waiting.phase == "idle"
 
 
 def _serve_request(
@@ -100,17 +102,21 @@ def _serve_request(
     now = time.monotonic()
     for data in raw:
         session.receive_data(data, now)
+    waits_again = False
     try:
         close = drive(sock, session, _config.recv_size, _park_when_idle)
-    except OSError as exc:
-        log.info("%s: connection lost: %s", peer_of(sock), exc)
-    else:
         if close is None:
-            sock.close()  # our descriptor only: the parent's waits on
+            waits_again = True
             return True
         log.info("%s: closing: %s", peer_of(sock), close.reason)
-    session.abort()
-    end_connection(sock)
+    except OSError as exc:
+        log.info("%s: connection lost: %s", peer_of(sock), exc)
+    finally:
+        if waits_again:
+            sock.close()  # our descriptor only: the parent's waits on
+        else:
+            session.abort()
+            end_connection(sock)
     return False
 
 
@@ -178,8 +184,9 @@ class ProcessPoolServer(BaseServer):
         future.add_done_callback(functools.partial(self._done, conn_id))
 
     def _done(self, conn_id: int, future: Future[Any]) -> None:
-        exc = future.exception()
-        if isinstance(exc, BrokenProcessPool):
+        # Cancelled: queued in a broken pool that poll() shut down; never started.
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or isinstance(exc, BrokenProcessPool):
             with self._lock:
                 self._orphans.append(conn_id)
             return  # poll() replaces the pool and decides this connection's fate
@@ -194,10 +201,10 @@ class ProcessPoolServer(BaseServer):
 
     def poll(self) -> None:
         with self._lock:
-            orphans, self._orphans = self._orphans, []
+            broken = bool(self._orphans)
         # A worker that died while idle breaks the pool without failing any task;
         # notice it here rather than at the next client's expense.
-        if not orphans and not getattr(self.executor, "_broken", False):
+        if not broken and not getattr(self.executor, "_broken", False):
             return
         log.warning("a worker process died; replacing the pool")
         old = self.executor
@@ -206,6 +213,11 @@ class ProcessPoolServer(BaseServer):
         old.shutdown(wait=True, cancel_futures=True)
         self.store.remove_temp_files()
         self.executor = self._new_executor()
+        # Collected only now: the shutdown fails (or cancels) the rest of the old
+        # pool's tasks, and each adds its connection here; none may be left for a
+        # later poll, which would take the healthy new pool for a broken one.
+        with self._lock:
+            orphans, self._orphans = self._orphans, []
         for conn_id in orphans:
             with self._lock:
                 shared, conn, call = self._pending.pop(conn_id, (None, None, ()))

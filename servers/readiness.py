@@ -91,6 +91,7 @@ class ReadyDispatcher:
         self._wake_w.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._lingering: dict[socket.socket, float] = {}
+        self._listener_back_at = 0.0  # when accepting resumes after EMFILE and the like
 
     @property
     def parked(self) -> int:
@@ -103,7 +104,8 @@ class ReadyDispatcher:
             self._wake_w.send(b"\0")
 
     def give_back(self, conn_id: int, sock: socket.socket, session: ServerSession | None) -> None:
-        """A worker is done with a request and the connection waits for the next one."""
+        """A worker is done with a request and the connection waits for the next one,
+        with its session (a worker in this process) or without (in another process)."""
         if self.server.stopping:
             self.server.finished(conn_id)
             return
@@ -137,6 +139,9 @@ class ReadyDispatcher:
             now = time.monotonic()
             self._expire(now)
             self._end_lingering(now)
+            if self._listener_back_at and now >= self._listener_back_at:
+                self._listener_back_at = 0.0
+                self._selector.register(server.listener, selectors.EVENT_READ, None)
 
     def _accept(self) -> None:
         server = self.server
@@ -147,7 +152,11 @@ class ReadyDispatcher:
             except BlockingIOError:
                 return
             except OSError as exc:  # EMFILE and the like: the others go on
-                log.warning("accept failed: %s", exc)
+                # The listener stays readable: stop watching it for a moment, or the
+                # loop would spin (and log) on it.
+                log.warning("accept failed: %s; accepting again in %.1f s", exc, POLL)
+                self._selector.unregister(server.listener)
+                self._listener_back_at = time.monotonic() + POLL
                 return
             now = time.monotonic()
             conn_id = server.register(conn)

@@ -266,3 +266,26 @@ def test_data_already_arrived_is_judged_before_the_deadline(tmp_path: Path) -> N
     sends, _ = wait_until(session, 30.0)
     (answer,) = responses(b"".join(s.data for s in sends))
     assert answer == {"status": "OK", "data": []}
+
+
+def test_a_header_after_a_skipped_request_has_its_own_clock(tmp_path: Path) -> None:
+    """A bad request is answered and skipped; the next request's header deadline runs
+    from its own first byte, not from the skipped one's."""
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(b"FROB x " + b"y" * 100, 1.0)  # unknown command, still arriving
+    sends, action = wait_until(session, 1.0)
+    assert "unknown command" in error_of(sends)
+    assert isinstance(action, Receive) and action.phase == "skip"
+    session.receive_data(b"\r\n\r\nLI", 5.0)  # the skipped one ends, a new one begins
+    _, action = wait_until(session, 5.0)
+    assert isinstance(action, Receive) and action.phase == "header"
+    assert action.deadline == pytest.approx(25.0)
+
+
+def test_a_waiting_connection_holds_no_receive_buffer(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(b"".join(iter_upload_request("big.bin", [b"x" * 300_000])), 0.0)
+    _, action = wait_until(session, 0.0)
+    assert isinstance(action, Receive) and action.phase == "idle"
+    assert session.idle and session.parser.buffered == 0
+    assert session.parser._data == b""  # the last receive buffer is let go

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from fileproto.client import connect_error
 from fileproto.conformance.context import Context, Target
 from fileproto.conformance.model import (
     FEATURES,
@@ -45,8 +46,7 @@ def check_reachable(target: Target, timeout: float) -> None:
         with socket.create_connection((target.host, target.port), timeout=timeout):
             pass
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise Unreachable(f"cannot connect to {target.address}: {reason}") from None
+        raise Unreachable(str(connect_error(target.host, target.port, exc))) from None
 
 
 @dataclass

@@ -26,7 +26,9 @@ class Receive:
     again; at the deadline, ask again without data and the session decides.
 
     ``phase`` tells a readiness driver whether the connection may be parked: between
-    requests (``idle``) it waits in a selector, not in a worker.
+    requests (``idle``) and while a header arrives (``header``: a pipelined request cut
+    short) it waits in a selector, not in a worker. (A worker in another process can
+    park only ``idle`` connections: the parser's state stays with it.)
     """
 
     deadline: float
@@ -34,7 +36,7 @@ class Receive:
 
     @property
     def parkable(self) -> bool:
-        return self.phase == "idle"
+        return self.phase in ("idle", "header")
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,12 @@ class Deadlines:
             return
         previous, self._phase = self._phase, phase
         if phase == "header":
-            if previous == "idle" and not self._first:
-                self._start = now  # keep-alive ended with a byte: the header clock starts
+            # The first request's header clock runs from accept; any later header's
+            # (after keep-alive, or after a bad request was skipped) from its first byte.
+            if previous != "idle":
+                self._start, self._bytes = now, 0
+            elif not self._first:
+                self._start = now  # the bytes counted since the answer are this header's
         elif phase in ("payload", "skip"):
             if previous in ("idle", "header"):
                 self._start, self._bytes = now, 0

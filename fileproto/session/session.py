@@ -53,8 +53,9 @@ class ServerSession:
         self._upload: Upload | None = None
         self._out: deque[Send] = deque()
         self._source: int | None = None  # fd of the file a GET response streams
-        self._held: Event | None = None  # an event seen by ``request_ready``
+        self._held: Event | None = None  # an event seen by ``poll``
         self._close: Close | None = None
+        self._answered = False  # the last piece of an answer was handed out
 
     # -- driver API -----------------------------------------------------------------
 
@@ -63,7 +64,23 @@ class ServerSession:
         self.deadlines.received(len(data))
         self.parser.receive_data(data)
 
+    @property
+    def idle(self) -> bool:
+        """Between requests with nothing received or to send: safe to close at once."""
+        return (
+            not self._out
+            and self._source is None
+            and self._held is None
+            and self.parser.phase == "idle"
+            and self.parser.buffered == 0
+        )
+
     def next_action(self, now: float) -> Action:
+        if self._answered:
+            # The driver asks again once the answer's last piece is out: the keep-alive
+            # clock starts now, not when that piece was handed over.
+            self._answered = False
+            self.deadlines.response_done(now)
         while True:
             if self._out:
                 send = self._out.popleft()
@@ -160,7 +177,8 @@ class ServerSession:
 
     def _response_done(self, now: float) -> None:
         self.served += 1
-        self.deadlines.response_done(now)
+        self._answered = True
+        self.deadlines.response_done(now)  # and again once it is out (next_action)
         if self.served >= self.limits.max_requests and self._close is None:
             self._close = Close("request limit of this connection reached", "limit")
 

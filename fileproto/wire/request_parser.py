@@ -165,6 +165,10 @@ class RequestParser:
                 return Closed()
             event = self._steps[self._state]()
             if event is not None:
+                if event is NEED_DATA and self._pos >= len(self._data):
+                    # All read: let go of the last receive buffer, so that a connection
+                    # waiting for its next request holds none.
+                    self._data, self._pos = b"", 0
                 return event
 
     # -- helpers ----------------------------------------------------------------------
