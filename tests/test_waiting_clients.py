@@ -5,7 +5,10 @@ test checks what a client sees (an answer, an error, a close) within generous bo
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+import os
 import socket
 import struct
 import time
@@ -174,3 +177,44 @@ def _try_list(server: RunningServer) -> bool:
     """Whether a LIST is answered OK (not 'server busy': the held ones have left)."""
     with RawConnection(server) as conn:
         return conn.request(LIST)["status"] == "OK"
+
+
+@pytest.mark.parametrize("kind", [k for k in READY_KINDS if k != "process"])
+def test_a_pipelined_header_cut_short_does_not_hold_the_worker(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    """A request answered, the next one's header begun and left: the one worker (or
+    loop) serves others meanwhile. (The process kind's worker keeps such a connection
+    until its header deadline: the parser's state cannot travel back to the parent.)"""
+    with started(fileproto_servers, kind, 1) as server, RawConnection(server) as held:
+        assert held.request(LIST + b"LI")["status"] == "OK"
+        with server.client(timeout=20.0) as client:
+            assert client.list() == []
+        held.send(b"ST\r\n\r\n")  # and the cut-short one is served once complete
+        assert held.read()["status"] == "OK"
+
+
+@pytest.mark.parametrize("kind", READY_KINDS)
+def test_a_slow_but_steady_reader_is_not_cut_off(fileproto_servers: ServerPool, kind: str) -> None:
+    """--send-timeout bounds a stall, not a whole response: a client that keeps reading,
+    slowly, gets all of it although that takes longer than the timeout."""
+    content = os.urandom(3 << 20)
+    with started(fileproto_servers, kind, 1, "--send-timeout", "0.5") as server:
+        with server.client(timeout=20.0) as client:
+            client.upload(content, "steady.bin")
+        sock = _connect(server)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+            sock.sendall(encode_request("GET", "steady.bin"))
+            answer = bytearray()
+            started_at = time.monotonic()
+            while not answer.endswith(b"\r\n\r\n"):
+                chunk = sock.recv(64 << 10)
+                assert chunk, f"closed after {len(answer)} bytes"
+                answer += chunk
+                time.sleep(0.02)  # a slow link: each pause far below the timeout
+        finally:
+            sock.close()
+        took = time.monotonic() - started_at
+        body = json.loads(bytes(answer[:-4]))
+        assert base64.b64decode(body["data_file"]) == content, f"after {took:.1f} s"
