@@ -19,8 +19,7 @@ import pytest
 from fileproto.conformance import CATALOGUE, select_rules
 from fileproto.conformance.cli import build_parser
 from fileproto.conformance.cli import main as check
-from fileproto.conformance.context import Target
-from fileproto.conformance.model import AREAS, FEATURES, Level
+from fileproto.conformance.model import AREAS, FEATURES, Level, Target
 from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 
 pytestmark = pytest.mark.smoke

@@ -4,8 +4,7 @@ checked over raw sockets against any server (``fileproto check``, or pytest with
 
 from __future__ import annotations
 
-from fileproto.conformance.context import Target
-from fileproto.conformance.model import Level, Outcome, Result, Rule
+from fileproto.conformance.model import Level, Outcome, Result, Rule, Target
 from fileproto.conformance.rules import CATALOGUE
 from fileproto.conformance.runner import (
     DEFAULT_TIMEOUT,

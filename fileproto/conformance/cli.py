@@ -15,8 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fileproto.client import parse_address
-from fileproto.conformance.context import Target
-from fileproto.conformance.model import Outcome, Rule
+from fileproto.conformance.model import Outcome, Rule, Target
 from fileproto.conformance.reports import (
     TargetReport,
     as_json,

@@ -7,11 +7,10 @@ import base64
 import binascii
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from fileproto.conformance.model import Rule, Unsupported, Violation
+from fileproto.conformance.model import Rule, Target, Unsupported, Violation
+from fileproto.conformance.probes import Probes
 from fileproto.conformance.rawio import (
     Conn,
     NoAnswer,
@@ -21,27 +20,6 @@ from fileproto.conformance.rawio import (
     show,
     upload_request,
 )
-
-if TYPE_CHECKING:
-    from fileproto.conformance.runner import Probes
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str
-    port: int
-    label: str = ""
-    #: The server's root folder, when it runs here and the user said where (``--root``):
-    #: escapes are then also looked for on disk.
-    root: Path | None = None
-
-    @property
-    def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def name(self) -> str:
-        return self.label or self.address
 
 
 class Context:

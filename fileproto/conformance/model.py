@@ -6,10 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fileproto.conformance.context import Context
+from pathlib import Path
+from typing import Any
 
 
 class Level(StrEnum):
@@ -69,7 +67,9 @@ class Unsupported(Exception):
 
 #: A check talks to the server; it returns a note for the report (or None) and raises
 #: Violation when the server breaks the requirement.
-Check = Callable[["Context"], "str | None"]
+#: A rule's check, called with a ``context.Context`` (typed loosely here, so that this,
+#: the catalogue's bottom module, imports nothing of the package).
+Check = Callable[[Any], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,21 @@ def failure_outcome(level: Level) -> Outcome:
         Level.SHOULD: Outcome.NON_STRICT,
         Level.INFO: Outcome.INFO,
     }[level]
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    label: str = ""
+    #: The server's root folder, when it runs here and the user said where (``--root``):
+    #: escapes are then also looked for on disk.
+    root: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return self.label or self.address

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 
 from fileproto.client import parse_address
-from fileproto.conformance.context import Target
-from fileproto.conformance.model import Outcome, Result, Rule
+from fileproto.conformance.model import Outcome, Result, Rule, Target
 from fileproto.conformance.rules import CATALOGUE
 from fileproto.conformance.runner import (
     DEFAULT_TIMEOUT,

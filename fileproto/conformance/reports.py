@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fileproto import __version__
-from fileproto.conformance.context import Target
-from fileproto.conformance.model import OUTCOMES, Outcome, Result, Rule
+from fileproto.conformance.model import OUTCOMES, Outcome, Result, Rule, Target
 from fileproto.conformance.runner import summarize
 
 TOOL = "fileproto check"
