@@ -76,10 +76,13 @@ class MatrixRunner:
     def __call__(self, case: MatrixCase) -> dict[str, Any]:
         server = self.servers.get(case.kind, case.server_workers)
         source = self.testfile(case.size_mib * MIB)
-        spec = self._spec(case, server)
+        spec = self._spec(case, server, source)
         if case.operation == "DOWNLOAD":
             server.store(source, spec.remote_name)
-        rounds, durations = self._run(spec, server)
+        surroundings = Surroundings(probe=self.options.probe)
+        rounds, durations = run_load(
+            self.benchmark, self.options.rounds, spec, server, surroundings
+        )
         result = self._result(case, server, source, rounds)
         info = result.extra_info()
         self.benchmark.extra_info.update(info)
@@ -92,9 +95,8 @@ class MatrixRunner:
             )
         return info
 
-    def _spec(self, case: MatrixCase, server: RunningServer) -> LoadSpec:
+    def _spec(self, case: MatrixCase, server: RunningServer, source: TestFile) -> LoadSpec:
         operation = case.operation.lower()
-        source = self.testfile(case.size_mib * MIB)
         return LoadSpec(
             server.host,
             server.port,
@@ -107,20 +109,6 @@ class MatrixRunner:
             remote_name=self.servers.name(f"{operation}-{case.size_mib}MiB.bin"),
         )
 
-    def _run(self, spec: LoadSpec, server: RunningServer) -> tuple[list[RoundOutcome], list[float]]:
-        uploads = [spec.upload_name(i) for i in range(spec.clients)]
-        if spec.operation == "UPLOAD":
-            server.stored.update(uploads)  # removed at the end even if the case fails
-
-        def prepare() -> PreparedLoad:
-            if spec.operation == "UPLOAD":
-                server.remove(uploads)
-                server.stored.update(uploads)
-            server.reset_peak_rss()
-            return PreparedLoad(spec, surroundings=Surroundings(probe=self.options.probe))
-
-        return run_rounds(self.benchmark, self.options.rounds, prepare)
-
     def _result(
         self,
         case: MatrixCase,
@@ -128,12 +116,7 @@ class MatrixRunner:
         source: TestFile,
         rounds: list[RoundOutcome],
     ) -> LoadResult:
-        server_peak = server.peak_rss()
-        for outcome in rounds:
-            verify(outcome, server.upload_check(source))
-        if case.operation == "UPLOAD":
-            # 50 x 100 MiB would otherwise pile up on disk.
-            server.remove(rounds[0].spec.upload_name(i) for i in range(case.clients))
+        server_peak = verify_and_clean(server, source, rounds)
         external = case.kind == EXTERNAL
         result = merge_rounds(
             rounds,
@@ -146,6 +129,37 @@ class MatrixRunner:
 
     def _entry(self, info: dict[str, Any], durations: list[float]) -> BenchmarkEntry:
         return benchmark_entry(self.item, self.benchmark, info, durations, self.options.rounds)
+
+
+def run_load(
+    benchmark: Any, count: int, spec: LoadSpec, server: RunningServer, around: Surroundings
+) -> tuple[list[RoundOutcome], list[float]]:
+    """``count`` rounds of ``spec`` against ``server``: each round's uploads removed
+    before it, the server's peak memory reset, ``around`` beside the clients."""
+    uploads = [spec.upload_name(i) for i in range(spec.clients)]
+    if spec.operation == "UPLOAD":
+        server.stored.update(uploads)  # removed at the end even if the case fails
+
+    def prepare() -> PreparedLoad:
+        if spec.operation == "UPLOAD":
+            server.remove(uploads)
+            server.stored.update(uploads)
+        server.reset_peak_rss()
+        return PreparedLoad(spec, surroundings=around)
+
+    return run_rounds(benchmark, count, prepare)
+
+
+def verify_and_clean(server: RunningServer, source: TestFile, rounds: list[RoundOutcome]) -> int:
+    """Verify every round's transfers, then remove the uploads (50 x 100 MiB would pile
+    up on disk). Returns the server's peak memory, read before that work."""
+    server_peak = server.peak_rss()
+    for outcome in rounds:
+        verify(outcome, server.upload_check(source))
+    if rounds and rounds[0].spec.operation == "UPLOAD":
+        spec = rounds[0].spec
+        server.remove(spec.upload_name(i) for i in range(spec.clients))
+    return server_peak
 
 
 def run_rounds(

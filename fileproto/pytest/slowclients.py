@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fileproto.pytest.matrix import benchmark_entry, run_rounds
+from fileproto.pytest.matrix import benchmark_entry, run_load, verify_and_clean
 from fileproto.pytest.recording import record
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
@@ -22,12 +22,10 @@ from fileproto.results import EXTERNAL, LoadResult
 from fileproto.scenarios import SlowCase, external_cases, slow_cases
 from fileproto.stress import (
     LoadSpec,
-    PreparedLoad,
     RoundOutcome,
     Surroundings,
     merge_rounds,
     method_for,
-    verify,
 )
 from fileproto.testfiles import MIB, TestFile
 
@@ -84,7 +82,15 @@ class SlowCaseRunner:
             spec = self._spec(case, server, source)
             if spec.operation == "DOWNLOAD":
                 server.store(source, spec.remote_name)
-            rounds, durations = self._run(case, spec, server)
+            scenario_around = Surroundings(
+                probe=self.options.probe,
+                idle=scenario.idle,
+                slowloris=scenario.slowloris,
+                parked=scenario.parked,
+            )
+            rounds, durations = run_load(
+                self.benchmark, self.options.rounds, spec, server, scenario_around
+            )
             result = self._result(case, server, source, rounds)
             alive = external or (server.process is not None and server.process.running)
         finally:
@@ -115,29 +121,6 @@ class SlowCaseRunner:
             deadline=scenario.deadline,
         )
 
-    def _run(
-        self, case: SlowCase, spec: LoadSpec, server: RunningServer
-    ) -> tuple[list[RoundOutcome], list[float]]:
-        scenario = case.scenario
-        uploads = [spec.upload_name(i) for i in range(spec.clients)]
-        around = Surroundings(
-            probe=self.options.probe,
-            idle=scenario.idle,
-            slowloris=scenario.slowloris,
-            parked=scenario.parked,
-        )
-        if spec.operation == "UPLOAD":
-            server.stored.update(uploads)  # removed at the end even if the case fails
-
-        def prepare() -> PreparedLoad:
-            if spec.operation == "UPLOAD":
-                server.remove(uploads)
-                server.stored.update(uploads)
-            server.reset_peak_rss()
-            return PreparedLoad(spec, surroundings=around)
-
-        return run_rounds(self.benchmark, self.options.rounds, prepare)
-
     def _result(
         self,
         case: SlowCase,
@@ -145,11 +128,7 @@ class SlowCaseRunner:
         source: TestFile,
         rounds: list[RoundOutcome],
     ) -> LoadResult:
-        server_peak = server.peak_rss()
-        for outcome in rounds:
-            verify(outcome, server.upload_check(source))
-        if rounds and rounds[0].spec.operation == "UPLOAD":
-            server.remove(rounds[0].spec.upload_name(i) for i in range(rounds[0].spec.clients))
+        server_peak = verify_and_clean(server, source, rounds)
         external = case.kind == EXTERNAL
         result = merge_rounds(
             rounds,
