@@ -119,6 +119,13 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
         help="on SIGTERM/SIGINT, time given to transfers in flight (default: %(default)s)",
     )
     parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        default=None,
+        help="append each connection's events (accepted, taken by a worker, given back, "
+        "response, closed and why) to FILE as JSON lines; see docs/trace.md",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log connections and deadlines to stderr"
     )
 
@@ -150,4 +157,5 @@ def config_from(args: argparse.Namespace, workers: int) -> ServerConfig:
         dispatch=args.dispatch,
         loop=args.loop,
         verbose=args.verbose,
+        trace=os.path.abspath(args.trace) if args.trace else None,
     )

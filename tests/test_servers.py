@@ -445,10 +445,11 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
     fresh_process_server: RunningServer,
 ) -> None:
     server = fresh_process_server
+    assert server.process is not None
+    classic = "accept" in server.process.extra_args
     with RawConnection(server, timeout=10.0) as busy:
         # An answered request proves a worker took the connection (one no worker took
-        # yet would rightly be served by the replacement pool); an upload whose payload
-        # is still arriving is held by a worker in either dispatch mode.
+        # yet would rightly be served by the replacement pool).
         assert busy.request(encode_request("LIST"))["status"] == "OK"
         busy.send(b"UPLOAD held.bin QUJD")
         assert server.root is not None
@@ -460,6 +461,18 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
             # Once one worker dies the pool terminates its siblings itself.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        if not classic:
+            # The readiness dispatch gave the upload back when its body paused: it
+            # waits in the parent, with its session, and a worker of the new pool
+            # finishes it.
+            busy.send(b"REVG\r\n\r\n")
+            answer = busy.read()
+            assert answer["status"] == "OK", answer
+            assert (root / "held.bin").read_bytes() == b"ABCDEF"
+            with server.client(timeout=IO_TIMEOUT) as client:
+                client.delete("held.bin")
+            return
+        # The classic dispatch: a worker owned the connection, and died with it.
         try:
             assert busy.read_until_closed() == b""
         except ConnectionResetError:
