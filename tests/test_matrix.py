@@ -8,7 +8,7 @@ carries the classic table's figures.
 from collections.abc import Callable
 from typing import Any
 
-from fileproto.matrix import MatrixCase
+from fileproto.cases.classic import MatrixCase
 
 
 def test_matrix(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
 from fileproto.results.felt import Background

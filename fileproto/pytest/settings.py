@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fileproto.argtypes import positive_seconds
+from fileproto.cases.slowclients import DEFAULT_DEADLINE
+from fileproto.cli.load_options import add_kind_options, add_load_options, add_probe_option
 from fileproto.client import parse_address
-from fileproto.options import add_kind_options, add_load_options, add_probe_option
-from fileproto.scenarios import DEFAULT_DEADLINE
 from fileproto.stress import Method
 from fileproto.wire.events import Dialect
 

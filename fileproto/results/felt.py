@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 
 __all__ = [
     "Background",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult, size_mib_of
 from fileproto.results.felt import Background
 from fileproto.stress.spec import LoadSpec

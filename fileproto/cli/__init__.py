@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Subcommands defined beside the code they drive (stress, report)."""
     registrars = []
-    extensions = ("fileproto.stress_cli", "fileproto.report_cli", "fileproto.conformance.cli")
+    extensions = ("fileproto.cli.stress", "fileproto.cli.report", "fileproto.cli.check")
     for module_name in extensions:
         try:
             module = __import__(module_name, fromlist=["register"])
@@ -146,7 +146,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:  # the conformance checker parses its own options
-        from fileproto.conformance.cli import main as check
+        from fileproto.cli.check import main as check
 
         return check(argv[1:])
     args = build_parser().parse_args(argv)

@@ -29,8 +29,8 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from fileproto.load.testfiles import MIB
 from fileproto.stress.spec import Operation
-from fileproto.testfiles import MIB
 from servers.config import DISPATCHES, ServerConfig
 from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
