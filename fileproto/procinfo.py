@@ -70,10 +70,6 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(child.pid for child in children)]
 
 
-#: The older name, kept for the callers that use it.
-proc_tree = process_tree
-
-
 def rss(pid: int) -> int:
     """Current resident memory of one process in bytes; 0 if it is gone."""
     import psutil

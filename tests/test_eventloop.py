@@ -15,23 +15,25 @@ import pytest
 
 from fileproto.pytest.servers import ServerPool
 from fileproto.wire.names import RESERVED_PREFIX
-from servers.eventloop import uvloop_available
+from servers.eventloop import LOOPS, uvloop_available
 from tests.helpers import IO_TIMEOUT, RawConnection, log_of, skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke
 
-LOOPS = [
-    "asyncio",
+#: Every ``--loop`` choice the server has; uvloop only where it is installed.
+LOOP_CHOICES = [
     pytest.param(
-        "uvloop",
+        loop,
         marks=pytest.mark.skipif(
-            not uvloop_available(), reason="uvloop is not installed (pip install -e '.[uvloop]')"
+            loop == "uvloop" and not uvloop_available(),
+            reason="uvloop is not installed (pip install -e '.[uvloop]')",
         ),
-    ),
+    )
+    for loop in LOOPS
 ]
 
 
-@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("loop", LOOP_CHOICES)
 def test_each_loop_serves_and_says_which_it_is(fileproto_servers: ServerPool, loop: str) -> None:
     skip_if_target(fileproto_servers)
     server = fileproto_servers.start("asyncio", 2, "--loop", loop, "-v")
@@ -42,7 +44,9 @@ def test_each_loop_serves_and_says_which_it_is(fileproto_servers: ServerPool, lo
                 client.upload(data, f"loop-{dialect}.bin")
                 assert client.get(f"loop-{dialect}.bin").size == len(data)
         wait_for(lambda: log_of(server).count("loop process") >= 2, what="both loops' log lines")
-        named = "uvloop.Loop" if loop == "uvloop" else "_UnixSelectorEventLoop"
+        # auto takes uvloop when it is installed, the standard library's loop otherwise.
+        uses_uvloop = loop == "uvloop" or (loop == "auto" and uvloop_available())
+        named = "uvloop.Loop" if uses_uvloop else "_UnixSelectorEventLoop"
         assert named in log_of(server), log_of(server)
     finally:
         assert fileproto_servers.stop(server) == 0
