@@ -4,8 +4,7 @@ psutil answers what it can (a process tree, whether a process still runs, curren
 resident memory). Two Linux facts it does not give stay here, each behind a function:
 
 - the peak resident memory (``VmHWM`` in /proc/PID/status): psutil 7 has no peak RSS on
-  Linux (``memory_info`` and ``memory_full_info`` give the current figures only; psutil
-  issues #383 and #1540);
+  Linux (``memory_info`` and ``memory_full_info`` give the current figures only);
 - restarting that peak (writing 5 to /proc/PID/clear_refs), so a reused process reports
   each case's own peak.
 
