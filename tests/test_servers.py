@@ -343,6 +343,23 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_serve_listens_where_the_client_commands_look_by_default() -> None:
+    """``fileproto serve &`` then ``fileproto ls`` works: with no --port the server binds
+    the address every client command (and the stress command) uses with no --server.
+    (Checked on the parser: a test never binds a fixed port on a shared machine.)"""
+    from fileproto.cli import build_parser
+    from fileproto.client import parse_address
+
+    parser = build_parser()
+    serve = parser.parse_args(["serve"])
+    for command in (["ls"], ["get", "x"], ["put", "x"], ["rm", "x"], ["stress"]):
+        server = parser.parse_args(command).server
+        # stress parses its HOST:PORT already; the others keep the text.
+        address = parse_address(server) if isinstance(server, str) else tuple(server)
+        assert address == (serve.host, serve.port), (command, server)
+    assert serve.port == 45000
+
+
 @pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
 def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> None:
     address = f"{fileproto_server.host}:{fileproto_server.port}"
