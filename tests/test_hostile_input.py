@@ -345,34 +345,39 @@ def _bad(
     BAD_REQUESTS[case] = BadRequest(make, needles, portable, fatal)
 
 
+def _upload_of(dialect: str, payload: bytes) -> Callable[[str], bytes]:
+    """An UPLOAD of ``payload`` in ``dialect``, given a fresh name."""
+    return lambda name: _upload_payload(dialect, name, payload)
+
+
 for _d in DIALECTS:
     _bad(
         f"b64-bad-char-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"!" + _B64[1000:]),
+        _upload_of(_d, _B64[:1000] + b"!" + _B64[1000:]),
         ("invalid base64", "1000"),
         ("base64",),
     )
     _bad(
         f"b64-bad-char-mid-quantum-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:2001] + b"*" + _B64[2001:]),
+        _upload_of(_d, _B64[:2001] + b"*" + _B64[2001:]),
         ("invalid base64", "2001"),
         ("base64",),
     )
     _bad(
         f"b64-stray-equals-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"=" + _B64[1000:]),
+        _upload_of(_d, _B64[:1000] + b"=" + _B64[1000:]),
         ("invalid base64", "1000"),
         ("base64",),
     )
     _bad(
         f"b64-data-after-padding-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, b"QQ==" + _B64),
+        _upload_of(_d, b"QQ==" + _B64),
         ("invalid base64",),
         ("base64",),
     )
     _bad(
         f"b64-lone-char-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64 + b"Q"),
+        _upload_of(_d, _B64 + b"Q"),
         ("base64",),
         ("base64",),
     )
