@@ -14,9 +14,16 @@ import psutil
 import pytest
 
 from fileproto.pytest.servers import ServerPool
-from fileproto.wire.names import RESERVED_PREFIX
 from servers.eventloop import LOOPS, uvloop_available
-from tests.helpers import IO_TIMEOUT, RawConnection, log_of, skip_if_target, wait_for
+from tests.helpers import (
+    IO_TIMEOUT,
+    RawConnection,
+    log_of,
+    no_temp_files,
+    skip_if_target,
+    temp_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.smoke
 
@@ -63,17 +70,11 @@ def test_a_killed_loop_process_is_replaced_and_its_upload_removed(
         (loop,) = psutil.Process(server.process.pid).children()
         with RawConnection(server) as conn:
             conn.send(b"UPLOAD half.bin QUJD")  # held open: a temporary file exists
-            wait_for(
-                lambda: [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
-                what="the upload's temporary file",
-            )
+            wait_for(lambda: temp_files(root), what="the upload's temporary file")
             os.kill(loop.pid, signal.SIGKILL)
             assert conn.read_until_closed() == b""
         wait_for(lambda: "a loop process died" in log_of(server), what="the supervisor's log")
-        wait_for(
-            lambda: not [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
-            what="the dead loop's temporary file to be removed",
-        )
+        no_temp_files(root)  # the dead loop's upload is removed by the supervisor
         with server.client(timeout=IO_TIMEOUT) as client:
             assert client.list() == []
         (replacement,) = psutil.Process(server.process.pid).children()
