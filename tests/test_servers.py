@@ -28,6 +28,7 @@ from fileproto.errors import ServerError
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
 from servers.registry import KINDS as REGISTRY
+from servers.registry import MODES
 from tests.helpers import (
     SERVER_KINDS,
     RawConnection,
@@ -393,14 +394,17 @@ def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> N
     assert not (tmp_path / "nothing.bin.part").exists()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("send", [b"", b"LIS"], ids=["silent", "partial-header"])
 def test_idle_connection_closed_after_timeout(
-    fileproto_servers: ServerPool, kind: str, send: bytes
+    fileproto_servers: ServerPool, mode: str, send: bytes
 ) -> None:
+    """In every kind and dispatch mode: the deadline is waited for in a worker (accept),
+    in a selector (ready) or in an event loop."""
     if fileproto_servers.options.target:
         pytest.skip("starts its own server")
-    server = fileproto_servers.start(kind, 1, "--idle-timeout", "1")
+    kind, args = MODES[mode]
+    server = fileproto_servers.start(kind, 1, *args, "--idle-timeout", "1")
     try:
         with RawConnection(server, timeout=5.0) as conn:
             if send:
