@@ -27,6 +27,7 @@ from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
+from servers.config import DISPATCHES
 from servers.registry import KINDS as REGISTRY
 from servers.registry import MODES
 from tests.helpers import (
@@ -447,7 +448,7 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
 # -- the process pool survives a dead worker ----------------------------------------------
 
 
-@pytest.fixture(params=["ready", "accept"])
+@pytest.fixture(params=DISPATCHES)
 def fresh_process_server(
     fileproto_servers: ServerPool, request: pytest.FixtureRequest
 ) -> Iterator[RunningServer]:
