@@ -17,9 +17,12 @@ from fileproto.session import Limits
 from servers.config import DISPATCHES, ServerConfig, buffer_sizes
 
 DEFAULT_MAX_CONNECTIONS = 10_000
+#: Where a server listens unless told otherwise: where ``fileproto ls|get|put|rm|stress``
+#: look by default, so that ``fileproto serve`` then ``fileproto ls`` just works.
+DEFAULT_PORT = 45000
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
     defaults = Limits()
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
@@ -28,6 +31,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
         "--port",
         type=int,
         default=default_port,
+        metavar="PORT",
         help="port to bind; 0 lets the kernel pick a free one (default: %(default)s)",
     )
     parser.add_argument(

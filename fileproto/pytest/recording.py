@@ -162,6 +162,8 @@ class Recorder:
         if results:
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
+            for line in _measured_nothing(results):
+                terminalreporter.write_line(line)
         limits = {r.size_bytes: r for r in results if r.limit_time_s}
         for size, r in sorted(limits.items()):
             terminalreporter.write_line(
@@ -174,6 +176,18 @@ class Recorder:
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is not None:
             _write_report(terminalreporter, report_dir, results, list(limits.values()), slow)
+
+
+def _measured_nothing(results: list[LoadResult]) -> list[str]:
+    """A line per case in which every client failed (only under --fileproto-allow-
+    failures does such a case get this far): its zeros are not figures."""
+    return [
+        f"fileproto: {report.MARK} no client succeeded in {r.name or r.id}: every client "
+        f"failed ({r.failures} of {r.failures}), so its times and rates measure nothing; "
+        f"first error: {' '.join((r.first_error or 'none recorded').split())}"
+        for r in results
+        if r.successes == 0
+    ]
 
 
 def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:

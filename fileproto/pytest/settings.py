@@ -38,7 +38,8 @@ def add_plugin_options(parser: pytest.Parser) -> None:
     group.addoption(
         f"--{PREFIX}allow-failures",
         action="store_true",
-        help="record failed clients without failing the case (for other servers)",
+        help="record failed clients without failing the case (for other servers); a "
+        "case in which every client failed measured nothing and is reported as an xfail",
     )
     add_probe_option(group.addoption, PREFIX)
     group.addoption(

@@ -117,7 +117,8 @@ class RoundOutcome:
         dispatch: str | None = None,
         scenario: str | None = None,
     ) -> LoadResult:
-        """This round's figures as a results record (DESIGN.md, Benchmark semantics)."""
+        """This round's figures as a results record (docs/architecture.md, "Benchmark
+        semantics")."""
         spec = self.spec
         moved_Bps = self.moved_all / self.wall_time if self.wall_time > 0 else 0.0
         offered = spec.clients * spec.rate if spec.rate else None
