@@ -264,6 +264,10 @@ class ListProbe:
         yet sent, count with the time they had waited if that is longer than every
         probe counted before."""
         stopped = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        if len(active) >= self.in_flight and self.start is not None:
+            # Full at the end: every probe due since was held back (the loop sleeps
+            # while full, so it had not counted them yet).
+            held = max(held, int((stopped - self.start) / self.interval))
         longest, longest_sent = (
             max(self.latencies, default=0.0),
             max(self.sent_latencies, default=0.0),

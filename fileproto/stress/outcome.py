@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,7 @@ class RoundOutcome:
     probe_in_flight: int | None = None
     probe_spans: list[ProbeSpan] = field(default_factory=list)
     #: Our server's trace events of the round (docs/trace.md), if it was traced.
-    server_events: list[Mapping[str, Any]] | None = None
+    server_events: Sequence[Mapping[str, Any]] | None = None
     server_events_dropped: int = 0
 
     @property
