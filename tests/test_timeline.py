@@ -4,7 +4,10 @@ real server, the probes' beside them, and the server's trace file read back per 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +134,31 @@ def test_a_client_that_cannot_connect_has_only_its_start() -> None:
     phases = client.last_phases
     assert phases is not None and phases.connected is None and phases.first_byte is None
     assert phases.done is not None and phases.done >= phases.connect
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_plugin_records_timelines_and_traces_its_servers(tmp_path: Path) -> None:
+    """One smoke matrix case in a session of its own, with --fileproto-trace: its record
+    has the clients' timeline, and the server's events when the server can trace."""
+    out = tmp_path / "run.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+         "tests/test_matrix.py", "-k", "thread-DOWNLOAD-10MiB-c5-w1", "--fileproto-trace",
+         f"--benchmark-json={out}", f"--basetemp={tmp_path / 'session'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    (case,) = json.loads(out.read_text())["benchmarks"]
+    info = case["extra_info"]
+    ports = {c["port"] for c in info["timeline"]["clients"]}
+    assert len(ports) == 5 and None not in ports
+    if not trace_supported():
+        assert "server_events" not in info
+        assert "has no --trace option" in run.stdout + run.stderr
+        return
+    peers = {e.get("peer") for e in info["server_events"] if e["ev"] == "accepted"}
+    assert {f"127.0.0.1:{port}" for port in ports} <= peers
+    assert info["server_events_dropped"] == 0
