@@ -184,7 +184,12 @@ class ListProbe:
         now: float,
     ) -> None:
         record.connect = now
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        except OSError:  # out of descriptors: this probe failed, the schedule goes on
+            record.done = now
+            self._account(record, ok=False)
+            return
         sock.setblocking(False)
         probe = _Active(record, sock, now + self.timeout)
         active.add(probe)
@@ -240,17 +245,19 @@ class ListProbe:
         registered: bool = True,
     ) -> None:
         record = probe.record
-        now = time.monotonic()
-        record.done, record.ok = now, ok
+        record.done, record.ok = time.monotonic(), ok
         active.discard(probe)
         if registered:
             with contextlib.suppress(KeyError, ValueError):
                 selector.unregister(probe.sock)
         probe.sock.close()
-        assert record.connect is not None
+        self._account(record, ok=ok)
+
+    def _account(self, record: ProbeRecord, *, ok: bool) -> None:
+        assert record.connect is not None and record.done is not None
         if ok:
-            self.latencies.append(now - record.due)
-            self.sent_latencies.append(now - record.connect)
+            self.latencies.append(record.done - record.due)
+            self.sent_latencies.append(record.done - record.connect)
         else:
             # Unanswered (or answered with an error): the timeout, from its start.
             self.failures += 1
