@@ -162,3 +162,20 @@ def test_the_plugin_records_timelines_and_traces_its_servers(tmp_path: Path) -> 
     peers = {e.get("peer") for e in info["server_events"] if e["ev"] == "accepted"}
     assert {f"127.0.0.1:{port}" for port in ports} <= peers
     assert info["server_events_dropped"] == 0
+
+
+def test_stress_json_has_the_timeline(fileproto_servers: ServerPool, tmp_path: Path) -> None:
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.get("thread", 2)
+    out = tmp_path / "stress.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "fileproto", "stress", "-s", server.address, "--operation",
+         "UPLOAD", "--size-mib", "0.25", "--clients", "2", "--no-progress", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "  from its send" in run.stdout  # the uncorrected figures, under the corrected
+    (case,) = json.loads(out.read_text())["benchmarks"]
+    timeline = LoadResult.from_extra_info(case["extra_info"]).timeline
+    assert timeline is not None and [c.client for c in timeline.clients] == [0, 1]
+    assert all(c.ok and c.port and c.done for c in timeline.clients)
