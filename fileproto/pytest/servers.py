@@ -7,6 +7,8 @@ import contextlib
 import functools
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,15 +32,19 @@ CLEANUP_TIMEOUT = 30.0
 
 @functools.cache
 def trace_supported() -> bool:
-    """``fileproto serve`` accepts ``--trace FILE`` (docs/trace.md). Asked of its own
-    option parser, so a server without it is never started with it."""
-    import argparse
-
-    from servers.options import add_server_arguments
-
-    parser = argparse.ArgumentParser(add_help=False)
-    add_server_arguments(parser, default_port=0)
-    return "--trace" in parser._option_string_actions
+    """``fileproto serve`` accepts ``--trace FILE`` (docs/trace.md). Asked of the command
+    itself, once, so a server without it is never started with it."""
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-m", "fileproto", "serve", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--trace" in shown
 
 
 def name_prefix() -> str:
