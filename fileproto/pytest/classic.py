@@ -145,6 +145,7 @@ def run_load(
             server.remove(uploads)
             server.stored.update(uploads)
         server.reset_peak_rss()
+        server.mark_trace()
         return PreparedLoad(spec, surroundings=around)
 
     return run_rounds(benchmark, count, prepare)
@@ -156,6 +157,8 @@ def verify_and_clean(server: RunningServer, source: TestFile, rounds: list[Round
     server_peak = server.peak_rss()
     for outcome in rounds:
         verify(outcome, server.upload_check(source))
+    if rounds:
+        server.attach_trace(rounds[-1])  # the last round's, as its timeline
     if rounds and rounds[0].spec.operation == "UPLOAD":
         spec = rounds[0].spec
         server.remove(spec.upload_name(i) for i in range(spec.clients))

@@ -8,11 +8,10 @@ as strictly as :mod:`.record` reads its plain fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
-
-from fileproto.load.latency import Percentiles
 
 __all__ = [
     "Background",
@@ -25,6 +24,31 @@ __all__ = [
 ]
 
 ROLES = ("idle", "slowloris", "parked")
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """p50, p90, p99 and max of a set of seconds (nearest-rank, as wrk and k6 report)."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Percentiles | None:
+        if not values:
+            return None
+        ordered = sorted(values)
+
+        def rank(q: float) -> float:
+            return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+        return cls(len(ordered), rank(0.50), rank(0.90), rank(0.99), ordered[-1])
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
 
 
 def sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,7 +89,12 @@ class PreparedLoad:
         """Release all workers at once and wait for the last; no verification here. The
         probe runs from the go until the last worker is done; then the background
         connections are closed."""
-        probe = ListProbe(self.spec.host, self.spec.port) if self.surroundings.probe else None
+        started = time.monotonic()  # the case's start: timelines and due times count from it
+        probe = (
+            ListProbe(self.spec.host, self.spec.port, start=started)
+            if self.surroundings.probe
+            else None
+        )
         try:
             with probe if probe is not None else contextlib.nullcontext():
                 clients, wall, peak = self._workers.run(self._tick)
@@ -105,6 +111,11 @@ class PreparedLoad:
             probe_latencies=None if probe is None else list(probe.latencies),
             probe_failures=0 if probe is None else probe.failures,
             background=background,
+            started=started,
+            probe_sent_latencies=None if probe is None else list(probe.sent_latencies),
+            probe_late=0 if probe is None else probe.late,
+            probe_in_flight=None if probe is None else probe.in_flight,
+            probe_spans=[] if probe is None else probe.spans(started),
         )
 
     def _stop_background(self) -> Background | None:

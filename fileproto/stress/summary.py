@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.load.latency import Percentiles
 from fileproto.load.testfiles import MIB
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
+from fileproto.results.felt import Percentiles
 from fileproto.stress.display import rate
 from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
@@ -126,21 +126,36 @@ def _plural(count: int, word: str) -> str:
 def felt_block(title: str, result: LoadResult) -> list[str]:
     """What the clients of one case felt, as a few indented lines."""
     lines = [f"  {title}:"]
-    for label, figures in (
-        ("time to first byte", result.ttfb_s),
-        ("request total", result.request_s),
+    # The figures from the due time (the case's start; a probe's place in the schedule),
+    # each with the uncorrected one from the actual send under it (docs/trace.md).
+    for label, figures, sent in (
+        ("time to first byte", result.ttfb_s, result.ttfb_sent_s),
+        ("request total", result.request_s, result.request_sent_s),
     ):
         if figures is not None:
             count = _plural(figures.count, "request")
-            lines.append(f"    {label:<19} {percentiles_text(figures)}  ({count})")
+            since = "; from the case's start" if sent is not None else ""
+            lines.append(f"    {label:<19} {percentiles_text(figures)}  ({count}{since})")
+        if sent is not None:
+            lines.append(f"    {'  from its send':<19} {percentiles_text(sent)}")
     if result.ttfb_s is None:
         lines.append("    no request was answered")
     if result.probe_s is not None:
         failed = result.probe_failures or 0
+        late = ""
+        if result.probe_sent_s is not None:
+            held = result.probe_late or 0
+            late = (
+                f", {held} held back by the bound of {result.probe_in_flight} in flight"
+                if held
+                else ""
+            ) + "; from each due time"
         lines.append(
             f"    {'LIST probe':<19} {percentiles_text(result.probe_s)}  "
-            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed)"
+            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed{late})"
         )
+        if result.probe_sent_s is not None:
+            lines.append(f"    {'  from its send':<19} {percentiles_text(result.probe_sent_s)}")
     background = result.background
     if background is not None:
         opened = ", ".join(
