@@ -1,6 +1,6 @@
 """Clients that wait (issue 12): the slow-client matrix, and the wiring under it.
 
-``pytest -m slowclients`` runs the matrix of :mod:`fileproto.scenarios`: server kind x
+``pytest -m slowclients`` runs the matrix of :mod:`fileproto.cases.slowclients`: server kind x
 dispatch x server workers x scenario, each case a pytest-benchmark benchmark whose
 extra_info carries what clients felt. Failed clients are the result there (a 1-worker
 server cannot serve 20 slow links within the deadline), not a test failure. The smoke

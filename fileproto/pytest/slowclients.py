@@ -1,8 +1,9 @@
 """The slow-client matrix (marker ``slowclients``) as pytest-benchmark benchmarks.
 
-A test that asks for ``fileproto_slow_case`` runs over :func:`fileproto.scenarios.slow_cases`
-of the kinds asked for (``--fileproto-kinds``). Each case gets a fresh server started
-with its ``--dispatch`` (a case cut by its deadline can leave a server busy with what it
+A test that asks for ``fileproto_slow_case`` runs over
+:func:`fileproto.cases.slowclients.slow_cases` of the kinds asked for
+(``--fileproto-kinds``). Each case gets a fresh server started with its ``--dispatch``
+(a case cut by its deadline can leave a server busy with what it
 was reading) and stopped after. Failed clients are the result, not a test failure: the
 test fails only if a transfer that completed did not verify, or the server died.
 """

@@ -68,7 +68,7 @@ class LoadResult:
     interrupted: bool | None = None
     #: Peak resident memory summed over the server's processes (ours only).
     server_peak_rss_bytes: int | None = None
-    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.limit).
+    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.load.limit).
     limit_time_s: float | None = None
     limit_Bps: float | None = None
     ratio_to_limit: float | None = None
