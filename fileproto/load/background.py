@@ -32,9 +32,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fileproto.load.latency import Percentiles
 from fileproto.procinfo import raise_open_files_limit
-from fileproto.results.felt import Background, Waiting
+from fileproto.results.felt import Background, Percentiles, Waiting
 from fileproto.wire import TERMINATOR, encode_request
 
 #: A slowloris client sends one piece of this header per ``piece_interval``. The name

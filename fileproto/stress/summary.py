@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.load.latency import Percentiles
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
-from fileproto.results.felt import Background
+from fileproto.results.felt import Background, Percentiles
 from fileproto.stress.display import rate
 from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
