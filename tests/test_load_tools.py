@@ -14,6 +14,7 @@ from fileproto.load.latency import ListProbe, Percentiles
 from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
 from fileproto.results.felt import Waiting
+from servers.registry import KINDS
 from tests.helpers import skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke
@@ -114,7 +115,7 @@ def test_background_clients_are_closed_by_the_header_deadline_and_reopened(
         assert fileproto_servers.stop(server) == 0
 
 
-@pytest.mark.parametrize("kind", ["thread", "asyncio"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_stalled_readers_are_closed_by_the_send_deadline_and_reopened(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
