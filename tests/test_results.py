@@ -115,7 +115,10 @@ def _felt(**changes: Any) -> LoadResult:
         ttfb_s=Percentiles(3, 13.1, 13.2, 13.2, 13.2),
         request_s=Percentiles(3, 13.2, 13.3, 13.3, 13.3),
         probe_s=Percentiles(40, 0.001, 0.002, 5.0, 5.0), probe_failures=2,
-        background=Background(200, 20, 0, {"slowloris": 20}, {"request timeout": 20}, 0),
+        background=Background(
+            idle=200, slowloris=20, closed_by_server={"slowloris": 20},
+            errors={"request timeout": 20},
+        ),
     )  # fmt: skip
     return dataclasses.replace(result, **changes)
 

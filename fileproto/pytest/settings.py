@@ -64,7 +64,7 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="the slowclients cases' deadline: clients still running this long after the "
         "start are stopped and counted as 'deadline' failures, what they moved still "
-        f"counts (default: {DEFAULT_DEADLINE:g}, see fileproto.scenarios)",
+        f"counts (default: {DEFAULT_DEADLINE:g}, see fileproto.cases.slowclients)",
     )
 
 

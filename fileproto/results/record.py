@@ -25,10 +25,19 @@ from fileproto.results.felt import (
     sum_counts,
 )
 from fileproto.results.timeline import Timeline, server_events_of, timeline_of
+from fileproto.units import MIB
 
-MIB = 1 << 20
 #: The server-workers value (and kind) of a server we did not start.
 EXTERNAL = "external"
+
+
+def case_id(
+    kind: str, operation: str, size_mib: int | float, clients: int, server_workers: int | str | None
+) -> str:
+    """A classic case's name: thread-UPLOAD-10MiB-c5-w1; without ``-w`` when the server's
+    workers are not ours to name (None)."""
+    name = f"{kind}-{operation}-{size_mib}MiB-c{clients}"
+    return name if server_workers is None else f"{name}-w{server_workers}"
 
 
 def size_mib_of(size_bytes: int) -> int | float:
@@ -70,7 +79,7 @@ class LoadResult:
     interrupted: bool | None = None
     #: Peak resident memory summed over the server's processes (ours only).
     server_peak_rss_bytes: int | None = None
-    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.limit).
+    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.load.limit).
     limit_time_s: float | None = None
     limit_Bps: float | None = None
     ratio_to_limit: float | None = None
@@ -140,9 +149,12 @@ class LoadResult:
     @property
     def id(self) -> str:
         """e.g. thread-UPLOAD-10MiB-c5-w1, as the matrix names its cases."""
-        return (
-            f"{self.server_kind}-{self.operation}-{self.size_mib}MiB-"
-            f"c{self.client_workers}-w{self.server_workers}"
+        return case_id(
+            self.server_kind,
+            self.operation,
+            self.size_mib,
+            self.client_workers,
+            self.server_workers,
         )
 
     # -- rounds, and figures added after the run ------------------------------------

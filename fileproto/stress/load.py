@@ -7,14 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.load.background import BackgroundClients
 from fileproto.load.latency import ListProbe
 from fileproto.load.testfiles import Comparator
-from fileproto.results.felt import Background
+from fileproto.results.felt import Background, Waiting
 from fileproto.stress.outcome import RoundOutcome
 from fileproto.stress.processes import ProcessWorkers
 from fileproto.stress.spec import LoadSpec
@@ -28,17 +28,12 @@ UploadCheck = Callable[[str], str | None]
 @dataclass(frozen=True)
 class Surroundings:
     """What runs beside the measured clients during a round: the LIST probe, and
-    connections that wait (idle: never send; slowloris: a valid header one byte per
-    second; parked: one request answered, then nothing)."""
+    connections that wait (:mod:`fileproto.load.background`); stalled readers GET
+    ``stalled_name``, a file the caller has stored on the server."""
 
     probe: bool = True
-    idle: int = 0
-    slowloris: int = 0
-    parked: int = 0
-
-    @property
-    def background(self) -> int:
-        return self.idle + self.slowloris + self.parked
+    waiting: Waiting = field(default_factory=Waiting)
+    stalled_name: str | None = None
 
 
 class PreparedLoad:
@@ -68,12 +63,11 @@ class PreparedLoad:
         )
         self._background: BackgroundClients | None = None
         around = self.surroundings
-        if around.background:
+        if around.waiting.opened:
             # Opened before the go, so the clients meet a server already holding them.
             self._background = BackgroundClients(
-                spec.host, spec.port, idle=around.idle, slowloris=around.slowloris,
-                parked=around.parked,
-            )  # fmt: skip
+                spec.host, spec.port, around.waiting, stalled_name=around.stalled_name
+            )
             try:
                 self._background.start()
             except BaseException:
@@ -120,7 +114,7 @@ class PreparedLoad:
 
     def _stop_background(self) -> Background | None:
         held, self._background = self._background, None
-        return None if held is None else Background.of(held.stop())
+        return None if held is None else held.stop()
 
     def abandon(self) -> None:
         """Stop workers that were prepared but will not run (e.g. after Ctrl-C)."""

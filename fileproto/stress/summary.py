@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.load.testfiles import MIB
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
-from fileproto.results.felt import Percentiles
+from fileproto.results.felt import Background, Percentiles
 from fileproto.stress.display import rate
 from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
+from fileproto.units import MIB
 
 
 def benchmark_json(
@@ -123,6 +123,28 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def background_text(background: Background) -> str:
+    """The connections held open, and what the server did to them: how many it closed,
+    after how long (median, longest), and its error answers."""
+    closed = ", ".join(
+        f"{role} {n}{_after(background.closed_after_s.get(role))}"
+        for role, n in background.closed_by_server.items()
+    )
+    errors = ", ".join(f"{why} {n}" for why, n in background.errors.items())
+    text = f"{background.describe(', ')} held open; closed by the server: {closed or 'none'}"
+    if errors:
+        text += f"; answered with errors: {errors}"
+    if background.connect_failures:
+        text += f"; {background.connect_failures} could not connect"
+    return text
+
+
+def _after(figures: Percentiles | None) -> str:
+    if figures is None:
+        return ""
+    return f" (after {seconds_text(figures.p50)}, longest {seconds_text(figures.max)})"
+
+
 def felt_block(title: str, result: LoadResult) -> list[str]:
     """What the clients of one case felt, as a few indented lines."""
     lines = [f"  {title}:"]
@@ -158,20 +180,7 @@ def felt_block(title: str, result: LoadResult) -> list[str]:
             lines.append(f"    {'  from its send':<19} {percentiles_text(result.probe_sent_s)}")
     background = result.background
     if background is not None:
-        opened = ", ".join(
-            f"{n} {role}"
-            for role, n in (("idle", background.idle), ("slowloris", background.slowloris),
-                            ("parked", background.parked))
-            if n
-        )  # fmt: skip
-        closed = ", ".join(f"{role} {n}" for role, n in background.closed_by_server.items())
-        errors = ", ".join(f"{why} {n}" for why, n in background.errors.items())
-        text = f"{opened} held open; closed by the server: {closed or 'none'}"
-        if errors:
-            text += f"; answered with errors: {errors}"
-        if background.connect_failures:
-            text += f"; {background.connect_failures} could not connect"
-        lines.append(f"    {'background':<19} {text}")
+        lines.append(f"    {'background':<19} {background_text(background)}")
     if result.rate_Bps and result.offered_Bps:
         link = rate_text(result.rate_Bps)
         lines.append(
