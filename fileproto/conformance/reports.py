@@ -1,9 +1,10 @@
 """The results of one ``fileproto check``: terminal text, JSON, Markdown and HTML.
 
 The JSON report is the stable interface (documented in docs/conformance.md):
-``{"tool", "version", "targets": [{"target", "label", "results": [{"id", "level",
-"outcome", "requirement", "section", "detail", "duration_s"}], "summary": {outcome:
-count}}]}``. The other renderings are made from the same data.
+``{"tool", "version", "profile", "targets": [{"target", "label", "profile", "results":
+[{"id", "level", "outcome", "requirement", "section", "profiles", "detail",
+"duration_s"}], "summary": {outcome: count}, "leftovers": [name]}]}``. The other
+renderings are made from the same data.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import html
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fileproto import __version__
-from fileproto.conformance.model import OUTCOMES, Outcome, Result, Rule, Target
+from fileproto.conformance.classic import DEFAULT_PROFILE, SENTENCES
+from fileproto.conformance.model import OUTCOMES, Level, Outcome, Result, Rule, Target
 from fileproto.conformance.runner import summarize
 
 TOOL = "fileproto check"
@@ -26,6 +28,9 @@ class TargetReport:
     target: Target
     results: list[Result]
     seconds: float = 0.0
+    profile: str = DEFAULT_PROFILE
+    #: Names of this run still on the server after its final sweep.
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -36,15 +41,19 @@ class TargetReport:
 
 
 def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
+    profiles = sorted({r.profile for r in reports}) or [DEFAULT_PROFILE]
     return {
         "tool": TOOL,
         "version": __version__,
+        "profile": profiles[0] if len(profiles) == 1 else profiles,
         "targets": [
             {
                 "target": r.target.address,
                 "label": r.target.name,
+                "profile": r.profile,
                 "results": [result.as_dict() for result in r.results],
                 "summary": r.summary,
+                "leftovers": r.leftovers,
             }
             for r in reports
         ],
@@ -56,7 +65,10 @@ def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
 
 def _summary_line(report: TargetReport) -> str:
     counts = ", ".join(f"{n} {o}" for o, n in report.summary.items() if n)
-    return f"{report.target.name} ({report.target.address}): {counts} in {report.seconds:.1f} s"
+    return (
+        f"{report.target.name} ({report.target.address}), {report.profile} profile: {counts} "
+        f"in {report.seconds:.1f} s"
+    )
 
 
 def render_terminal(report: TargetReport, width: int = 100) -> str:
@@ -82,21 +94,41 @@ def render_terminal(report: TargetReport, width: int = 100) -> str:
     for reason, ids in unsupported.items():
         lines.append(f"  UNSUPPORTED {len(ids)} rule(s): {', '.join(ids)}")
         lines += wrap.wrap(reason)
+    if report.leftovers:
+        lines.append(f"  LEFT BEHIND {len(report.leftovers)} name(s) this run made could not "
+                     "be deleted:")  # fmt: skip
+        lines += wrap.wrap(", ".join(repr(n) for n in report.leftovers))
     return "\n".join(lines)
 
 
-def render_list(rules: Sequence[Rule], width: int = 100) -> str:
+def render_list(rules: Sequence[Rule], profile: str = DEFAULT_PROFILE, width: int = 100) -> str:
+    """The catalogue: each rule with the profiles that hold it (and, for the classic one,
+    the sentence of the classic text it rests on); rules ``profile`` holds are marked."""
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     lines = []
+    held = 0
     for rule in rules:
         needs = f"  needs: {', '.join(rule.needs)}" if rule.needs else ""
-        lines.append(f"{rule.id}  [{rule.level}, section {rule.section}]{needs}")
+        holds = profile in rule.profiles or rule.level is Level.INFO
+        held += holds
+        mark = "" if holds else f"  (not held by {profile}: NON-STRICT there)"
+        lines.append(
+            f"{rule.id}  [{rule.level}, section {rule.section}]  profiles: "
+            f"{', '.join(rule.profiles)}{needs}{mark}"
+        )
         lines += wrap.wrap(rule.requirement)
-    lines.append(f"{len(rules)} rules")
+        if rule.classic is not None:
+            lines += wrap.wrap(f"classic: {SENTENCES[rule.classic]}")
+    lines.append(f"{len(rules)} rules, {held} held by the {profile} profile")
     return "\n".join(lines)
 
 
 # -- Markdown -----------------------------------------------------------------------------
+
+
+def _profiles(reports: Sequence[TargetReport]) -> str:
+    names = sorted({r.profile for r in reports}) or [DEFAULT_PROFILE]
+    return " and ".join(f"the {n} profile" for n in names)
 
 
 def _md(text: str) -> str:
@@ -106,7 +138,7 @@ def _md(text: str) -> str:
 def render_markdown(reports: Sequence[TargetReport]) -> str:
     names = [r.target.name for r in reports]
     out = [
-        f"Made by `{TOOL}` {__version__}: rules from docs/protocol.md, one column per server.",
+        f"Made by `{TOOL}` {__version__}, {_profiles(reports)}: one column per server.",
         "",
         "| server | address | " + " | ".join(str(o) for o in OUTCOMES) + " | seconds |",
         "| --- | --- | " + " | ".join("---:" for _ in OUTCOMES) + " | ---: |",
@@ -129,6 +161,9 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
             )
         rule = first.rule
         out.append(f"| `{rule.id}` | {rule.level} | {rule.section} | " + " | ".join(cells) + " |")
+    for r in reports:
+        if r.leftovers:
+            out += ["", f"{_md(r.target.name)}: left behind {', '.join(map(repr, r.leftovers))}"]
     for r in reports:
         noted = [x for x in r.results if x.outcome is not Outcome.PASS]
         if not noted:

@@ -1,9 +1,11 @@
-"""Runs the catalogue against one server: probes its optional features once, runs each
-rule in a dialect it speaks, reports the rules of a missing feature UNSUPPORTED, and
-cleans up every name a rule made."""
+"""Runs the catalogue against one server in one profile: probes its optional features
+once, runs each rule in a dialect it speaks, reports the rules of a missing feature
+UNSUPPORTED and a rule whose prerequisite failed BLOCKED, cleans up every name a rule made,
+and at the end sweeps whatever the run left (``sweep``)."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import secrets
 import socket
@@ -12,8 +14,11 @@ import traceback
 from collections.abc import Callable, Iterable
 
 from fileproto.client import connect_error
+from fileproto.conformance.classic import DEFAULT_PROFILE, PROFILES
 from fileproto.conformance.context import Context
 from fileproto.conformance.model import (
+    Blocked,
+    Finding,
     Level,
     Outcome,
     Result,
@@ -22,8 +27,11 @@ from fileproto.conformance.model import (
     Unsupported,
     Violation,
     failure_outcome,
+    judge,
 )
 from fileproto.conformance.probes import Probes
+from fileproto.conformance.rawio import request
+from fileproto.conformance.rules import CATALOGUE
 
 DEFAULT_TIMEOUT = 10.0
 PREFIX_HEAD = "fpc-"
@@ -60,15 +68,25 @@ def select_rules(
 
 
 class Runner:
-    """The catalogue against one target. Probes are shared by all its rules."""
+    """The catalogue against one target in one profile. Probes are shared by all its
+    rules, and so are results: a rule run as another's prerequisite is not run again."""
 
     def __init__(
-        self, target: Target, timeout: float = DEFAULT_TIMEOUT, prefix: str | None = None
+        self,
+        target: Target,
+        timeout: float = DEFAULT_TIMEOUT,
+        prefix: str | None = None,
+        profile: str = DEFAULT_PROFILE,
     ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
         self.target = target
         self.timeout = timeout
+        self.profile = profile
         self.prefix = prefix or new_prefix()
         self.probes = Probes(target, timeout, self.prefix)
+        self._results: dict[str, Result] = {}
+        self._running: set[str] = set()
 
     def run(
         self, rules: Iterable[Rule], progress: Callable[[Result], None] | None = None
@@ -82,9 +100,15 @@ class Runner:
         return results
 
     def run_rule(self, rule: Rule) -> Result:
-        start = time.perf_counter()
-        outcome, detail = self._outcome(rule)
-        return Result(rule, outcome, detail, time.perf_counter() - start)
+        if rule.id not in self._results:
+            self._running.add(rule.id)
+            start = time.perf_counter()
+            try:
+                outcome, detail = self._outcome(rule)
+            finally:
+                self._running.discard(rule.id)
+            self._results[rule.id] = Result(rule, outcome, detail, time.perf_counter() - start)
+        return self._results[rule.id]
 
     def _outcome(self, rule: Rule) -> tuple[Outcome, str]:
         self.probes.probe_all()
@@ -100,20 +124,84 @@ class Runner:
             context = Context(self.target, rule, self.probes, self.prefix, self.timeout)
         except Unsupported as exc:
             return Outcome.UNSUPPORTED, str(exc)
+        note: str | None = None
+        blocked: Blocked | None = None
         try:
             note = rule.check(context)
         except Unsupported as exc:
             return Outcome.UNSUPPORTED, str(exc)
+        except Blocked as exc:
+            blocked = exc
         except Violation as exc:
-            return failure_outcome(rule.level), str(exc)
+            context.findings.append(Finding(exc.scope, str(exc)))
         except Exception as exc:  # a checker bug must not end the run; report it whole
             lines = traceback.format_exception_only(exc)
-            return failure_outcome(rule.level), f"checker error: {''.join(lines).strip()}"
+            context.findings.append(Finding("rule", f"checker error: {''.join(lines).strip()}"))
         finally:
             context.cleanup()
+        findings = context.findings
+        if blocked is not None:
+            # Run (or recall) the prerequisite only now, with this rule's connections
+            # closed: a server with one worker would not answer it meanwhile.
+            prerequisite = self._prerequisite(blocked.prerequisite, rule)
+            if prerequisite is not None and prerequisite.outcome in (
+                Outcome.FAIL,
+                Outcome.BLOCKED,
+            ):
+                seen = "; ".join([*(f.message for f in findings), str(blocked)])
+                return Outcome.BLOCKED, (
+                    f"not checked: {prerequisite.rule.id} is {prerequisite.outcome} here "
+                    f"and this rule needs it; seen: {seen}"
+                )
+            findings.append(Finding("rule", str(blocked)))
+        judged = judge(rule, findings, self.profile)
+        if judged is not None:
+            return judged
         if rule.level is Level.INFO:
             return Outcome.INFO, note or ""
         return Outcome.PASS, note or ""
+
+    def _prerequisite(self, rule_id: str, asking: Rule) -> Result | None:
+        if rule_id == asking.id or rule_id in self._running:
+            return None  # its own step, or a circle: the failure is this rule's own
+        rule = next((r for r in CATALOGUE if r.id == rule_id), None)
+        return None if rule is None else self.run_rule(rule)
+
+    def sweep(self) -> list[str]:
+        """Delete every listed name that carries this run's prefix, in whatever form the
+        server stored it (a rule deletes the names it made, but a server may have stored
+        one under another name). Returns what is still there afterwards: listed, or (with
+        a known root) on disk in the root."""
+        dialect = "json" if self.probes.has("json") else self.probes.preferred
+        if dialect is None:
+            return []
+        for _ in range(2):  # a second pass for names a first delete changed
+            left = self._ours(dialect)
+            for name in left:
+                if dialect == "text" and (not name or any(c.isspace() for c in name)):
+                    continue  # the text dialect cannot carry it
+                with contextlib.suppress(Violation, OSError):
+                    Context.ask_once(self.target, self.timeout, request(dialect, "DELETE", name))
+        left = self._ours(dialect)
+        root = self.target.root
+        if root is not None:
+            with contextlib.suppress(OSError):
+                left += sorted(
+                    f"{p.name} (on disk, not listed)"
+                    for p in root.iterdir()
+                    if self.prefix in p.name and p.name not in left
+                )
+        return left
+
+    def _ours(self, dialect: str) -> list[str]:
+        try:
+            reply = Context.ask_once(self.target, self.timeout, request(dialect, "LIST"))
+        except (Violation, OSError):
+            return []
+        names = reply.get("data")
+        if not isinstance(names, list):
+            return []
+        return [n for n in names if isinstance(n, str) and self.prefix in n]
 
 
 def summarize(results: Iterable[Result]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
+from fileproto.conformance.classic import SAFETY
 from fileproto.conformance.context import Context
 from fileproto.conformance.model import FEATURES, Level, Violation, rule
 from fileproto.conformance.rawio import (
@@ -30,6 +31,7 @@ KIB = 1024
     "2.1",
     "A server MUST speak at least one of the two request dialects (section 3, section 4); "
     "each dialect on its own is optional.",
+    classic="format",
 )
 def speaks_a_dialect(ctx: Context) -> str:
     spoken = [d for d in ("json", "text") if ctx.has(d)]
@@ -76,6 +78,7 @@ def _nothing_after(conn: Conn, what: str) -> None:
     "2.3",
     "A response MUST be one JSON object, encoded as UTF-8, followed by the terminator, "
     "with nothing before or after it.",
+    classic="result",
 )
 def response_framing(ctx: Context) -> None:
     for what, data in (
@@ -98,6 +101,7 @@ def response_framing(ctx: Context) -> None:
     Level.MUST,
     "2.3",
     'Every response MUST carry `status`, whose value is the string `"OK"` or the string `"ERROR"`.',
+    classic="result",
 )
 def status_values(ctx: Context) -> None:
     ctx.ok(ctx.ask(ctx.req("LIST")), "LIST")
@@ -369,6 +373,7 @@ def features_found(ctx: Context) -> str:
     "2.1",
     "A client that closes its connection at any point, mid-request or mid-response, MUST "
     "NOT affect the server or its other clients.",
+    classic=SAFETY,
 )
 def clients_that_leave(ctx: Context) -> None:
     name = ctx.name()

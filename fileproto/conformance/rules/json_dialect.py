@@ -28,10 +28,9 @@ _INVALID = (
 def _round_trip(ctx: Context, size: int) -> None:
     name = ctx.name(f"size{size}")
     content = os.urandom(size)
-    reply = ctx.upload(name, content)
-    ctx.expect(reply.get("data_namafile") == name, f"UPLOAD answered {reply} without the name")
-    ctx.expect(name in ctx.list(), "the upload is not listed")
-    ctx.expect(ctx.get(name) == content, f"GET returned other content than the {size} bytes sent")
+    ctx.upload(name, content)
+    ctx.soft(name in ctx.list(), "the upload is not listed")
+    ctx.soft(ctx.get(name) == content, f"GET returned other content than the {size} bytes sent")
     ctx.delete(name)
     ctx.error(ctx.ask(ctx.req("GET", name)), "GET after DELETE")
 
@@ -87,10 +86,10 @@ def _u_escaped(text: str) -> str:
 def escaped_name(ctx: Context) -> None:
     name = ctx.name("\u00e9t\u00e9")
     upload = f'{{"command": "UPLOAD", "params": ["{_u_escaped(name)}", "QUJD"]}}'.encode()
-    reply = ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
-    ctx.expect(reply.get("data_namafile") == name, f"\\u-escaped name answered as {reply}")
-    ctx.expect(name in ctx.list(), "the \\u-escaped name is not listed as the name it spells")
-    ctx.expect(ctx.get(name) == b"ABC", "the \\u-escaped name stored other content")
+    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
+    ctx.soft(name in ctx.list(), "the \\u-escaped name is not listed as the name it spells")
+    problem = ctx.stored(name, b"ABC")
+    ctx.soft(problem is None, f"the \\u-escaped name: {problem}")
 
 
 @rule("json.escape.3", Level.MUST, "3.1", _SYNTAX, needs=JSON)
@@ -119,19 +118,19 @@ def json_case_insensitive(ctx: Context) -> None:
     ctx.ok(ctx.ask(json_request("delete", name)), "command 'delete'")
 
 
-@rule("json.malformed.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.malformed.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def malformed_json(ctx: Context) -> None:
     for data in (b'{"command": "LIST", "params": [}', b'{"command": "LIST"', b'{"command" "LIST"}'):
         ctx.refused(data + TERMINATOR, f"the malformed envelope {data!r}")
 
 
-@rule("json.type.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.type.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def envelope_not_an_object(ctx: Context) -> None:
     for data in (b'["LIST", []]', b'"LIST"', b"42"):
         ctx.refused(data + TERMINATOR, f"the envelope {data!r}")
 
 
-@rule("json.command.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.command.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def envelope_without_command(ctx: Context) -> None:
     for data in (b'{"params": []}', b'{"command": 7, "params": []}', b'{"command": null}'):
         ctx.refused(data + TERMINATOR, f"the envelope {data!r}")
