@@ -47,6 +47,8 @@ class Context:
         self._names: list[str] = []
         #: Broken checks that did not stop the rule (``soft``); judged at its end.
         self.findings: list[Finding] = []
+        #: A step another rule checks failed, and the rule went on (``upload_ok``).
+        self.blocked: Blocked | None = None
 
     # -- names --------------------------------------------------------------------------
 
@@ -201,6 +203,31 @@ class Context:
     def ok(reply: Reply, what: str) -> Reply:
         if reply.get("status") != "OK":
             raise Violation(f"{what} was answered {show(reply)}, expected status OK")
+        return reply
+
+    @staticmethod
+    def uploaded(reply: Reply, what: str) -> Reply:
+        """An OK answer to an UPLOAD this rule varies; if it is not OK and upload.ok.1
+        fails too, the rule could not be checked (BLOCKED), else it is its own failure."""
+        if reply.get("status") != "OK":
+            raise Blocked("upload.ok.1", f"{what} was answered {show(reply)}, expected OK")
+        return reply
+
+    def upload_ok(self, reply: Reply, what: str) -> bool:
+        """Like ``uploaded``, for a rule that goes on with its other checks."""
+        if reply.get("status") == "OK":
+            return True
+        seen = f"{what} was answered {show(reply)}"
+        if self.blocked is not None:
+            seen = f"{self.blocked}; {seen}"
+        self.blocked = Blocked("upload.ok.1", seen)
+        return False
+
+    @staticmethod
+    def got(reply: Reply, what: str) -> Reply:
+        """An OK answer to a GET, likewise with get.ok.1."""
+        if reply.get("status") != "OK":
+            raise Blocked("get.ok.1", f"{what} was answered {show(reply)}, expected OK")
         return reply
 
     @staticmethod

@@ -140,7 +140,9 @@ class Runner:
         finally:
             context.cleanup()
         findings = context.findings
-        if blocked is not None:
+        blocked = blocked or context.blocked
+        held = judge(rule, findings, self.profile)
+        if blocked is not None and (held is None or held[0] is not failure_outcome(rule.level)):
             # Run (or recall) the prerequisite only now, with this rule's connections
             # closed: a server with one worker would not answer it meanwhile.
             prerequisite = self._prerequisite(blocked.prerequisite, rule)
@@ -153,6 +155,8 @@ class Runner:
                     f"not checked: {prerequisite.rule.id} is {prerequisite.outcome} here "
                     f"and this rule needs it; seen: {seen}"
                 )
+            findings.append(Finding("rule", str(blocked)))
+        elif blocked is not None:
             findings.append(Finding("rule", str(blocked)))
         judged = judge(rule, findings, self.profile)
         if judged is not None:

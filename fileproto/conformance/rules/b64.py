@@ -7,7 +7,7 @@ import os
 
 from fileproto.conformance.context import Context, canonical
 from fileproto.conformance.model import Level, rule
-from fileproto.conformance.rawio import brief, show, upload_request
+from fileproto.conformance.rawio import brief, upload_request
 
 _DECODE = (
     "A server MUST decode an UPLOAD payload exactly, for contents of every length (every "
@@ -45,8 +45,7 @@ def empty_file(ctx: Context) -> None:
     for dialect in (d for d in ("json", "text") if ctx.has(d)):
         name = ctx.name(f"empty-{dialect}")
         what = f"UPLOAD of an empty file in {dialect}"
-        reply = ctx.ask(upload_request(dialect, name, ""))
-        if not ctx.soft(reply.get("status") == "OK", f"{what} was answered {show(reply)}"):
+        if not ctx.upload_ok(ctx.ask(upload_request(dialect, name, "")), what):
             continue
         ctx.soft(name in ctx.list(), f"an empty file uploaded in {dialect} is not listed")
         problem = ctx.stored(name, b"")
@@ -62,9 +61,8 @@ def padding_missing(ctx: Context) -> None:
         ("long", base64.b64encode(content).decode().rstrip("="), content),
     ):
         name = ctx.name(stem)
-        reply = ctx.ask(ctx.upload_req(name, payload))
         what = f"UPLOAD of {brief(payload, 20)}"
-        if ctx.soft(reply.get("status") == "OK", f"{what} was answered {show(reply)}"):
+        if ctx.upload_ok(ctx.ask(ctx.upload_req(name, payload)), what):
             problem = ctx.stored(name, expected)
             ctx.soft(problem is None, f"{what}: {problem}")
 
@@ -122,7 +120,7 @@ def canonical_base64_out(ctx: Context) -> None:
     for stem, content in (("one", b"\xfb"), ("two", b"\xfb\xff"), ("plus-slash", b"\xfb\xff\xbf")):
         name = ctx.name(stem)
         ctx.upload(name, content)
-        reply = ctx.ok(ctx.ask(ctx.req("GET", name)), f"GET of {content!r}")
+        reply = ctx.got(ctx.ask(ctx.req("GET", name)), f"GET of {content!r}")
         expected = base64.b64encode(content).decode()
         ctx.expect(
             reply.get("data_file") == expected,

@@ -121,7 +121,7 @@ def get_fields(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom(1000)
     ctx.upload(name, content)
-    reply = ctx.ok(ctx.ask(ctx.req("GET", name)), "GET")
+    reply = ctx.got(ctx.ask(ctx.req("GET", name)), "GET")
     ctx.soft(reply.get("data_namafile") == name, f"GET data_namafile is not the name: "
                                                  f"{show(reply)}")  # fmt: skip
     ctx.soft(decode_file(reply) == content, "GET returned other content")
@@ -167,7 +167,7 @@ def get_abandoned(ctx: Context) -> None:
 def download_alias(ctx: Context) -> None:
     name = ctx.name()
     ctx.upload(name, b"via DOWNLOAD")
-    got = ctx.content_of(ctx.ok(ctx.ask(ctx.req("DOWNLOAD", name)), "DOWNLOAD"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(ctx.req("DOWNLOAD", name)), "DOWNLOAD"), name)
     ctx.expect(got == b"via DOWNLOAD", "DOWNLOAD returned other content than GET would")
     ctx.error(ctx.ask(ctx.req("download", ctx.name("missing"))), "DOWNLOAD of a missing name")
 
@@ -200,7 +200,7 @@ def upload_replaces(ctx: Context) -> None:
 def _alias_upload(ctx: Context, alias: str) -> None:
     name = ctx.name()
     content = os.urandom(2000)
-    ctx.ok(ctx.ask(ctx.upload_req(name, base64.b64encode(content), alias)), alias)
+    ctx.uploaded(ctx.ask(ctx.upload_req(name, base64.b64encode(content), alias)), alias)
     ctx.expect(ctx.get(name) == content, f"{alias} stored other content than UPLOAD would")
     bad = ctx.name("bad")
     ctx.error(ctx.ask(ctx.upload_req(bad, "QUJDQ", alias.lower())), f"{alias} with bad base64")
@@ -259,7 +259,7 @@ def _half_upload(ctx: Context, name: str, old: bytes | None, new: bytes) -> str:
         during = reader.readable(min(ctx.timeout, READER_WAIT))
         reply = reader.read() if during else None
         writer.send(payload[half:] + upload_suffix(ctx.dialect))
-        ctx.ok(writer.read(), "the completed UPLOAD")
+        ctx.uploaded(writer.read(), "the completed UPLOAD")
         writer.close()
         if reply is None:
             reply = reader.read()

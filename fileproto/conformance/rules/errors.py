@@ -96,10 +96,10 @@ def connection_usable_after_errors(ctx: Context) -> None:
     name, bad = ctx.name(), ctx.name("bad")
     with ctx.conn() as conn:
         ctx.error(conn.request(ctx.req("GET", name)), "GET of a missing name")
-        ctx.ok(conn.request(ctx.upload_req(name, "QUJD")), "UPLOAD after an error")
+        ctx.uploaded(conn.request(ctx.upload_req(name, "QUJD")), "UPLOAD after an error")
         ctx.error(conn.request(ctx.req("FROB", name)), "an unknown command")
         ctx.error(conn.request(ctx.upload_req(bad, "QUJDQ")), "bad base64")
-        got = ctx.content_of(ctx.ok(conn.request(ctx.req("GET", name)), "GET after errors"), name)
+        got = ctx.content_of(ctx.got(conn.request(ctx.req("GET", name)), "GET after errors"), name)
         ctx.expect(got == b"ABC", "GET after errors returned other content")
         ctx.ok(conn.request(ctx.req("DELETE", name)), "DELETE after errors")
 

@@ -50,9 +50,9 @@ def keys_in_any_order(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom(300)
     upload = {"params": [name, base64.b64encode(content).decode()], "command": "UPLOAD"}
-    ctx.ok(ctx.ask(json.dumps(upload).encode() + TERMINATOR), "UPLOAD with params first")
+    ctx.uploaded(ctx.ask(json.dumps(upload).encode() + TERMINATOR), "UPLOAD with params first")
     get = json.dumps({"params": [name], "command": "GET"}).encode() + TERMINATOR
-    got = ctx.content_of(ctx.ok(ctx.ask(get), "GET with params first"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(get), "GET with params first"), name)
     ctx.expect(got == content, "keys in another order stored other content")
 
 
@@ -62,9 +62,9 @@ def any_json_whitespace(ctx: Context) -> None:
     content = os.urandom(300)
     payload = base64.b64encode(content).decode()
     upload = f'{{\n\t"command" :\t"UPLOAD" ,\r\n "params" : [ "{name}" ,\n "{payload}" ] \n}}'
-    ctx.ok(ctx.ask(upload.encode() + TERMINATOR), "UPLOAD with whitespace between tokens")
+    ctx.uploaded(ctx.ask(upload.encode() + TERMINATOR), "UPLOAD with whitespace between tokens")
     get = f'{{ "command":"GET","params":[\t"{name}"\n]}}'
-    got = ctx.content_of(ctx.ok(ctx.ask(get.encode() + TERMINATOR), "GET with whitespace"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(get.encode() + TERMINATOR), "GET with whitespace"), name)
     ctx.expect(got == content, "an envelope with whitespace stored other content")
 
 
@@ -74,7 +74,7 @@ def escaped_slashes_in_payload(ctx: Context) -> None:
     content = os.urandom(3000) + b"\xff\xff\xff"  # ends in "////": slashes for certain
     payload = base64.b64encode(content).decode().replace("/", "\\/")
     upload = f'{{"command": "UPLOAD", "params": ["{name}", "{payload}"]}}'.encode()
-    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with every '/' of the payload written '\\/'")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with every '/' of the payload written '\\/'")
     ctx.expect(ctx.get(name) == content, "a payload with '\\/' escapes stored other content")
 
 
@@ -86,7 +86,7 @@ def _u_escaped(text: str) -> str:
 def escaped_name(ctx: Context) -> None:
     name = ctx.name("\u00e9t\u00e9")
     upload = f'{{"command": "UPLOAD", "params": ["{_u_escaped(name)}", "QUJD"]}}'.encode()
-    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
     ctx.soft(name in ctx.list(), "the \\u-escaped name is not listed as the name it spells")
     problem = ctx.stored(name, b"ABC")
     ctx.soft(problem is None, f"the \\u-escaped name: {problem}")
@@ -97,7 +97,7 @@ def escaped_command_and_payload(ctx: Context) -> None:
     name = ctx.name()
     # "QUJD" with its letters escaped, and UPLOAD as U\u0050LOAD
     upload = f'{{"command": "U\\u0050LOAD", "params": ["{name}", "\\u0051UJ\\u0044"]}}'.encode()
-    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with \\u escapes in command and payload")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with \\u escapes in command and payload")
     ctx.expect(ctx.get(name) == b"ABC", "a \\u-escaped payload stored other content")
 
 
@@ -112,8 +112,8 @@ def escaped_command_and_payload(ctx: Context) -> None:
 def json_case_insensitive(ctx: Context) -> None:
     name = ctx.name()
     ctx.ok(ctx.ask(json_request("list")), "command 'list'")
-    ctx.ok(ctx.ask(json_request("Upload", name, "QUJD")), "command 'Upload'")
-    got = ctx.content_of(ctx.ok(ctx.ask(json_request("gEt", name)), "command 'gEt'"), name)
+    ctx.uploaded(ctx.ask(json_request("Upload", name, "QUJD")), "command 'Upload'")
+    got = ctx.content_of(ctx.got(ctx.ask(json_request("gEt", name)), "command 'gEt'"), name)
     ctx.expect(got == b"ABC", "'Upload' stored other content")
     ctx.ok(ctx.ask(json_request("delete", name)), "command 'delete'")
 

@@ -58,7 +58,7 @@ def crlf_separator(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom(5000)
     data = text_request("UPLOAD", name, base64.b64encode(content), separator=b"\r\n")
-    ctx.ok(ctx.ask(data), "UPLOAD with a CRLF before the payload")
+    ctx.uploaded(ctx.ask(data), "UPLOAD with a CRLF before the payload")
     ctx.expect(ctx.get(name) == content, "a CRLF-separated payload stored other content")
 
 
@@ -68,8 +68,8 @@ def payload_kept_as_sent(ctx: Context) -> None:
     # Upper and lower case letters, digits, '+' and '/': any change shows.
     content = bytes.fromhex("fbefbe0041cf3ff8") + os.urandom(600)
     data = text_request("upload", name, base64.b64encode(content))
-    ctx.ok(ctx.ask(data), "a lowercase 'upload'")
-    got = ctx.content_of(ctx.ok(ctx.ask(text_request("get", name)), "a lowercase 'get'"), name)
+    ctx.uploaded(ctx.ask(data), "a lowercase 'upload'")
+    got = ctx.content_of(ctx.got(ctx.ask(text_request("get", name)), "a lowercase 'get'"), name)
     ctx.expect(got == content, "the payload was changed (lowercased, trimmed or split?)")
 
 
@@ -84,8 +84,8 @@ def payload_kept_as_sent(ctx: Context) -> None:
 def text_case_insensitive(ctx: Context) -> None:
     name = ctx.name()
     ctx.ok(ctx.ask(text_request("list")), "command 'list'")
-    ctx.ok(ctx.ask(text_request("Upload", name, "QUJD")), "command 'Upload'")
-    got = ctx.content_of(ctx.ok(ctx.ask(text_request("gEt", name)), "command 'gEt'"), name)
+    ctx.uploaded(ctx.ask(text_request("Upload", name, "QUJD")), "command 'Upload'")
+    got = ctx.content_of(ctx.got(ctx.ask(text_request("gEt", name)), "command 'gEt'"), name)
     ctx.expect(got == b"ABC", "'Upload' stored other content")
     ctx.ok(ctx.ask(text_request("delete", name)), "command 'delete'")
 
@@ -101,7 +101,7 @@ def text_case_insensitive(ctx: Context) -> None:
 )
 def text_utf8_name(ctx: Context) -> None:
     name = ctx.name("\u00e9t\u00e9-\u65e5\u672c-\U0001f600")
-    ctx.ok(ctx.ask(text_request("UPLOAD", name, "QUJD")), "UPLOAD of a UTF-8 name")
+    ctx.uploaded(ctx.ask(text_request("UPLOAD", name, "QUJD")), "UPLOAD of a UTF-8 name")
     ctx.soft(name in ctx.list(), "the UTF-8 name is not listed as sent")
     problem = ctx.stored(name, b"ABC")
     ctx.soft(problem is None, f"the UTF-8 name: {problem}")
