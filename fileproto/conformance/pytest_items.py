@@ -13,6 +13,7 @@ no rule runs twice in a session. UNSUPPORTED is a skip, NON-STRICT an xfail unle
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,7 +31,10 @@ from fileproto.conformance.runner import (
     check_reachable,
     new_prefix,
 )
-from fileproto.server_process import ServerProcess, ServerStartError
+from fileproto.errors import FileprotoError
+from fileproto.pytest.servers import ServerPool
+from fileproto.pytest.settings import Options
+from fileproto.server_process import ServerStartError
 from servers.registry import MODES  # the one place the server kinds are read from
 
 #: Our servers, each checked when no target is given: id -> (kind, further ``serve``
@@ -48,16 +52,31 @@ class RuleFailed(Exception):
 
 
 class ConformanceSession:
-    """One runner per server for the whole session (probes once), our servers started on
-    first use and stopped at the end."""
+    """One runner per server for the whole session (probes once). Our servers come from
+    the plugin's server pool (``fileproto_servers``, fileproto/pytest/servers.py) when a
+    test asked for it, else from a pool of the same kind made here and closed at the end."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, config: pytest.Config, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
         self.prefix = new_prefix()
+        self._config = config
         self._runners: dict[str, Runner] = {}
         self._broken: dict[str, str] = {}
-        self._servers: list[ServerProcess] = []
+        self._pool: ServerPool | None = None
+        self._own_pool = False
         self._base: Path | None = None
+
+    def share(self, pool: ServerPool) -> None:
+        """Start our servers in the plugin's pool (unless some were started already)."""
+        if self._pool is None:
+            self._pool = pool
+
+    def pool(self) -> ServerPool:
+        if self._pool is None:
+            self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
+            options = Options.from_config(self._config)
+            self._pool, self._own_pool = ServerPool(self._base, options), True
+        return self._pool
 
     def runner(self, server: str) -> Runner:
         """``server`` is one of OWN_SERVERS (started here) or a HOST:PORT."""
@@ -77,25 +96,32 @@ class ConformanceSession:
             target = Target(host, port, server)
             check_reachable(target, self.timeout)
             return Runner(target, self.timeout, self.prefix)
-        if self._base is None:
-            self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
-        root = self._base / server
         kind, args = OWN_SERVERS[server]
-        log = self._base / f"{server}.log"
-        process = ServerProcess(kind, OWN_WORKERS, root, extra_args=args, log_path=log)
-        self._servers.append(process)
-        process.start()
-        target = Target(process.host, process.port, server, root)
+        pool = self.pool()
+        # get() shares a server of this kind and size; with --fileproto-target it would
+        # hand out the target, so then one of ours is started for the rules anyway.
+        running = (
+            pool.start(kind, OWN_WORKERS, *args)
+            if pool.options.target
+            else pool.get(kind, OWN_WORKERS, *args)
+        )
+        target = Target(running.host, running.port, server, running.root)
         return Runner(target, self.timeout, self.prefix)
 
     def run(self, server: str, rule: Rule) -> Result:
         return self.runner(server).run_rule(rule)
 
     def close(self) -> None:
-        for process in self._servers:
-            process.stop()
-        self._servers.clear()
+        """Sweep what the rules left on servers that are not ours (``Runner.sweep``);
+        close the pool if it is our own."""
+        for server, runner in self._runners.items():
+            if server not in OWN_SERVERS:
+                with contextlib.suppress(OSError, FileprotoError):
+                    runner.sweep()
         self._runners.clear()
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
+        self._pool, self._own_pool = None, False
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
@@ -104,7 +130,7 @@ class ConformanceSession:
 def conformance_session(config: pytest.Config) -> ConformanceSession:
     if _STATE not in config.stash:
         timeout = config.getoption("--fileproto-check-timeout", default=DEFAULT_TIMEOUT)
-        config.stash[_STATE] = ConformanceSession(float(timeout))
+        config.stash[_STATE] = ConformanceSession(config, float(timeout))
     return config.stash[_STATE]
 
 
@@ -224,9 +250,14 @@ def _items(session: pytest.Session, servers: list[tuple[str, str]]) -> list[pyte
 
 
 @pytest.fixture(scope="session")
-def fileproto_conformance(pytestconfig: pytest.Config) -> ConformanceSession:
-    """The session's conformance runners: ``.run(kind_or_address, rule)``."""
-    return conformance_session(pytestconfig)
+def fileproto_conformance(
+    pytestconfig: pytest.Config, fileproto_servers: ServerPool
+) -> ConformanceSession:
+    """The session's conformance runners: ``.run(kind_or_address, rule)``; our servers
+    come from the plugin's pool."""
+    session = conformance_session(pytestconfig)
+    session.share(fileproto_servers)
+    return session
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
