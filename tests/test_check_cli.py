@@ -149,8 +149,17 @@ def test_unreachable_server_is_exit_2_naming_it(capsys: pytest.CaptureFixture[st
         ["127.0.0.1:1", "--profile", "strictest"],
         ["127.0.0.1:1", "--no-such-option"],
     ],
-    ids=["no-target", "bad-address", "no-rule", "labels", "label-first",
-         "two-labels-one-target", "timeout", "profile", "unknown-option"],  # fmt: skip
+    ids=[
+        "no-target",
+        "bad-address",
+        "no-rule",
+        "labels",
+        "label-first",
+        "two-labels-one-target",
+        "timeout",
+        "profile",
+        "unknown-option",
+    ],
 )
 def test_usage_errors_are_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -169,8 +178,8 @@ def test_reports_against_our_server(
     assert "one (" in capsys.readouterr().out
 
     report = json.loads(paths["json"].read_text())
-    assert set(report) == {"tool", "version", "profile", "targets"}
-    assert report["profile"] == "fileproto"
+    assert set(report) == {"tool", "version", "profiles", "targets"}
+    assert report["profiles"] == ["fileproto"]
     assert [t["label"] for t in report["targets"]] == ["one", "two"]
     for target in report["targets"]:
         assert set(target) == {"target", "label", "profile", "results", "summary", "leftovers"}
@@ -198,8 +207,8 @@ def test_reports_against_our_server(
 def test_a_label_and_a_root_may_follow_each_target(ours: Target, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     assert ours.root is not None
-    argv = [ours.address, "--label", "first", "--root", str(ours.root),
-            ours.address, "--label", "second", "--only", "list.ok.1", "--json", str(out)]  # fmt: skip
+    argv = [ours.address, "--label", "first", "--root", str(ours.root), ours.address,
+            "--label", "second", "--only", "list.ok.1", "--json", str(out)]  # fmt: skip
     assert check(argv) == 0
     assert [t["label"] for t in json.loads(out.read_text())["targets"]] == ["first", "second"]
     # The older form, every label after every target, still means one each in order.

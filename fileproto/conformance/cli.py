@@ -93,10 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         choices=PROFILES,
-        default=DEFAULT_PROFILE,
+        action="append",
+        default=[],
         help="the rules to hold: 'fileproto' (docs/protocol.md, the default) or 'classic' "
         "(the classic exercise's text plus safety; our stricter rules are NON-STRICT "
-        "there, never FAIL)",
+        "there, never FAIL); give both for both reports from one run",
     )
     parser.add_argument(
         "--strict",
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rules:
         parser.error("--only/--exclude leave no rule to run (see --list)")
     if args.list:
-        _say(render_list(rules, args.profile))
+        _say(render_list(rules, (args.profile or [DEFAULT_PROFILE])[0]))
         return EXIT_OK
     if not args.targets:
         parser.error("give at least one HOST:PORT to check (or --list)")
@@ -232,15 +233,14 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     # The servers are checked at once (each run has its own name prefix, so even one
     # server given twice is fine); the reports come in the order given.
+    profiles = list(dict.fromkeys(args.profile)) or [DEFAULT_PROFILE]
     reports = []
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        futures = [
-            pool.submit(_check, target, rules, args.timeout, args.profile) for target in targets
-        ]
+        futures = [pool.submit(_check, target, rules, args.timeout, profiles) for target in targets]
         for future in futures:
-            report = future.result()
-            reports.append(report)
-            _say(render_terminal(report))
+            for report in future.result():
+                reports.append(report)
+                _say(render_terminal(report))
     try:
         _write_reports(args, reports)
     except OSError as exc:
@@ -259,12 +259,20 @@ def _say(text: str) -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stays open until exit)
 
 
-def _check(target: Target, rules: list[Rule], timeout: float, profile: str) -> TargetReport:
+def _check(
+    target: Target, rules: list[Rule], timeout: float, profiles: list[str]
+) -> list[TargetReport]:
+    """One run of the rules against ``target``, judged in each profile."""
     start = time.perf_counter()
-    runner = Runner(target, timeout, new_prefix(), profile)
-    results = runner.run(rules)
+    runner = Runner(target, timeout, new_prefix(), profiles[0])
+    judged = [(profile, runner.run(rules, profile=profile)) for profile in profiles]
     leftovers = runner.sweep()
-    return TargetReport(target, results, time.perf_counter() - start, profile, leftovers)
+    seconds = time.perf_counter() - start
+    several = len(profiles) > 1
+    return [
+        TargetReport(target, results, seconds, profile, leftovers, several)
+        for profile, results in judged
+    ]
 
 
 def _write_reports(args: argparse.Namespace, reports: list[TargetReport]) -> None:

@@ -1,7 +1,7 @@
 """The results of one ``fileproto check``: terminal text, JSON, Markdown and HTML.
 
 The JSON report is the stable interface (documented in docs/conformance.md):
-``{"tool", "version", "profile", "targets": [{"target", "label", "profile", "results":
+``{"tool", "version", "profiles", "targets": [{"target", "label", "profile", "results":
 [{"id", "level", "outcome", "requirement", "section", "profiles", "detail",
 "duration_s"}], "summary": {outcome: count}, "leftovers": [name]}]}``. The other
 renderings are made from the same data.
@@ -31,6 +31,13 @@ class TargetReport:
     profile: str = DEFAULT_PROFILE
     #: Names of this run still on the server after its final sweep.
     leftovers: list[str] = field(default_factory=list)
+    #: Whether the run was judged in several profiles (the columns then name theirs).
+    several: bool = False
+
+    @property
+    def title(self) -> str:
+        name = self.target.name
+        return f"{name} ({self.profile})" if self.several else name
 
     @property
     def summary(self) -> dict[str, int]:
@@ -41,11 +48,11 @@ class TargetReport:
 
 
 def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
-    profiles = sorted({r.profile for r in reports}) or [DEFAULT_PROFILE]
+    profiles = list(dict.fromkeys(r.profile for r in reports)) or [DEFAULT_PROFILE]
     return {
         "tool": TOOL,
         "version": __version__,
-        "profile": profiles[0] if len(profiles) == 1 else profiles,
+        "profiles": profiles,
         "targets": [
             {
                 "target": r.target.address,
@@ -66,7 +73,7 @@ def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
 def _summary_line(report: TargetReport) -> str:
     counts = ", ".join(f"{n} {o}" for o, n in report.summary.items() if n)
     return (
-        f"{report.target.name} ({report.target.address}), {report.profile} profile: {counts} "
+        f"{report.title} ({report.target.address}), {report.profile} profile: {counts} "
         f"in {report.seconds:.1f} s"
     )
 
@@ -127,7 +134,7 @@ def render_list(rules: Sequence[Rule], profile: str = DEFAULT_PROFILE, width: in
 
 
 def _profiles(reports: Sequence[TargetReport]) -> str:
-    names = sorted({r.profile for r in reports}) or [DEFAULT_PROFILE]
+    names = list(dict.fromkeys(r.profile for r in reports)) or [DEFAULT_PROFILE]
     return " and ".join(f"the {n} profile" for n in names)
 
 
@@ -136,7 +143,7 @@ def _md(text: str) -> str:
 
 
 def render_markdown(reports: Sequence[TargetReport]) -> str:
-    names = [r.target.name for r in reports]
+    names = [r.title for r in reports]
     out = [
         f"Made by `{TOOL}` {__version__}, {_profiles(reports)}: one column per server.",
         "",
@@ -145,7 +152,7 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
     ]
     for r in reports:
         counts = " | ".join(str(r.summary[str(o)]) for o in OUTCOMES)
-        out.append(f"| {_md(r.target.name)} | {r.target.address} | {counts} | {r.seconds:.1f} |")
+        out.append(f"| {_md(r.title)} | {r.target.address} | {counts} | {r.seconds:.1f} |")
     out += [
         "",
         "| rule | level | section | " + " | ".join(_md(n) for n in names) + " |",
@@ -163,12 +170,12 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
         out.append(f"| `{rule.id}` | {rule.level} | {rule.section} | " + " | ".join(cells) + " |")
     for r in reports:
         if r.leftovers:
-            out += ["", f"{_md(r.target.name)}: left behind {', '.join(map(repr, r.leftovers))}"]
+            out += ["", f"{_md(r.title)}: left behind {', '.join(map(repr, r.leftovers))}"]
     for r in reports:
         noted = [x for x in r.results if x.outcome is not Outcome.PASS]
         if not noted:
             continue
-        out += ["", f"### {_md(r.target.name)}: what was seen", ""]
+        out += ["", f"### {_md(r.title)}: what was seen", ""]
         out += [f"- `{x.rule.id}` {x.outcome}: {_md(x.detail)}" for x in noted]
     return "\n".join(out) + "\n"
 
@@ -192,10 +199,10 @@ def render_html(reports: Sequence[TargetReport]) -> str:
     """One self-contained page: rules by servers, each cell opens its detail."""
     esc = html.escape
     head = "".join(
-        f"<th>{esc(r.target.name)}<br><small>{esc(r.target.address)}</small></th>" for r in reports
+        f"<th>{esc(r.title)}<br><small>{esc(r.target.address)}</small></th>" for r in reports
     )
     summary = "".join(
-        f"<tr><th>{esc(r.target.name)}</th>"
+        f"<tr><th>{esc(r.title)}</th>"
         + "".join(f'<td class="{o}">{r.summary[str(o)]}</td>' for o in OUTCOMES)
         + f"<td>{r.seconds:.1f}</td></tr>"
         for r in reports
@@ -222,8 +229,8 @@ def render_html(reports: Sequence[TargetReport]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{TOOL} report</title>
 <style>{_STYLE}</style></head><body>
 <h1>{TOOL} {esc(__version__)}</h1>
-<p>Rules of docs/protocol.md against each server. Click an outcome for what was seen;
-hover a rule for its requirement.</p>
+<p>Rules of docs/protocol.md ({esc(_profiles(reports))}) against each server. Click an
+outcome for what was seen; hover a rule for its requirement.</p>
 <table><tr><th>server</th>{outcome_heads}<th>seconds</th></tr>{summary}</table>
 <h2>Rules</h2>
 <table><tr><th>rule</th>{head}</tr>

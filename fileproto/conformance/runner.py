@@ -12,6 +12,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from fileproto.client import connect_error
 from fileproto.conformance.classic import DEFAULT_PROFILE, PROFILES
@@ -67,9 +68,22 @@ def select_rules(
     ]
 
 
+@dataclass
+class Evidence:
+    """What running a rule's check saw, whatever the profile: judged per profile."""
+
+    findings: list[Finding] = field(default_factory=list)
+    blocked: Blocked | None = None
+    note: str = ""
+    #: Why the rule did not apply (a missing feature), if it did not.
+    unsupported: str | None = None
+    duration_s: float = 0.0
+
+
 class Runner:
-    """The catalogue against one target in one profile. Probes are shared by all its
-    rules, and so are results: a rule run as another's prerequisite is not run again."""
+    """The catalogue against one target. Probes are shared by all its rules, and so is
+    what each check saw (``evidence``): a rule run as another's prerequisite is not run
+    again, and the same evidence is judged in any profile (``run_rule(rule, profile)``)."""
 
     def __init__(
         self,
@@ -85,53 +99,60 @@ class Runner:
         self.profile = profile
         self.prefix = prefix or new_prefix()
         self.probes = Probes(target, timeout, self.prefix)
-        self._results: dict[str, Result] = {}
+        self._evidence: dict[str, Evidence] = {}
         self._running: set[str] = set()
 
     def run(
-        self, rules: Iterable[Rule], progress: Callable[[Result], None] | None = None
+        self,
+        rules: Iterable[Rule],
+        progress: Callable[[Result], None] | None = None,
+        profile: str | None = None,
     ) -> list[Result]:
         results = []
         for rule in rules:
-            result = self.run_rule(rule)
+            result = self.run_rule(rule, profile)
             results.append(result)
             if progress is not None:
                 progress(result)
         return results
 
-    def run_rule(self, rule: Rule) -> Result:
-        if rule.id not in self._results:
+    def run_rule(self, rule: Rule, profile: str | None = None) -> Result:
+        """The rule's result in ``profile`` (default: the runner's); its check runs once."""
+        return self._judged(rule, profile or self.profile, frozenset())
+
+    def evidence(self, rule: Rule) -> Evidence:
+        if rule.id not in self._evidence:
             self._running.add(rule.id)
             start = time.perf_counter()
             try:
-                outcome, detail = self._outcome(rule)
+                evidence = self._check(rule)
             finally:
                 self._running.discard(rule.id)
-            self._results[rule.id] = Result(rule, outcome, detail, time.perf_counter() - start)
-        return self._results[rule.id]
+            evidence.duration_s = time.perf_counter() - start
+            self._evidence[rule.id] = evidence
+        return self._evidence[rule.id]
 
-    def _outcome(self, rule: Rule) -> tuple[Outcome, str]:
+    def _check(self, rule: Rule) -> Evidence:
         self.probes.probe_all()
         for feature in rule.needs:
             if not self.probes.has(feature):
-                return Outcome.UNSUPPORTED, self.probes.reason(feature)
+                return Evidence(unsupported=self.probes.reason(feature))
         if self.probes.preferred is None:
-            return failure_outcome(rule.level), (
+            return Evidence([Finding("all", (
                 "not checked: the server answered LIST in neither dialect "
                 f"(json: {self.probes.why.get('json')}; text: {self.probes.why.get('text')})"
-            )
+            ))])  # fmt: skip
         try:
             context = Context(self.target, rule, self.probes, self.prefix, self.timeout)
         except Unsupported as exc:
-            return Outcome.UNSUPPORTED, str(exc)
-        note: str | None = None
-        blocked: Blocked | None = None
+            return Evidence(unsupported=str(exc))
+        evidence = Evidence(context.findings)
         try:
-            note = rule.check(context)
+            evidence.note = rule.check(context) or ""
         except Unsupported as exc:
-            return Outcome.UNSUPPORTED, str(exc)
+            return Evidence(unsupported=str(exc))
         except Blocked as exc:
-            blocked = exc
+            evidence.blocked = exc
         except Violation as exc:
             context.findings.append(Finding(exc.scope, str(exc)))
         except Exception as exc:  # a checker bug must not end the run; report it whole
@@ -139,13 +160,26 @@ class Runner:
             context.findings.append(Finding("rule", f"checker error: {''.join(lines).strip()}"))
         finally:
             context.cleanup()
-        findings = context.findings
-        blocked = blocked or context.blocked
-        held = judge(rule, findings, self.profile)
+        evidence.blocked = evidence.blocked or context.blocked
+        return evidence
+
+    def _judged(self, rule: Rule, profile: str, asking: frozenset[str]) -> Result:
+        evidence = self.evidence(rule)
+        outcome, detail = self._outcome(rule, evidence, profile, asking)
+        return Result(rule, outcome, detail, evidence.duration_s)
+
+    def _outcome(
+        self, rule: Rule, evidence: Evidence, profile: str, asking: frozenset[str]
+    ) -> tuple[Outcome, str]:
+        if evidence.unsupported is not None:
+            return Outcome.UNSUPPORTED, evidence.unsupported
+        findings = list(evidence.findings)
+        blocked = evidence.blocked
+        held = judge(rule, findings, profile)
         if blocked is not None and (held is None or held[0] is not failure_outcome(rule.level)):
-            # Run (or recall) the prerequisite only now, with this rule's connections
-            # closed: a server with one worker would not answer it meanwhile.
-            prerequisite = self._prerequisite(blocked.prerequisite, rule)
+            # The prerequisite runs (if it has not yet) only now, with this rule's
+            # connections closed: a server with one worker would not answer it meanwhile.
+            prerequisite = self._prerequisite(blocked.prerequisite, rule, profile, asking)
             if prerequisite is not None and prerequisite.outcome in (
                 Outcome.FAIL,
                 Outcome.BLOCKED,
@@ -155,21 +189,23 @@ class Runner:
                     f"not checked: {prerequisite.rule.id} is {prerequisite.outcome} here "
                     f"and this rule needs it; seen: {seen}"
                 )
+        if blocked is not None:
             findings.append(Finding("rule", str(blocked)))
-        elif blocked is not None:
-            findings.append(Finding("rule", str(blocked)))
-        judged = judge(rule, findings, self.profile)
+        judged = judge(rule, findings, profile)
         if judged is not None:
             return judged
         if rule.level is Level.INFO:
-            return Outcome.INFO, note or ""
-        return Outcome.PASS, note or ""
+            return Outcome.INFO, evidence.note
+        return Outcome.PASS, evidence.note
 
-    def _prerequisite(self, rule_id: str, asking: Rule) -> Result | None:
-        if rule_id == asking.id or rule_id in self._running:
+    def _prerequisite(
+        self, rule_id: str, asking_rule: Rule, profile: str, asking: frozenset[str]
+    ) -> Result | None:
+        asking = asking | {asking_rule.id}
+        if rule_id in asking or rule_id in self._running:
             return None  # its own step, or a circle: the failure is this rule's own
         rule = next((r for r in CATALOGUE if r.id == rule_id), None)
-        return None if rule is None else self.run_rule(rule)
+        return None if rule is None else self._judged(rule, profile, asking)
 
     def sweep(self) -> list[str]:
         """Delete every listed name that carries this run's prefix, in whatever form the

@@ -86,7 +86,7 @@ def _every_kind_of_name(ctx: Context) -> list[tuple[str, str]]:
     head = ctx.name("", "")
     room = 255 - len(head.encode()) - len(".bin")
     return [
-        ("a name without a dot", ctx.name("nodot", "")),
+        ("a name without a dot", ctx.prefix + ctx.rule.id.replace(".", "-") + "-nodot"),
         ("a name starting with a dot", "." + ctx.name("hidden")),
         ("a UTF-8 name", ctx.name("\u00e9t\u00e9-\u65e5\u672c")),
         ("a 255-byte name", head + "n" * (room % 2) + "\u00e9" * (room // 2) + ".bin"),
