@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fileproto.conformance import CATALOGUE, select_rules
+from fileproto.conformance.classic import SENTENCES
 from fileproto.conformance.cli import build_parser
 from fileproto.conformance.cli import main as check
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
@@ -66,6 +67,23 @@ def test_every_requirement_is_quoted_from_the_spec() -> None:
         elif rule.level is not Level.INFO:
             assert str(rule.level) in rule.requirement, rule.id
         assert set(rule.needs) <= set(FEATURES)
+
+
+def test_every_classic_rule_names_its_sentence_in_the_docs() -> None:
+    """docs/classic-protocol.md says which sentence of the classic text each rule of the
+    classic profile rests on: every such rule is in its table, in its sentence's row."""
+    text = (REPO / "docs" / "classic-protocol.md").read_text()
+    table = text[text.index("| sentence | rules |") :]
+    rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
+    for rule in CATALOGUE:
+        found = [row for row in rows if f"`{rule.id}`" in row]
+        if rule.classic is None:
+            assert found == [], rule.id
+            continue
+        assert len(found) == 1, rule.id
+        if rule.classic != "safety":
+            key_words = SENTENCES[rule.classic].split("...")[-1].split()[-3:]
+            assert all(w.strip('"') in found[0] for w in key_words), (rule.id, key_words)
 
 
 def test_only_and_exclude_select_by_glob() -> None:

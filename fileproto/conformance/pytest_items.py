@@ -7,8 +7,9 @@ every server kind we ship (ids ``RULE[kind]``), each started once per session on
 Items are only added when conformance was asked for (a ``-m`` expression that mentions it,
 or a target), and not when the collected tests already run the catalogue against our own
 servers (this repository's tests/test_conformance.py, marked ``fileproto_catalogue``), so
-no rule runs twice in a session. UNSUPPORTED is a skip, NON-STRICT an xfail unless
-``--fileproto-strict``.
+no rule runs twice in a session. UNSUPPORTED and BLOCKED are skips, NON-STRICT an xfail
+unless ``--fileproto-strict``; ``--fileproto-check-profile classic`` holds the server to
+the classic exercise's text (docs/classic-protocol.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from fileproto.client import parse_address
+from fileproto.conformance.classic import DEFAULT_PROFILE, PROFILES
 from fileproto.conformance.model import Outcome, Result, Rule, Target
 from fileproto.conformance.rules import CATALOGUE
 from fileproto.conformance.runner import (
@@ -108,8 +110,8 @@ class ConformanceSession:
         target = Target(running.host, running.port, server, running.root)
         return Runner(target, self.timeout, self.prefix)
 
-    def run(self, server: str, rule: Rule) -> Result:
-        return self.runner(server).run_rule(rule)
+    def run(self, server: str, rule: Rule, profile: str | None = None) -> Result:
+        return self.runner(server).run_rule(rule, profile)
 
     def close(self) -> None:
         """Sweep what the rules left on servers that are not ours (``Runner.sweep``);
@@ -141,8 +143,11 @@ def apply_outcome(result: Result, strict: bool) -> None:
         return
     if result.outcome is Outcome.UNSUPPORTED:
         pytest.skip(f"UNSUPPORTED: {result.detail}")
+    if result.outcome is Outcome.BLOCKED:
+        pytest.skip(f"BLOCKED: {result.detail}")
     message = (
-        f"{result.outcome} {rule.id} [{rule.level}, docs/protocol.md section {rule.section}]\n"
+        f"{result.outcome} {rule.id} [{rule.level}, docs/protocol.md section {rule.section}, "
+        f"profiles: {', '.join(rule.profiles)}]\n"
         f"requirement: {rule.requirement}\nseen: {result.detail}"
     )
     if result.outcome is Outcome.NON_STRICT and not strict:
@@ -157,7 +162,8 @@ class RuleItem(pytest.Item):
         self.server = server
 
     def runtest(self) -> None:
-        result = conformance_session(self.config).run(self.server, self.rule)
+        profile = str(self.config.getoption("--fileproto-check-profile"))
+        result = conformance_session(self.config).run(self.server, self.rule, profile)
         self.user_properties.append(("fileproto_rule", result.as_dict()))
         apply_outcome(result, bool(self.config.getoption("--fileproto-strict")))
 
@@ -178,6 +184,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fileproto-strict",
         action="store_true",
         help="a broken SHOULD (NON-STRICT) fails its test instead of xfailing",
+    )
+    group.addoption(
+        "--fileproto-check-profile",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
+        help="the profile the rule items hold the server to: fileproto (docs/protocol.md) "
+        "or classic (docs/classic-protocol.md) (default: %(default)s)",
     )
     group.addoption(
         "--fileproto-check-timeout",

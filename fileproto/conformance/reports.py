@@ -73,7 +73,7 @@ def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
 def _summary_line(report: TargetReport) -> str:
     counts = ", ".join(f"{n} {o}" for o, n in report.summary.items() if n)
     return (
-        f"{report.title} ({report.target.address}), {report.profile} profile: {counts} "
+        f"{report.target.name} ({report.target.address}), {report.profile} profile: {counts} "
         f"in {report.seconds:.1f} s"
     )
 
