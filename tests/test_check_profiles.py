@@ -12,6 +12,8 @@ behind, whatever form the server stored a name in.
 from __future__ import annotations
 
 import json
+import re
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,10 @@ from typing import Any
 
 import pytest
 
+from fileproto.conformance import CATALOGUE, Outcome, Runner, Target
 from fileproto.conformance.cli import main as check
+from fileproto.conformance.model import FEATURES
+from fileproto.conformance.rules import concurrency
 from fileproto.server_process import ServerProcess
 
 pytestmark = pytest.mark.smoke
@@ -210,3 +215,24 @@ def test_every_root_is_left_as_it_was(
         assert beside == [], name
         for profile in PROFILES:
             assert reports[profile][name]["leftovers"] == [], (name, profile)
+
+
+def test_the_queue_rule_tells_never_connected_from_not_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket that listens (queue of one) and never accepts: the handshakes the kernel
+    completes for it are "connected but got no answer", the others "never connected"."""
+    monkeypatch.setattr(concurrency, "QUIET", 3.0)  # nothing will happen: do not wait 16 s
+    rule = next(r for r in CATALOGUE if r.id == "concurrency.queue.1")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        target = Target("127.0.0.1", listener.getsockname()[1])
+        runner = Runner(target, timeout=2.0)
+        # No probes: nobody answers them, and their connections would fill the queue.
+        runner.probes.found.update(dict.fromkeys(FEATURES, False), text=True)
+        result = runner.run_rule(rule)
+    assert result.outcome is Outcome.FAIL
+    assert re.search(r"of 32 clients \(connects 5 ms apart\), 0 were answered, "
+                     r"\d+ never connected \(the handshake did not complete\), "
+                     r"\d+ connected but got no answer", result.detail), result.detail  # fmt: skip
