@@ -206,8 +206,9 @@ def test_what_needs_a_failed_rule_is_blocked(
 def test_every_root_is_left_as_it_was(
     reports: dict[str, dict[str, Any]], peers: dict[str, DefectiveServer]
 ) -> None:
-    """After two whole runs: the roots hold what they held before (the peer's spool
-    folder), nothing of ours is beside them, no leftovers are reported."""
+    """After the run: the roots hold what they held before (the peer's spool folder),
+    nothing of ours is beside them or (written there through `../../tmp/x` and `/tmp/x`
+    by the traversal peer) in /tmp, and no leftovers are reported."""
     for name, server in peers.items():
         assert sorted(p.name for p in server.root.iterdir()) == [SPOOL], name
         assert sorted(p.name for p in (server.root / SPOOL).iterdir()) == [], name
@@ -215,6 +216,9 @@ def test_every_root_is_left_as_it_was(
         assert beside == [], name
         for profile in PROFILES:
             assert reports[profile][name]["leftovers"] == [], (name, profile)
+    prefix = re.search(r"fpc-[0-9a-f]{8}-", json.dumps(reports["fileproto"]["traversal"]))
+    assert prefix is not None
+    assert [p for p in Path("/tmp").glob(f"{prefix.group()}*")] == []
 
 
 def test_the_queue_rule_tells_never_connected_from_not_answered(
