@@ -19,6 +19,7 @@ import pytest
 from fileproto.cli.check import build_parser
 from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, select_rules
+from fileproto.conformance.classic import SENTENCES
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
 from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 
@@ -68,6 +69,23 @@ def test_every_requirement_is_quoted_from_the_spec() -> None:
         assert set(rule.needs) <= set(FEATURES)
 
 
+def test_every_classic_rule_names_its_sentence_in_the_docs() -> None:
+    """docs/classic-protocol.md says which sentence of the classic text each rule of the
+    classic profile rests on: every such rule is in its table, in its sentence's row."""
+    text = (REPO / "docs" / "classic-protocol.md").read_text()
+    table = text[text.index("| sentence | rules |") :]
+    rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
+    for rule in CATALOGUE:
+        found = [row for row in rows if f"`{rule.id}`" in row]
+        if rule.classic is None:
+            assert found == [], rule.id
+            continue
+        assert len(found) == 1, rule.id
+        if rule.classic != "safety":
+            key_words = SENTENCES[rule.classic].split("...")[-1].split()[-3:]
+            assert all(w.strip('"') in found[0] for w in key_words), (rule.id, key_words)
+
+
 def test_only_and_exclude_select_by_glob() -> None:
     names = select_rules(CATALOGUE, only=["names.*"], exclude=["names.invalid.*"])
     assert names and all(r.id.startswith("names.") for r in names)
@@ -82,8 +100,28 @@ def test_list_prints_the_catalogue_without_connecting(capsys: pytest.CaptureFixt
     assert check(["--list"]) == 0
     out = capsys.readouterr().out
     for rule in CATALOGUE:
-        assert f"{rule.id}  [{rule.level}, section {rule.section}]" in out
-    assert out.rstrip().endswith(f"{len(CATALOGUE)} rules")
+        profiles = ", ".join(rule.profiles)
+        assert f"{rule.id}  [{rule.level}, section {rule.section}]  profiles: {profiles}" in out
+    assert f"\n{len(CATALOGUE)} rules, " in out
+
+
+def test_list_says_which_profiles_hold_each_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    """Our stricter rules are held by the fileproto profile only; the safety rules and
+    the classic ones by both, each naming the classic sentence it rests on."""
+    assert check(["--list", "--profile", "classic"]) == 0
+    out = capsys.readouterr().out
+    by_id = {rule.id: rule for rule in CATALOGUE}
+    for ours_only in ("list.sorted.1", "base64.unpadded.1", "framing.whitespace.1",
+                      "text.crlf.1", "names.reduce.5"):  # fmt: skip
+        assert by_id[ours_only].profiles == ("fileproto",)
+        (line,) = [x for x in out.splitlines() if x.startswith(f"{ours_only}  [")]
+        assert "profiles: fileproto " in line
+        assert line.endswith("(not held by classic: NON-STRICT there)")
+    for both in ("names.outside.1", "errors.server.1", "list.all.1", "get.ok.1", "upload.ok.1"):
+        assert by_id[both].profiles == ("fileproto", "classic")
+    assert "classic: LIST * TUJUAN: untuk mendapatkan daftar seluruh file" in out
+    held = sum(1 for r in CATALOGUE if "classic" in r.profiles or r.level is Level.INFO)
+    assert out.rstrip().endswith(f"{len(CATALOGUE)} rules, {held} held by the classic profile")
 
 
 def test_help_explains_every_option() -> None:
@@ -123,10 +161,23 @@ def test_unreachable_server_is_exit_2_naming_it(capsys: pytest.CaptureFixture[st
         ["not-an-address"],
         ["127.0.0.1:1", "--only", "nothing.*"],
         ["127.0.0.1:1", "--label", "a", "--label", "b"],
+        ["--label", "a", "127.0.0.1:1"],
+        ["127.0.0.1:1", "--label", "a", "127.0.0.1:2", "--label", "b", "--label", "c"],
         ["127.0.0.1:1", "--timeout", "0"],
+        ["127.0.0.1:1", "--profile", "strictest"],
         ["127.0.0.1:1", "--no-such-option"],
     ],
-    ids=["no-target", "bad-address", "no-rule", "labels", "timeout", "unknown-option"],
+    ids=[
+        "no-target",
+        "bad-address",
+        "no-rule",
+        "labels",
+        "label-first",
+        "two-labels-one-target",
+        "timeout",
+        "profile",
+        "unknown-option",
+    ],
 )
 def test_usage_errors_are_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -145,17 +196,20 @@ def test_reports_against_our_server(
     assert "one (" in capsys.readouterr().out
 
     report = json.loads(paths["json"].read_text())
-    assert set(report) == {"tool", "version", "targets"}
+    assert set(report) == {"tool", "version", "profiles", "targets"}
+    assert report["profiles"] == ["fileproto"]
     assert [t["label"] for t in report["targets"]] == ["one", "two"]
     for target in report["targets"]:
-        assert set(target) == {"target", "label", "results", "summary"}
+        assert set(target) == {"target", "label", "profile", "results", "summary", "leftovers"}
         assert target["target"] == ours.address
-        fields = {"id", "level", "outcome", "requirement", "section", "detail", "duration_s"}
+        assert target["leftovers"] == []
+        fields = {"id", "level", "outcome", "requirement", "section", "profiles", "detail",
+                  "duration_s"}  # fmt: skip
         assert all(set(r) == fields for r in target["results"])
         assert [r["id"] for r in target["results"]] == ["list.ok.1", "list.sorted.1",
-                                                        "list.reflects.1", "get.ok.1",
-                                                        "errors.named.1"]  # fmt: skip
-        assert target["summary"] == {"PASS": 4, "FAIL": 0, "NON-STRICT": 0,
+                                                        "list.reflects.1", "list.all.1",
+                                                        "get.ok.1", "errors.named.1"]  # fmt: skip
+        assert target["summary"] == {"PASS": 5, "FAIL": 0, "NON-STRICT": 0, "BLOCKED": 0,
                                      "UNSUPPORTED": 0, "INFO": 1}  # fmt: skip
 
     markdown = paths["md"].read_text()
@@ -164,8 +218,21 @@ def test_reports_against_our_server(
 
     page = paths["html"].read_text()
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<details>") == 2 * 5  # every cell opens its detail
+    assert page.count("<details>") == 2 * 6  # every cell opens its detail
     assert not re.search(r"""(src|href)=["']?https?:""", page), "not self-contained"
+
+
+def test_a_label_and_a_root_may_follow_each_target(ours: Target, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    assert ours.root is not None
+    argv = [ours.address, "--label", "first", "--root", str(ours.root), ours.address,
+            "--label", "second", "--only", "list.ok.1", "--json", str(out)]  # fmt: skip
+    assert check(argv) == 0
+    assert [t["label"] for t in json.loads(out.read_text())["targets"]] == ["first", "second"]
+    # The older form, every label after every target, still means one each in order.
+    assert check([ours.address, ours.address, "--label", "a", "--label", "b",
+                  "--only", "list.ok.1", "--json", str(out)]) == 0  # fmt: skip
+    assert [t["label"] for t in json.loads(out.read_text())["targets"]] == ["a", "b"]
 
 
 def _outcomes(path: Path) -> dict[str, str]:
@@ -245,7 +312,7 @@ def test_outcomes_map_to_pytest(tmp_path: Path, fileproto_conformance: Conforman
                      "-k", "list or get.ok", "tests/test_report.py")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     names = re.findall(r'<testcase classname="[^"]*" name="([^"]+)"', junit.read_text())
-    assert names == ["list.ok.1", "list.sorted.1", "list.reflects.1", "get.ok.1"]
+    assert names == ["list.ok.1", "list.sorted.1", "list.reflects.1", "list.all.1", "get.ok.1"]
 
 
 def test_unreachable_target_fails_every_item_with_the_address() -> None:
@@ -253,4 +320,4 @@ def test_unreachable_target_fails_every_item_with_the_address() -> None:
     result = _pytest("-m", "conformance", f"--fileproto-target={address}", "-k", "list",
                      "tests/test_report.py")  # fmt: skip
     assert result.returncode == 1
-    assert "3 failed" in result.stdout and f"cannot connect to {address}" in result.stdout
+    assert "4 failed" in result.stdout and f"cannot connect to {address}" in result.stdout

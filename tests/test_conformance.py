@@ -1,6 +1,7 @@
 """The conformance catalogue against our own servers, every kind: each rule must PASS
-(or be an observation, INFO). Nothing may be UNSUPPORTED: our servers implement every
-optional feature, both dialects included.
+(or be an observation, INFO) in both profiles, fileproto and classic (what a rule saw is
+judged in each; the check runs once). Nothing may be UNSUPPORTED: our servers implement
+every optional feature, both dialects included.
 
 The servers are started once per session by the conformance plugin
 (``fileproto.conformance.pytest_items``), which sees the ``fileproto_catalogue`` marker
@@ -15,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 from fileproto.conformance import CATALOGUE, Outcome, Rule
+from fileproto.conformance.classic import PROFILES
 from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 
 pytestmark = [pytest.mark.smoke, pytest.mark.conformance, pytest.mark.fileproto_catalogue]
@@ -25,8 +27,9 @@ pytestmark = [pytest.mark.smoke, pytest.mark.conformance, pytest.mark.fileproto_
 def test_our_server_keeps_the_rule(
     fileproto_conformance: ConformanceSession, rule: Rule, server: str
 ) -> None:
-    result = fileproto_conformance.run(server, rule)
-    assert result.outcome in (Outcome.PASS, Outcome.INFO), (
-        f"{result.outcome} {rule.id} [{rule.level}, section {rule.section}]\n"
-        f"requirement: {rule.requirement}\nseen: {result.detail}"
-    )
+    for profile in PROFILES:
+        result = fileproto_conformance.runner(server).run_rule(rule, profile)
+        assert result.outcome in (Outcome.PASS, Outcome.INFO), (
+            f"{result.outcome} {rule.id} in the {profile} profile [{rule.level}, section "
+            f"{rule.section}]\nrequirement: {rule.requirement}\nseen: {result.detail}"
+        )

@@ -1,6 +1,8 @@
 """The conformance checker: a catalogue of rules quoted from docs/protocol.md, each
 checked over raw sockets against any server (``fileproto check``, or pytest with
-``-m conformance``). Needs nothing beyond the standard library and fileproto.wire."""
+``-m conformance``) and judged in a profile: ``fileproto`` (every rule) or ``classic``
+(the classic exercise's text and safety, docs/classic-protocol.md). Needs nothing beyond
+the standard library and fileproto.wire."""
 
 from __future__ import annotations
 

@@ -9,7 +9,14 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from fileproto.conformance.model import Rule, Target, Unsupported, Violation
+from fileproto.conformance.model import (
+    Blocked,
+    Finding,
+    Rule,
+    Target,
+    Unsupported,
+    Violation,
+)
 from fileproto.conformance.probes import Probes
 from fileproto.conformance.rawio import (
     Conn,
@@ -38,6 +45,10 @@ class Context:
         #: Names to delete afterwards, raw (unreduced) forms first.
         self._raw: list[str] = []
         self._names: list[str] = []
+        #: Broken checks that did not stop the rule (``soft``); judged at its end.
+        self.findings: list[Finding] = []
+        #: A step another rule checks failed, and the rule went on (``upload_ok``).
+        self.blocked: Blocked | None = None
 
     # -- names --------------------------------------------------------------------------
 
@@ -126,35 +137,97 @@ class Context:
         with self.conn() as conn:
             return conn.request(data)
 
+    @staticmethod
+    def ask_once(target: Target, timeout: float, data: bytes) -> Reply:
+        """One request on a connection of its own, outside any rule."""
+        with Conn(target.host, target.port, timeout) as conn:
+            return conn.request(data)
+
     def list(self) -> list[str]:
-        reply = self.ok(self.ask(self.req("LIST")), "LIST")
+        """LIST, for a rule that needs it (list.ok.1 checks LIST itself)."""
+        reply = self.ask(self.req("LIST"))
+        if reply.get("status") != "OK":
+            raise Blocked("list.ok.1", f"LIST was answered {show(reply)}")
         names = reply.get("data")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise Violation(f"LIST data is not a list of strings: {show(reply)}")
+            raise Blocked("list.ok.1", f"LIST data is not a list of strings: {show(reply)}")
         return names
 
     def upload(self, name: str, content: bytes, dialect: str | None = None) -> Reply:
+        """UPLOAD, answered OK (upload.ok.1 checks the answer's fields; here only the
+        status counts, and what was stored is checked by reading it back)."""
         payload = base64.b64encode(content)
         reply = self.ask(upload_request(dialect or self.dialect, name, payload))
-        return self.ok(reply, f"UPLOAD {brief(name)}")
+        if reply.get("status") != "OK":
+            raise Blocked("upload.ok.1", f"UPLOAD {brief(name)} was answered {show(reply)}")
+        return reply
 
     def get(self, name: str) -> bytes:
-        reply = self.ok(self.ask(self.req("GET", name)), f"GET {brief(name)}")
+        """The content GET returns (get.ok.1 checks the answer's name field)."""
+        reply = self.ask(self.req("GET", name))
+        if reply.get("status") != "OK":
+            raise Blocked("get.ok.1", f"GET {brief(name)} was answered {show(reply)}")
         return self.content_of(reply, name)
 
     def content_of(self, reply: Reply, name: str) -> bytes:
-        """The file in an OK GET response, which must be named ``name``."""
-        if reply.get("data_namafile") != name:
-            raise Violation(f"GET {brief(name)}: data_namafile is not the name: {show(reply)}")
+        """The file in an OK GET response (its base64 read leniently: base64.response.1
+        checks that it is canonical)."""
+        if reply.get("status") != "OK":
+            raise Violation(f"GET {brief(name)} was answered {show(reply)}, expected OK")
         return decode_file(reply)
 
     def delete(self, name: str) -> Reply:
-        return self.ok(self.ask(self.req("DELETE", name)), f"DELETE {brief(name)}")
+        reply = self.ask(self.req("DELETE", name))
+        if reply.get("status") != "OK":
+            raise Blocked("delete.ok.1", f"DELETE {brief(name)} was answered {show(reply)}")
+        return reply
+
+    def soft(self, condition: bool, message: str, scope: str = "rule") -> bool:
+        """A check whose failure does not stop the rule: the others are evidence too."""
+        if not condition:
+            self.findings.append(Finding(scope, message))
+        return condition
+
+    def stored(self, name: str, content: bytes) -> str | None:
+        """None when GET returns ``content`` under ``name``, else what it returned."""
+        reply = self.ask(self.req("GET", name))
+        if reply.get("status") != "OK":
+            return f"GET {brief(name)} was answered {show(reply)}"
+        try:
+            got = decode_file(reply)
+        except Violation as exc:
+            return str(exc)
+        return None if got == content else f"GET {brief(name)} returned other content"
 
     @staticmethod
     def ok(reply: Reply, what: str) -> Reply:
         if reply.get("status") != "OK":
             raise Violation(f"{what} was answered {show(reply)}, expected status OK")
+        return reply
+
+    @staticmethod
+    def uploaded(reply: Reply, what: str) -> Reply:
+        """An OK answer to an UPLOAD this rule varies; if it is not OK and upload.ok.1
+        fails too, the rule could not be checked (BLOCKED), else it is its own failure."""
+        if reply.get("status") != "OK":
+            raise Blocked("upload.ok.1", f"{what} was answered {show(reply)}, expected OK")
+        return reply
+
+    def upload_ok(self, reply: Reply, what: str) -> bool:
+        """Like ``uploaded``, for a rule that goes on with its other checks."""
+        if reply.get("status") == "OK":
+            return True
+        seen = f"{what} was answered {show(reply)}"
+        if self.blocked is not None:
+            seen = f"{self.blocked}; {seen}"
+        self.blocked = Blocked("upload.ok.1", seen)
+        return False
+
+    @staticmethod
+    def got(reply: Reply, what: str) -> Reply:
+        """An OK answer to a GET, likewise with get.ok.1."""
+        if reply.get("status") != "OK":
+            raise Blocked("get.ok.1", f"{what} was answered {show(reply)}, expected OK")
         return reply
 
     @staticmethod
@@ -176,7 +249,7 @@ class Context:
     def serving(self) -> None:
         """A new client is still answered (section 8.2)."""
         try:
-            self.list()
+            self.ask(self.req("LIST"))
         except Violation as exc:
             raise Violation(f"afterwards a new connection was not served: {exc}") from None
 
@@ -206,16 +279,23 @@ class Context:
 
 
 def decode_file(reply: Reply) -> bytes:
-    """``data_file`` decoded strictly: standard alphabet, padding included (7.3)."""
+    """``data_file`` decoded: the standard alphabet, padding optional. Whether it is the
+    canonical padded form is base64.response.1's business (``canonical``)."""
     data = reply.get("data_file")
     if not isinstance(data, str):
         raise Violation(f"data_file is not a string: {show(reply)}")
     try:
-        content = base64.b64decode(data, validate=True)
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise Violation(f"data_file is not standard base64 ({exc}): {brief(data)}") from None
+        raise Violation(f"data_file is not base64 ({exc}): {brief(data)}") from None
+
+
+def canonical(reply: Reply) -> bytes:
+    """``data_file`` decoded strictly: standard alphabet, padding included (7.3)."""
+    data = reply.get("data_file")
+    content = decode_file(reply)
     if base64.b64encode(content).decode("ascii") != data:
-        raise Violation(f"data_file is not canonical padded base64: {brief(data)}")
+        raise Violation(f"data_file is not canonical padded base64: {brief(str(data))}")
     return content
 
 
@@ -223,4 +303,4 @@ def _text_safe(name: str) -> bool:
     return bool(name) and not any(c.isspace() for c in name)
 
 
-__all__ = ["Context", "NoAnswer", "Target", "decode_file"]
+__all__ = ["Context", "NoAnswer", "Target", "canonical", "decode_file"]

@@ -9,6 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from fileproto.conformance.classic import FILEPROTO, SAFETY, SENTENCES, profiles_of
+
 
 class Level(StrEnum):
     MUST = "MUST"
@@ -21,12 +23,21 @@ class Outcome(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
     NON_STRICT = "NON-STRICT"
+    #: Not checked: a step another rule checks (its prerequisite) failed there too.
+    BLOCKED = "BLOCKED"
     UNSUPPORTED = "UNSUPPORTED"
     INFO = "INFO"
 
 
 #: Report order: the worst first.
-OUTCOMES = (Outcome.FAIL, Outcome.NON_STRICT, Outcome.UNSUPPORTED, Outcome.INFO, Outcome.PASS)
+OUTCOMES = (
+    Outcome.FAIL,
+    Outcome.NON_STRICT,
+    Outcome.BLOCKED,
+    Outcome.UNSUPPORTED,
+    Outcome.INFO,
+    Outcome.PASS,
+)
 
 #: Areas in catalogue order; every rule id starts with one of them.
 AREAS = (
@@ -58,7 +69,43 @@ _ID = re.compile(r"^[a-z0-9]+\.[a-z0-9-]+\.[0-9]+$")
 
 
 class Violation(Exception):
-    """The server broke the rule being checked; the message says what was seen."""
+    """The server broke the rule being checked; the message says what was seen. It counts
+    in the profiles that hold the rule."""
+
+    #: "rule": in the profiles that hold the rule; "fileproto": only in ours (a stricter
+    #: requirement than the classic text's); "all": in every profile (safety).
+    scope = "rule"
+
+
+class Strict(Violation):
+    """A broken requirement of docs/protocol.md that the classic text does not make."""
+
+    scope = "fileproto"
+
+
+class Escape(Violation):
+    """Seen outside the root (on disk, or read back through an escaping path): a FAIL in
+    every profile."""
+
+    scope = "all"
+
+
+class Blocked(Exception):
+    """A step that another rule (``prerequisite``) checks failed: this rule's own
+    requirement could not be checked, if that rule fails too."""
+
+    def __init__(self, prerequisite: str, message: str) -> None:
+        super().__init__(message)
+        self.prerequisite = prerequisite
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken check of a rule (a rule goes on after a check whose failure does not
+    stop the others)."""
+
+    scope: str
+    message: str
 
 
 class Unsupported(Exception):
@@ -82,6 +129,14 @@ class Rule:
     #: Features the rule needs (FEATURES keys). A rule that names a dialect here runs in
     #: that dialect; the others run in one the server speaks.
     needs: tuple[str, ...] = ()
+    #: The sentence of the classic text (a ``classic.SENTENCES`` key) the rule rests on in
+    #: the classic profile; None: a rule of docs/protocol.md only.
+    classic: str | None = None
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The profiles in which a broken requirement of this rule is a failure."""
+        return profiles_of(self.classic)
 
     @property
     def area(self) -> str:
@@ -109,6 +164,7 @@ class Result:
             "outcome": str(self.outcome),
             "requirement": self.rule.requirement,
             "section": self.rule.section,
+            "profiles": list(self.rule.profiles),
             "detail": self.detail,
             "duration_s": round(self.duration_s, 4),
         }
@@ -118,11 +174,20 @@ _REGISTRY: list[Rule] = []
 
 
 def rule(
-    rule_id: str, level: Level, section: str, requirement: str, needs: tuple[str, ...] = ()
+    rule_id: str,
+    level: Level,
+    section: str,
+    requirement: str,
+    needs: tuple[str, ...] = (),
+    classic: str | None = None,
 ) -> Callable[[Check], Check]:
-    """Register the decorated check as a rule of the catalogue."""
+    """Register the decorated check as a rule of the catalogue. ``classic``: the key of
+    the classic sentence it rests on (``classic.SENTENCES``), if the classic profile holds
+    it."""
     if not _ID.match(rule_id) or rule_id.split(".", 1)[0] not in AREAS:
         raise ValueError(f"bad rule id {rule_id!r}")
+    if classic is not None and classic not in SENTENCES:
+        raise ValueError(f"{rule_id}: unknown classic sentence {classic!r}")
     unknown = set(needs) - set(FEATURES)
     if unknown:
         raise ValueError(f"{rule_id}: unknown features {sorted(unknown)}")
@@ -130,7 +195,8 @@ def rule(
     def register(check: Check) -> Check:
         if any(r.id == rule_id for r in _REGISTRY):
             raise ValueError(f"duplicate rule id {rule_id}")
-        _REGISTRY.append(Rule(rule_id, level, section, " ".join(requirement.split()), check, needs))
+        text = " ".join(requirement.split())
+        _REGISTRY.append(Rule(rule_id, level, section, text, check, needs, classic))
         return check
 
     return register
@@ -148,6 +214,39 @@ def failure_outcome(level: Level) -> Outcome:
         Level.SHOULD: Outcome.NON_STRICT,
         Level.INFO: Outcome.INFO,
     }[level]
+
+
+def counts(finding: Finding, rule: Rule, profile: str) -> bool:
+    """Whether a finding is a failure of ``rule`` in ``profile``."""
+    if finding.scope == "all":
+        return True
+    if finding.scope == FILEPROTO:
+        return profile == FILEPROTO
+    return profile in rule.profiles
+
+
+def judge(rule: Rule, findings: list[Finding], profile: str) -> tuple[Outcome, str] | None:
+    """The outcome of a rule that broke these checks in ``profile`` (None: none broke).
+    Findings the profile does not hold are still reported, as NON-STRICT."""
+    if not findings:
+        return None
+    held = [f for f in findings if counts(f, rule, profile)]
+    other = [f for f in findings if not counts(f, rule, profile)]
+    parts = [f.message for f in held]
+    if other:
+        parts.append(
+            f"not required in the {profile} profile: " + "; ".join(f.message for f in other)
+        )
+    detail = "; ".join(parts)
+    if held:
+        return failure_outcome(rule.level), detail
+    if rule.level is Level.INFO:
+        return Outcome.INFO, detail
+    return Outcome.NON_STRICT, detail
+
+
+def safety(rule: Rule) -> bool:
+    return rule.classic == SAFETY
 
 
 @dataclass(frozen=True)

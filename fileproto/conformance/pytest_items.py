@@ -7,12 +7,14 @@ every server kind we ship (ids ``RULE[kind]``), each started once per session on
 Items are only added when conformance was asked for (a ``-m`` expression that mentions it,
 or a target), and not when the collected tests already run the catalogue against our own
 servers (this repository's tests/test_conformance.py, marked ``fileproto_catalogue``), so
-no rule runs twice in a session. UNSUPPORTED is a skip, NON-STRICT an xfail unless
-``--fileproto-strict``.
+no rule runs twice in a session. UNSUPPORTED and BLOCKED are skips, NON-STRICT an xfail
+unless ``--fileproto-strict``; ``--fileproto-check-profile classic`` holds the server to
+the classic exercise's text (docs/classic-protocol.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from fileproto.client import parse_address
+from fileproto.conformance.classic import DEFAULT_PROFILE, PROFILES
 from fileproto.conformance.model import Outcome, Result, Rule, Target
 from fileproto.conformance.rules import CATALOGUE
 from fileproto.conformance.runner import (
@@ -30,7 +33,10 @@ from fileproto.conformance.runner import (
     check_reachable,
     new_prefix,
 )
-from fileproto.server_process import ServerProcess, ServerStartError
+from fileproto.errors import FileprotoError
+from fileproto.pytest.servers import ServerPool
+from fileproto.pytest.settings import Options
+from fileproto.server_process import ServerStartError
 from servers.registry import MODES  # the one place the server kinds are read from
 
 #: Our servers, each checked when no target is given: id -> (kind, further ``serve``
@@ -48,16 +54,31 @@ class RuleFailed(Exception):
 
 
 class ConformanceSession:
-    """One runner per server for the whole session (probes once), our servers started on
-    first use and stopped at the end."""
+    """One runner per server for the whole session (probes once). Our servers come from
+    the plugin's server pool (``fileproto_servers``, fileproto/pytest/servers.py) when a
+    test asked for it, else from a pool of the same kind made here and closed at the end."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, config: pytest.Config, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
         self.prefix = new_prefix()
+        self._config = config
         self._runners: dict[str, Runner] = {}
         self._broken: dict[str, str] = {}
-        self._servers: list[ServerProcess] = []
+        self._pool: ServerPool | None = None
+        self._own_pool = False
         self._base: Path | None = None
+
+    def share(self, pool: ServerPool) -> None:
+        """Start our servers in the plugin's pool (unless some were started already)."""
+        if self._pool is None:
+            self._pool = pool
+
+    def pool(self) -> ServerPool:
+        if self._pool is None:
+            self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
+            options = Options.from_config(self._config)
+            self._pool, self._own_pool = ServerPool(self._base, options), True
+        return self._pool
 
     def runner(self, server: str) -> Runner:
         """``server`` is one of OWN_SERVERS (started here) or a HOST:PORT."""
@@ -77,25 +98,32 @@ class ConformanceSession:
             target = Target(host, port, server)
             check_reachable(target, self.timeout)
             return Runner(target, self.timeout, self.prefix)
-        if self._base is None:
-            self._base = Path(tempfile.mkdtemp(prefix="fileproto-conformance-"))
-        root = self._base / server
         kind, args = OWN_SERVERS[server]
-        log = self._base / f"{server}.log"
-        process = ServerProcess(kind, OWN_WORKERS, root, extra_args=args, log_path=log)
-        self._servers.append(process)
-        process.start()
-        target = Target(process.host, process.port, server, root)
+        pool = self.pool()
+        # get() shares a server of this kind and size; with --fileproto-target it would
+        # hand out the target, so then one of ours is started for the rules anyway.
+        running = (
+            pool.start(kind, OWN_WORKERS, *args)
+            if pool.options.target
+            else pool.get(kind, OWN_WORKERS, *args)
+        )
+        target = Target(running.host, running.port, server, running.root)
         return Runner(target, self.timeout, self.prefix)
 
-    def run(self, server: str, rule: Rule) -> Result:
-        return self.runner(server).run_rule(rule)
+    def run(self, server: str, rule: Rule, profile: str | None = None) -> Result:
+        return self.runner(server).run_rule(rule, profile)
 
     def close(self) -> None:
-        for process in self._servers:
-            process.stop()
-        self._servers.clear()
+        """Sweep what the rules left on servers that are not ours (``Runner.sweep``);
+        close the pool if it is our own."""
+        for server, runner in self._runners.items():
+            if server not in OWN_SERVERS:
+                with contextlib.suppress(OSError, FileprotoError):
+                    runner.sweep()
         self._runners.clear()
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
+        self._pool, self._own_pool = None, False
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
@@ -104,7 +132,7 @@ class ConformanceSession:
 def conformance_session(config: pytest.Config) -> ConformanceSession:
     if _STATE not in config.stash:
         timeout = config.getoption("--fileproto-check-timeout", default=DEFAULT_TIMEOUT)
-        config.stash[_STATE] = ConformanceSession(float(timeout))
+        config.stash[_STATE] = ConformanceSession(config, float(timeout))
     return config.stash[_STATE]
 
 
@@ -115,8 +143,11 @@ def apply_outcome(result: Result, strict: bool) -> None:
         return
     if result.outcome is Outcome.UNSUPPORTED:
         pytest.skip(f"UNSUPPORTED: {result.detail}")
+    if result.outcome is Outcome.BLOCKED:
+        pytest.skip(f"BLOCKED: {result.detail}")
     message = (
-        f"{result.outcome} {rule.id} [{rule.level}, docs/protocol.md section {rule.section}]\n"
+        f"{result.outcome} {rule.id} [{rule.level}, docs/protocol.md section {rule.section}, "
+        f"profiles: {', '.join(rule.profiles)}]\n"
         f"requirement: {rule.requirement}\nseen: {result.detail}"
     )
     if result.outcome is Outcome.NON_STRICT and not strict:
@@ -131,7 +162,8 @@ class RuleItem(pytest.Item):
         self.server = server
 
     def runtest(self) -> None:
-        result = conformance_session(self.config).run(self.server, self.rule)
+        profile = str(self.config.getoption("--fileproto-check-profile"))
+        result = conformance_session(self.config).run(self.server, self.rule, profile)
         self.user_properties.append(("fileproto_rule", result.as_dict()))
         apply_outcome(result, bool(self.config.getoption("--fileproto-strict")))
 
@@ -152,6 +184,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fileproto-strict",
         action="store_true",
         help="a broken SHOULD (NON-STRICT) fails its test instead of xfailing",
+    )
+    group.addoption(
+        "--fileproto-check-profile",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
+        help="the profile the rule items hold the server to: fileproto (docs/protocol.md) "
+        "or classic (docs/classic-protocol.md) (default: %(default)s)",
     )
     group.addoption(
         "--fileproto-check-timeout",
@@ -224,9 +263,14 @@ def _items(session: pytest.Session, servers: list[tuple[str, str]]) -> list[pyte
 
 
 @pytest.fixture(scope="session")
-def fileproto_conformance(pytestconfig: pytest.Config) -> ConformanceSession:
-    """The session's conformance runners: ``.run(kind_or_address, rule)``."""
-    return conformance_session(pytestconfig)
+def fileproto_conformance(
+    pytestconfig: pytest.Config, fileproto_servers: ServerPool
+) -> ConformanceSession:
+    """The session's conformance runners: ``.run(kind_or_address, rule)``; our servers
+    come from the plugin's pool."""
+    session = conformance_session(pytestconfig)
+    session.share(fileproto_servers)
+    return session
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

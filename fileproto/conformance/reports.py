@@ -1,9 +1,10 @@
 """The results of one ``fileproto check``: terminal text, JSON, Markdown and HTML.
 
 The JSON report is the stable interface (documented in docs/conformance.md):
-``{"tool", "version", "targets": [{"target", "label", "results": [{"id", "level",
-"outcome", "requirement", "section", "detail", "duration_s"}], "summary": {outcome:
-count}}]}``. The other renderings are made from the same data.
+``{"tool", "version", "profiles", "targets": [{"target", "label", "profile", "results":
+[{"id", "level", "outcome", "requirement", "section", "profiles", "detail",
+"duration_s"}], "summary": {outcome: count}, "leftovers": [name]}]}``. The other
+renderings are made from the same data.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import html
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fileproto import __version__
-from fileproto.conformance.model import OUTCOMES, Outcome, Result, Rule, Target
+from fileproto.conformance.classic import DEFAULT_PROFILE, SENTENCES
+from fileproto.conformance.model import OUTCOMES, Level, Outcome, Result, Rule, Target
 from fileproto.conformance.runner import summarize
 
 TOOL = "fileproto check"
@@ -26,6 +28,16 @@ class TargetReport:
     target: Target
     results: list[Result]
     seconds: float = 0.0
+    profile: str = DEFAULT_PROFILE
+    #: Names of this run still on the server after its final sweep.
+    leftovers: list[str] = field(default_factory=list)
+    #: Whether the run was judged in several profiles (the columns then name theirs).
+    several: bool = False
+
+    @property
+    def title(self) -> str:
+        name = self.target.name
+        return f"{name} ({self.profile})" if self.several else name
 
     @property
     def summary(self) -> dict[str, int]:
@@ -36,15 +48,19 @@ class TargetReport:
 
 
 def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
+    profiles = list(dict.fromkeys(r.profile for r in reports)) or [DEFAULT_PROFILE]
     return {
         "tool": TOOL,
         "version": __version__,
+        "profiles": profiles,
         "targets": [
             {
                 "target": r.target.address,
                 "label": r.target.name,
+                "profile": r.profile,
                 "results": [result.as_dict() for result in r.results],
                 "summary": r.summary,
+                "leftovers": r.leftovers,
             }
             for r in reports
         ],
@@ -56,7 +72,10 @@ def as_json(reports: Sequence[TargetReport]) -> dict[str, Any]:
 
 def _summary_line(report: TargetReport) -> str:
     counts = ", ".join(f"{n} {o}" for o, n in report.summary.items() if n)
-    return f"{report.target.name} ({report.target.address}): {counts} in {report.seconds:.1f} s"
+    return (
+        f"{report.target.name} ({report.target.address}), {report.profile} profile: {counts} "
+        f"in {report.seconds:.1f} s"
+    )
 
 
 def render_terminal(report: TargetReport, width: int = 100) -> str:
@@ -82,21 +101,41 @@ def render_terminal(report: TargetReport, width: int = 100) -> str:
     for reason, ids in unsupported.items():
         lines.append(f"  UNSUPPORTED {len(ids)} rule(s): {', '.join(ids)}")
         lines += wrap.wrap(reason)
+    if report.leftovers:
+        lines.append(f"  LEFT BEHIND {len(report.leftovers)} name(s) this run made could not "
+                     "be deleted:")  # fmt: skip
+        lines += wrap.wrap(", ".join(repr(n) for n in report.leftovers))
     return "\n".join(lines)
 
 
-def render_list(rules: Sequence[Rule], width: int = 100) -> str:
+def render_list(rules: Sequence[Rule], profile: str = DEFAULT_PROFILE, width: int = 100) -> str:
+    """The catalogue: each rule with the profiles that hold it (and, for the classic one,
+    the sentence of the classic text it rests on); rules ``profile`` holds are marked."""
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     lines = []
+    held = 0
     for rule in rules:
         needs = f"  needs: {', '.join(rule.needs)}" if rule.needs else ""
-        lines.append(f"{rule.id}  [{rule.level}, section {rule.section}]{needs}")
+        holds = profile in rule.profiles or rule.level is Level.INFO
+        held += holds
+        mark = "" if holds else f"  (not held by {profile}: NON-STRICT there)"
+        lines.append(
+            f"{rule.id}  [{rule.level}, section {rule.section}]  profiles: "
+            f"{', '.join(rule.profiles)}{needs}{mark}"
+        )
         lines += wrap.wrap(rule.requirement)
-    lines.append(f"{len(rules)} rules")
+        if rule.classic is not None:
+            lines += wrap.wrap(f"classic: {SENTENCES[rule.classic]}")
+    lines.append(f"{len(rules)} rules, {held} held by the {profile} profile")
     return "\n".join(lines)
 
 
 # -- Markdown -----------------------------------------------------------------------------
+
+
+def _profiles(reports: Sequence[TargetReport]) -> str:
+    names = list(dict.fromkeys(r.profile for r in reports)) or [DEFAULT_PROFILE]
+    return " and ".join(f"the {n} profile" for n in names)
 
 
 def _md(text: str) -> str:
@@ -104,16 +143,16 @@ def _md(text: str) -> str:
 
 
 def render_markdown(reports: Sequence[TargetReport]) -> str:
-    names = [r.target.name for r in reports]
+    names = [r.title for r in reports]
     out = [
-        f"Made by `{TOOL}` {__version__}: rules from docs/protocol.md, one column per server.",
+        f"Made by `{TOOL}` {__version__}, {_profiles(reports)}: one column per server.",
         "",
         "| server | address | " + " | ".join(str(o) for o in OUTCOMES) + " | seconds |",
         "| --- | --- | " + " | ".join("---:" for _ in OUTCOMES) + " | ---: |",
     ]
     for r in reports:
         counts = " | ".join(str(r.summary[str(o)]) for o in OUTCOMES)
-        out.append(f"| {_md(r.target.name)} | {r.target.address} | {counts} | {r.seconds:.1f} |")
+        out.append(f"| {_md(r.title)} | {r.target.address} | {counts} | {r.seconds:.1f} |")
     out += [
         "",
         "| rule | level | section | " + " | ".join(_md(n) for n in names) + " |",
@@ -130,10 +169,13 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
         rule = first.rule
         out.append(f"| `{rule.id}` | {rule.level} | {rule.section} | " + " | ".join(cells) + " |")
     for r in reports:
+        if r.leftovers:
+            out += ["", f"{_md(r.title)}: left behind {', '.join(map(repr, r.leftovers))}"]
+    for r in reports:
         noted = [x for x in r.results if x.outcome is not Outcome.PASS]
         if not noted:
             continue
-        out += ["", f"### {_md(r.target.name)}: what was seen", ""]
+        out += ["", f"### {_md(r.title)}: what was seen", ""]
         out += [f"- `{x.rule.id}` {x.outcome}: {_md(x.detail)}" for x in noted]
     return "\n".join(out) + "\n"
 
@@ -157,10 +199,10 @@ def render_html(reports: Sequence[TargetReport]) -> str:
     """One self-contained page: rules by servers, each cell opens its detail."""
     esc = html.escape
     head = "".join(
-        f"<th>{esc(r.target.name)}<br><small>{esc(r.target.address)}</small></th>" for r in reports
+        f"<th>{esc(r.title)}<br><small>{esc(r.target.address)}</small></th>" for r in reports
     )
     summary = "".join(
-        f"<tr><th>{esc(r.target.name)}</th>"
+        f"<tr><th>{esc(r.title)}</th>"
         + "".join(f'<td class="{o}">{r.summary[str(o)]}</td>' for o in OUTCOMES)
         + f"<td>{r.seconds:.1f}</td></tr>"
         for r in reports
@@ -187,8 +229,8 @@ def render_html(reports: Sequence[TargetReport]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{TOOL} report</title>
 <style>{_STYLE}</style></head><body>
 <h1>{TOOL} {esc(__version__)}</h1>
-<p>Rules of docs/protocol.md against each server. Click an outcome for what was seen;
-hover a rule for its requirement.</p>
+<p>Rules of docs/protocol.md ({esc(_profiles(reports))}) against each server. Click an
+outcome for what was seen; hover a rule for its requirement.</p>
 <table><tr><th>server</th>{outcome_heads}<th>seconds</th></tr>{summary}</table>
 <h2>Rules</h2>
 <table><tr><th>rule</th>{head}</tr>

@@ -7,7 +7,7 @@ import os
 
 from fileproto.conformance.context import Context, decode_file
 from fileproto.conformance.model import Level, rule
-from fileproto.conformance.rawio import Conn, show, upload_prefix, upload_suffix
+from fileproto.conformance.rawio import Conn, brief, show, upload_prefix, upload_suffix
 
 _LIST = (
     "Its OK response MUST carry `data`, the list of the names of the stored files as strings, "
@@ -53,7 +53,7 @@ _DELETE = (
 # -- LIST ---------------------------------------------------------------------------------
 
 
-@rule("list.ok.1", Level.MUST, "5.2", _LIST)
+@rule("list.ok.1", Level.MUST, "5.2", _LIST, classic="list")
 def list_is_strings(ctx: Context) -> None:
     ctx.upload(ctx.name(), b"x")
     ctx.list()  # checks: status OK, data a list of strings
@@ -70,7 +70,7 @@ def list_sorted(ctx: Context) -> None:
     ctx.expect(ours == sorted(names), f"our names come as {ours}")
 
 
-@rule("list.reflects.1", Level.MUST, "5.2", _LIST)
+@rule("list.reflects.1", Level.MUST, "5.2", _LIST, classic="list")
 def list_follows_uploads_and_deletes(ctx: Context) -> None:
     name = ctx.name()
     ctx.absent(name, why=" before its upload")
@@ -80,27 +80,61 @@ def list_follows_uploads_and_deletes(ctx: Context) -> None:
     ctx.absent(name, why=" after its delete")
 
 
+def _every_kind_of_name(ctx: Context) -> list[tuple[str, str]]:
+    """(what, name): names a listing by pattern (``*.*``, no hidden files) or by bytes
+    would miss, each carrying the run's prefix."""
+    head = ctx.name("", "")
+    room = 255 - len(head.encode()) - len(".bin")
+    return [
+        ("a name without a dot", ctx.prefix + ctx.rule.id.replace(".", "-") + "-nodot"),
+        ("a name starting with a dot", "." + ctx.name("hidden")),
+        ("a UTF-8 name", ctx.name("\u00e9t\u00e9-\u65e5\u672c")),
+        ("a 255-byte name", head + "n" * (room % 2) + "\u00e9" * (room // 2) + ".bin"),
+    ]
+
+
+@rule("list.all.1", Level.MUST, "5.2", _LIST, classic="list")
+def list_shows_every_stored_file(ctx: Context) -> str:
+    stored = []
+    refused = []
+    for what, name in _every_kind_of_name(ctx):
+        ctx.track(name)
+        reply = ctx.ask(ctx.upload_req(name, "QUJD"))
+        # Whether such a name must be accepted is for names.*; here: if it was
+        # stored, it is listed.
+        if reply.get("status") == "OK" and ctx.stored(name, b"ABC") is None:
+            stored.append((what, name))
+        else:
+            refused.append(what)
+    listed = set(ctx.list())
+    for what, name in stored:
+        ctx.soft(name in listed, f"{what} is stored (GET returns it) but missing from LIST: "
+                                 f"{brief(name)}")  # fmt: skip
+    return f"not stored, so not looked for: {', '.join(refused)}" if refused else ""
+
+
 # -- GET ----------------------------------------------------------------------------------
 
 
-@rule("get.ok.1", Level.MUST, "5.3", _GET)
+@rule("get.ok.1", Level.MUST, "5.3", _GET, classic="get")
 def get_fields(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom(1000)
     ctx.upload(name, content)
-    reply = ctx.ok(ctx.ask(ctx.req("GET", name)), "GET")
-    ctx.expect(reply.get("data_namafile") == name, f"GET answered {show(reply)}")
-    ctx.expect(decode_file(reply) == content, "GET returned other content")
+    reply = ctx.got(ctx.ask(ctx.req("GET", name)), "GET")
+    ctx.soft(reply.get("data_namafile") == name, f"GET data_namafile is not the name: "
+                                                 f"{show(reply)}")  # fmt: skip
+    ctx.soft(decode_file(reply) == content, "GET returned other content")
 
 
-@rule("get.missing.1", Level.MUST, "5.3", _GET_MISSING)
+@rule("get.missing.1", Level.MUST, "5.3", _GET_MISSING, classic="failed")
 def get_missing(ctx: Context) -> None:
     name = ctx.name()
     ctx.error(ctx.ask(ctx.req("GET", name)), "GET of a name never stored")
     ctx.absent(name, why=" after a GET of it")
 
 
-@rule("get.binary.1", Level.MUST, "5.3", _GET)
+@rule("get.binary.1", Level.MUST, "5.3", _GET, classic="get")
 def get_every_byte_value(ctx: Context) -> None:
     name = ctx.name()
     content = bytes(range(256)) * 8 + b"\r\n\r\n\x00"
@@ -108,7 +142,7 @@ def get_every_byte_value(ctx: Context) -> None:
     ctx.expect(ctx.get(name) == content, "bytes came back changed (all 256 values sent)")
 
 
-@rule("get.large.1", Level.MUST, "5.3", _GET_WHOLE)
+@rule("get.large.1", Level.MUST, "5.3", _GET_WHOLE, classic="get")
 def get_large(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom((2 << 20) + 1)
@@ -117,7 +151,7 @@ def get_large(ctx: Context) -> None:
         ctx.expect(ctx.get(name) == content, "a 2 MiB download differs from the upload")
 
 
-@rule("get.abort.1", Level.MUST, "5.3", _GET_WHOLE)
+@rule("get.abort.1", Level.MUST, "5.3", _GET_WHOLE, classic="get")
 def get_abandoned(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom((2 << 20) + 2)
@@ -133,7 +167,7 @@ def get_abandoned(ctx: Context) -> None:
 def download_alias(ctx: Context) -> None:
     name = ctx.name()
     ctx.upload(name, b"via DOWNLOAD")
-    got = ctx.content_of(ctx.ok(ctx.ask(ctx.req("DOWNLOAD", name)), "DOWNLOAD"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(ctx.req("DOWNLOAD", name)), "DOWNLOAD"), name)
     ctx.expect(got == b"via DOWNLOAD", "DOWNLOAD returned other content than GET would")
     ctx.error(ctx.ask(ctx.req("download", ctx.name("missing"))), "DOWNLOAD of a missing name")
 
@@ -141,12 +175,17 @@ def download_alias(ctx: Context) -> None:
 # -- UPLOAD -------------------------------------------------------------------------------
 
 
-@rule("upload.ok.1", Level.MUST, "5.4", _UPLOAD)
+@rule("upload.ok.1", Level.MUST, "5.4", _UPLOAD, classic="upload")
 def upload_fields(ctx: Context) -> None:
     name = ctx.name()
     reply = ctx.upload(name, b"hello")
-    ctx.expect(reply.get("data_namafile") == name, f"UPLOAD answered {show(reply)}")
-    ctx.expect(isinstance(reply.get("data"), str), f"UPLOAD data is not a string: {show(reply)}")
+    # The fields are ours: the classic text asks only for status OK.
+    ctx.soft(reply.get("data_namafile") == name,
+             f"UPLOAD data_namafile is not the name: {show(reply)}", "fileproto")  # fmt: skip
+    ctx.soft(isinstance(reply.get("data"), str),
+             f"UPLOAD data is not a string: {show(reply)}", "fileproto")  # fmt: skip
+    problem = ctx.stored(name, b"hello")
+    ctx.soft(problem is None, f"the upload was answered OK, but {problem}")
 
 
 @rule("upload.replace.1", Level.MUST, "5.4", _UPLOAD)
@@ -161,8 +200,7 @@ def upload_replaces(ctx: Context) -> None:
 def _alias_upload(ctx: Context, alias: str) -> None:
     name = ctx.name()
     content = os.urandom(2000)
-    reply = ctx.ok(ctx.ask(ctx.upload_req(name, base64.b64encode(content), alias)), alias)
-    ctx.expect(reply.get("data_namafile") == name, f"{alias} answered {show(reply)}")
+    ctx.uploaded(ctx.ask(ctx.upload_req(name, base64.b64encode(content), alias)), alias)
     ctx.expect(ctx.get(name) == content, f"{alias} stored other content than UPLOAD would")
     bad = ctx.name("bad")
     ctx.error(ctx.ask(ctx.upload_req(bad, "QUJDQ", alias.lower())), f"{alias} with bad base64")
@@ -221,7 +259,7 @@ def _half_upload(ctx: Context, name: str, old: bytes | None, new: bytes) -> str:
         during = reader.readable(min(ctx.timeout, READER_WAIT))
         reply = reader.read() if during else None
         writer.send(payload[half:] + upload_suffix(ctx.dialect))
-        ctx.ok(writer.read(), "the completed UPLOAD")
+        ctx.uploaded(writer.read(), "the completed UPLOAD")
         writer.close()
         if reply is None:
             reply = reader.read()
@@ -256,14 +294,19 @@ def list_hides_upload_in_flight(ctx: Context) -> str:
 # -- DELETE -------------------------------------------------------------------------------
 
 
-@rule("delete.ok.1", Level.MUST, "5.5", _DELETE)
+@rule("delete.ok.1", Level.MUST, "5.5", _DELETE, classic="delete")
 def delete_fields(ctx: Context) -> None:
     name = ctx.name()
     ctx.upload(name, b"x")
     reply = ctx.delete(name)
-    ctx.expect(reply.get("data_namafile") == name, f"DELETE answered {show(reply)}")
-    ctx.expect(isinstance(reply.get("data"), str), f"DELETE data is not a string: {show(reply)}")
-    ctx.error(ctx.ask(ctx.req("GET", name)), "GET after DELETE")
+    # The fields are ours: the classic text asks only for status OK.
+    ctx.soft(reply.get("data_namafile") == name,
+             f"DELETE data_namafile is not the name: {show(reply)}", "fileproto")  # fmt: skip
+    ctx.soft(isinstance(reply.get("data"), str),
+             f"DELETE data is not a string: {show(reply)}", "fileproto")  # fmt: skip
+    after = ctx.ask(ctx.req("GET", name))
+    ctx.soft(after.get("status") == "ERROR", f"GET after DELETE was answered {show(after)}")
+    ctx.soft(name not in ctx.list(), "the name is still listed after its DELETE")
 
 
 @rule(
@@ -271,6 +314,7 @@ def delete_fields(ctx: Context) -> None:
     Level.MUST,
     "5.5",
     "A DELETE of a name that is not stored MUST be answered with an ERROR response.",
+    classic="failed",
 )
 def delete_missing(ctx: Context) -> None:
     name = ctx.name()
@@ -285,6 +329,7 @@ def delete_missing(ctx: Context) -> None:
     Level.MUST,
     "5.5",
     "A DELETE MUST remove exactly the file it names and no other.",
+    classic="delete",
 )
 def delete_only_that(ctx: Context) -> None:
     name = ctx.name("x", "")
@@ -292,9 +337,9 @@ def delete_only_that(ctx: Context) -> None:
     for other in [name, *others]:
         ctx.upload(other, other.encode())
     ctx.delete(name)
-    listed = ctx.list()
-    gone = [o for o in others if o not in listed]
-    ctx.expect(not gone, f"deleting {name!r} also removed {gone}")
-    ctx.expect(name not in listed, "the deleted name is still listed")
+    # Read back with GET: whether LIST shows every name is list.all.1's business.
+    after = ctx.ask(ctx.req("GET", name))
+    ctx.soft(after.get("status") == "ERROR", f"GET of the deleted {name!r} was answered OK")
     for other in others:
-        ctx.expect(ctx.get(other) == other.encode(), f"{other!r} changed")
+        problem = ctx.stored(other, other.encode())
+        ctx.soft(problem is None, f"after deleting {name!r}: {problem}")

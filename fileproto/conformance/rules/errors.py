@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 
+from fileproto.conformance.classic import SAFETY
 from fileproto.conformance.context import Context
 from fileproto.conformance.model import Level, Violation, rule
 from fileproto.conformance.rawio import NoAnswer, brief, show, upload_prefix
@@ -29,7 +30,7 @@ _USABLE = (
 )
 
 
-@rule("errors.unknown.1", Level.MUST, "8.1", _ANSWERED)
+@rule("errors.unknown.1", Level.MUST, "8.1", _ANSWERED, classic="unknown")
 def unknown_command(ctx: Context) -> None:
     name = ctx.name()
     ctx.refused(ctx.req("FROB", name), "the unknown command FROB")
@@ -37,19 +38,19 @@ def unknown_command(ctx: Context) -> None:
     ctx.refused(ctx.upload_req(name, "QUJD", "STORE"), "the unknown command STORE", name)
 
 
-@rule("errors.param.1", Level.MUST, "8.1", _ANSWERED)
+@rule("errors.param.1", Level.MUST, "8.1", _ANSWERED, classic="failed")
 def missing_name(ctx: Context) -> None:
     ctx.refused(ctx.req("GET"), "GET without a name")
     ctx.refused(ctx.req("DELETE"), "DELETE without a name")
 
 
-@rule("errors.param.2", Level.MUST, "8.1", _ANSWERED)
+@rule("errors.param.2", Level.MUST, "8.1", _ANSWERED, classic="failed")
 def missing_payload(ctx: Context) -> None:
     name = ctx.name()
     ctx.refused(ctx.req("UPLOAD", name), "UPLOAD without a payload", name)
 
 
-@rule("errors.utf8.1", Level.MUST, "8.1", _ANSWERED)
+@rule("errors.utf8.1", Level.MUST, "8.1", _ANSWERED, classic="unknown")
 def invalid_utf8(ctx: Context) -> None:
     name = ctx.name()
     payload = base64.b64encode(b"not stored")
@@ -69,7 +70,7 @@ def invalid_utf8(ctx: Context) -> None:
         ctx.refused(data + TERMINATOR, f"the request {brief(data, 50)}", name)
 
 
-@rule("errors.message.1", Level.MUST, "8.1", _MESSAGE)
+@rule("errors.message.1", Level.MUST, "8.1", _MESSAGE, classic="failed")
 def messages_not_empty(ctx: Context) -> None:
     missing = ctx.name("missing")
     for what, data, must_fail in (
@@ -95,10 +96,10 @@ def connection_usable_after_errors(ctx: Context) -> None:
     name, bad = ctx.name(), ctx.name("bad")
     with ctx.conn() as conn:
         ctx.error(conn.request(ctx.req("GET", name)), "GET of a missing name")
-        ctx.ok(conn.request(ctx.upload_req(name, "QUJD")), "UPLOAD after an error")
+        ctx.uploaded(conn.request(ctx.upload_req(name, "QUJD")), "UPLOAD after an error")
         ctx.error(conn.request(ctx.req("FROB", name)), "an unknown command")
         ctx.error(conn.request(ctx.upload_req(bad, "QUJDQ")), "bad base64")
-        got = ctx.content_of(ctx.ok(conn.request(ctx.req("GET", name)), "GET after errors"), name)
+        got = ctx.content_of(ctx.got(conn.request(ctx.req("GET", name)), "GET after errors"), name)
         ctx.expect(got == b"ABC", "GET after errors returned other content")
         ctx.ok(conn.request(ctx.req("DELETE", name)), "DELETE after errors")
 
@@ -128,6 +129,7 @@ def refused_upload_skipped(ctx: Context) -> None:
     "8.2",
     "An error MUST NOT stop the server: it MUST go on answering new connections after any "
     "request whatever.",
+    classic=SAFETY,
 )
 def server_survives_garbage(ctx: Context) -> None:
     garbage = [

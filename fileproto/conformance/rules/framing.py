@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
+from fileproto.conformance.classic import SAFETY
 from fileproto.conformance.context import Context
 from fileproto.conformance.model import FEATURES, Level, Violation, rule
 from fileproto.conformance.rawio import (
@@ -30,6 +31,7 @@ KIB = 1024
     "2.1",
     "A server MUST speak at least one of the two request dialects (section 3, section 4); "
     "each dialect on its own is optional.",
+    classic="format",
 )
 def speaks_a_dialect(ctx: Context) -> str:
     spoken = [d for d in ("json", "text") if ctx.has(d)]
@@ -52,7 +54,7 @@ def dialects_share_files(ctx: Context) -> None:
         reply = ctx.ok(ctx.ask(request(down, "LIST")), f"LIST in {down}")
         listed = reply.get("data")
         ctx.expect(isinstance(listed, list) and name in listed, f"{up} upload not listed in {down}")
-        got = ctx.content_of(ctx.ok(ctx.ask(request(down, "GET", name)), f"GET in {down}"), name)
+        got = ctx.content_of(ctx.got(ctx.ask(request(down, "GET", name)), f"GET in {down}"), name)
         ctx.expect(got == content, f"a file uploaded in {up} reads differently in {down}")
         ctx.ok(ctx.ask(request(down, "DELETE", name)), f"DELETE in {down}")
         ctx.error(ctx.ask(request(up, "GET", name)), f"GET in {up} after a DELETE in {down}")
@@ -76,6 +78,7 @@ def _nothing_after(conn: Conn, what: str) -> None:
     "2.3",
     "A response MUST be one JSON object, encoded as UTF-8, followed by the terminator, "
     "with nothing before or after it.",
+    classic="result",
 )
 def response_framing(ctx: Context) -> None:
     for what, data in (
@@ -98,6 +101,7 @@ def response_framing(ctx: Context) -> None:
     Level.MUST,
     "2.3",
     'Every response MUST carry `status`, whose value is the string `"OK"` or the string `"ERROR"`.',
+    classic="result",
 )
 def status_values(ctx: Context) -> None:
     ctx.ok(ctx.ask(ctx.req("LIST")), "LIST")
@@ -125,11 +129,11 @@ def terminator_split(ctx: Context) -> None:
     upload = ctx.upload_req(name, base64.b64encode(content))
     with ctx.conn() as conn:
         conn.send_pieces(upload, [len(upload) - 3, 1, 1])
-        ctx.ok(conn.read(), "UPLOAD with its terminator in three pieces")
+        ctx.uploaded(conn.read(), "UPLOAD with its terminator in three pieces")
     get = ctx.req("GET", name)
     with ctx.conn() as conn:
         conn.send_pieces(get, [len(get) - 2])
-        got = ctx.content_of(ctx.ok(conn.read(), "GET with its terminator in two pieces"), name)
+        got = ctx.content_of(ctx.got(conn.read(), "GET with its terminator in two pieces"), name)
     ctx.expect(got == content, "the content stored from a split request differs")
 
 
@@ -141,7 +145,7 @@ def payload_split_mid_quantum(ctx: Context) -> None:
     data = head + base64.b64encode(content) + upload_suffix(ctx.dialect)
     with ctx.conn() as conn:
         conn.send_pieces(data, [len(head) + 1, 2, 5, 1001, 7, 3])
-        ctx.ok(conn.read(), "UPLOAD with its payload in odd pieces")
+        ctx.uploaded(conn.read(), "UPLOAD with its payload in odd pieces")
     ctx.expect(ctx.get(name) == content, "the content stored from a split payload differs")
 
 
@@ -185,14 +189,14 @@ def responses_in_order(ctx: Context) -> None:
     a, b, missing = ctx.name("a"), ctx.name("b"), ctx.name("missing")
     ca, cb = os.urandom(500), os.urandom(700)
     with ctx.conn() as conn:
-        ctx.ok(conn.request(ctx.upload_req(a, base64.b64encode(ca))), "UPLOAD a")
-        ctx.ok(conn.request(ctx.upload_req(b, base64.b64encode(cb))), "UPLOAD b")
+        ctx.uploaded(conn.request(ctx.upload_req(a, base64.b64encode(ca))), "UPLOAD a")
+        ctx.uploaded(conn.request(ctx.upload_req(b, base64.b64encode(cb))), "UPLOAD b")
         ctx.expect(
-            ctx.content_of(ctx.ok(conn.request(ctx.req("GET", b)), "GET b"), b) == cb,
+            ctx.content_of(ctx.got(conn.request(ctx.req("GET", b)), "GET b"), b) == cb,
             "GET b answered with other content",
         )
         ctx.expect(
-            ctx.content_of(ctx.ok(conn.request(ctx.req("GET", a)), "GET a"), a) == ca,
+            ctx.content_of(ctx.got(conn.request(ctx.req("GET", a)), "GET a"), a) == ca,
             "GET a answered with other content",
         )
         ctx.error(conn.request(ctx.req("GET", missing)), "GET of a missing name")
@@ -221,9 +225,9 @@ def pipelined_in_order(ctx: Context) -> None:
     with ctx.conn() as conn:
         conn.send(batch)
         replies = [conn.read() for _ in range(5)]
-    ctx.ok(replies[0], "pipelined UPLOAD")
+    ctx.uploaded(replies[0], "pipelined UPLOAD")
     ctx.expect(
-        ctx.content_of(ctx.ok(replies[1], "pipelined GET"), name) == content,
+        ctx.content_of(ctx.got(replies[1], "pipelined GET"), name) == content,
         "the pipelined GET returned other content",
     )
     listed = ctx.ok(replies[2], "pipelined LIST").get("data")
@@ -246,6 +250,7 @@ def pipelined_errors_isolated(ctx: Context) -> None:
     with ctx.conn() as conn:
         conn.send(batch)
         replies = [conn.read() for _ in range(6)]
+    ctx.uploaded(replies[0], "the pipelined UPLOAD")
     statuses = [r.get("status") for r in replies]
     expected = ["OK", "ERROR", "ERROR", "ERROR", "OK", "OK"]
     ctx.expect(statuses == expected, f"statuses {statuses}, expected {expected}")
@@ -264,9 +269,9 @@ def pipelined_mixed_dialects(ctx: Context) -> None:
     with ctx.conn() as conn:
         conn.send(batch)
         replies = [conn.read() for _ in range(4)]
-    ctx.ok(replies[0], "JSON UPLOAD")
+    ctx.uploaded(replies[0], "JSON UPLOAD")
     ctx.expect(
-        ctx.content_of(ctx.ok(replies[1], "text GET"), name) == b"ABC",
+        ctx.content_of(ctx.got(replies[1], "text GET"), name) == b"ABC",
         "the text GET returned other content",
     )
     ctx.ok(replies[2], "JSON DELETE")
@@ -369,6 +374,7 @@ def features_found(ctx: Context) -> str:
     "2.1",
     "A client that closes its connection at any point, mid-request or mid-response, MUST "
     "NOT affect the server or its other clients.",
+    classic=SAFETY,
 )
 def clients_that_leave(ctx: Context) -> None:
     name = ctx.name()

@@ -28,10 +28,9 @@ _INVALID = (
 def _round_trip(ctx: Context, size: int) -> None:
     name = ctx.name(f"size{size}")
     content = os.urandom(size)
-    reply = ctx.upload(name, content)
-    ctx.expect(reply.get("data_namafile") == name, f"UPLOAD answered {reply} without the name")
-    ctx.expect(name in ctx.list(), "the upload is not listed")
-    ctx.expect(ctx.get(name) == content, f"GET returned other content than the {size} bytes sent")
+    ctx.upload(name, content)
+    ctx.soft(name in ctx.list(), "the upload is not listed")
+    ctx.soft(ctx.get(name) == content, f"GET returned other content than the {size} bytes sent")
     ctx.delete(name)
     ctx.error(ctx.ask(ctx.req("GET", name)), "GET after DELETE")
 
@@ -51,9 +50,9 @@ def keys_in_any_order(ctx: Context) -> None:
     name = ctx.name()
     content = os.urandom(300)
     upload = {"params": [name, base64.b64encode(content).decode()], "command": "UPLOAD"}
-    ctx.ok(ctx.ask(json.dumps(upload).encode() + TERMINATOR), "UPLOAD with params first")
+    ctx.uploaded(ctx.ask(json.dumps(upload).encode() + TERMINATOR), "UPLOAD with params first")
     get = json.dumps({"params": [name], "command": "GET"}).encode() + TERMINATOR
-    got = ctx.content_of(ctx.ok(ctx.ask(get), "GET with params first"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(get), "GET with params first"), name)
     ctx.expect(got == content, "keys in another order stored other content")
 
 
@@ -63,9 +62,9 @@ def any_json_whitespace(ctx: Context) -> None:
     content = os.urandom(300)
     payload = base64.b64encode(content).decode()
     upload = f'{{\n\t"command" :\t"UPLOAD" ,\r\n "params" : [ "{name}" ,\n "{payload}" ] \n}}'
-    ctx.ok(ctx.ask(upload.encode() + TERMINATOR), "UPLOAD with whitespace between tokens")
+    ctx.uploaded(ctx.ask(upload.encode() + TERMINATOR), "UPLOAD with whitespace between tokens")
     get = f'{{ "command":"GET","params":[\t"{name}"\n]}}'
-    got = ctx.content_of(ctx.ok(ctx.ask(get.encode() + TERMINATOR), "GET with whitespace"), name)
+    got = ctx.content_of(ctx.got(ctx.ask(get.encode() + TERMINATOR), "GET with whitespace"), name)
     ctx.expect(got == content, "an envelope with whitespace stored other content")
 
 
@@ -75,7 +74,7 @@ def escaped_slashes_in_payload(ctx: Context) -> None:
     content = os.urandom(3000) + b"\xff\xff\xff"  # ends in "////": slashes for certain
     payload = base64.b64encode(content).decode().replace("/", "\\/")
     upload = f'{{"command": "UPLOAD", "params": ["{name}", "{payload}"]}}'.encode()
-    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with every '/' of the payload written '\\/'")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with every '/' of the payload written '\\/'")
     ctx.expect(ctx.get(name) == content, "a payload with '\\/' escapes stored other content")
 
 
@@ -87,10 +86,10 @@ def _u_escaped(text: str) -> str:
 def escaped_name(ctx: Context) -> None:
     name = ctx.name("\u00e9t\u00e9")
     upload = f'{{"command": "UPLOAD", "params": ["{_u_escaped(name)}", "QUJD"]}}'.encode()
-    reply = ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
-    ctx.expect(reply.get("data_namafile") == name, f"\\u-escaped name answered as {reply}")
-    ctx.expect(name in ctx.list(), "the \\u-escaped name is not listed as the name it spells")
-    ctx.expect(ctx.get(name) == b"ABC", "the \\u-escaped name stored other content")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with the name in \\u escapes")
+    ctx.soft(name in ctx.list(), "the \\u-escaped name is not listed as the name it spells")
+    problem = ctx.stored(name, b"ABC")
+    ctx.soft(problem is None, f"the \\u-escaped name: {problem}")
 
 
 @rule("json.escape.3", Level.MUST, "3.1", _SYNTAX, needs=JSON)
@@ -98,7 +97,7 @@ def escaped_command_and_payload(ctx: Context) -> None:
     name = ctx.name()
     # "QUJD" with its letters escaped, and UPLOAD as U\u0050LOAD
     upload = f'{{"command": "U\\u0050LOAD", "params": ["{name}", "\\u0051UJ\\u0044"]}}'.encode()
-    ctx.ok(ctx.ask(upload + TERMINATOR), "UPLOAD with \\u escapes in command and payload")
+    ctx.uploaded(ctx.ask(upload + TERMINATOR), "UPLOAD with \\u escapes in command and payload")
     ctx.expect(ctx.get(name) == b"ABC", "a \\u-escaped payload stored other content")
 
 
@@ -113,25 +112,25 @@ def escaped_command_and_payload(ctx: Context) -> None:
 def json_case_insensitive(ctx: Context) -> None:
     name = ctx.name()
     ctx.ok(ctx.ask(json_request("list")), "command 'list'")
-    ctx.ok(ctx.ask(json_request("Upload", name, "QUJD")), "command 'Upload'")
-    got = ctx.content_of(ctx.ok(ctx.ask(json_request("gEt", name)), "command 'gEt'"), name)
+    ctx.uploaded(ctx.ask(json_request("Upload", name, "QUJD")), "command 'Upload'")
+    got = ctx.content_of(ctx.got(ctx.ask(json_request("gEt", name)), "command 'gEt'"), name)
     ctx.expect(got == b"ABC", "'Upload' stored other content")
     ctx.ok(ctx.ask(json_request("delete", name)), "command 'delete'")
 
 
-@rule("json.malformed.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.malformed.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def malformed_json(ctx: Context) -> None:
     for data in (b'{"command": "LIST", "params": [}', b'{"command": "LIST"', b'{"command" "LIST"}'):
         ctx.refused(data + TERMINATOR, f"the malformed envelope {data!r}")
 
 
-@rule("json.type.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.type.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def envelope_not_an_object(ctx: Context) -> None:
     for data in (b'["LIST", []]', b'"LIST"', b"42"):
         ctx.refused(data + TERMINATOR, f"the envelope {data!r}")
 
 
-@rule("json.command.1", Level.MUST, "3.2", _INVALID, needs=JSON)
+@rule("json.command.1", Level.MUST, "3.2", _INVALID, needs=JSON, classic="unknown")
 def envelope_without_command(ctx: Context) -> None:
     for data in (b'{"params": []}', b'{"command": 7, "params": []}', b'{"command": null}'):
         ctx.refused(data + TERMINATOR, f"the envelope {data!r}")

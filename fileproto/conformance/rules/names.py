@@ -1,8 +1,10 @@
 """Section 6: names: reduction to the final component, refused names, the root folder.
 
-Escapes are seen from the outside: a name that should have been reduced but is readable
-under its unreduced path while absent from LIST was written outside the root. With a
-known root (``--root``) the disk is looked at too.
+An escape is claimed only when seen: on disk outside the root (with ``--root``), or,
+without a known root, a file readable through a path that leads out of the root while the
+reduced name is not stored. Otherwise the report says what was seen (stored under the
+unreduced name, readable but not listed, on disk inside the root as another name).
+Escapes are FAIL in every profile; reduction itself is a rule of docs/protocol.md only.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import posixpath
 from pathlib import Path
 
+from fileproto.conformance.classic import SAFETY
 from fileproto.conformance.context import Context
-from fileproto.conformance.model import Level, Violation, rule
+from fileproto.conformance.model import Escape, Level, Violation, rule
 from fileproto.conformance.rawio import brief, json_request, show
 
 _EXACT = (
@@ -35,25 +39,48 @@ _OUTSIDE = (
 )
 
 
+def _escaping(raw: str) -> bool:
+    """Whether ``raw``, joined to a root with ``/`` as the separator, leads out of it."""
+    norm = posixpath.normpath(raw)
+    return norm.startswith("/") or norm == ".." or norm.startswith("../")
+
+
 def _where(ctx: Context, raw: str, name: str, content: bytes) -> str:
-    """Where an upload of ``raw`` went, when not where it should (for the report)."""
-    found = []
-    listed = ctx.list()
-    if raw in listed:
-        found.append(f"stored inside the root under the unreduced name {raw!r}")
-    elif name not in listed:
-        reply = ctx.ask(ctx.req("GET", raw))
-        if reply.get("status") == "OK" and reply.get("data_file") == base64.b64encode(
-            content
-        ).decode("ascii"):
-            found.append(
-                f"written outside the root: readable under its unreduced path {raw!r} "
-                "but absent from LIST"
-            )
+    """Where an upload of ``raw`` went, when not to ``name``: only what was seen. An
+    escape (a FAIL in every profile) is claimed only when seen outside: on disk with a
+    known root, or, without one, read back through a path that leads out of the root."""
+    seen: list[str] = []
     path = ctx.outside_path(raw)
     if path is not None and path.exists():
-        found.append(f"found on disk outside the root at {path}")
-    return "; ".join(found)
+        ctx.soft(False, f"written outside the root: found on disk at {path}", "all")
+    listed = ctx.list()
+    if name in listed and ctx.stored(name, content) is None:
+        return ""  # reduced as it should be (a GET of raw then reads it too)
+    readable = ctx.stored(raw, content) is None
+    if ctx.target.root is None and readable and _escaping(raw):
+        ctx.soft(False, f"written outside the root: readable through the escaping path "
+                        f"{raw!r}, and {name!r} is not stored", "all")  # fmt: skip
+    if raw in listed:
+        seen.append(f"stored inside the root under the unreduced name {raw!r}")
+    elif readable:
+        looked = ctx.target.root is not None and not (path is not None and path.exists())
+        outside = " (and not found outside the root on disk)" if looked else ""
+        seen.append(f"readable as {raw!r} but listed neither as that nor as {name!r}{outside}")
+    inside = _inside(ctx, name)
+    if inside:
+        seen.append(f"on disk inside the root as {', '.join(map(repr, inside))}")
+    return "; ".join(seen)
+
+
+def _inside(ctx: Context, name: str) -> list[str]:
+    """Files in a known root whose name contains ``name`` but is not ``name``."""
+    root = ctx.target.root
+    if root is None:
+        return []
+    try:
+        return sorted(p.name for p in root.iterdir() if name in p.name and p.name != name)
+    except OSError:
+        return []
 
 
 def _reduced(ctx: Context, make_raw: str, stem: str = "f") -> None:
@@ -64,17 +91,16 @@ def _reduced(ctx: Context, make_raw: str, stem: str = "f") -> None:
     content = os.urandom(64)
     reply = ctx.ask(ctx.upload_req(raw, base64.b64encode(content)))
     problem = ""
-    if reply.get("status") != "OK":
-        problem = f"UPLOAD {raw!r} was answered {show(reply)}; it MUST be stored as {name!r}"
-    elif reply.get("data_namafile") != name:
-        problem = f"UPLOAD {raw!r} answered data_namafile {reply.get('data_namafile')!r}"
+    if not ctx.upload_ok(reply, f"UPLOAD {raw!r} (it MUST be stored as {name!r})"):
+        pass
     elif name not in ctx.list():
         problem = f"UPLOAD {raw!r} answered OK but {name!r} is not listed"
-    elif ctx.get(name) != content:
-        problem = f"{name!r} does not hold what was uploaded as {raw!r}"
+    else:
+        stored = ctx.stored(name, content)
+        problem = f"UPLOAD {raw!r} answered OK, but {stored}" if stored else ""
     where = _where(ctx, raw, name, content)
     if problem or where:
-        raise Violation("; ".join(p for p in (problem, where) if p))
+        ctx.soft(False, "; ".join(p for p in (problem, where) if p))
 
 
 @rule("names.reduce.1", Level.MUST, "6.2", _REDUCE)
@@ -108,11 +134,12 @@ def reduce_in_get_and_delete(ctx: Context) -> None:
     name = ctx.name()
     ctx.upload(name, b"reduced")
     for raw in (f"elsewhere/{name}", f"..\\{name}", f"/{name}"):
-        got = ctx.content_of(ctx.ok(ctx.ask(ctx.req("GET", raw)), f"GET {raw!r}"), name)
-        ctx.expect(got == b"reduced", f"GET {raw!r} returned other content")
-    reply = ctx.ok(ctx.ask(ctx.req("DELETE", f"../{name}")), f"DELETE '../{name}'")
-    ctx.expect(reply.get("data_namafile") == name, f"DELETE '../name' answered {show(reply)}")
-    ctx.absent(name, why=f" after DELETE '../{name}'")
+        problem = ctx.stored(raw, b"reduced")
+        ctx.soft(problem is None, f"{problem} (it MUST mean {name!r})")
+    reply = ctx.ask(ctx.req("DELETE", f"../{name}"))
+    ctx.soft(reply.get("status") == "OK", f"DELETE '../{name}' was answered {show(reply)}")
+    after = ctx.ask(ctx.req("GET", name))
+    ctx.soft(after.get("status") == "ERROR", f"{name!r} is still stored after DELETE '../{name}'")
 
 
 def _refused(ctx: Context, raw: str, *absent: str) -> None:
@@ -182,10 +209,11 @@ def _sized_name(ctx: Context, size: int) -> str:
 def accept_255_bytes(ctx: Context) -> None:
     name = _sized_name(ctx, 255)
     ctx.track(name)
-    reply = ctx.upload(name, b"long name")
-    ctx.expect(reply.get("data_namafile") == name, "a 255-byte name came back changed")
-    ctx.expect(name in ctx.list(), "a 255-byte name is not listed")
-    ctx.expect(ctx.get(name) == b"long name", "a 255-byte name stored other content")
+    reply = ctx.ask(ctx.upload_req(name, base64.b64encode(b"long name")))
+    ctx.uploaded(reply, "UPLOAD of a 255-byte name")
+    ctx.soft(name in ctx.list(), "a 255-byte name is not listed")
+    problem = ctx.stored(name, b"long name")
+    ctx.soft(problem is None, f"a 255-byte name: {problem}")
 
 
 @rule("names.length.2", Level.MUST, "6.3", _REFUSE)
@@ -197,25 +225,26 @@ def refuse_256_bytes(ctx: Context) -> None:
     ctx.absent(truncated, why=" (a 256-byte name, cut)")
 
 
-@rule("names.utf8.1", Level.MUST, "6.1", _EXACT)
+@rule("names.utf8.1", Level.MUST, "6.1", _EXACT, classic="get")
 def utf8_names(ctx: Context) -> None:
     name = ctx.name("\u00e9t\u00e9-\u65e5\u672c-\U0001f600-\u0410")
-    reply = ctx.upload(name, b"utf-8")
-    ctx.expect(reply.get("data_namafile") == name, f"a UTF-8 name came back as {show(reply)}")
-    ctx.expect(name in ctx.list(), "a UTF-8 name is not listed exactly as sent")
-    ctx.expect(ctx.get(name) == b"utf-8", "a UTF-8 name stored other content")
+    reply = ctx.ask(ctx.upload_req(name, base64.b64encode(b"utf-8")))
+    ctx.uploaded(reply, "UPLOAD of a UTF-8 name")
+    ctx.soft(name in ctx.list(), "a UTF-8 name is not listed exactly as sent")
+    problem = ctx.stored(name, b"utf-8")
+    ctx.soft(problem is None, f"a UTF-8 name: {problem}")
 
 
 @rule("names.space.1", Level.MUST, "6.1", _EXACT, needs=("json",))
 def names_with_spaces(ctx: Context) -> None:
     name = ctx.name(" with  spaces ")
-    ctx.ok(ctx.ask(json_request("UPLOAD", name, "QUJD")), "UPLOAD of a name with spaces")
-    ctx.expect(name in ctx.list(), "a name with spaces is not listed exactly as sent")
-    got = ctx.content_of(ctx.ok(ctx.ask(json_request("GET", name)), "GET"), name)
-    ctx.expect(got == b"ABC", "a name with spaces stored other content")
+    ctx.uploaded(ctx.ask(json_request("UPLOAD", name, "QUJD")), "UPLOAD of a name with spaces")
+    ctx.soft(name in ctx.list(), "a name with spaces is not listed exactly as sent")
+    problem = ctx.stored(name, b"ABC")
+    ctx.soft(problem is None, f"a name with spaces: {problem}")
 
 
-@rule("names.outside.1", Level.MUST, "6.4", _OUTSIDE)
+@rule("names.outside.1", Level.MUST, "6.4", _OUTSIDE, classic=SAFETY)
 def nothing_read_outside(ctx: Context) -> str:
     listed = set(ctx.list())
     system = next((f for f in ("passwd", "hosts", "hostname") if f not in listed), None)
@@ -223,7 +252,7 @@ def nothing_read_outside(ctx: Context) -> str:
         raw = "../" * 12 + f"etc/{system}"
         reply = ctx.ask(ctx.req("GET", raw))
         if reply.get("status") == "OK":
-            raise Violation(f"GET {raw!r} was answered OK: it read a file outside its root")
+            raise Escape(f"GET {raw!r} was answered OK: it read a file outside its root")
     root = ctx.target.root
     if root is None:
         return "looked from the outside only (no --root given)"
@@ -234,8 +263,10 @@ def nothing_read_outside(ctx: Context) -> str:
         ctx.error(ctx.ask(ctx.req("GET", raw)), f"GET {raw!r} (a file beside the root)")
         with contextlib.suppress(Violation):
             ctx.ask(ctx.req("DELETE", raw))
-        ctx.expect(sentinel.exists(), f"DELETE {raw!r} removed a file outside the root")
-        ctx.expect(sentinel.read_bytes() == b"outside", f"{sentinel} was changed")
+        if not sentinel.exists():
+            raise Escape(f"DELETE {raw!r} removed a file outside the root")
+        if sentinel.read_bytes() != b"outside":
+            raise Escape(f"{sentinel} was changed")
     finally:
         sentinel.unlink(missing_ok=True)
     return f"also on disk, beside {root}"

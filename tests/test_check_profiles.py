@@ -1,0 +1,242 @@
+"""``fileproto check`` in both profiles against servers with one known defect each
+(tests/peers/defective_server.py, a correct classic-style text server given one defect at
+a time). Ours pass in both profiles: tests/test_conformance.py.
+
+Each verdict is pinned in both profiles: one defect is one FAIL (or the few rules about
+it), never a cascade; our stricter rules are NON-STRICT with ``--profile classic``; the
+safety rules and what the classic text does say FAIL in both; a rule that needs what a
+failed rule checks is BLOCKED, naming it; claims are only what was seen; nothing is left
+behind, whatever form the server stored a name in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.cli.check import main as check
+from fileproto.conformance import CATALOGUE, Outcome, Runner, Target
+from fileproto.conformance.model import FEATURES
+from fileproto.conformance.rules import concurrency
+from fileproto.server_process import ServerProcess
+
+pytestmark = pytest.mark.smoke
+
+PEERS = Path(__file__).resolve().parent / "peers"
+sys.path.insert(0, str(PEERS))
+from defective_server import DEFECTS, SPOOL  # noqa: E402
+
+PROFILES = ("fileproto", "classic")
+#: The correct peer, then one per defect.
+NAMES = ("correct", *DEFECTS)
+#: 50 rounds of four simultaneous uploads: long against the one-at-a-time server (each
+#: round waits for a SYN retry), and about none of these defects.
+SLOW = "concurrency.same-name.1"
+BAD = ("FAIL", "NON-STRICT", "BLOCKED")
+
+
+class DefectiveServer(ServerProcess):
+    def __init__(self, defect: str, root: Path) -> None:
+        super().__init__(f"peer-{defect}", 1, root, log_path=root.parent / f"{defect}.log")
+        self.defect = defect
+
+    @property
+    def command(self) -> list[str]:
+        extra = [] if self.defect == "correct" else ["--defect", self.defect]
+        return [sys.executable, str(PEERS / "defective_server.py"), "--host", self.host,
+                "--port", "0", "--root", str(self.root), *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DefectiveServer]]:
+    base = tmp_path_factory.mktemp("peers")
+    servers = {name: DefectiveServer(name, base / name / "root") for name in NAMES}
+    try:
+        for server in servers.values():
+            server.start()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def reports(
+    peers: dict[str, DefectiveServer], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """profile -> label -> that target's JSON report: one ``fileproto check`` of every
+    peer (the peers checked at once, with --root), judged in both profiles."""
+    argv = []
+    for name, server in peers.items():
+        argv += [server.address, "--label", name, "--root", str(server.root)]
+    path = tmp_path_factory.mktemp("reports") / "report.json"
+    # One run, judged in both profiles.
+    check([*argv, "--profile", "fileproto", "--profile", "classic", "--exclude", SLOW,
+           "--timeout", "5", "--json", str(path)])  # fmt: skip
+    report = json.loads(path.read_text())
+    assert report["profiles"] == list(PROFILES)
+    out: dict[str, dict[str, Any]] = {profile: {} for profile in PROFILES}
+    for target in report["targets"]:
+        out[target["profile"]][target["label"]] = target
+    return out
+
+
+def seen(reports: dict[str, dict[str, Any]], profile: str, name: str) -> dict[str, str]:
+    return {r["id"]: r["outcome"] for r in reports[profile][name]["results"]}
+
+
+def detail(reports: dict[str, dict[str, Any]], profile: str, name: str, rule: str) -> str:
+    return str(next(r["detail"] for r in reports[profile][name]["results"] if r["id"] == rule))
+
+
+def bad(reports: dict[str, dict[str, Any]], profile: str, name: str) -> dict[str, str]:
+    return {r: o for r, o in seen(reports, profile, name).items() if o in BAD}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_correct_peer_passes(reports: dict[str, dict[str, Any]], profile: str) -> None:
+    """The base of every defect keeps every rule its dialect allows: a defect's verdicts
+    below are the defect's alone."""
+    assert bad(reports, profile, "correct") == {}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_missing_fields_is_the_field_rules_only(
+    reports: dict[str, dict[str, Any]], profile: str
+) -> None:
+    """UPLOAD and DELETE answer without data and data_namafile: the two rules about those
+    answers, and nothing else; the round trips, read back with GET and LIST, PASS."""
+    expected = "FAIL" if profile == "fileproto" else "NON-STRICT"
+    assert bad(reports, profile, "missing-fields") == {
+        "upload.ok.1": expected,
+        "delete.ok.1": expected,
+    }
+    outcomes = seen(reports, profile, "missing-fields")
+    round_trips = ["text.roundtrip.1", "text.large.1", "get.ok.1", "get.binary.1",
+                   "list.reflects.1", "list.all.1", "names.utf8.1", "names.length.1",
+                   "text.name.1", "text.crlf.1", "base64.empty.1", "base64.padding.1",
+                   "names.reduce.1", "names.reduce.6"]  # fmt: skip
+    assert {r: outcomes[r] for r in round_trips} == dict.fromkeys(round_trips, "PASS")
+    assert "data_namafile" in detail(reports, profile, "missing-fields", "upload.ok.1")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_glob_listing_fails_in_both(reports: dict[str, dict[str, Any]], profile: str) -> None:
+    assert bad(reports, profile, "glob-list") == {"list.all.1": "FAIL"}
+    seen_there = detail(reports, profile, "glob-list", "list.all.1")
+    assert "a name without a dot is stored (GET returns it) but missing from LIST" in seen_there
+    assert "a name starting with a dot is stored" in seen_there
+    assert "UTF-8" not in seen_there and "255-byte" not in seen_there  # those are listed
+
+
+@pytest.mark.parametrize(
+    ("defect", "rule"),
+    [("unsorted-list", "list.sorted.1"), ("strict-padding", "base64.unpadded.1")],
+)
+def test_our_stricter_rules_fail_by_default_only(
+    reports: dict[str, dict[str, Any]], defect: str, rule: str
+) -> None:
+    assert bad(reports, "fileproto", defect) == {rule: "FAIL"}
+    assert bad(reports, "classic", defect) == {rule: "NON-STRICT"}
+    assert detail(reports, "classic", defect, rule).startswith(
+        "not required in the classic profile: "
+    )
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_traversal_fails_in_both(reports: dict[str, dict[str, Any]], profile: str) -> None:
+    outcomes = seen(reports, profile, "traversal")
+    escapes = ["names.reduce.1", "names.reduce.2", "names.reduce.3", "names.outside.1"]
+    assert {r: outcomes[r] for r in escapes} == dict.fromkeys(escapes, "FAIL")
+    assert "written outside the root: found on disk at" in detail(
+        reports, profile, "traversal", "names.reduce.1"
+    )
+    # What stays inside the root (a backslash is no separator here) is not called an
+    # escape: in the classic profile it is only our stricter reduction.
+    inside = detail(reports, profile, "traversal", "names.reduce.4")
+    assert "outside the root" not in inside
+    assert "stored inside the root under the unreduced name" in inside
+    if profile == "classic":
+        stricter = {r for r, o in bad(reports, profile, "traversal").items() if o == "FAIL"}
+        assert stricter == set(escapes)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_mangled_names_fail_once_and_are_swept(
+    reports: dict[str, dict[str, Any]], profile: str
+) -> None:
+    """Bytes that are not UTF-8 are dropped from the name, so errors.utf8.1 stores
+    ``(fpc-...`` under a name no rule made: the final sweep deletes it."""
+    assert bad(reports, profile, "mangled-names") == {"errors.utf8.1": "FAIL"}
+    assert reports[profile]["mangled-names"]["leftovers"] == []
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_one_client_at_a_time_is_queued_not_refused(
+    reports: dict[str, dict[str, Any]], profile: str
+) -> None:
+    """One thread, listen(1): the 32 paced clients are all answered, one after another
+    (their SYNs are retried while the listen queue is full)."""
+    assert seen(reports, profile, "blocking")["concurrency.queue.1"] == "PASS"
+    assert "32 clients" in detail(reports, profile, "blocking", "concurrency.queue.1")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_what_needs_a_failed_rule_is_blocked(
+    reports: dict[str, dict[str, Any]], profile: str
+) -> None:
+    """Every UPLOAD is refused: upload.ok.1 FAILs, and the rules that needed to store a
+    file say so, naming it, instead of failing too."""
+    outcomes = bad(reports, profile, "read-only")
+    assert outcomes["upload.ok.1"] == "FAIL"
+    assert [r for r, o in outcomes.items() if o == "FAIL"] == ["upload.ok.1"]
+    assert outcomes["get.ok.1"] == "BLOCKED"
+    assert detail(reports, profile, "read-only", "get.ok.1").startswith(
+        "not checked: upload.ok.1 is FAIL here"
+    )
+
+
+def test_every_root_is_left_as_it_was(
+    reports: dict[str, dict[str, Any]], peers: dict[str, DefectiveServer]
+) -> None:
+    """After the run: the roots hold what they held before (the peer's spool folder),
+    nothing of ours is beside them or (written there through `../../tmp/x` and `/tmp/x`
+    by the traversal peer) in /tmp, and no leftovers are reported."""
+    for name, server in peers.items():
+        assert sorted(p.name for p in server.root.iterdir()) == [SPOOL], name
+        assert sorted(p.name for p in (server.root / SPOOL).iterdir()) == [], name
+        beside = [p.name for p in server.root.parent.iterdir() if p.name.startswith("fpc-")]
+        assert beside == [], name
+        for profile in PROFILES:
+            assert reports[profile][name]["leftovers"] == [], (name, profile)
+    prefix = re.search(r"fpc-[0-9a-f]{8}-", json.dumps(reports["fileproto"]["traversal"]))
+    assert prefix is not None
+    assert [p for p in Path("/tmp").glob(f"{prefix.group()}*")] == []
+
+
+def test_the_queue_rule_tells_never_connected_from_not_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket that listens (queue of one) and never accepts: the handshakes the kernel
+    completes for it are "connected but got no answer", the others "never connected"."""
+    monkeypatch.setattr(concurrency, "QUIET", 3.0)  # nothing will happen: do not wait 16 s
+    rule = next(r for r in CATALOGUE if r.id == "concurrency.queue.1")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        target = Target("127.0.0.1", listener.getsockname()[1])
+        runner = Runner(target, timeout=2.0)
+        # No probes: nobody answers them, and their connections would fill the queue.
+        runner.probes.found.update(dict.fromkeys(FEATURES, False), text=True)
+        result = runner.run_rule(rule)
+    assert result.outcome is Outcome.FAIL
+    assert re.search(r"of 32 clients \(connects 5 ms apart\), 0 were answered, "
+                     r"\d+ never connected \(the handshake did not complete\), "
+                     r"\d+ connected but got no answer", result.detail), result.detail  # fmt: skip
