@@ -109,16 +109,18 @@ def test_mid_body(fileproto_servers: ServerPool, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", POOLS)
 def test_mid_header_of_a_pipelined_request(fileproto_servers: ServerPool, kind: str) -> None:
-    with one_worker(fileproto_servers, kind, "--header-timeout", LONG) as (server, trace):
-        with RawConnection(server, timeout=ANSWER_TIMEOUT) as held:
-            # The worker answers LIST, then finds the next header cut short.
-            held.send(encode_request("LIST") + b"LI")
-            assert held.read() == {"status": "OK", "data": []}
-            conn = conn_of(trace, held.sock)
-            wait_for(lambda: given_back(trace, conn, "read"), what="the header to be given back")
-            assert answered_meanwhile(server) == []
-            held.send(b"ST" + TERMINATOR)
-            assert held.read() == {"status": "OK", "data": []}
+    with (
+        one_worker(fileproto_servers, kind, "--header-timeout", LONG) as (server, trace),
+        RawConnection(server, timeout=ANSWER_TIMEOUT) as held,
+    ):
+        # The worker answers LIST, then finds the next header cut short.
+        held.send(encode_request("LIST") + b"LI")
+        assert held.read() == {"status": "OK", "data": []}
+        conn = conn_of(trace, held.sock)
+        wait_for(lambda: given_back(trace, conn, "read"), what="the header to be given back")
+        assert answered_meanwhile(server) == []
+        held.send(b"ST" + TERMINATOR)
+        assert held.read() == {"status": "OK", "data": []}
 
 
 @pytest.mark.parametrize("kind", POOLS)
