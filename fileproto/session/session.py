@@ -22,7 +22,6 @@ pipelined bytes wait in the parser until then.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,8 @@ from typing import Any
 
 from fileproto.session.actions import LINGER, Action, Close, Polled, Receive, Send, State, Work
 from fileproto.session.deadlines import Deadlines, Expired, Limits
-from fileproto.store import FileStore, StoreError, Upload
-from fileproto.wire.b64 import encode_chunk
+from fileproto.session.responder import ReadFailed, Responder
+from fileproto.store import FileStore
 from fileproto.wire.events import (
     NEED_DATA,
     Closed,
@@ -39,18 +38,11 @@ from fileproto.wire.events import (
     EndOfRequest,
     Event,
     NeedData,
-    Request,
     RequestError,
     RequestStarted,
 )
-from fileproto.wire.names import InvalidName, clean_name
 from fileproto.wire.request_parser import RequestParser
-from fileproto.wire.responses import (
-    encode_error,
-    encode_ok,
-    get_response_prefix,
-    get_response_suffix,
-)
+from fileproto.wire.responses import encode_error
 
 #: Where the session reports what happens to a connection (docs/trace.md):
 #: ``trace(event, fields)``. The driver binds the connection's id.
@@ -79,14 +71,12 @@ class ServerSession:
         "_parser",
         "_piece",
         "_piece_last",
-        "_source",
         "_state",
         "_status",
-        "_upload",
         "deadlines",
         "limits",
+        "responder",
         "served",
-        "store",
         "trace",
     )
 
@@ -97,7 +87,7 @@ class ServerSession:
         accepted_at: float,
         trace: Trace | None = None,
     ) -> None:
-        self.store = store
+        self.responder = Responder(store, limits)
         self.limits = limits
         self.trace = trace
         self.deadlines = Deadlines(limits, accepted_at)
@@ -105,11 +95,9 @@ class ServerSession:
         # No parser until the first byte: a connection that waits costs no buffer.
         self._parser: RequestParser | None = None
         self._state = State.AWAITING_REQUEST
-        self._upload: Upload | None = None
         self._out: deque[tuple[bytes, bool]] = deque()  # (piece, ends the response)
         self._piece: memoryview | None = None  # what is left of the piece being sent
         self._piece_last = False
-        self._source: int | None = None  # fd of the file a GET response streams
         self._held: Event | None = None  # an event seen by ``poll``
         self._close: Close | None = None
         self._cmd: str | None = None  # the request being answered, for the trace
@@ -172,7 +160,7 @@ class ServerSession:
                 data, last = self._out.popleft()
                 self._start_piece(data, last, now)
                 continue
-            if self._source is not None:
+            if self.responder.streaming:
                 closing = self._file_piece(now)
                 if closing is not None:
                     return closing
@@ -189,7 +177,7 @@ class ServerSession:
         worker should take over, the ``Receive`` to wait on, or the ``Close`` of a
         client that left between requests. Parses only what has arrived, once; does
         no store or disk work."""
-        if self._piece is not None or self._out or self._source is not None:
+        if self._piece is not None or self._out or self.responder.streaming:
             return Work()
         if self._close is not None:
             return self._closed()
@@ -226,17 +214,13 @@ class ServerSession:
 
     def abort(self) -> None:
         """Drop what is in flight: the temporary upload, an open file. Idempotent."""
-        if self._upload is not None:
-            self._upload.abort()
-            self._upload = None
-        if self._source is not None:
-            os.close(self._source)
-            self._source = None
+        self.responder.abort()
 
     @property
     def upload_path(self) -> Path | None:
         """The temporary file of the upload in progress, if one is."""
-        return None if self._upload is None else self._upload.path
+        upload = self.responder.upload
+        return None if upload is None else upload.path
 
     # -- travelling between processes --------------------------------------------------
 
@@ -244,27 +228,17 @@ class ServerSession:
         """The file descriptors the session holds (an upload's temporary file, the file
         a GET streams): a driver that moves the session to another process passes
         these along and hands the new ones to ``adopt``, in this order."""
-        fds = []
-        if self._upload is not None:
-            fds.append(self._upload.fd)
-        if self._source is not None:
-            fds.append(self._source)
-        return fds
+        return self.responder.descriptors()
 
     def adopt(self, store: FileStore, fds: list[int], trace: Trace | None = None) -> None:
         """After unpickling: the process's store and trace, and its copies of
         ``descriptors``."""
-        self.store = store
+        self.responder.adopt(store, fds)
         self.trace = trace
-        it = iter(fds)
-        if self._upload is not None:
-            self._upload.fd = next(it)
-        if self._source is not None:
-            self._source = next(it)
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
-        state["store"] = state["trace"] = None  # the receiving process adopts its own
+        state["trace"] = None  # the receiving process adopts its own
         if self._piece is not None:
             state["_piece"] = bytes(self._piece)
         return state
@@ -299,17 +273,23 @@ class ServerSession:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Data):
-            self._write(event.data)
+            refused = self.responder.write(event.data)
+            if refused is not None:
+                self._reject(refused)
         elif isinstance(event, RequestStarted):
             # An upload's header is complete where its payload begins.
             self._cmd = event.command or "?"
             self._emit("header", cmd=event.command)
-            self._start_upload(event)
+            refused = self.responder.start_upload(event)
+            if refused is not None:
+                self._reject(refused)
         elif isinstance(event, EndOfRequest):
             if self._cmd is None:
                 self._emit("header", cmd=event.request.command)
             self._cmd = event.request.command
-            self._respond(event.request)
+            data, last, ok = self.responder.respond(event.request)
+            self._status = "OK" if ok else "ERROR"
+            self._out.append((data, last))
         elif isinstance(event, RequestError):
             self.abort()
             self._answer(encode_error(event.message), ok=False)
@@ -368,98 +348,13 @@ class ServerSession:
         if self.served >= self.limits.max_requests and self._close is None:
             self._close = Close("request limit of this connection reached", "limit")
 
-    # -- uploads --------------------------------------------------------------------
-
-    def _start_upload(self, event: RequestStarted) -> None:
-        self.abort()  # never two temporary files for one request
-        if event.command not in (None, "UPLOAD"):
-            return  # a payload where none belongs; the parser reports it at the end
-        if event.name is not None:
-            try:
-                clean_name(event.name)
-            except InvalidName as exc:
-                self._reject(str(exc))
-                return
-        try:
-            self._upload = self.store.begin_upload()
-        except OSError as exc:
-            self._reject(f"cannot store the upload: {exc.strerror}")
-
-    def _write(self, data: bytes) -> None:
-        upload = self._upload
-        if upload is None:
-            return
-        limit = self.limits.max_file_size
-        if limit is not None and upload.size + len(data) > limit:
-            self._reject(f"file too large: the limit is {limit} bytes")
-            return
-        try:
-            upload.write(data)
-        except OSError as exc:
-            self._reject(f"cannot store the upload: {exc.strerror}")
-
-    # -- responses ------------------------------------------------------------------
-
-    def _respond(self, request: Request) -> None:
-        upload, self._upload = self._upload, None
-        store = self.store
-        try:
-            if request.command == "UPLOAD":
-                if upload is None:
-                    raise StoreError("the upload's content was not received")
-                size = upload.size
-                name = store.commit_upload(upload, request.name)
-                upload = None
-                self._answer(encode_ok(data_namafile=name, data=f"uploaded {name} ({size} bytes)"))
-            elif request.command == "LIST":
-                self._answer(encode_ok(data=store.list()))
-            elif request.command == "DELETE":
-                name = store.delete(request.name)
-                self._answer(encode_ok(data_namafile=name, data=f"deleted {name}"))
-            else:
-                name, fd, _size = store.open_read(request.name)
-                self._source = fd
-                self._status = "OK"
-                self._out.append((get_response_prefix(name), False))
-        except (InvalidName, StoreError) as exc:
-            self._answer(encode_error(str(exc)), ok=False)
-        except OSError as exc:
-            self._answer(encode_error(f"server error: {exc.strerror or exc}"), ok=False)
-        finally:
-            if upload is not None:
-                upload.abort()
-
     def _file_piece(self, now: float) -> Close | None:
-        """Encode the next chunk of the file a GET streams into the piece to send."""
-        assert self._source is not None
+        """The next piece of the file a GET streams becomes the piece to send."""
         try:
-            chunk = _read_full(self._source, self.limits.read_chunk)
-        except OSError as exc:
+            data, last = self.responder.file_piece()
+        except ReadFailed as exc:
             # The prefix is out: the framing cannot carry an error any more.
-            self.abort()
             self._state = State.CLOSED
-            return Close(f"reading the file failed: {exc.strerror}", "error")
-        if len(chunk) == self.limits.read_chunk:
-            # Every chunk but the last is a multiple of 3, so the pieces join up.
-            self._start_piece(encode_chunk(chunk), False, now)
-            return None
-        self.abort()
-        suffix = get_response_suffix()
-        self._start_piece(encode_chunk(chunk) + suffix if chunk else suffix, True, now)
+            return Close(str(exc), "error")
+        self._start_piece(data, last, now)
         return None
-
-
-def _read_full(fd: int, size: int) -> bytes:
-    """Up to ``size`` bytes; short only at the end of the file."""
-    chunk = os.read(fd, size)
-    if len(chunk) == size or not chunk:
-        return chunk
-    parts = [chunk]
-    got = len(chunk)
-    while got < size:
-        more = os.read(fd, size - got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
