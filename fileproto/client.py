@@ -22,11 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
+from fileproto.addresses import ConnectError, connect_error, parse_address
+from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.ratelimit import TokenBucket
+from fileproto.timing import Phases, Timing
 from fileproto.wire.events import Data, Dialect
 from fileproto.wire.requests import encode_request, iter_upload_request
 from fileproto.wire.response_parser import Response, ResponseParser, ResponseViolation
+
+__all__ = [
+    "Client",
+    "ConnectError",
+    "Phases",
+    "Timing",
+    "Transfer",
+    "connect_error",
+    "parse_address",
+]
 
 #: Raw bytes per upload chunk; a multiple of 3 so the base64 pieces join up.
 DEFAULT_CHUNK = 3 << 16  # 192 KiB raw, 256 KiB of base64: as fast as larger, less memory
@@ -53,61 +65,6 @@ class Transfer:
     name: str
     size: int
     sha256: str
-
-
-@dataclass(frozen=True)
-class Timing:
-    """What a client felt of one request: seconds from its first byte sent to the
-    first byte of the answer (time to first byte), and to the answer's end."""
-
-    ttfb: float
-    total: float
-
-
-@dataclass
-class Phases:
-    """When one request's steps happened, in time.monotonic() seconds (docs/trace.md):
-    connecting began (for a kept connection: the request began), connected, request
-    fully sent, first byte of the answer, done (the answer's end, or the error). None:
-    not reached. ``port`` is the client's local TCP port, as the server sees it."""
-
-    connect: float
-    connected: float | None = None
-    sent: float | None = None
-    first_byte: float | None = None
-    done: float | None = None
-    port: int | None = None
-
-
-class ConnectError(FileprotoError, ConnectionError):
-    """The server could not be reached; the message names the address and a hint."""
-
-
-def connect_error(host: str, port: int, exc: OSError) -> ConnectError:
-    """The error a client shows when it cannot reach HOST:PORT: where, why, what to check."""
-    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    if isinstance(exc, ConnectionRefusedError):
-        why, hint = "connection refused", "is the server running, on this port?"
-    elif isinstance(exc, TimeoutError):
-        why, hint = "timed out", "is the address right, and the server not overloaded?"
-    elif isinstance(exc, socket.gaierror):
-        why, hint = f"unknown host ({exc.strerror})", "is the host name spelled right?"
-    else:
-        why, hint = (exc.strerror or str(exc)).lower(), "is the address right?"
-    return ConnectError(f"cannot connect to {shown}: {why}; {hint}")
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[v6]:PORT`` or ``fileproto://HOST:PORT`` to (host, port)."""
-    text = text.removeprefix("fileproto://").rstrip("/")
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
-    number = int(port)
-    if not 0 < number < 65536:
-        raise ValueError(f"port out of range in {text!r}")
-    return host, number
 
 
 def _read_chunks(

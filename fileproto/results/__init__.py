@@ -15,6 +15,7 @@ is imported here: the load generator's client processes import it, and ``statist
 (with ``decimal`` and ``fractions``) would add 0.7 MiB to each one's memory figure.
 """
 
-from fileproto.results.record import EXTERNAL, LoadResult, size_mib_of
+from fileproto.results.fields import EXTERNAL
+from fileproto.results.record import LoadResult, size_mib_of
 
 __all__ = ["EXTERNAL", "LoadResult", "size_mib_of"]

@@ -24,11 +24,16 @@ from fileproto.results.felt import (
     pooled,
     sum_counts,
 )
+from fileproto.results.fields import (
+    bool_field,
+    float_field,
+    int_field,
+    server_workers_field,
+    size_field,
+    str_field,
+)
 from fileproto.results.timeline import Timeline, server_events_of, timeline_of
 from fileproto.units import MIB
-
-#: The server-workers value (and kind) of a server we did not start.
-EXTERNAL = "external"
 
 
 def case_id(
@@ -263,42 +268,6 @@ class LoadResult:
 # -- field converters: strict enough that a table never shows a wrong-looking number ------
 
 
-def _int(value: Any) -> int:
-    # bool is an int subclass; a JSON true where a count belongs is a producer bug.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected an integer, got {value!r}")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError(f"expected an integer, got {value!r}")
-    return int(value)
-
-
-def _float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _size(value: Any) -> int | float:
-    number = _float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _server_workers(value: Any) -> int | str:
-    return EXTERNAL if value == EXTERNAL else _int(value)
-
-
 def _jsonable(value: Any) -> Any:
     """A field as extra_info holds it: the nested records as plain dicts."""
     if isinstance(value, Percentiles | Background | Timeline):
@@ -311,53 +280,53 @@ def _jsonable(value: Any) -> Any:
 
 
 _REQUIRED: dict[str, Callable[[Any], Any]] = {
-    "operation": _str,
-    "size_mib": _size,
-    "size_bytes": _int,
-    "client_workers": _int,
-    "server_workers": _server_workers,
-    "server_kind": _str,
-    "method": _str,
-    "avg_time_s": _float,
-    "throughput_Bps": _float,
-    "aggregate_Bps": _float,
-    "wall_time_s": _float,
-    "successes": _int,
-    "failures": _int,
-    "verified": _bool,
-    "first_error": _str,
+    "operation": str_field,
+    "size_mib": size_field,
+    "size_bytes": int_field,
+    "client_workers": int_field,
+    "server_workers": server_workers_field,
+    "server_kind": str_field,
+    "method": str_field,
+    "avg_time_s": float_field,
+    "throughput_Bps": float_field,
+    "aggregate_Bps": float_field,
+    "wall_time_s": float_field,
+    "successes": int_field,
+    "failures": int_field,
+    "verified": bool_field,
+    "first_error": str_field,
 }
 _OPTIONAL: dict[str, Callable[[Any], Any]] = {
-    "dialect": _str,
-    "client_peak_rss_bytes": _int,
-    "rounds": _int,
-    "interrupted": _bool,
-    "server_peak_rss_bytes": _int,
-    "limit_time_s": _float,
-    "limit_Bps": _float,
-    "ratio_to_limit": _float,
-    "dispatch": _str,
-    "scenario": _str,
-    "rate_Bps": _float,
-    "deadline_s": _float,
-    "moved_bytes": _int,
-    "moved_Bps": _float,
-    "offered_Bps": _float,
-    "ratio_to_offered": _float,
+    "dialect": str_field,
+    "client_peak_rss_bytes": int_field,
+    "rounds": int_field,
+    "interrupted": bool_field,
+    "server_peak_rss_bytes": int_field,
+    "limit_time_s": float_field,
+    "limit_Bps": float_field,
+    "ratio_to_limit": float_field,
+    "dispatch": str_field,
+    "scenario": str_field,
+    "rate_Bps": float_field,
+    "deadline_s": float_field,
+    "moved_bytes": int_field,
+    "moved_Bps": float_field,
+    "offered_Bps": float_field,
+    "ratio_to_offered": float_field,
     "failure_kinds": counts_of,
     "ttfb_s": percentiles_of,
     "request_s": percentiles_of,
     "probe_s": percentiles_of,
-    "probe_failures": _int,
+    "probe_failures": int_field,
     "background": background_of,
     "ttfb_sent_s": percentiles_of,
     "request_sent_s": percentiles_of,
     "probe_sent_s": percentiles_of,
-    "probe_late": _int,
-    "probe_in_flight": _int,
+    "probe_late": int_field,
+    "probe_in_flight": int_field,
     "timeline": timeline_of,
     "server_events": server_events_of,
-    "server_events_dropped": _int,
+    "server_events_dropped": int_field,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 _NULLABLE = frozenset({"first_error", *_OPTIONAL})
