@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fileproto.latency import PROBE_TIMEOUT
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
 
@@ -103,14 +104,18 @@ class Probe:
     ok: bool
 
     @property
-    def corrected_s(self) -> float | None:
-        """Latency from when it was due (what a client on the schedule felt)."""
-        return None if self.done is None else self.done - self.due
+    def corrected_s(self) -> float:
+        """Latency from when it was due (what a client on the schedule felt); one never
+        answered counts as the probe's timeout, as the record counts it."""
+        return PROBE_TIMEOUT if self.done is None else self.done - self.due
 
     @property
     def uncorrected_s(self) -> float | None:
-        """Latency from when it was actually sent (hides a stall's queue)."""
-        return None if self.done is None or self.sent is None else self.done - self.sent
+        """Latency from when it was actually sent (hides a stall's queue); None if it
+        was never sent, the timeout if it was never answered."""
+        if self.sent is None:
+            return None
+        return PROBE_TIMEOUT if self.done is None else self.done - self.sent
 
     @classmethod
     def of(cls, raw: Any) -> Probe | None:

@@ -144,10 +144,15 @@ def noise_of(cases: Sequence[Case]) -> Noise:
     if spread:
         basis = (
             f"One round per case, so no rank test: differences under {threshold:.2f}x are "
-            f"held back. That is the largest spread between cases that should measure the "
-            f"same, one client on different server-worker counts ({where}; one client keeps "
-            f"one worker busy)"
-            + (f", and at least {NOISE_FLOOR:g}x" if spread < NOISE_FLOOR else "")
+            "held back. The largest spread between cases that should measure the same (one "
+            "client on different server-worker counts: one client keeps one worker busy) "
+            f"is {spread:.2f}x here ({where})"
+            + (
+                f"; the threshold is never under {NOISE_FLOOR:g}x (single figures move by "
+                "about 30% between runs on a shared machine)"
+                if spread < NOISE_FLOOR
+                else ""
+            )
             + ". Run --fileproto-rounds 5 for a rank test."
         )
     else:
@@ -264,11 +269,15 @@ def _scaling(index: _Index, noise: Noise) -> list[Finding]:
             if not compared.n:
                 continue
             growth = _geomean(compared.ratios)
-            spread = f"{_times(min(compared.ratios))} to {_times(max(compared.ratios))}"
+            spread = (
+                f" ({_times(min(compared.ratios))} to {_times(max(compared.ratios))})"
+                if compared.n > 1
+                else ""
+            )
             if compared.slower == 0:
                 parts.append(f"no growth beyond noise on {_workers(workers)}")
             else:
-                parts.append(f"{_times(growth)} on {_workers(workers)} ({spread})")
+                parts.append(f"{_times(growth)} on {_workers(workers)}{spread}")
         if parts:
             n = len(index.pairs())
             out.append(
@@ -276,7 +285,12 @@ def _scaling(index: _Index, noise: Noise) -> list[Finding]:
                     "scaling",
                     f"{model}: from {_clients(low)} to {high}, the time per client grows "
                     + "; ".join(parts)
-                    + f" (geometric mean over the {_pairs_text(n)}, with the range). "
+                    + (
+                        f" (geometric mean over the {_pairs_text(n)}, with the range)"
+                        if n > 1
+                        else f" ({_pairs_text(n)})"
+                    )
+                    + ". "
                     f"{high}x would mean the clients shared the server evenly at the "
                     f"speed one client gets alone.",
                 )
@@ -493,9 +507,9 @@ def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
     present (from when each was due, and from when it was sent), else the record's
     probe_s and, if the record has it, its uncorrected figure."""
     if case.probes:
-        corrected = [p.corrected_s for p in case.probes if p.corrected_s is not None]
-        uncorrected = [p.uncorrected_s for p in case.probes if p.uncorrected_s is not None]
-        return Percentiles.of(corrected), Percentiles.of(uncorrected)
+        due = [p.corrected_s for p in case.probes]
+        sent = [p.uncorrected_s for p in case.probes if p.uncorrected_s is not None]
+        return Percentiles.of(due), Percentiles.of(sent)
     uncorrected: Percentiles | None = None
     for key in UNCORRECTED_KEYS:
         raw = case.info.get(key)
@@ -510,11 +524,11 @@ def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
 
 def _probe_text(corrected: Percentiles, uncorrected: Percentiles | None) -> str:
     count = f"{corrected.count} probe{'' if corrected.count == 1 else 's'}"
-    text = f"{count}: p50 {_ms(corrected.p50)}, p99 {_ms(corrected.p99)}, max {_ms(corrected.max)}"
+    text = (
+        f"p50 {_ms(corrected.p50)}, p99 {_ms(corrected.p99)}, max {_ms(corrected.max)} over {count}"
+    )
     if uncorrected is not None:
-        text += (
-            f" (timed from each probe's send instead of its due time: p99 {_ms(uncorrected.p99)})"
-        )
+        text += f" (timed from each send instead of each due time: p99 {_ms(uncorrected.p99)})"
     return text
 
 
@@ -532,6 +546,19 @@ def _responsiveness(index: _Index, cases: Sequence[Case]) -> list[Finding]:
         lc, (lp, lu) = light
         hc, (hp, hu) = heavy
         assert lp is not None and hp is not None
+        where = (
+            f"{_clients(lc.result.client_workers)} ({lc.result.operation} "
+            f"{size_text(lc.result.size_mib)} MiB)"
+        )
+        if hc is lc:
+            out.append(
+                Finding(
+                    "responsiveness",
+                    f"{model}: the LIST probe (a new connection every 100 ms) was answered "
+                    f"in {_probe_text(lp, lu)} beside {where}: its lightest load was also its worst.",
+                )
+            )
+            continue
         out.append(
             Finding(
                 "responsiveness",
