@@ -555,7 +555,8 @@ def _responsiveness(index: _Index, cases: Sequence[Case]) -> list[Finding]:
                 Finding(
                     "responsiveness",
                     f"{model}: the LIST probe (a new connection every 100 ms) was answered "
-                    f"in {_probe_text(lp, lu)} beside {where}: its lightest load was also its worst.",
+                    f"in {_probe_text(lp, lu)} beside {where}: its lightest load was "
+                    "also its worst.",
                 )
             )
             continue
