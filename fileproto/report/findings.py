@@ -409,9 +409,8 @@ def _queued(index: _Index, cases: Sequence[Case]) -> list[Finding]:
         return [
             Finding(
                 "queued",
-                "No timelines in this run: how much of a client's time was spent queued "
-                "rather than served is not known (runs record them per case since the "
-                "timelines were added).",
+                f"No timelines in this run (0 of {len(cases)} cases recorded one): how "
+                "much of a client's time was spent queued rather than served is not known.",
             )
         ]
     traced = [c for c in with_timeline if c.server_events]
@@ -420,9 +419,10 @@ def _queued(index: _Index, cases: Sequence[Case]) -> list[Finding]:
         out.append(
             Finding(
                 "queued",
-                "The server's events were not recorded (a server of someone else's, or "
-                "tracing off): queued and served time cannot be told apart; the "
-                "timelines show the clients' own phases.",
+                f"The server's events were not recorded (0 of {len(with_timeline)} cases "
+                "with a timeline have them: a server of someone else's, or tracing off): "
+                "queued and served time cannot be told apart; the timelines show the "
+                "clients' own phases.",
             )
         )
         return out

@@ -8,11 +8,13 @@ them to its fd 4, each a JSON object ended by a NUL byte; no port, no websocket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,13 @@ FLAGS = (
     "--hide-scrollbars",
 )
 TIMEOUT = 60.0
+_LAUNCHER = """
+import fcntl, os, sys
+ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3]]
+for target, fd in zip((3, 4), ends):
+    os.dup2(fd, target)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
 
 
 def chromium() -> str | None:
@@ -53,24 +62,32 @@ class PageLoad:
 class Browser:
     def __init__(self, executable: str) -> None:
         self._profile = tempfile.TemporaryDirectory(prefix="fileproto-chromium-")
+        # Chromium's own messages, for the error when it dies.
+        self._log = open(Path(self._profile.name) / "stderr.log", "w+b")  # noqa: SIM115
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         command = [executable, *FLAGS, f"--user-data-dir={self._profile.name}",
                    "--remote-debugging-pipe", "about:blank"]  # fmt: skip
-        # The shell puts the two pipe ends at fds 3 and 4, where Chromium expects them.
-        script = f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
+        # A small launcher puts the two pipe ends at fds 3 and 4, where Chromium expects
+        # them (moved above 9 first, so that neither end is overwritten by the other).
         self._process = subprocess.Popen(
-            ["sh", "-c", script, "sh", *command],
+            [sys.executable, "-c", _LAUNCHER, str(to_browser_r), str(from_browser_w), *command],
             pass_fds=(to_browser_r, from_browser_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
+
+    def log(self) -> str:
+        """The end of what Chromium wrote to its stderr."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-3000:]
 
     def __enter__(self) -> Browser:
         return self
@@ -81,20 +98,17 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, TimeoutError, RuntimeError):
             self.call("Browser.close", timeout=5.0)
-        except (OSError, TimeoutError, RuntimeError):
-            pass
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(timeout=10)
         for fd in (self._to_browser, self._from_browser):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
+        self._log.close()
         self._profile.cleanup()
 
     # -- the protocol -----------------------------------------------------------------
@@ -106,7 +120,10 @@ class Browser:
             message["sessionId"] = session
         data = json.dumps(message).encode() + b"\0"
         while data:
-            data = data[os.write(self._to_browser, data) :]
+            try:
+                data = data[os.write(self._to_browser, data) :]
+            except BrokenPipeError:
+                raise RuntimeError(f"Chromium is gone: {self.log()}") from None
         return self._next_id
 
     def _receive(self, deadline: float) -> dict[str, Any]:
@@ -118,7 +135,7 @@ class Browser:
             if ready:
                 chunk = os.read(self._from_browser, 1 << 16)
                 if not chunk:
-                    raise RuntimeError("Chromium closed its DevTools pipe")
+                    raise RuntimeError(f"Chromium closed its DevTools pipe: {self.log()}")
                 self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\0")
         message: dict[str, Any] = json.loads(raw)

@@ -1,0 +1,129 @@
+"""The timelines as a reader gets them: a Chrome Trace Event file (Perfetto UI,
+chrome://tracing) and a timeline PNG per case."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.report.cases import load_cases
+from fileproto.report.trace_events import render_trace_events
+from tests.helpers.timeline_runs import simulated_case, simulated_run
+
+pytestmark = pytest.mark.smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_RUN = ROOT / "docs" / "full-run.json"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _report(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _names(events: list[dict[str, Any]], kind: str) -> dict[tuple[int, int], str]:
+    return {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == kind}
+
+
+def test_one_process_per_case_and_a_track_per_client_and_worker() -> None:
+    document = simulated_run(kinds=("thread", "asyncio"), clients=(5,), workers=(1, 2))
+    trace = render_trace_events(load_cases(document))
+    events = trace["traceEvents"]
+    processes = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
+    assert sorted(processes.values()) == sorted(b["param"] for b in document["benchmarks"])
+    threads = _names(events, "thread_name")
+    pid = next(p for p, name in processes.items() if name == "thread-UPLOAD-10MiB-c5-w2")
+    mine = sorted(name for (p, _), name in threads.items() if p == pid)
+    assert mine == sorted(
+        ["LIST probe", "thread:1", "thread:2", *(f"client {i}" for i in range(5))]
+    )
+    slices = [e for e in events if e["ph"] == "X" and e["pid"] == pid]
+    by_track: dict[str, list[str]] = defaultdict(list)
+    for e in slices:
+        by_track[threads[(pid, e["tid"])]].append(e["name"])
+        assert e["cat"] == ("server" if threads[(pid, e["tid"])].startswith("thread:")
+                            else "client")  # fmt: skip
+    assert by_track["client 3"] == ["connecting", "sending", "waiting for first byte",
+                                    "receiving"]  # fmt: skip
+    # Each connection is taken twice (it was given back mid-request once).
+    served = Counter(n for t in ("thread:1", "thread:2") for n in by_track[t])
+    assert served == Counter({f"serving conn {i}": 2 for i in range(1, 6)})
+
+
+def test_slices_of_a_track_never_overlap_and_async_slices_pair() -> None:
+    """Complete slices on one track must nest perfectly (the format; Perfetto drops the
+    rest): an asyncio loop serves many connections at once, so it gets more lanes."""
+    case = simulated_case("asyncio", 20, 1)
+    # One loop serving every connection at once: slices that overlap in time.
+    for event in case["extra_info"]["server_events"]:
+        if event["ev"] == "taken":
+            event["at"] = min(event["at"], 0.03)
+    trace = render_trace_events(load_cases({"benchmarks": [case]}))
+    events = trace["traceEvents"]
+    per_tid: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
+    for e in events:
+        if e["ph"] == "X":
+            assert e["ts"] >= 0 and e["dur"] >= 0
+            per_tid[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
+    for spans in per_tid.values():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end - 1e-6
+    lanes = [n for n in _names(events, "thread_name").values() if n.startswith("loop:4001")]
+    assert len(lanes) > 1 and "loop:4001 #2" in lanes
+    begins = Counter((e["id"], e["name"]) for e in events if e["ph"] == "b")
+    ends = Counter((e["id"], e["name"]) for e in events if e["ph"] == "e")
+    assert begins == ends and begins
+
+
+def test_cli_writes_a_trace_file(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread",), clients=(5,), workers=(1,))))
+    out = tmp_path / "trace.json"
+    run = _report(str(run_file), "--trace-events", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "wrote the timelines of 1 case(s) as Chrome trace events" in run.stdout
+    trace = json.loads(out.read_text())
+    assert trace["displayTimeUnit"] == "ms"
+    assert {e["ph"] for e in trace["traceEvents"]} >= {"M", "X", "b", "e"}
+
+
+def test_a_run_without_timelines_says_so(tmp_path: Path) -> None:
+    run = _report(str(FULL_RUN), "--trace-events", str(tmp_path / "t.json"))
+    assert run.returncode == 2
+    assert "no case has a timeline" in run.stderr
+    assert not (tmp_path / "t.json").exists()
+    run = _report(str(FULL_RUN), "--timeline", str(tmp_path / "tl"))
+    assert run.returncode == 2
+    assert "none of the chosen cases has a timeline" in run.stderr
+
+
+def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread", "process"))))
+    folder = tmp_path / "tl"
+    run = _report(str(run_file), "--timeline", str(folder))
+    assert run.returncode == 0, run.stderr
+    # The default: 50 clients on 1 and on 5 workers of each kind.
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{k}-UPLOAD-10MiB-c50-w{w}.png" for k in ("thread", "process") for w in (1, 5)
+    )
+    for png in folder.iterdir():
+        assert png.read_bytes().startswith(PNG_MAGIC)
+    chosen = tmp_path / "one"
+    run = _report(str(run_file), "--timeline", str(chosen), "--case", "process-UPLOAD-10MiB-c1-w5")
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in chosen.iterdir()] == ["process-UPLOAD-10MiB-c1-w5.png"]
+    run = _report(str(run_file), "--timeline", str(chosen), "--case", "nope-c9")
+    assert run.returncode == 2
+    assert "no case nope-c9 in the run" in run.stderr
