@@ -689,7 +689,8 @@ def render_findings_text(found: Sequence[Finding]) -> str:
 def render_findings_markdown(found: Sequence[Finding]) -> str:
     if not found:
         return ""
+    # Topics in bold, not as headings: the tables that follow are the ### sections.
     lines = ["## Findings"]
     for title, texts in grouped(found):
-        lines += ["", f"### {title}", "", *(f"- {text}" for text in texts)]
+        lines += ["", f"**{title}**", "", *(f"- {text}" for text in texts)]
     return "\n".join(lines) + "\n"
