@@ -180,11 +180,11 @@ def test_failed_clients_and_their_first_errors() -> None:
 
 def test_responsiveness_corrected_and_uncorrected() -> None:
     """The made-up probes: one sent 50 ms late. From its due time it took 51 ms; from its
-    send, 1 ms: both figures are shown."""
+    start, 1 ms: both figures are shown."""
     found = findings(load_cases(simulated_run(kinds=("thread",))))
     (text,) = _texts(found, "responsiveness")
     assert "max 51.0 ms" in text
-    assert "timed from each send instead of each due time: p99 1.0 ms" in text
+    assert "timed from each probe's start instead of its due time: p99 1.0 ms" in text
 
 
 def test_slow_run_findings_name_what_failed_and_who_kept_answering() -> None:
@@ -238,3 +238,20 @@ def test_every_finding_has_a_number() -> None:
         document: dict[str, Any] = json.loads(source.read_text())
         for finding in findings(load_cases(document)):
             assert re.search(r"\d", finding.text), finding
+
+
+def test_uncorrected_figures_from_the_record_without_a_timeline() -> None:
+    """A record without a timeline but with probe_sent_s (timed from each probe's start)
+    shows both figures; one without it, the corrected one alone."""
+    document = without_timelines(simulated_run(kinds=("thread",), clients=(1, 50)))
+    for bench in document["benchmarks"]:
+        bench["extra_info"]["probe_sent_s"] = {
+            "count": 12, "p50": 0.0008, "p90": 0.0009, "p99": 0.002, "max": 0.002
+        }  # fmt: skip
+    (text,) = _texts(findings(load_cases(document)), "responsiveness")
+    assert "p99 51.0 ms" in text
+    assert "timed from each probe's start instead of its due time: p99 2.0 ms" in text
+    for bench in document["benchmarks"]:
+        del bench["extra_info"]["probe_sent_s"]
+    (text,) = _texts(findings(load_cases(document)), "responsiveness")
+    assert "p99 51.0 ms" in text and "instead of its due time" not in text

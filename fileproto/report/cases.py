@@ -102,6 +102,8 @@ class Probe:
     first_byte: float | None
     done: float | None
     ok: bool
+    #: When its connection began (the probe's actual start); older records lack it.
+    connect: float | None = None
 
     @property
     def corrected_s(self) -> float:
@@ -110,12 +112,17 @@ class Probe:
         return PROBE_TIMEOUT if self.done is None else self.done - self.due
 
     @property
+    def start(self) -> float | None:
+        """When the probe actually began: its connection's start, else its send."""
+        return self.connect if self.connect is not None else self.sent
+
+    @property
     def uncorrected_s(self) -> float | None:
-        """Latency from when it was actually sent (hides a stall's queue); None if it
-        was never sent, the timeout if it was never answered."""
-        if self.sent is None:
+        """Latency from when it actually began (hides a stall's queue), as the record's
+        probe_sent_s counts it; None if it never began, the timeout if never answered."""
+        if self.start is None:
             return None
-        return PROBE_TIMEOUT if self.done is None else self.done - self.sent
+        return PROBE_TIMEOUT if self.done is None else self.done - self.start
 
     @classmethod
     def of(cls, raw: Any) -> Probe | None:
@@ -130,6 +137,7 @@ class Probe:
             _number(raw.get("first_byte")),
             _number(raw.get("done")),
             raw.get("ok") is True,
+            _number(raw.get("connect")),
         )
 
 

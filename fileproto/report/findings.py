@@ -22,7 +22,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from fileproto.latency import Percentiles
 from fileproto.report.cases import (
     QUEUED,
     SERVED,
@@ -33,7 +32,7 @@ from fileproto.report.cases import (
 from fileproto.report.order import kind_order, operation_rank, rank, size_text
 from fileproto.report.ranktest import ALPHA, mann_whitney_p, smallest_p
 from fileproto.results import LoadResult
-from fileproto.results.felt import percentiles_of
+from fileproto.results.felt import Percentiles, percentiles_of
 from fileproto.scenarios import DISPATCH_LABELS
 
 #: No threshold below this with one round (README: single figures move ~30% between runs).
@@ -497,9 +496,9 @@ def _scenario(r: LoadResult) -> str:
     return f"scenario {r.scenario}, " if r.scenario else ""
 
 
-#: Where a record may keep the probe's latency timed from each send (the uncorrected
-#: figure beside probe_s, which is timed from each probe's due time).
-UNCORRECTED_KEYS = ("probe_uncorrected_s", "probe_sent_s")
+#: Where a record keeps the probe's latency timed from each probe's actual start (the
+#: uncorrected figure beside probe_s, which is timed from each probe's due time).
+UNCORRECTED_KEYS = ("probe_sent_s",)
 
 
 def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
@@ -528,7 +527,9 @@ def _probe_text(corrected: Percentiles, uncorrected: Percentiles | None) -> str:
         f"p50 {_ms(corrected.p50)}, p99 {_ms(corrected.p99)}, max {_ms(corrected.max)} over {count}"
     )
     if uncorrected is not None:
-        text += f" (timed from each send instead of each due time: p99 {_ms(uncorrected.p99)})"
+        text += (
+            f" (timed from each probe's start instead of its due time: p99 {_ms(uncorrected.p99)})"
+        )
     return text
 
 

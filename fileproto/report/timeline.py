@@ -198,12 +198,12 @@ def _legend(ax: Any, phases: Sequence[str], failures: bool, traced: bool) -> Non
 
 def _probes(ax: Any, case: Case) -> None:
     due = [(p.due, p.corrected_s * 1000) for p in case.probes]
-    sent = [(p.sent, p.uncorrected_s * 1000) for p in case.probes
-            if p.sent is not None and p.uncorrected_s is not None]  # fmt: skip
+    sent = [(p.start, p.uncorrected_s * 1000) for p in case.probes
+            if p.start is not None and p.uncorrected_s is not None]  # fmt: skip
     ax.scatter([d for d, _ in due], [v for _, v in due], s=14, color="#e15759",
                label="from when it was due")  # fmt: skip
     ax.scatter([d for d, _ in sent], [v for _, v in sent], s=22, facecolors="none",
-               edgecolors="#59a14f", label="from when it was sent")  # fmt: skip
+               edgecolors="#59a14f", label="from when it began")  # fmt: skip
     failed = [p.due for p in case.probes if not p.ok]
     if failed:
         top = max(v for _, v in due)

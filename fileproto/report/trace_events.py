@@ -189,11 +189,12 @@ def _probe_track(process: _Process, case: Case) -> None:
         args["latency from due (ms)"] = round(probe.corrected_s * 1000, 3)
         if probe.uncorrected_s is not None:
             args["latency from send (ms)"] = round(probe.uncorrected_s * 1000, 3)
-        end = probe.done if probe.done is not None else probe.sent or probe.due
+        began = probe.start
+        end = probe.done if probe.done is not None else began or probe.due
         parts = []
-        if probe.sent is not None and probe.sent > probe.due:
-            parts.append(("late: not yet sent", probe.due, probe.sent, dict(args)))
-        start = probe.sent if probe.sent is not None else probe.due
+        if began is not None and began > probe.due:
+            parts.append(("late: not yet sent", probe.due, began, dict(args)))
+        start = began if began is not None else probe.due
         parts.append(("LIST", start, max(start, end), args))
         process.slices(track, parts)
 
