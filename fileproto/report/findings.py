@@ -304,7 +304,8 @@ def _workers_help(index: _Index, noise: Noise) -> list[Finding]:
         return []
     out = []
     for model in index.models:
-        for clients in index.clients[1:]:
+        # One client keeps one worker busy: more workers cannot help it.
+        for clients in (c for c in index.clients if c > 1):
             steps, hurt, helped_to = [], [], index.workers[0]
             stopped = False
             for fewer, more in zip(index.workers, index.workers[1:], strict=False):

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from fileproto.latency import PROBE_TIMEOUT
 from fileproto.report.cases import (
     CLIENT_PHASES,
     QUEUED,
@@ -126,7 +127,7 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
         traced = traced or bool(events)
         rows.append((request, case.segments(request, events)))
     probes = bool(case.probes)
-    height = 1.6 + 0.17 * len(rows) + (1.8 if probes else 0)
+    height = 1.8 + 0.15 * len(rows) + (2.0 if probes else 0)
     figure = Figure(figsize=(11, max(3.5, height)), dpi=110)
     FigureCanvasAgg(figure)
     if probes:
@@ -146,9 +147,13 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
         if not request.ok:
             lanes.plot([request.end], [y], marker="x", color="red", ms=6, mew=2)
     lanes.set_ylim(len(rows) - 0.4, -0.6)
-    step = max(1, len(rows) // 25)
+    # Every row named while the names stay readable: rows are in connect order, so a
+    # skipped label would leave a row nobody can name.
+    step = max(1, -(-len(rows) // 80))
     ticks = list(range(0, len(rows), step))
-    lanes.set_yticks(ticks, labels=[f"client {rows[i][0].client}" for i in ticks], fontsize=7)
+    size = 7 if len(rows) <= 30 else 6 if len(rows) <= 60 else 5
+    lanes.set_yticks(ticks, labels=[f"client {rows[i][0].client}" for i in ticks], fontsize=size)
+    lanes.set_ylabel("client requests, in the order they began to connect", fontsize=8)
     lanes.set_xlim(0, end * 1.08 or 1.0)
     lanes.grid(True, axis="x", alpha=0.3)
     figure.suptitle(title_of(case), fontsize=11, x=0.01, ha="left")
@@ -206,12 +211,16 @@ def _probes(ax: Any, case: Case) -> None:
                edgecolors="#59a14f", label="from when it began")  # fmt: skip
     failed = [p.due for p in case.probes if not p.ok]
     if failed:
-        top = max(v for _, v in due)
-        ax.scatter(failed, [top] * len(failed), marker="x", color="red", label="unanswered")
+        # An unanswered probe counts as the timeout: its x sits on that line.
+        ax.scatter(failed, [PROBE_TIMEOUT * 1000] * len(failed), marker="x", color="red",
+                   label=f"unanswered ({PROBE_TIMEOUT:g} s)")  # fmt: skip
     from matplotlib.ticker import FuncFormatter
 
     ax.set_yscale("log")
+    highest = max([v for _, v in due] + [PROBE_TIMEOUT * 1000 if failed else 0.0])
+    ax.set_ylim(top=highest * 2)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
     ax.set_ylabel("LIST probe (ms)", fontsize=8)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+    # Above the panel: inside, it would hide the slowest probes.
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=7, frameon=False)
