@@ -111,7 +111,7 @@ def test_full_run_as_a_reader_sees_it(browser: Browser, tmp_path: Path) -> None:
     assert "No timelines in this run" in view["timelines"]
     assert "AMD EPYC" in view["machine"] and "08f108db2f5c" in view["machine"]
     assert "git checkout 08f108db2f5c0cd0f0700f50295ec2a49d6e5467" in view["reproduce"]
-    assert 'pytest -m "full"' in view["reproduce"]
+    assert "pytest -m full --benchmark-json=run.json" in view["reproduce"]
 
 
 def test_slow_run_shows_its_table_and_failures(browser: Browser, tmp_path: Path) -> None:

@@ -144,9 +144,9 @@ def reproduce_commands(document: Document, cases: Sequence[Case]) -> list[str]:
     if slow:
         marks.append("slowclients")
     if marks:
+        selection = marks[0] if len(marks) == 1 else f'"{" or ".join(marks)}"'
         out.append(
-            f'pytest -m "{" or ".join(marks)}"{extra} --benchmark-json=run.json '
-            "--fileproto-report=report"
+            f"pytest -m {selection}{extra} --benchmark-json=run.json --fileproto-report=report"
         )
     out.append("fileproto report run.json --html report.html")
     return out
