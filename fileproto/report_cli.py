@@ -87,8 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="ID",
         action="append",
         default=[],
-        help="a case for --timeline, by its id (thread-UPLOAD-10MiB-c50-w1) or benchmark "
-        "name; repeatable (default: the most clients on 1 and 5 workers of each kind)",
+        help="a case for --timeline and --trace-events, by its id "
+        "(thread-UPLOAD-10MiB-c50-w1) or benchmark name; repeatable (default: for "
+        "--timeline the most clients on 1 and 5 workers of each kind, for --trace-events "
+        "every case)",
     )
     parser.set_defaults(func=run)
 
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
         (args.md, lambda p: _write(p, markdown(classic, slow, views), "Markdown tables")),
         (args.html, lambda p: _write(p, render_html(document), "HTML report")),
-        (args.trace_events, lambda p: _write_trace(p, views)),
+        (args.trace_events, lambda p: _write_trace(p, views, args.case)),
     ]
     if classic:
         outputs += [
@@ -179,18 +181,27 @@ def markdown(classic: list[LoadResult], slow: list[LoadResult], views: list[Case
     return "\n".join(p for p in parts if p)
 
 
-def _write_trace(path: Path, views: list[Case]) -> None:
+def _write_trace(path: Path, views: list[Case], wanted: list[str]) -> None:
+    if wanted:
+        chosen, unknown = choose_cases(views, wanted)
+        if unknown:
+            raise ValueError(_unknown(unknown, views))
+        views = chosen
     trace = render_trace_events(views)
     path.write_text(json.dumps(trace, separators=(",", ":")) + "\n", encoding="utf-8")
     shown = sum(1 for e in trace["traceEvents"] if e.get("name") == "process_name")
     print(f"wrote the timelines of {shown} case(s) as Chrome trace events to {path}")
 
 
+def _unknown(names: list[str], views: list[Case]) -> str:
+    known = ", ".join(c.id for c in views[:3])
+    return f"no case {', '.join(names)} in the run (cases are named like {known})"
+
+
 def _write_timelines(folder: Path, views: list[Case], wanted: list[str]) -> None:
     chosen, unknown = choose_cases(views, wanted)
     if unknown:
-        known = ", ".join(c.id for c in views[:3])
-        raise ValueError(f"no case {', '.join(unknown)} in the run (cases are named like {known})")
+        raise ValueError(_unknown(unknown, views))
     drawable = [c for c in chosen if c.requests]
     for case in chosen:
         if not case.requests:

@@ -98,6 +98,19 @@ def test_cli_writes_a_trace_file(tmp_path: Path) -> None:
     assert {e["ph"] for e in trace["traceEvents"]} >= {"M", "X", "b", "e"}
 
 
+def test_cli_trace_of_chosen_cases(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread",), clients=(1, 5))))
+    out = tmp_path / "trace.json"
+    run = _report(str(run_file), "--trace-events", str(out), "--case", "thread-UPLOAD-10MiB-c5-w1")
+    assert run.returncode == 0, run.stderr
+    trace = json.loads(out.read_text())
+    names = [e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"]
+    assert names == ["thread-UPLOAD-10MiB-c5-w1"]
+    run = _report(str(run_file), "--trace-events", str(out), "--case", "c7")
+    assert run.returncode == 2 and "no case c7 in the run" in run.stderr
+
+
 def test_a_run_without_timelines_says_so(tmp_path: Path) -> None:
     run = _report(str(FULL_RUN), "--trace-events", str(tmp_path / "t.json"))
     assert run.returncode == 2
