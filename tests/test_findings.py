@@ -182,9 +182,14 @@ def test_responsiveness_corrected_and_uncorrected() -> None:
     """The made-up probes: one sent 50 ms late. From its due time it took 51 ms; from its
     start, 1 ms: both figures are shown."""
     found = findings(load_cases(simulated_run(kinds=("thread",))))
-    (text,) = _texts(found, "responsiveness")
+    (text,) = _texts(found, "responsiveness")  # no note: this run times from the due time
     assert "max 51.0 ms" in text
     assert "timed from each probe's start instead of its due time: p99 1.0 ms" in text
+
+
+def test_an_old_run_says_its_probe_figures_are_uncorrected() -> None:
+    texts = _texts(findings(load_cases(FULL_RUN)), "responsiveness")
+    assert texts[-1].startswith("The 108 cases' probe figures count from each probe's actual")
 
 
 def test_slow_run_findings_name_what_failed_and_who_kept_answering() -> None:

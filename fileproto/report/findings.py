@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from fileproto.latency import PROBE_TIMEOUT
 from fileproto.report.cases import (
     QUEUED,
     SERVED,
@@ -522,6 +523,11 @@ def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
     return case.result.probe_s, uncorrected
 
 
+def _unanswered(case: Case) -> str:
+    failures = case.result.probe_failures
+    return f" ({failures} unanswered within {PROBE_TIMEOUT:g} s)" if failures else ""
+
+
 def _probe_text(corrected: Percentiles, uncorrected: Percentiles | None) -> str:
     count = f"{corrected.count} probe{'' if corrected.count == 1 else 's'}"
     text = (
@@ -568,9 +574,20 @@ def _responsiveness(index: _Index, cases: Sequence[Case]) -> list[Finding]:
                 f"{model}: the LIST probe (a new connection every 100 ms) was answered in "
                 f"{_probe_text(lp, lu)}, beside {_clients(lc.result.client_workers)} "
                 f"({lc.result.operation} {size_text(lc.result.size_mib)} MiB); at its worst, "
-                f"{_probe_text(hp, hu)}, beside {_clients(hc.result.client_workers)} "
-                f"({hc.result.operation} {size_text(hc.result.size_mib)} MiB on "
-                f"{_workers(hc.result.server_workers)}).",
+                f"{_probe_text(hp, hu)}{_unanswered(hc)}, beside "
+                f"{_clients(hc.result.client_workers)} ({hc.result.operation} "
+                f"{size_text(hc.result.size_mib)} MiB on {_workers(hc.result.server_workers)}).",
+            )
+        )
+    measured = [c for c in classic if c.result.probe_s is not None]
+    if measured and not any(c.probes or "probe_sent_s" in c.info for c in measured):
+        out.append(
+            Finding(
+                "responsiveness",
+                f"The {len(measured)} cases' probe figures count from each probe's actual "
+                "start: the run predates timing from the due time, so a stalled server shows "
+                "in one sample per stall (coordinated omission), not in every probe it kept "
+                "waiting.",
             )
         )
     slow = [c for c in cases if c.result.scenario]
