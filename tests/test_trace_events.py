@@ -44,9 +44,13 @@ def test_one_process_per_case_and_a_track_per_client_and_worker() -> None:
     threads = _names(events, "thread_name")
     pid = next(p for p, name in processes.items() if name == "thread-UPLOAD-10MiB-c5-w2")
     mine = sorted(name for (p, _), name in threads.items() if p == pid)
-    assert mine == sorted(
-        ["LIST probe", "thread:1", "thread:2", *(f"client {i}" for i in range(5))]
-    )
+    assert mine == sorted(["thread:1", "thread:2", *(f"client {i}" for i in range(5))])
+    probes = [e for e in events if e["ph"] == "b" and e["pid"] == pid and e["name"] == "LIST probe"]
+    (bench,) = [b for b in document["benchmarks"] if b["param"] == "thread-UPLOAD-10MiB-c5-w2"]
+    assert len(probes) == len(bench["extra_info"]["timeline"]["probes"])
+    # The made-up late probe: 50 ms late, 51 ms from its due time, 1 ms from its start.
+    late = next(e for e in probes if e["args"]["latency from due (ms)"] > 50)
+    assert late["args"]["latency from start (ms)"] == pytest.approx(1.0)
     slices = [e for e in events if e["ph"] == "X" and e["pid"] == pid]
     by_track: dict[str, list[str]] = defaultdict(list)
     for e in slices:

@@ -7,10 +7,11 @@ per client, ``cat`` "client", with the phases of its requests as complete slices
 server worker, ``cat`` "server", with a "serving conn N" slice from each time the worker
 took the connection to when it gave it back, answered or closed it. The format allows
 complete slices on one track only if they nest perfectly, so slices that would overlap
-(one asyncio loop serves many connections at once; probes may be in flight together) go
-on further tracks of the same name ("loop:812 #2"). Waiting for a worker (accepted or
-given back, until taken) is an async slice (``ph`` "b"/"e", one id per connection),
-which the viewers stack per process; refusals and deadline closes are instant events.
+(one asyncio loop serves many connections at once) go on further tracks of the same
+name ("loop:812 #2"). Waiting for a worker (accepted or given back, until taken) and
+the LIST probes (several in flight when the server is slow) are async slices (``ph``
+"b"/"e", one id per connection or probe), which the viewers stack per process;
+refusals and deadline closes are instant events.
 Times are microseconds from the case's start.
 """
 
@@ -23,8 +24,8 @@ from typing import Any
 from fileproto.report.cases import Case, ServerEvent
 
 _US = 1e6
-#: Track order inside a case: clients, then the server's workers, then the probe.
-_SORT_CLIENT, _SORT_SERVER, _SORT_PROBE = 0, 100_000, 200_000
+#: Track order inside a case: clients, then the server's workers.
+_SORT_CLIENT, _SORT_SERVER = 0, 100_000
 
 
 @dataclass
@@ -103,12 +104,18 @@ class _Process:
              "ts": round(at * _US, 3), "args": args}
         )  # fmt: skip
 
-    def wait(self, name: str, conn: str, start: float, end: float, args: dict[str, Any]) -> None:
+    def span(
+        self, name: str, cat: str, ident: str, start: float, end: float, args: dict[str, Any]
+    ) -> None:
+        """A nestable async slice: begin and end paired by (cat, id)."""
         for ph, at in (("b", start), ("e", end)):
             self.events.append(
-                {"ph": ph, "cat": "server", "name": name, "id": f"{self.pid}:{conn}",
-                 "pid": self.pid, "tid": 0, "ts": round(at * _US, 3), "args": args}
+                {"ph": ph, "cat": cat, "name": name, "id": ident, "pid": self.pid, "tid": 0,
+                 "ts": round(at * _US, 3), "args": args if ph == "b" else {}}
             )  # fmt: skip
+
+    def wait(self, name: str, conn: str, start: float, end: float, args: dict[str, Any]) -> None:
+        self.span(name, "server", f"{self.pid}:{conn}", start, end, args)
 
 
 def _client_tracks(process: _Process, case: Case) -> None:
@@ -183,20 +190,19 @@ def _plain(extra: Any) -> dict[str, Any]:
 
 
 def _probe_track(process: _Process, case: Case) -> None:
-    track = process.track("LIST probe", "client", _SORT_PROBE)
-    for probe in sorted(case.probes, key=lambda p: p.due):
-        args: dict[str, Any] = {"ok": probe.ok}
+    """Probes overlap (several in flight when the server is slow): async slices, which
+    the viewers stack on one track, one id per probe, its wait to be sent nested in it."""
+    for number, probe in enumerate(sorted(case.probes, key=lambda p: p.due)):
+        args: dict[str, Any] = {"ok": probe.ok, "due": probe.due}
         args["latency from due (ms)"] = round(probe.corrected_s * 1000, 3)
         if probe.uncorrected_s is not None:
-            args["latency from send (ms)"] = round(probe.uncorrected_s * 1000, 3)
+            args["latency from start (ms)"] = round(probe.uncorrected_s * 1000, 3)
         began = probe.start
-        end = probe.done if probe.done is not None else began or probe.due
-        parts = []
+        end = max(probe.due, probe.done if probe.done is not None else began or probe.due)
+        ident = f"{process.pid}:probe:{number}"
+        process.span("LIST probe", "client", ident, probe.due, end, args)
         if began is not None and began > probe.due:
-            parts.append(("late: not yet sent", probe.due, began, dict(args)))
-        start = began if began is not None else probe.due
-        parts.append(("LIST", start, max(start, end), args))
-        process.slices(track, parts)
+            process.span("late: not yet sent", "client", ident, probe.due, began, {})
 
 
 def render_trace_events(cases: Iterable[Case]) -> dict[str, Any]:
