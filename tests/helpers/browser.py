@@ -211,13 +211,3 @@ class Browser:
                 if not url_sent.startswith(("file:", "data:", "about:")):
                     load.remote_requests.append(url_sent)
         return load
-
-
-def screenshot(executable: str, page: Path, target: Path, width: int = 1280) -> None:
-    """A full-height screenshot of a page (for a person to look at, not for asserts)."""
-    with tempfile.TemporaryDirectory(prefix="fileproto-chromium-") as profile:
-        subprocess.run(
-            [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},6000",
-             f"--screenshot={target}", page.resolve().as_uri()],
-            check=True, timeout=TIMEOUT, capture_output=True,
-        )  # fmt: skip
