@@ -18,6 +18,7 @@ clients, and how responsive the server stayed (the LIST probe).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -349,13 +350,11 @@ def _workers_help(index: _Index, noise: Noise) -> list[Finding]:
 
 
 def _models(index: _Index, noise: Noise) -> list[Finding]:
-    """Every other model against the first, per operation and size."""
-    if len(index.models) < 2:
-        return []
-    base = index.models[0]
+    """Each pair of models, per operation and size (thread vs process, thread vs asyncio,
+    process vs asyncio)."""
     out = []
-    for other in index.models[1:]:
-        for op, size in index.pairs():
+    for op, size in index.pairs():
+        for base, other in itertools.combinations(index.models, 2):
             pairs = [
                 (a, b)
                 for clients in index.clients
