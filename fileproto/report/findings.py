@@ -120,7 +120,8 @@ def noise_of(cases: Sequence[Case]) -> Noise:
                 "difference can be told from noise: run at least 4 rounds "
                 "(--fileproto-rounds 4)"
             )
-        return Noise(rounds, 1.0, basis)
+        # The floor still applies to any pair of cases without rounds to rank.
+        return Noise(rounds, NOISE_FLOOR, basis)
     dispatches = _dispatches(cases)
     groups: dict[tuple[str, str, str, float], list[Case]] = {}
     for case in cases:
