@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -48,12 +49,18 @@ figcaption { color: #555; font-size: 13px; }
 dl.machine { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
 dl.machine dt { color: #555; }
 dl.machine dd { margin: 0; }
+code { white-space: nowrap; font-size: 0.92em; }
 pre { background: #f6f8fa; padding: 0.8em 1em; overflow-x: auto; font-size: 13px; }
 """
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _with_code(text: str) -> str:
+    """Escaped text with command-line options as code, kept on one line."""
+    return re.sub(r"(--[a-z][\w-]*(?: \d+)?)", r"<code>\1</code>", _e(text))
 
 
 def _png_uri(draw: Callable[[Path], None]) -> str:
@@ -182,7 +189,7 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
     sections = [("findings", "Findings")]
     body = []
     findings_html = "".join(
-        f"<h3>{_e(title)}</h3><ul>" + "".join(f"<li>{_e(t)}</li>" for t in texts) + "</ul>"
+        f"<h3>{_e(title)}</h3><ul>" + "".join(f"<li>{_with_code(t)}</li>" for t in texts) + "</ul>"
         for title, texts in grouped(found)
     )
     body.append(f'<section id="findings" class="findings"><h2>Findings</h2>{findings_html}'
