@@ -143,11 +143,6 @@ class Client:
         #: The Timing of the last completed request.
         self.last_timing: Timing | None = None
 
-    @classmethod
-    def from_address(cls, address: str, **kwargs: object) -> Client:
-        host, port = parse_address(address)
-        return cls(host, port, **kwargs)  # type: ignore[arg-type]
-
     # -- connection -------------------------------------------------------------------
 
     def __enter__(self) -> Client:

@@ -47,7 +47,7 @@ from locust.exception import LocustError
 
 from fileproto.client import Client, Source, Transfer, parse_address
 from fileproto.errors import FileprotoError
-from fileproto.testfiles import MIB, TestFile, sha256_of
+from fileproto.load.testfiles import MIB, TestFile, sha256_of
 from fileproto.wire.events import Dialect
 
 __all__ = [

@@ -4,8 +4,7 @@ psutil answers what it can (a process tree, whether a process still runs, curren
 resident memory). Two Linux facts it does not give stay here, each behind a function:
 
 - the peak resident memory (``VmHWM`` in /proc/PID/status): psutil 7 has no peak RSS on
-  Linux (``memory_info`` and ``memory_full_info`` give the current figures only; psutil
-  issues #383 and #1540);
+  Linux (``memory_info`` and ``memory_full_info`` give the current figures only);
 - restarting that peak (writing 5 to /proc/PID/clear_refs), so a reused process reports
   each case's own peak.
 
@@ -68,10 +67,6 @@ def process_tree(pid: int) -> list[int]:
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         children = []
     return [pid, *(child.pid for child in children)]
-
-
-#: The older name, kept for the callers that use it.
-proc_tree = process_tree
 
 
 def rss(pid: int) -> int:

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-# peak_rss and proc_tree are re-exported for the callers that import them from here.
-from fileproto.procinfo import peak_rss, proc_tree, process_tree
+from fileproto.procinfo import process_tree
 
-__all__ = ["READY_PREFIX", "ServerProcess", "ServerStartError", "peak_rss", "proc_tree"]
+__all__ = ["READY_PREFIX", "ServerProcess", "ServerStartError"]
 
 READY_PREFIX = "listening on "
 

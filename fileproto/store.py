@@ -39,6 +39,16 @@ class Upload:
         self.size = 0
         self._done = False
 
+    @property
+    def fd(self) -> int:
+        """The temporary file's descriptor (a session moving to another process hands
+        it along, and sets the new process's copy here)."""
+        return self._fd
+
+    @fd.setter
+    def fd(self, value: int) -> None:
+        self._fd = value
+
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -136,11 +146,13 @@ class FileStore:
         with os.scandir(self.root) as entries:
             return tuple(Path(e.path) for e in entries if e.name.startswith(prefix))
 
-    def remove_temp_files(self, pid: int | None = None) -> int:
+    def remove_temp_files(self, pid: int | None = None, keep: frozenset[Path] = frozenset()) -> int:
         """Remove leftovers of interrupted uploads (at start-up and shutdown, or those of
-        a server process that died)."""
+        a server process that died), except ``keep``: uploads still in progress."""
         count = 0
         for path in self.temp_files(pid):
+            if path in keep:
+                continue
             try:
                 path.unlink()
                 count += 1

@@ -1,6 +1,10 @@
-"""What every concurrency model shares: the listening socket, the two dispatch modes,
-the connection cap, signals, and an orderly shutdown. A subclass only decides who runs
-a connection: ``serve_accepted`` (classic) and ``serve_ready`` (readiness dispatch)."""
+"""What the server kinds share.
+
+``BaseServer`` fits every kind: the listening socket, the store, the trace, signals and
+the stop flag. ``PoolServer`` is the base of the two pools: the two dispatch modes, the
+count of open connections and its cap, an orderly shutdown. A pool only decides who
+runs a connection: ``serve_accepted`` (classic) and ``serve_ready`` (readiness).
+"""
 
 from __future__ import annotations
 
@@ -13,32 +17,25 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from fileproto.session import Limits
+from fileproto.session import Limits, ServerSession, busy_message
 from fileproto.store import FileStore
-from fileproto.wire.responses import encode_error
 from servers.config import ServerConfig
+from servers.connection import peer_of, send_closing
+from servers.linger import Lingerer
 from servers.options import DEFAULT_MAX_CONNECTIONS
-from servers.readiness import Parked, ReadyDispatcher
+from servers.readiness import POLL, Parked, ReadyDispatcher
+from servers.trace import Tracer, open_tracer
 
 log = logging.getLogger("fileproto.server")
 
 #: The kernel queues this many connections not yet accepted, so 50 clients arriving at
 #: once are queued, not refused.
 DEFAULT_BACKLOG = 1024
-POLL = 0.2  # how often blocked loops look at the stop flag
 
 Ready = Callable[[str, int], None]
 
 
 class BaseServer:
-    kind = "base"
-    #: Whether readiness dispatch must keep the raw bytes of a parked connection's
-    #: request to hand them to a worker (a worker in another process re-parses them).
-    hands_over_bytes = False
-    #: Whether the parent dispatches connections at all (the event-loop kind's loop
-    #: processes accept for themselves).
-    dispatches = True
-
     def __init__(
         self,
         config: ServerConfig,
@@ -58,60 +55,13 @@ class BaseServer:
         self.store = FileStore(config.root)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.create_server((host, port), family=family, backlog=backlog)
-        #: Every open connection, waiting or served: shutdown cuts them off from here.
-        self._active: dict[int, socket.socket] = {}
-        self._lock = threading.Lock()
+        self.tracer: Tracer | None = open_tracer(config.trace)
         self._stop = threading.Event()
-        self._next_id = 0
-        self.ready: ReadyDispatcher | None = None
-        if config.dispatch == "ready" and self.dispatches:
-            self.ready = ReadyDispatcher(self, keep_raw=self.hands_over_bytes)
 
     @property
     def address(self) -> tuple[str, int]:
         host, port = self.listener.getsockname()[:2]
         return host, port
-
-    # -- for subclasses ---------------------------------------------------------------
-
-    def start_pool(self) -> None:
-        raise NotImplementedError
-
-    def serve_accepted(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
-        """Classic dispatch: a worker serves ``conn`` to its end, then ``finished``."""
-        raise NotImplementedError
-
-    def serve_ready(self, parked: Parked) -> None:
-        """Readiness dispatch: a worker serves the request that arrived on a parked
-        connection, then gives it back (``ready.give_back``) or calls ``finished``."""
-        raise NotImplementedError
-
-    def stop_pool(self) -> None:
-        raise NotImplementedError
-
-    def poll(self) -> None:
-        """Called from the dispatching loop between events (the process pool heals here)."""
-
-    # -- shared machinery ---------------------------------------------------------------
-
-    def register(self, conn: socket.socket) -> int | str:
-        """Count a new connection in (its id), or, past the cap, the answer to refuse it
-        with."""
-        with self._lock:
-            if len(self._active) < self.max_connections:
-                conn_id = self._next_id
-                self._next_id += 1
-                self._active[conn_id] = conn
-                return conn_id
-            return f"server busy: {len(self._active)} connections"
-
-    def finished(self, conn_id: int) -> None:
-        with self._lock:
-            conn = self._active.pop(conn_id, None)
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
 
     @property
     def limits(self) -> Limits:
@@ -123,8 +73,6 @@ class BaseServer:
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
-        if self.ready is not None:
-            self.ready.wake()
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -132,6 +80,84 @@ class BaseServer:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+    def serve_forever(self, ready: Ready | None = None) -> None:
+        raise NotImplementedError
+
+    @property
+    def description(self) -> str:
+        """How it dispatches, for the start-up log."""
+        return f"{self.config.dispatch} dispatch"
+
+
+class PoolServer(BaseServer):
+    def __init__(self, config: ServerConfig, workers: int, **kwargs: object) -> None:
+        super().__init__(config, workers, **kwargs)  # type: ignore[arg-type]
+        #: Every open connection, waiting or served: shutdown cuts them off from here.
+        self._active: dict[int, socket.socket] = {}
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self.lingerer = Lingerer()
+        self.ready: ReadyDispatcher | None = None
+        if config.dispatch == "ready":
+            self.ready = ReadyDispatcher(self)
+
+    # -- for subclasses ---------------------------------------------------------------
+
+    def start_pool(self) -> None:
+        raise NotImplementedError
+
+    def serve_accepted(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
+        """Classic dispatch: a worker serves ``conn`` to its end, then ``finished``."""
+        raise NotImplementedError
+
+    def serve_ready(self, parked: Parked) -> None:
+        """Readiness dispatch: a worker drives the parked connection's session while
+        bytes move, then gives it back (``ready.give_back``) or calls ``finished``."""
+        raise NotImplementedError
+
+    def stop_pool(self) -> None:
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        """Called from the dispatching loop between events (the process pool heals here)."""
+
+    # -- shared machinery ---------------------------------------------------------------
+
+    def new_session(self, conn_id: int, accepted_at: float) -> ServerSession:
+        trace = None if self.tracer is None or conn_id < 0 else self.tracer.for_conn(conn_id)
+        return ServerSession(self.store, self.limits, accepted_at, trace)
+
+    def register(self, conn: socket.socket) -> int | None:
+        """Count a new connection in (its id), or None past the cap."""
+        with self._lock:
+            if len(self._active) < self.max_connections:
+                conn_id = self._next_id
+                self._next_id += 1
+                self._active[conn_id] = conn
+                return conn_id
+            return None
+
+    def open_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def finished(self, conn_id: int, linger: float = 0.0) -> None:
+        with self._lock:
+            conn = self._active.pop(conn_id, None)
+        if conn is None:
+            return
+        if linger > 0:
+            self.lingerer.linger(conn, linger)
+            return
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+
+    def request_stop(self, *_: object) -> None:
+        super().request_stop()
+        if self.ready is not None:
+            self.ready.wake()
 
     def serve_forever(self, ready: Ready | None = None) -> None:
         removed = self.store.remove_temp_files()
@@ -161,12 +187,23 @@ class BaseServer:
                 time.sleep(POLL)
                 continue
             accepted_at = time.monotonic()
-            conn.setblocking(True)
             conn_id = self.register(conn)
-            if isinstance(conn_id, str):
-                refuse(conn, conn_id)
-            else:
-                self.serve_accepted(conn_id, conn, accepted_at)
+            if conn_id is None:
+                self._refuse(conn, accepted_at)
+                continue
+            if self.tracer is not None:
+                self.tracer.event(conn_id, "accepted", peer=peer_of(conn))
+            self.serve_accepted(conn_id, conn, accepted_at)
+
+    def _refuse(self, conn: socket.socket, now: float) -> None:
+        """Past the cap: the session's answer, sent without blocking, then lingering."""
+        session = self.new_session(-1, now)
+        session.refuse(busy_message(self.open_count()))
+        conn.setblocking(False)
+        close = send_closing(conn, session)
+        if self.tracer is not None:
+            self.tracer.event("-", "refused", peer=peer_of(conn), reason=close.reason)
+        self.lingerer.linger(conn, close.linger)
 
     def shutdown(self) -> None:
         """Stop accepting, close waiting connections, give work in flight ``grace``
@@ -174,7 +211,8 @@ class BaseServer:
         self.listener.close()
         if self.ready is not None:
             self.ready.close_parked()
-        deadline = time.monotonic() + self.grace
+        # The readiness dispatcher served requests in flight for the grace period already.
+        deadline = time.monotonic() + (self.grace if self.ready is None else 0.0)
         while time.monotonic() < deadline:
             if self.ready is not None:
                 self.ready.close_returned()
@@ -190,16 +228,5 @@ class BaseServer:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         self.stop_pool()
+        self.lingerer.close()
         self.store.remove_temp_files()
-
-
-def refuse(conn: socket.socket, message: str) -> None:
-    """Answer a connection we will not serve, and close it, without ever blocking."""
-    conn.setblocking(False)
-    with contextlib.suppress(OSError):
-        conn.recv(1 << 16)  # unread request bytes would turn our close into a reset
-    with contextlib.suppress(OSError):
-        conn.send(encode_error(message))
-    with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_WR)
-    conn.close()

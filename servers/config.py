@@ -25,6 +25,8 @@ class ServerConfig:
     #: The event-loop kind's loop: ``auto`` (uvloop when installed), ``asyncio``, ``uvloop``.
     loop: str = "auto"
     verbose: bool = False
+    #: Append what happens to each connection to this file, as JSON lines (docs/trace.md).
+    trace: str | None = None
 
 
 #: What the receive and send buffers of all connections may take together. Large

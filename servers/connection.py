@@ -1,28 +1,56 @@
-"""The blocking driver: one connection, one worker, moved by a ServerSession.
+"""The worker's driver: one connection, moved by a ServerSession on a non-blocking socket.
 
 Everything about what to answer and when to give up is the session's; this loop only
-moves bytes between a blocking socket and the session, honouring the deadline the
-session gives for each wait and ``send_timeout`` for each send.
+moves bytes. It reads and sends without waiting while bytes flow (no poll before each
+call: a fast client costs one system call per piece). When the socket would block:
+
+- in the readiness dispatch (``give_back``), the worker waits a moment (``HOLD``) for a
+  client that is merely a little behind, then hands the connection back to the
+  dispatcher with its session, mid-request or mid-response: a client that waits never
+  holds a worker;
+- in the classic dispatch, the worker waits on the socket until the session's deadline
+  (the exercise as taught: a slow client holds its worker).
+
+At a deadline the driver takes what already arrived and only then asks the session
+(``timed_out``): the client is judged by what it sent, not by when a worker came.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import select
 import socket
+import struct
+import termios
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.store import FileStore
 from servers.config import ServerConfig
+from servers.trace import Tracer, worker_name
 
 log = logging.getLogger("fileproto.server")
 
-#: Called when the session waits for a new request: True means the connection was
-#: handed back to a selector (readiness dispatch) and the worker is free.
-Park = Callable[[ServerSession, Receive], bool]
-SEND_DEADLINE = "send deadline: the client reads nothing of the response"
+#: Seconds a worker waits for a socket that would block before it gives the connection
+#: back. Long enough that a fast client on loopback, a scheduling slice behind, keeps
+#: its worker (a give-back costs a selector round trip, and a process pool worker's
+#: session travels twice); short enough that twenty slow links each delivering ten
+#: bursts a second take a fifth of one worker (20 x 10 x 1 ms).
+HOLD = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class GiveBack:
+    """The socket would block: the connection waits in the dispatcher for room to send
+    (``writing``) or for bytes, with its session."""
+
+    writing: bool
+
+
+Outcome = Close | GiveBack
 
 
 def peer_of(sock: socket.socket) -> str:
@@ -33,76 +61,145 @@ def peer_of(sock: socket.socket) -> str:
     return f"{host}:{port}"
 
 
-def drive(
-    sock: socket.socket,
-    session: ServerSession,
-    recv_size: int,
-    park: Park | None = None,
-) -> Close | None:
-    """Run the session on ``sock`` until it closes (returns the Close) or is parked
-    (returns None). Raises OSError when the connection breaks."""
-    send_timeout = session.limits.send_timeout
+def unsent_bytes(sock: socket.socket) -> int | None:
+    """Bytes sent but not yet taken by the client (Linux's SIOCOUTQ), or None where the
+    system cannot say. A writable event comes only once half the send buffer is free,
+    so a slow reader can make progress for longer than a send deadline without one:
+    this tells it from a client that reads nothing."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (OSError, AttributeError):
+        return None
+    value: int = struct.unpack("i", raw)[0]
+    return value
+
+
+def _wait(fd: int, writing: bool, timeout: float) -> bool:
+    """Whether ``fd`` is ready within ``timeout`` seconds (an error or hang-up counts:
+    the next call reports it)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writing else select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout) * 1000.0))
+
+
+def drive(sock: socket.socket, session: ServerSession, recv_size: int, give_back: bool) -> Outcome:
+    """Run the session on the non-blocking ``sock`` until it closes (the Close) or, with
+    ``give_back``, until the socket would block (a GiveBack). Raises OSError when the
+    connection breaks."""
+    fd = sock.fileno()
+    expired = False  # the last wait reached the session's deadline
     while True:
         now = time.monotonic()
         action = session.next_action(now)
         if isinstance(action, Send):
-            if action.data and not _send(sock, action.data, send_timeout):
-                session.abort()
-                return Close(SEND_DEADLINE, "deadline")
+            try:
+                count = sock.send(action.data)
+            except BlockingIOError:
+                count = 0
+            if count:
+                session.sent(count, now)
+                expired = False
+                continue
+            writing = True
         elif isinstance(action, Receive):
-            if park is not None and action.parkable and park(session, action):
-                return None
-            # Past the deadline, still take what already arrived: the session judges
-            # the client by what it sent, not by when a worker came to read it.
-            sock.settimeout(max(0.0, action.deadline - now))
             try:
                 data = sock.recv(recv_size)
-            except (TimeoutError, BlockingIOError):
-                session.timed_out(time.monotonic())
+            except BlockingIOError:
+                pass
+            else:
+                session.receive_data(data, time.monotonic())
+                expired = False
                 continue
-            session.receive_data(data, time.monotonic())
+            writing = False
         else:
             return action
+        # The socket would block.
+        if expired:
+            # The wait ended at the deadline and nothing more came: the session judges.
+            expired = False
+            session.timed_out(time.monotonic())
+            continue
+        left = session.deadline - time.monotonic()
+        if give_back:
+            if _wait(fd, writing, min(HOLD, left)):
+                continue
+            if left > HOLD:
+                return GiveBack(writing)
+        else:
+            queued = unsent_bytes(sock) if writing else None
+            if _wait(fd, writing, left):
+                continue
+            if queued is not None and (unsent_bytes(sock) or 0) < queued:
+                session.client_read(time.monotonic())  # slow, not stalled: wait on
+                continue
+        expired = True
 
 
-def _send(sock: socket.socket, data: bytes, timeout: float) -> bool:
-    """Send all of ``data``; False if the client took nothing for ``timeout`` seconds.
-    Each send waits at most that long for room and takes what fits, so a client that
-    reads slowly but steadily is never cut off (sendall's timeout bounds the total)."""
-    sock.settimeout(timeout)
-    view = memoryview(data)
-    while view:
+#: Sends tried for the answer of a connection closed without a worker (an error answer
+#: is small: one or two).
+_CLOSING_STEPS = 8
+
+
+def send_closing(sock: socket.socket, session: ServerSession) -> Close:
+    """Send the answer of a session that is closing (refused, or past a deadline) on
+    the non-blocking ``sock`` without waiting, and return its Close. With no room for
+    the answer, it is dropped: the connection ends all the same."""
+    for _ in range(_CLOSING_STEPS):
+        action = session.next_action(time.monotonic())
+        if isinstance(action, Close):
+            session.abort()
+            return action
+        if not isinstance(action, Send):
+            break
         try:
-            sent = sock.send(view)
-        except TimeoutError:
-            return False
-        view = view[sent:]
-    return True
+            count = sock.send(action.data)
+        except OSError:
+            break
+        session.sent(count, time.monotonic())
+        if count < len(action.data):
+            break
+    session.abort()
+    return Close("answer not sent: the client takes nothing", "error")
+
+
+def give_back_reason(session: ServerSession, outcome: GiveBack) -> str:
+    """Why a worker gave a connection back, as the trace says it."""
+    if outcome.writing:
+        return "write"
+    return "idle" if session.idle else "read"
 
 
 def serve_connection(
     sock: socket.socket,
     store: FileStore,
     config: ServerConfig,
-    accepted_at: float | None = None,
-) -> None:
-    """Serve ``sock`` from accept to close (the classic dispatch); then close it."""
+    accepted_at: float,
+    tracer: Tracer | None = None,
+    conn: object = None,
+) -> Close:
+    """Serve ``sock`` from accept to its Close (the classic dispatch). The caller ends
+    the connection as the Close says (it holds the descriptor that outlives this one)."""
     peer = peer_of(sock)
     if config.verbose:
         log.info("%s: connected", peer)
-    started = time.monotonic() if accepted_at is None else accepted_at
-    session = ServerSession(store, config.limits, started)
+    trace = None if tracer is None else tracer.for_conn(conn)
+    session = ServerSession(store, config.limits, accepted_at, trace)
+    if tracer is not None:
+        tracer.event(conn, "taken", worker=worker_name())
+    sock.setblocking(False)
     try:
-        close = drive(sock, session, config.recv_size)
-        if close is not None:
-            log.info("%s: closing: %s", peer, close.reason)
+        outcome = drive(sock, session, config.recv_size, give_back=False)
+        assert isinstance(outcome, Close)
+        close = outcome
+        log.info("%s: closing: %s", peer, close.reason)
     except OSError as exc:
+        close = Close(f"connection lost: {exc}", "error")
         log.info("%s: connection lost: %s", peer, exc)
     finally:
         session.abort()
-        end_connection(sock)
-        if config.verbose:
-            log.info("%s: closed", peer)
+    if tracer is not None:
+        tracer.event(conn, "closed", reason=close.reason, deadline=close.deadline)
+    return close
 
 
 def end_connection(sock: socket.socket) -> None:

@@ -30,10 +30,12 @@ from multiprocessing.process import BaseProcess
 from servers.base import BaseServer, Ready
 from servers.config import ServerConfig
 from servers.eventloop_protocol import LoopState, SessionProtocol
+from servers.trace import open_tracer
 
 log = logging.getLogger("fileproto.server")
 
 LOOPS = ("auto", "asyncio", "uvloop")
+#: Seconds between the parent's looks at its loop processes and the stop flag.
 POLL = 0.2
 
 
@@ -60,7 +62,10 @@ def _loop_process(
     loop = new_loop(config.loop)
     asyncio.set_event_loop(loop)
     log.info("loop process %d: %s.%s", os.getpid(), type(loop).__module__, type(loop).__name__)
-    state = LoopState(FileStore(config.root), config.limits, max_connections, config.verbose)
+    tracer = open_tracer(config.trace)
+    state = LoopState(
+        FileStore(config.root), config.limits, max_connections, config.verbose, tracer
+    )
     stop = asyncio.Event()
 
     async def serve() -> None:
@@ -87,9 +92,6 @@ def _loop_process(
 
 
 class EventLoopServer(BaseServer):
-    kind = "asyncio"
-    dispatches = False
-
     def __init__(self, config: ServerConfig, workers: int, **kwargs: object) -> None:
         super().__init__(config, workers, **kwargs)  # type: ignore[arg-type]
         self._context = multiprocessing.get_context("fork")
@@ -151,8 +153,9 @@ class EventLoopServer(BaseServer):
             self.store.remove_temp_files(pid=dead.pid)
         self._loops[index] = self._start_loop()
 
-    def shutdown(self) -> None:  # the parent holds no connections
-        self.stop_pool()
+    @property
+    def description(self) -> str:
+        return "event loops"
 
 
 if __name__ == "__main__":

@@ -12,21 +12,19 @@ base64, the loop's read buffer), a download reads one ``read_chunk``
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import cast
 
-from fileproto.session import Close, Limits, Receive, Send, ServerSession
+from fileproto.session import Close, Limits, Receive, Send, ServerSession, busy_message
 from fileproto.store import FileStore
-from fileproto.wire.responses import encode_error
-from servers.connection import SEND_DEADLINE
+from servers.trace import Tracer
 
 log = logging.getLogger("fileproto.server")
-
-#: Seconds a refused connection is read from and discarded before it is closed.
-LINGER = 2.0
 #: Bytes one connection may read before the others get a turn of the loop: a few
 #: milliseconds of parsing, decoding and writing.
 FAIR_SHARE = 1 << 20
@@ -40,7 +38,10 @@ class LoopState:
     limits: Limits
     max_connections: int
     verbose: bool = False
+    tracer: Tracer | None = None
     connections: set[SessionProtocol] = field(default_factory=set)
+    #: Connection ids for the trace, unique across the loop processes.
+    ids: itertools.count[int] = field(default_factory=itertools.count)
     #: The one read buffer of the loop (reads never overlap in one thread).
     read_buffer: memoryview = field(default_factory=lambda: memoryview(bytearray(1 << 20)))
 
@@ -48,10 +49,10 @@ class LoopState:
 class SessionProtocol(asyncio.BufferedProtocol):
     # Thousands of idle connections each hold one of these: no per-instance dict.
     __slots__ = (
-        "_accepted_at",
         "_burst",
         "_can_write",
         "_closing",
+        "_conn",
         "_reading",
         "_timer",
         "_unsent",
@@ -71,7 +72,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._reading = True
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
-        self._accepted_at = 0.0
+        self._conn = ""
         self._burst = 0
         self._wants_read = True
         self._unsent = 0
@@ -86,10 +87,23 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if peer:
             self.peer = f"{peer[0]}:{peer[1]}"
         state = self.state
+        now = time.monotonic()
+        tracer = state.tracer
+        self._conn = f"{os.getpid()}.{next(state.ids)}"
+        trace = None if tracer is None else tracer.for_conn(self._conn)
+        # The parser comes with the first byte: an idle connection costs a timer and a
+        # small session, no buffer.
+        self.session = session = ServerSession(state.store, state.limits, now, trace)
         if len(state.connections) >= state.max_connections:
-            self._refuse(f"server busy: {len(state.connections)} connections")
+            if tracer is not None:
+                tracer.event(self._conn, "refused", peer=self.peer)
+            session.refuse(busy_message(len(state.connections)))
+            self._pump()
             return
         state.connections.add(self)
+        if tracer is not None:
+            tracer.event(self._conn, "accepted", peer=self.peer)
+            tracer.event(self._conn, "taken", worker=f"loop:{os.getpid()}")
         limits = state.limits
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
@@ -97,38 +111,15 @@ class SessionProtocol(asyncio.BufferedProtocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high)
-        self._accepted_at = time.monotonic()
         if state.verbose:
             log.info("%s: connected", self.peer)
-        # No session until the first byte: an idle connection costs a timer, not a parser.
-        self._set_timer(self._accepted_at + limits.header_timeout, self._first_deadline)
-
-    def _ensure_session(self) -> ServerSession:
-        if self.session is None:
-            self.session = ServerSession(self.state.store, self.state.limits, self._accepted_at)
-        return self.session
-
-    def _first_deadline(self) -> None:
-        if self.session is None and not self._closing:
-            self._ensure_session()
-            self._deadline()
+        self._pump()  # the first wait: the header deadline, from accept
 
     def _deadline(self) -> None:
         """The wait's deadline: whatever arrived was delivered before this callback."""
         if self.session is not None and not self._closing:
             self.session.timed_out(time.monotonic())
             self._pump()
-
-    def _refuse(self, message: str) -> None:
-        """Answer, half-close, and discard what the client still sends for a moment: a
-        close with unread bytes would be a reset that can destroy the answer."""
-        assert self.transport is not None
-        self._closing = True
-        self.transport.write(encode_error(message))
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        transport = self.transport
-        asyncio.get_running_loop().call_later(LINGER, transport.close)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # Reads as large as the other kinds' recv: the parser's cost is per piece (the
@@ -140,7 +131,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closing:
             return
         data = bytes(self.state.read_buffer[:nbytes])
-        self._ensure_session().receive_data(data, time.monotonic())
+        assert self.session is not None
+        self.session.receive_data(data, time.monotonic())
         self._pump()
         self._burst += nbytes
         if self._burst >= FAIR_SHARE and self._reading and not self._closing:
@@ -156,23 +148,29 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         if self._closing or self.session is None:
-            return False  # refused, or left before saying anything: close now
+            return False  # refused or closing: close now
+        if self.session.idle:
+            self._close(Close("peer closed", "peer"))  # left before saying anything
+            return False
         self.session.receive_data(b"", time.monotonic())
         self._pump()
         return True  # keep our side open: an answer may still be due
 
     def pause_writing(self) -> None:
         self._can_write = False
-        # A client that reads nothing of the response for send_timeout is given up on.
+        # The transport's buffer is full: the session judges a client that takes
+        # nothing of it (the send deadline), as it does for the pools.
         self._arm_send_timer()
 
     def _arm_send_timer(self) -> None:
         if self.session is not None and self.transport is not None:
             self._unsent = self.transport.get_write_buffer_size()
-            self._set_timer(time.monotonic() + self.session.limits.send_timeout, self._send_timeout)
+            self._set_timer(self.session.deadline, self._send_deadline)
 
     def resume_writing(self) -> None:
         self._can_write = True
+        if self.session is not None:
+            self.session.client_read(time.monotonic())
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -180,6 +178,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.state.connections.discard(self)
         if self.session is not None:
             self.session.abort()
+        if self.state.tracer is not None and not self._closing:
+            self.state.tracer.event(self._conn, "closed", reason=f"connection lost: {exc}")
         if self.state.verbose:
             log.info("%s: closed%s", self.peer, f": {exc}" if exc else "")
 
@@ -197,8 +197,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
             now = time.monotonic()
             action = session.next_action(now)
             if isinstance(action, Send):
-                if action.data:
-                    transport.write(action.data)
+                transport.write(action.data)  # buffered by the transport: taken whole
+                session.sent(len(action.data), now)
             elif isinstance(action, Receive):
                 self._wants_read = True
                 self._resume_reading()
@@ -214,19 +214,45 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._closing = True
         self._cancel_timer()
         log.info("%s: closing: %s", self.peer, action.reason)
+        if self.state.tracer is not None:
+            self.state.tracer.event(
+                self._conn, "closed", reason=action.reason, deadline=action.deadline
+            )
         if self.session is not None:
             self.session.abort()
-        if self.transport is not None:
-            self.transport.close()  # after the buffered answer is out
+        transport = self.transport
+        if transport is None:
+            return
+        if action.deadline == "send":
+            transport.abort()  # its buffer will never drain
+        elif action.linger > 0:
+            # Half-close after the answer and discard what still arrives (reads go on:
+            # buffer_updated drops them) for the session's linger time.
+            if transport.can_write_eof():
+                transport.write_eof()
+            asyncio.get_running_loop().call_later(action.linger, transport.close)
+        else:
+            transport.close()  # after the buffered answer is out
 
-    def _send_timeout(self) -> None:
-        if self._can_write or self.transport is None:
+    def _send_deadline(self) -> None:
+        session, transport = self.session, self.transport
+        if self._can_write or transport is None or session is None or self._closing:
             return
-        if self.transport.get_write_buffer_size() < self._unsent:
-            self._arm_send_timer()  # it reads, slowly: the clock starts again
+        now = time.monotonic()
+        unsent = transport.get_write_buffer_size()
+        if unsent < self._unsent:
+            session.client_read(now)  # it reads, slowly: not stalled
+        if session.timed_out(now):
+            self._pump_closing()
             return
-        self._close(Close(SEND_DEADLINE, "deadline"))
-        self.transport.abort()
+        self._arm_send_timer()
+
+    def _pump_closing(self) -> None:
+        """A deadline fired mid-response: the session's Close ends the connection."""
+        assert self.session is not None
+        action = self.session.next_action(time.monotonic())
+        if isinstance(action, Close):
+            self._close(action)
 
     def _pause_reading(self) -> None:
         if self._reading and self.transport is not None:
@@ -252,7 +278,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
     @property
     def waiting(self) -> bool:
         """Between requests (or before the first), with nothing in flight."""
-        return not self._closing and (self.session is None or self.session.idle)
+        return not self._closing and self.session is not None and self.session.idle
 
     def shutdown(self) -> None:
         """The loop is stopping and the grace period is over: cut the connection."""

@@ -17,9 +17,12 @@ from fileproto.session import Limits
 from servers.config import DISPATCHES, ServerConfig, buffer_sizes
 
 DEFAULT_MAX_CONNECTIONS = 10_000
+#: Where a server listens unless told otherwise: where ``fileproto ls|get|put|rm|stress``
+#: look by default, so that ``fileproto serve`` then ``fileproto ls`` just works.
+DEFAULT_PORT = 45000
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
     defaults = Limits()
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
@@ -28,6 +31,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
         "--port",
         type=int,
         default=default_port,
+        metavar="PORT",
         help="port to bind; 0 lets the kernel pick a free one (default: %(default)s)",
     )
     parser.add_argument(
@@ -119,6 +123,13 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
         help="on SIGTERM/SIGINT, time given to transfers in flight (default: %(default)s)",
     )
     parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        default=None,
+        help="append each connection's events (accepted, taken by a worker, given back, "
+        "response, closed and why) to FILE as JSON lines; see docs/trace.md",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log connections and deadlines to stderr"
     )
 
@@ -150,4 +161,5 @@ def config_from(args: argparse.Namespace, workers: int) -> ServerConfig:
         dispatch=args.dispatch,
         loop=args.loop,
         verbose=args.verbose,
+        trace=os.path.abspath(args.trace) if args.trace else None,
     )

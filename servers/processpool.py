@@ -3,10 +3,13 @@
 The workers do all the reading, decoding and writing, so N workers serve N connections
 in parallel. A socket goes to a worker through multiprocessing's descriptor sharing
 (DupFd). Classic dispatch: the parent accepts and a worker owns the connection until it
-closes. Readiness dispatch: the parent's selector holds waiting connections and sends a
-worker the descriptor together with the bytes already read; after the response the
-worker gives the connection back. The parent keeps its own descriptor of every socket:
-to park it again, to cut it off at shutdown, and to answer for it if a worker dies.
+closes. Readiness dispatch: the parent's selector holds waiting connections, and a task
+carries one connection's session to a worker: pickled (parser position and carry,
+deadlines, the rest of a response piece), with its descriptors (socket, an upload's
+temporary file, the file a GET streams) shared alongside. When the socket would block,
+the worker returns the session, and the parent waits for the socket on its behalf:
+any free worker continues it. The parent keeps its own descriptor of every socket: to
+wait on it, to cut it off at shutdown, and to answer for it if a worker dies.
 """
 
 from __future__ import annotations
@@ -15,22 +18,24 @@ import contextlib
 import functools
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from multiprocessing import reduction, resource_sharer
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from fileproto.session import Receive, ServerSession
+from fileproto.session import Close, ServerSession
 from fileproto.store import FileStore
-from servers.base import BaseServer
+from servers.base import PoolServer
 from servers.config import ServerConfig
-from servers.connection import drive, end_connection, peer_of, serve_connection
+from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
 from servers.readiness import Parked
+from servers.trace import Tracer, open_tracer, worker_name
 
 log = logging.getLogger("fileproto.server")
 
@@ -40,10 +45,21 @@ START_TIMEOUT = 120.0
 _store: FileStore | None = None
 _config: ServerConfig | None = None
 _barrier: Barrier | None = None
+_tracer: Tracer | None = None
+
+
+@dataclass
+class Suspended:
+    """A worker's answer when the socket would block: the session, and shares of the
+    descriptors it holds (``ServerSession.descriptors``), for the parent to keep."""
+
+    session: ServerSession
+    files: list[Any]
+    writing: bool
 
 
 def _init_worker(config: ServerConfig, barrier: Barrier) -> None:
-    global _store, _config, _barrier
+    global _store, _config, _barrier, _tracer
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
@@ -53,6 +69,7 @@ def _init_worker(config: ServerConfig, barrier: Barrier) -> None:
     _store = FileStore(config.root)
     _config = config
     _barrier = barrier
+    _tracer = open_tracer(config.trace)
 
 
 def _all_started() -> None:
@@ -68,56 +85,61 @@ def _socket(shared: Any, family: int, type_: int, proto: int) -> socket.socket:
 
 
 def _serve_shared_socket(
-    shared: Any, family: int, type_: int, proto: int, accepted_at: float
-) -> None:
+    shared: Any, family: int, type_: int, proto: int, accepted_at: float, conn_id: int
+) -> float:
+    """Classic dispatch: serve the connection to its end; the parent's descriptor is
+    the one that ends it (it lingers for the returned seconds)."""
     assert _store is not None and _config is not None
-    serve_connection(_socket(shared, family, type_, proto), _store, _config, accepted_at)
+    sock = _socket(shared, family, type_, proto)
+    try:
+        close = serve_connection(sock, _store, _config, accepted_at, _tracer, conn_id)
+    finally:
+        sock.close()  # our descriptor only
+    return close.linger
 
 
-def _park_when_idle(session: ServerSession, waiting: Receive) -> bool:
-    # Between requests only: a pipelined header begun here is parsed on here, since
-    # the parser's state cannot travel back to the parent.
-    return waiting.phase == "idle"
-
-
-def _serve_request(
+def _serve_ready(
     shared: Any,
     family: int,
     type_: int,
     proto: int,
-    raw: list[bytes],
-    accepted_at: float,
-    first: bool,
-    since: float,
-) -> bool:
-    """Serve the request that arrived on a parked connection; True if it waits again.
-
-    The parent parsed the header to know it had arrived; the few bytes it read are
-    parsed again here, where the request is served."""
+    session: ServerSession,
+    files: list[Any],
+    conn_id: int,
+) -> Suspended | Close:
+    """Drive a connection's session while its bytes move; return it when the socket
+    would block, or the Close that ended it (the parent ends the connection)."""
     assert _store is not None and _config is not None
     sock = _socket(shared, family, type_, proto)
-    session = ServerSession(_store, _config.limits, accepted_at)
-    if not first:
-        session.deadlines.response_done(since)
-    now = time.monotonic()
-    for data in raw:
-        session.receive_data(data, now)
-    waits_again = False
+    tracer = _tracer
+    trace = None if tracer is None else tracer.for_conn(conn_id)
+    session.adopt(_store, [f.detach() for f in files], trace)
+    if tracer is not None:
+        tracer.event(conn_id, "taken", worker=worker_name())
     try:
-        close = drive(sock, session, _config.recv_size, _park_when_idle)
-        if close is None:
-            waits_again = True
-            return True
-        log.info("%s: closing: %s", peer_of(sock), close.reason)
+        outcome = drive(sock, session, _config.recv_size, give_back=True)
     except OSError as exc:
         log.info("%s: connection lost: %s", peer_of(sock), exc)
-    finally:
-        if waits_again:
-            sock.close()  # our descriptor only: the parent's waits on
-        else:
-            session.abort()
-            end_connection(sock)
-    return False
+        outcome = Close(f"connection lost: {exc}", "error")
+    except BaseException:
+        session.abort()
+        sock.close()
+        raise
+    if isinstance(outcome, GiveBack):
+        if tracer is not None:
+            tracer.event(conn_id, "given_back", why=give_back_reason(session, outcome))
+        fds = session.descriptors()
+        shares = [reduction.DupFd(fd) for fd in fds]  # each holds a duplicate till fetched
+        for fd in fds:
+            os.close(fd)
+        sock.close()
+        return Suspended(session, shares, outcome.writing)
+    log.info("%s: closing: %s", peer_of(sock), outcome.reason)
+    session.abort()
+    sock.close()
+    if tracer is not None:
+        tracer.event(conn_id, "closed", reason=outcome.reason, deadline=outcome.deadline)
+    return outcome
 
 
 def _still_shared(shared: Any) -> bool:
@@ -132,14 +154,11 @@ def _still_shared(shared: Any) -> bool:
     return isinstance(cache, dict) and isinstance(ident, tuple) and ident[-1] in cache
 
 
-class ProcessPoolServer(BaseServer):
-    kind = "process"
-    hands_over_bytes = True
-
+class ProcessPoolServer(PoolServer):
     def start_pool(self) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["servers.processpool"])
-        #: conn_id -> (the shared descriptor, the parent's socket, the task's arguments)
+        #: conn_id -> (the shared socket, the parent's socket, the task and its arguments)
         self._pending: dict[int, tuple[Any, socket.socket, tuple[Any, ...]]] = {}
         self._orphans: list[int] = []
         self.executor = self._new_executor()
@@ -157,11 +176,17 @@ class ProcessPoolServer(BaseServer):
         return executor
 
     def serve_accepted(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
-        self._submit(conn_id, conn, _serve_shared_socket, (accepted_at,))
+        self._submit(conn_id, conn, _serve_shared_socket, (accepted_at, conn_id))
 
     def serve_ready(self, parked: Parked) -> None:
-        args = (parked.raw or [], parked.accepted_at, parked.first, parked.since)
-        self._submit(parked.conn_id, parked.sock, _serve_request, args)
+        session = parked.session
+        fds = session.descriptors()
+        files = [reduction.DupFd(fd) for fd in fds]
+        # The shares hold duplicates until a worker takes them; this process's copies
+        # go now (the session that travels is the one that is continued).
+        for fd in fds:
+            os.close(fd)
+        self._submit(parked.conn_id, parked.sock, _serve_ready, (session, files, parked.conn_id))
 
     def _submit(
         self,
@@ -194,8 +219,22 @@ class ProcessPoolServer(BaseServer):
             log.error("worker failed: %r", exc)
         with self._lock:
             _, conn, _ = self._pending.pop(conn_id, (None, None, None))
-        if exc is None and future.result() is True and self.ready is not None and conn:
-            self.ready.give_back(conn_id, conn, None)
+        result = None if exc is not None else future.result()
+        if isinstance(result, Suspended) and self.ready is not None and conn is not None:
+            session = result.session
+            try:
+                fds = [share.detach() for share in result.files]
+            except OSError as error:  # the worker is gone: its shares with it
+                log.error("%s: the session's files were lost: %s", peer_of(conn), error)
+                self.finished(conn_id)
+                return
+            trace = None if self.tracer is None else self.tracer.for_conn(conn_id)
+            session.adopt(self.store, fds, trace)
+            self.ready.give_back(conn_id, conn, session, result.writing)
+        elif isinstance(result, Close):
+            self.finished(conn_id, result.linger)
+        elif isinstance(result, float):
+            self.finished(conn_id, result)
         else:
             self.finished(conn_id)
 
@@ -211,13 +250,20 @@ class ProcessPoolServer(BaseServer):
         # The broken pool's workers are all gone once this returns; only they could
         # have been writing temporary files, and a killed worker cannot remove its own.
         old.shutdown(wait=True, cancel_futures=True)
-        self.store.remove_temp_files()
         self.executor = self._new_executor()
         # Collected only now: the shutdown fails (or cancels) the rest of the old
         # pool's tasks, and each adds its connection here; none may be left for a
         # later poll, which would take the healthy new pool for a broken one.
         with self._lock:
             orphans, self._orphans = self._orphans, []
+            calls = [self._pending[conn_id] for conn_id in orphans if conn_id in self._pending]
+        # Uploads waiting in the selector, or in a task no worker took, go on.
+        keep = set() if self.ready is None else set(self.ready.uploads_in_progress())
+        for shared, _, call in calls:
+            session = next((a for a in call if isinstance(a, ServerSession)), None)
+            if session is not None and session.upload_path and _still_shared(shared):
+                keep.add(session.upload_path)
+        self.store.remove_temp_files(keep=frozenset(keep))
         for conn_id in orphans:
             with self._lock:
                 shared, conn, call = self._pending.pop(conn_id, (None, None, ()))

@@ -1,11 +1,17 @@
-"""Readiness dispatch: one selector holds every connection that has no request in
-progress; a worker gets a connection only once its request header has arrived, and
-gives it back after the response (gunicorn's gthread worker, Apache's event MPM).
+"""Readiness dispatch: one selector holds every connection that waits, and a worker
+drives a session only while bytes move (docs/architecture.md, Dispatch).
 
-A waiting connection costs a socket and a small record: no thread, no process, and no
-buffer until its first byte arrives (then a session that parses the header as it comes,
-once). Deadlines of waiting connections are kept in a heap and fired here, so an idle or
-slowloris client never holds a worker.
+A connection waits here before its request and between requests (this thread reads
+the header as it comes and parses it, once: a slowloris client never costs a worker),
+and also in the middle of a request or response whenever a worker found its socket
+would block: a slow body, a client that stops reading. Then the selector waits for
+bytes or for room to send, and for the session's deadline, and any free worker
+continues the connection with its session. Apache's event MPM does this for the end of
+a response, nginx for request bodies; here it holds at every point of a request.
+
+A waiting connection costs a socket, a small record and a session (its parser is made
+at the first byte). Deadlines of waiting connections are kept in a heap and judged by
+the session, here, without a worker.
 """
 
 from __future__ import annotations
@@ -20,23 +26,22 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-from fileproto.session import Close, Receive, Send, ServerSession
-from fileproto.session.deadlines import Limits
-from fileproto.store import FileStore
-from fileproto.wire.responses import encode_error
-from servers.connection import peer_of
+from fileproto.session import Close, Receive, ServerSession, State, Work, busy_message
+from servers.connection import peer_of, send_closing, unsent_bytes
+from servers.linger import Lingerer
+from servers.trace import Tracer
 
 log = logging.getLogger("fileproto.server")
 
-#: Bytes read at once from a waiting connection: a header is at most 64 KiB, and a
-#: small read keeps a slowloris' held bytes small.
+#: Bytes read at once for a connection waiting for its header: a header is at most
+#: 64 KiB, and a small read keeps a slowloris' held bytes small.
 HEADER_RECV = 1 << 16
 #: New connections taken per wake-up, so a flood cannot starve the others.
 ACCEPT_BATCH = 64
-#: Seconds a refused connection is read from and discarded before it is closed.
-LINGER = 2.0
+#: Seconds between looks at the stop flag, and the pause after a failed accept.
 POLL = 0.2
 
 
@@ -44,58 +49,51 @@ class Dispatching(Protocol):
     """What the dispatcher needs of its server (kept apart to avoid an import circle)."""
 
     listener: socket.socket
-    store: FileStore
+    lingerer: Lingerer
+    grace: float
+    tracer: Tracer | None
 
     @property
     def stopping(self) -> bool: ...
 
-    @property
-    def limits(self) -> Limits: ...
-
     def poll(self) -> None: ...
 
-    def register(self, conn: socket.socket) -> int | str: ...
+    def register(self, conn: socket.socket) -> int | None: ...
 
-    def finished(self, conn_id: int) -> None: ...
+    def open_count(self) -> int: ...
+
+    def new_session(self, conn_id: int, accepted_at: float) -> ServerSession: ...
+
+    def finished(self, conn_id: int, linger: float = 0.0) -> None: ...
 
     def serve_ready(self, parked: Parked) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
 class Parked:
-    """A connection waiting in the selector."""
+    """A connection waiting in the selector, or handed to a worker from there."""
 
     conn_id: int
     sock: socket.socket
-    accepted_at: float
-    #: Since when it waits: accept, or the end of its last response.
-    since: float
-    first: bool
+    session: ServerSession
     deadline: float
-    session: ServerSession | None = None
-    #: Bytes received while parked (only when the worker lives in another process).
-    raw: list[bytes] | None = None
+    writing: bool = False
+    #: For a connection waiting to send: what its send queue held (``unsent_bytes``).
+    unsent: int | None = None
 
 
 class ReadyDispatcher:
-    def __init__(self, server: Dispatching, keep_raw: bool) -> None:
+    def __init__(self, server: Dispatching) -> None:
         self.server = server
-        self.keep_raw = keep_raw
         self._parked: dict[int, Parked] = {}
         self._heap: list[tuple[float, int, int]] = []
         self._seq = itertools.count()
-        self._returned: queue.SimpleQueue[tuple[int, socket.socket, ServerSession | None]]
-        self._returned = queue.SimpleQueue()
+        self._returned: queue.SimpleQueue[Parked] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector = selectors.DefaultSelector()
-        self._lingering: dict[socket.socket, float] = {}
         self._listener_back_at = 0.0  # when accepting resumes after EMFILE and the like
-
-    @property
-    def parked(self) -> int:
-        return len(self._parked)
 
     # -- from other threads ---------------------------------------------------------
 
@@ -103,13 +101,17 @@ class ReadyDispatcher:
         with contextlib.suppress(OSError):  # a full pipe already means "wake up"
             self._wake_w.send(b"\0")
 
-    def give_back(self, conn_id: int, sock: socket.socket, session: ServerSession | None) -> None:
-        """A worker is done with a request and the connection waits for the next one,
-        with its session (a worker in this process) or without (in another process)."""
-        if self.server.stopping:
-            self.server.finished(conn_id)
+    def give_back(
+        self, conn_id: int, sock: socket.socket, session: ServerSession, writing: bool
+    ) -> None:
+        """A worker's socket would block (or a response is out and the connection
+        waits for the next request): wait here, with the session, for readability
+        (or writability) and for the session's deadline."""
+        if self.server.stopping and session.idle:
+            self.server.finished(conn_id)  # nothing in flight: no reason to wait
             return
-        self._returned.put((conn_id, sock, session))
+        unsent = unsent_bytes(sock) if writing else None
+        self._returned.put(Parked(conn_id, sock, session, session.deadline, writing, unsent))
         self.wake()
 
     # -- the loop -------------------------------------------------------------------
@@ -122,7 +124,19 @@ class ReadyDispatcher:
         if ready is not None:
             host, port = server.listener.getsockname()[:2]
             ready(host, port)
-        while not server.stopping:
+        drain_until = 0.0
+        while True:
+            if server.stopping:
+                if not drain_until:
+                    # Stop accepting, close what waits between requests, and go on
+                    # serving requests in flight for the grace period.
+                    drain_until = time.monotonic() + server.grace
+                    with contextlib.suppress(KeyError, ValueError, OSError):
+                        self._selector.unregister(server.listener)
+                    self._listener_back_at = 0.0
+                    self._close_idle()
+                if server.open_count() == 0 or time.monotonic() >= drain_until:
+                    return
             server.poll()
             timeout = POLL
             if self._heap:
@@ -132,20 +146,16 @@ class ReadyDispatcher:
                     self._accept()
                 elif key.data is self._wake_r:
                     self._take_back()
-                elif isinstance(key.data, Parked):
-                    self._readable(key.data)
                 else:
-                    self._drain_lingering(key.fileobj)  # type: ignore[arg-type]
+                    self._ready(key.data)
             now = time.monotonic()
             self._expire(now)
-            self._end_lingering(now)
             if self._listener_back_at and now >= self._listener_back_at:
                 self._listener_back_at = 0.0
                 self._selector.register(server.listener, selectors.EVENT_READ, None)
 
     def _accept(self) -> None:
         server = self.server
-        header_timeout = server.limits.header_timeout
         for _ in range(ACCEPT_BATCH):
             try:
                 conn, _ = server.listener.accept()
@@ -159,49 +169,23 @@ class ReadyDispatcher:
                 self._listener_back_at = time.monotonic() + POLL
                 return
             now = time.monotonic()
+            conn.setblocking(False)
             conn_id = server.register(conn)
-            if isinstance(conn_id, str):
-                self._linger(conn, conn_id)
+            if conn_id is None:
+                session = server.new_session(-1, now)
+                session.refuse(busy_message(server.open_count()))
+                self._finish_here(Parked(-1, conn, session, now))
                 continue
-            parked = Parked(conn_id, conn, now, now, True, now + header_timeout)
-            if self.keep_raw:
-                parked.raw = []
-            self._park(parked)
-
-    def _linger(self, conn: socket.socket, message: str) -> None:
-        """Refuse a connection: answer, half-close, and read what it still sends for a
-        moment before closing; a close with unread bytes would be a reset that can
-        destroy the answer before the client reads it."""
-        conn.setblocking(False)
-        with contextlib.suppress(OSError):
-            conn.send(encode_error(message))
-            conn.shutdown(socket.SHUT_WR)
-        self._lingering[conn] = time.monotonic() + LINGER
-        self._selector.register(conn, selectors.EVENT_READ, LINGER)
-
-    def _drain_lingering(self, conn: socket.socket) -> None:
-        try:
-            data = conn.recv(HEADER_RECV)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._lingering.pop(conn, None)
-            self._selector.unregister(conn)
-            conn.close()
-
-    def _end_lingering(self, now: float) -> None:
-        for conn, until in list(self._lingering.items()):
-            if until <= now:
-                del self._lingering[conn]
-                self._selector.unregister(conn)
-                conn.close()
+            session = server.new_session(conn_id, now)
+            if server.tracer is not None:
+                server.tracer.event(conn_id, "accepted", peer=peer_of(conn))
+            parked = Parked(conn_id, conn, session, now)
+            self._settle(parked, session.poll(now), registered=False)
 
     def _park(self, parked: Parked) -> None:
-        parked.sock.setblocking(False)
+        events = selectors.EVENT_WRITE if parked.writing else selectors.EVENT_READ
         self._parked[parked.conn_id] = parked
-        self._selector.register(parked.sock, selectors.EVENT_READ, parked)
+        self._selector.register(parked.sock, events, parked)
         heapq.heappush(self._heap, (parked.deadline, next(self._seq), parked.conn_id))
 
     def _unpark(self, parked: Parked) -> None:
@@ -216,33 +200,26 @@ class ReadyDispatcher:
         now = time.monotonic()
         while True:
             try:
-                conn_id, sock, session = self._returned.get_nowait()
+                parked = self._returned.get_nowait()
             except queue.Empty:
                 return
-            if self.server.stopping:
-                self.server.finished(conn_id)
+            if self.server.stopping and parked.session.idle:
+                self.server.finished(parked.conn_id)
                 continue
-            keepalive = self.server.limits.keepalive_timeout
-            parked = Parked(conn_id, sock, now, now, False, now + keepalive, session)
-            if self.keep_raw:
-                parked.raw = []
-            if session is not None:
-                self._parked[conn_id] = parked  # _settle may hand it on at once
-                self._settle(parked, session.poll(now), registered=False)
+            if parked.writing:
+                self._park(parked)  # room to send: nothing to parse meanwhile
             else:
-                self._park(parked)
+                # Bytes of a pipelined request may already be parsed out of its buffer.
+                self._settle(parked, parked.session.poll(now), registered=False)
 
-    def _session(self, parked: Parked) -> ServerSession:
+    def _ready(self, parked: Parked) -> None:
+        """The socket of a waiting connection is readable (or writable)."""
         session = parked.session
-        if session is None:
-            server = self.server
-            session = ServerSession(server.store, server.limits, parked.accepted_at)
-            if not parked.first:
-                session.deadlines.response_done(parked.since)
-            parked.session = session
-        return session
-
-    def _readable(self, parked: Parked) -> None:
+        if parked.writing or session.state is State.RECEIVING_BODY:
+            # A body or a response in progress: a worker moves its bytes.
+            self._unpark(parked)
+            self.server.serve_ready(parked)
+            return
         try:
             data = parked.sock.recv(HEADER_RECV)
         except BlockingIOError:
@@ -250,34 +227,24 @@ class ReadyDispatcher:
         except OSError:
             data = b""  # a reset: the peer is gone, like an end of stream
         now = time.monotonic()
-        if not data and (parked.session is None or parked.session.parser.phase == "idle"):
-            self._unpark(parked)  # left before saying anything: nothing to answer
-            self.server.finished(parked.conn_id)
-            return
-        session = self._session(parked)
         session.receive_data(data, now)
-        if parked.raw is not None and data:
-            parked.raw.append(data)
         self._settle(parked, session.poll(now), registered=True)
 
-    def _settle(self, parked: Parked, state: Receive | str, registered: bool) -> None:
-        """Act on what a parked session's poll said: hand over, expire, or wait on."""
-        if isinstance(state, Receive):
-            changed = state.deadline != parked.deadline
-            parked.deadline = state.deadline
+    def _settle(self, parked: Parked, polled: Work | Receive | Close, registered: bool) -> None:
+        """Act on what a waiting session's poll said: hand over, close, or wait on."""
+        if isinstance(polled, Receive):
+            changed = polled.deadline != parked.deadline
+            parked.deadline = polled.deadline
             if not registered:
                 self._park(parked)
             elif changed:
-                heapq.heappush(self._heap, (state.deadline, next(self._seq), parked.conn_id))
+                heapq.heappush(self._heap, (polled.deadline, next(self._seq), parked.conn_id))
             return
         if registered:
             self._unpark(parked)
+        if isinstance(polled, Close):
+            self._closed(parked, polled)
         else:
-            self._parked.pop(parked.conn_id, None)
-        if state == "expired":
-            self._expired(parked)
-        else:
-            parked.sock.setblocking(True)
             self.server.serve_ready(parked)
 
     def _expire(self, now: float) -> None:
@@ -288,37 +255,57 @@ class ReadyDispatcher:
             if parked is None or parked.deadline != deadline:
                 continue  # served, closed or given a later deadline since
             # What arrived before now was read in this round, before the deadlines.
-            session = self._session(parked)
-            state = "expired" if session.timed_out(now) else session.poll(now)
-            self._settle(parked, state, registered=True)
+            session = parked.session
+            if parked.unsent is not None:
+                unsent = unsent_bytes(parked.sock)
+                if unsent is not None and unsent < parked.unsent:
+                    session.client_read(now)  # a slow reader, not a stalled one
+                parked.unsent = unsent
+            if session.timed_out(now):
+                self._unpark(parked)
+                self._finish_here(parked)
+                continue
+            # In time after all (a body fast enough over its window): a new deadline.
+            parked.deadline = session.deadline
+            heapq.heappush(heap, (parked.deadline, next(self._seq), conn_id))
 
-    def _expired(self, parked: Parked) -> None:
-        """Answer a connection whose deadline fired, and close it, without blocking."""
-        session = self._session(parked)
-        sock = parked.sock
-        with contextlib.suppress(OSError):
-            sock.recv(HEADER_RECV)  # unread bytes would turn our close into a reset
-        for _ in range(4):  # an error answer and a Close; bounded all the same
-            action = session.next_action(time.monotonic())
-            if isinstance(action, Send):
-                with contextlib.suppress(OSError):
-                    sock.send(action.data)
-            elif isinstance(action, Close):
-                log.info("%s: closing: %s", peer_of(sock), action.reason)
-                break
-        session.abort()
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-        self.server.finished(parked.conn_id)
+    def _finish_here(self, parked: Parked) -> None:
+        """Send a closing connection's answer without blocking, and close it."""
+        self._closed(parked, send_closing(parked.sock, parked.session))
+
+    def _closed(self, parked: Parked, close: Close) -> None:
+        server = self.server
+        if close.reason != "peer closed" or parked.session.served:
+            log.info("%s: closing: %s", peer_of(parked.sock), close.reason)
+        if parked.conn_id < 0:  # refused: never counted in
+            if server.tracer is not None:
+                server.tracer.event("-", "refused", peer=peer_of(parked.sock), reason=close.reason)
+            server.lingerer.linger(parked.sock, close.linger)
+            return
+        if server.tracer is not None:
+            server.tracer.event(
+                parked.conn_id, "closed", reason=close.reason, deadline=close.deadline
+            )
+        server.finished(parked.conn_id, close.linger)
+
+    def uploads_in_progress(self) -> frozenset[Path]:
+        """Temporary files of the uploads of waiting connections (kept when a pool is
+        replaced). Read from the dispatching thread only."""
+        paths = (parked.session.upload_path for parked in self._parked.values())
+        return frozenset(path for path in paths if path is not None)
+
+    def _close_idle(self) -> None:
+        for parked in list(self._parked.values()):
+            if parked.session.idle:
+                self._unpark(parked)
+                self.server.finished(parked.conn_id)
 
     def close_parked(self) -> None:
-        """At shutdown: waiting connections have nothing in flight; close them now."""
+        """At shutdown, after the grace period: close every connection still waiting."""
         for parked in list(self._parked.values()):
             self._unpark(parked)
+            parked.session.abort()
             self.server.finished(parked.conn_id)
-        for conn in self._lingering:
-            conn.close()
-        self._lingering.clear()
         self.close_returned()
         self._selector.close()
 
@@ -326,7 +313,8 @@ class ReadyDispatcher:
         """At shutdown: close connections workers gave back after the loop ended."""
         while True:
             try:
-                conn_id, _, _ = self._returned.get_nowait()
+                parked = self._returned.get_nowait()
             except queue.Empty:
                 return
-            self.server.finished(conn_id)
+            parked.session.abort()
+            self.server.finished(parked.conn_id)

@@ -60,8 +60,9 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         )
         return 1
     server.install_signal_handlers()
-    dispatch = f"{server.config.dispatch} dispatch" if server.dispatches else "event loops"
-    log.info("%s server, %d workers, %s, root %s", kind, workers, dispatch, server.config.root)
+    log.info(
+        "%s server, %d workers, %s, root %s", kind, workers, server.description, server.config.root
+    )
 
     def ready(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host

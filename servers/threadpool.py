@@ -2,8 +2,8 @@
 
 Classic dispatch: the accept loop hands each connection to a worker thread, which owns
 it until it closes. Readiness dispatch: the selector hands a connection over with its
-session once a request header has arrived, and the worker gives it back after the
-response.
+session when there is work (a request arrived, bytes of a body, room to send), and the
+worker gives it back the moment its socket would block.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from fileproto.session import Receive, ServerSession
-from servers.base import BaseServer
-from servers.connection import drive, peer_of, serve_connection
+from fileproto.session import Close
+from servers.base import PoolServer
+from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
 from servers.readiness import Parked
+from servers.trace import worker_name
 
 log = logging.getLogger("fileproto.server")
 
 
-def park_when_idle(session: ServerSession, waiting: Receive) -> bool:
-    return waiting.parkable
-
-
-class ThreadPoolServer(BaseServer):
-    kind = "thread"
-
+class ThreadPoolServer(PoolServer):
     def start_pool(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fileproto")
 
@@ -35,32 +30,49 @@ class ThreadPoolServer(BaseServer):
         self.executor.submit(self._serve, conn_id, conn, accepted_at)
 
     def _serve(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
+        linger = 0.0
+        # A duplicate, so that the registry's copy stays valid for shutdown(); the
+        # registry's copy is the one that is ended (and lingers).
+        sock = conn.dup()
         try:
-            # A duplicate, so that the registry's copy stays valid for shutdown().
-            serve_connection(conn.dup(), self.store, self.config, accepted_at)
+            close = serve_connection(
+                sock, self.store, self.config, accepted_at, self.tracer, conn_id
+            )
+            linger = close.linger
         finally:
-            self.finished(conn_id)
+            sock.close()
+            self.finished(conn_id, linger)
 
     def serve_ready(self, parked: Parked) -> None:
-        self.executor.submit(self._serve_request, parked)
+        self.executor.submit(self._serve_ready, parked)
 
-    def _serve_request(self, parked: Parked) -> None:
-        session, sock = parked.session, parked.sock
-        assert session is not None
+    def _serve_ready(self, parked: Parked) -> None:
+        session, sock, tracer = parked.session, parked.sock, self.tracer
+        if tracer is not None:
+            tracer.event(parked.conn_id, "taken", worker=worker_name())
+        close: Close
         try:
-            close = drive(sock, session, self.config.recv_size, park_when_idle)
+            outcome = drive(sock, session, self.config.recv_size, give_back=True)
         except OSError as exc:
             log.info("%s: connection lost: %s", peer_of(sock), exc)
+            close = Close(f"connection lost: {exc}", "error")
         except Exception:
             log.exception("%s: serving failed", peer_of(sock))
+            close = Close("serving failed", "error")
         else:
-            if close is None:
+            if isinstance(outcome, GiveBack):
+                if tracer is not None:
+                    why = give_back_reason(session, outcome)
+                    tracer.event(parked.conn_id, "given_back", why=why)
                 assert self.ready is not None
-                self.ready.give_back(parked.conn_id, sock, session)
+                self.ready.give_back(parked.conn_id, sock, session, outcome.writing)
                 return
+            close = outcome
             log.info("%s: closing: %s", peer_of(sock), close.reason)
         session.abort()
-        self.finished(parked.conn_id)
+        if tracer is not None:
+            tracer.event(parked.conn_id, "closed", reason=close.reason, deadline=close.deadline)
+        self.finished(parked.conn_id, close.linger)
 
     def stop_pool(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from fileproto.cli.check import build_parser
+from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, select_rules
-from fileproto.conformance.cli import build_parser
-from fileproto.conformance.cli import main as check
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
 from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
 

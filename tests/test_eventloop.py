@@ -14,24 +14,33 @@ import psutil
 import pytest
 
 from fileproto.pytest.servers import ServerPool
-from fileproto.wire.names import RESERVED_PREFIX
-from servers.eventloop import uvloop_available
-from tests.helpers import IO_TIMEOUT, RawConnection, log_of, skip_if_target, wait_for
+from servers.eventloop import LOOPS, uvloop_available
+from tests.helpers import (
+    IO_TIMEOUT,
+    RawConnection,
+    log_of,
+    no_temp_files,
+    skip_if_target,
+    temp_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.smoke
 
-LOOPS = [
-    "asyncio",
+#: Every ``--loop`` choice the server has; uvloop only where it is installed.
+LOOP_CHOICES = [
     pytest.param(
-        "uvloop",
+        loop,
         marks=pytest.mark.skipif(
-            not uvloop_available(), reason="uvloop is not installed (pip install -e '.[uvloop]')"
+            loop == "uvloop" and not uvloop_available(),
+            reason="uvloop is not installed (pip install -e '.[uvloop]')",
         ),
-    ),
+    )
+    for loop in LOOPS
 ]
 
 
-@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("loop", LOOP_CHOICES)
 def test_each_loop_serves_and_says_which_it_is(fileproto_servers: ServerPool, loop: str) -> None:
     skip_if_target(fileproto_servers)
     server = fileproto_servers.start("asyncio", 2, "--loop", loop, "-v")
@@ -42,7 +51,9 @@ def test_each_loop_serves_and_says_which_it_is(fileproto_servers: ServerPool, lo
                 client.upload(data, f"loop-{dialect}.bin")
                 assert client.get(f"loop-{dialect}.bin").size == len(data)
         wait_for(lambda: log_of(server).count("loop process") >= 2, what="both loops' log lines")
-        named = "uvloop.Loop" if loop == "uvloop" else "_UnixSelectorEventLoop"
+        # auto takes uvloop when it is installed, the standard library's loop otherwise.
+        uses_uvloop = loop == "uvloop" or (loop == "auto" and uvloop_available())
+        named = "uvloop.Loop" if uses_uvloop else "_UnixSelectorEventLoop"
         assert named in log_of(server), log_of(server)
     finally:
         assert fileproto_servers.stop(server) == 0
@@ -59,17 +70,11 @@ def test_a_killed_loop_process_is_replaced_and_its_upload_removed(
         (loop,) = psutil.Process(server.process.pid).children()
         with RawConnection(server) as conn:
             conn.send(b"UPLOAD half.bin QUJD")  # held open: a temporary file exists
-            wait_for(
-                lambda: [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
-                what="the upload's temporary file",
-            )
+            wait_for(lambda: temp_files(root), what="the upload's temporary file")
             os.kill(loop.pid, signal.SIGKILL)
             assert conn.read_until_closed() == b""
         wait_for(lambda: "a loop process died" in log_of(server), what="the supervisor's log")
-        wait_for(
-            lambda: not [p for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX)],
-            what="the dead loop's temporary file to be removed",
-        )
+        no_temp_files(root)  # the dead loop's upload is removed by the supervisor
         with server.client(timeout=IO_TIMEOUT) as client:
             assert client.list() == []
         (replacement,) = psutil.Process(server.process.pid).children()

@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -317,9 +318,21 @@ def _upload_payload(dialect: str, name: str, payload: bytes) -> bytes:
     return b"UPLOAD " + name.encode() + b" " + payload + TERMINATOR
 
 
-#: id -> (request given a fresh name, words in our server's message, words any server's
-#: message should have, whether the connection may be closed after the answer)
-BAD_REQUESTS: dict[str, tuple[Callable[[str], bytes], tuple[str, ...], tuple[str, ...], bool]] = {}
+class BadRequest(NamedTuple):
+    """One malformed request and what its answer must say."""
+
+    #: The request's bytes, given a fresh name.
+    make: Callable[[str], bytes]
+    #: Words our server's error message has.
+    needles: tuple[str, ...] = ()
+    #: Words any server's error message should have.
+    portable: tuple[str, ...] = ()
+    #: Whether the server may close the connection after the answer (framing is lost).
+    fatal: bool = False
+
+
+#: id -> the request and what its answer must say.
+BAD_REQUESTS: dict[str, BadRequest] = {}
 
 
 def _bad(
@@ -329,38 +342,42 @@ def _bad(
     portable: tuple[str, ...] = (),
     fatal: bool = False,
 ) -> None:
-    """``needles``: words our server's message has; ``portable``: what any server's should."""
-    BAD_REQUESTS[case] = (make, needles, portable, fatal)
+    BAD_REQUESTS[case] = BadRequest(make, needles, portable, fatal)
+
+
+def _upload_of(dialect: str, payload: bytes) -> Callable[[str], bytes]:
+    """An UPLOAD of ``payload`` in ``dialect``, given a fresh name."""
+    return lambda name: _upload_payload(dialect, name, payload)
 
 
 for _d in DIALECTS:
     _bad(
         f"b64-bad-char-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"!" + _B64[1000:]),
+        _upload_of(_d, _B64[:1000] + b"!" + _B64[1000:]),
         ("invalid base64", "1000"),
         ("base64",),
     )
     _bad(
         f"b64-bad-char-mid-quantum-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:2001] + b"*" + _B64[2001:]),
+        _upload_of(_d, _B64[:2001] + b"*" + _B64[2001:]),
         ("invalid base64", "2001"),
         ("base64",),
     )
     _bad(
         f"b64-stray-equals-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64[:1000] + b"=" + _B64[1000:]),
+        _upload_of(_d, _B64[:1000] + b"=" + _B64[1000:]),
         ("invalid base64", "1000"),
         ("base64",),
     )
     _bad(
         f"b64-data-after-padding-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, b"QQ==" + _B64),
+        _upload_of(_d, b"QQ==" + _B64),
         ("invalid base64",),
         ("base64",),
     )
     _bad(
         f"b64-lone-char-{_d}",
-        lambda n, d=_d: _upload_payload(d, n, _B64 + b"Q"),
+        _upload_of(_d, _B64 + b"Q"),
         ("base64",),
         ("base64",),
     )
@@ -438,10 +455,9 @@ _bad(
 def _send_bad(
     server: RunningServer, case: str, name: str
 ) -> tuple[dict[str, object], RawConnection]:
-    make, _needles, _portable, _fatal = BAD_REQUESTS[case]
     conn = RawConnection(server)
     try:
-        conn.send(make(name))
+        conn.send(BAD_REQUESTS[case].make(name))
         return conn.read(), conn
     except BaseException:
         conn.sock.close()
@@ -450,9 +466,8 @@ def _send_bad(
 
 def _after_bad(conn: RawConnection, server: RunningServer, case: str, name: str) -> None:
     """The connection still works where framing is intact; the server takes a new client."""
-    fatal = BAD_REQUESTS[case][3]
     with conn:
-        if not fatal:
+        if not BAD_REQUESTS[case].fatal:
             names = assert_list_ok(conn)
             assert name not in names
     names = assert_serves_next_client(server)
@@ -468,7 +483,7 @@ def test_malformed_request_answered_and_nothing_stored(
     before = root_snapshot(root)
     name = unique("bad")
     response, conn = _send_bad(fresh, case, name)
-    assert_error(response, *BAD_REQUESTS[case][1])
+    assert_error(response, *BAD_REQUESTS[case].needles)
     _after_bad(conn, fresh, case, name)
     no_temp_files(root)
     assert root_snapshot(root) == before
@@ -480,7 +495,7 @@ def test_malformed_request_answered_and_nothing_stored(
 def test_malformed_request_answered(fileproto_server: RunningServer, case: str) -> None:
     name = unique("bad")
     response, conn = _send_bad(fileproto_server, case, name)
-    assert_error(response, *BAD_REQUESTS[case][2])
+    assert_error(response, *BAD_REQUESTS[case].portable)
     _after_bad(conn, fileproto_server, case, name)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from fileproto.limit import LimitResult, measure_limit
+from fileproto.load.limit import LimitResult, measure_limit
+from fileproto.load.testfiles import MIB, TestFile
 from fileproto.pytest.recording import record
 from fileproto.results.document import BenchmarkEntry
-from fileproto.testfiles import MIB, TestFile
 
 pytestmark = pytest.mark.limit
 ROUNDS = 3

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from fileproto.background import BackgroundClients
 from fileproto.client import Client, ConnectError
-from fileproto.latency import ListProbe, Percentiles
+from fileproto.load.background import BackgroundClients
+from fileproto.load.latency import ListProbe, Percentiles
 from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
 from tests.helpers import skip_if_target, wait_for

@@ -120,7 +120,7 @@ def test_every_command_fires_one_event(server: RunningServer, tmp_path: Path) ->
 
 FAILURES_SCRIPT = """
     from fileproto.locust import FileprotoClient, write_payload
-    from fileproto.testfiles import TestFile
+    from fileproto.load.testfiles import TestFile
 
     recorder = Recorder()
     payload = write_payload(Path("payload.bin"), 1000)

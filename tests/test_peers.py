@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE
-from fileproto.conformance.cli import main as check
 from fileproto.server_process import ServerProcess
 
 pytestmark = pytest.mark.smoke

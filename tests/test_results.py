@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
 from fileproto.results.felt import Background
@@ -105,7 +105,7 @@ def test_benchmark_entry_round_trip() -> None:
 
 
 def _felt(**changes: Any) -> LoadResult:
-    """A slow-client case's record: every field of issue 12 filled."""
+    """A slow-client case's record: every field about clients that wait filled."""
     result = _round(
         13.2,
         dispatch="ready", scenario="slow-links", rate_Bps=float(1 << 20), deadline_s=15.0,

@@ -1,4 +1,4 @@
-"""Real servers of both kinds, driven through sockets, the Client and the command line.
+"""Real servers of every kind, driven through sockets, the Client and the command line.
 
 The protocol rules any server must keep are the conformance catalogue's
 (fileproto/conformance, run against every kind by tests/test_conformance.py). What stays
@@ -18,8 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,25 +27,30 @@ from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
+from servers.config import DISPATCHES
+from servers.registry import KINDS as REGISTRY
+from servers.registry import MODES
 from tests.helpers import (
+    SERVER_KINDS,
     RawConnection,
     assert_error,
     log_of,
+    no_temp_files,
     pool_workers,
     temp_files,
+    unique,
     wait_for,
 )
 
 pytestmark = pytest.mark.smoke
 
-KINDS = ["thread", "process"]
+#: Every kind in the registry: a new kind is tested here without editing this file.
+KINDS = SERVER_KINDS
+#: The classic ``python -m servers.<module>`` entry point of each kind.
+ENTRY_POINTS = [kind.module for kind in REGISTRY.values()]
 IO_TIMEOUT = 20.0
 MAX_RESPONSE = 64 << 20
 REPO = Path(__file__).resolve().parent.parent
-
-
-def unique(stem: str = "f") -> str:
-    return f"{stem}-{uuid.uuid4().hex[:12]}.bin"
 
 
 def upload_bytes(name: str, content: bytes, dialect: str = "json") -> bytes:
@@ -214,12 +217,7 @@ def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None
     with RawConnection(fileproto_server) as conn:
         conn.send(b"UPLOAD " + name.encode() + b" " + base64.b64encode(os.urandom(600_000)))
         conn.send(encode_request("LIST"))  # inside the payload: only makes it invalid later
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if not any(p.name.startswith(".fileproto-upload-") for p in root.iterdir()):
-            break
-        time.sleep(0.05)
-    assert [p.name for p in root.iterdir() if p.name.startswith(".fileproto-upload-")] == []
+    no_temp_files(root)
     assert not (root / name).exists()
 
 
@@ -298,7 +296,7 @@ def spawned() -> Iterator[list[subprocess.Popen[str]]]:
             proc.wait(10)
 
 
-@pytest.mark.parametrize("module", ["servers.threadpool", "servers.processpool"])
+@pytest.mark.parametrize("module", ENTRY_POINTS)
 def test_python_m_server_prints_one_line_and_serves(
     module: str, tmp_path: Path, spawned: list[subprocess.Popen[str]]
 ) -> None:
@@ -347,6 +345,23 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_serve_listens_where_the_client_commands_look_by_default() -> None:
+    """``fileproto serve &`` then ``fileproto ls`` works: with no --port the server binds
+    the address every client command (and the stress command) uses with no --server.
+    (Checked on the parser: a test never binds a fixed port on a shared machine.)"""
+    from fileproto.cli import build_parser
+    from fileproto.client import parse_address
+
+    parser = build_parser()
+    serve = parser.parse_args(["serve"])
+    for command in (["ls"], ["get", "x"], ["put", "x"], ["rm", "x"], ["stress"]):
+        server = parser.parse_args(command).server
+        # stress parses its HOST:PORT already; the others keep the text.
+        address = parse_address(server) if isinstance(server, str) else tuple(server)
+        assert address == (serve.host, serve.port), (command, server)
+    assert serve.port == 45000
+
+
 @pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
 def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> None:
     address = f"{fileproto_server.host}:{fileproto_server.port}"
@@ -380,14 +395,17 @@ def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> N
     assert not (tmp_path / "nothing.bin.part").exists()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("send", [b"", b"LIS"], ids=["silent", "partial-header"])
 def test_idle_connection_closed_after_timeout(
-    fileproto_servers: ServerPool, kind: str, send: bytes
+    fileproto_servers: ServerPool, mode: str, send: bytes
 ) -> None:
+    """In every kind and dispatch mode: the deadline is waited for in a worker (accept),
+    in a selector (ready) or in an event loop."""
     if fileproto_servers.options.target:
         pytest.skip("starts its own server")
-    server = fileproto_servers.start(kind, 1, "--idle-timeout", "1")
+    kind, args = MODES[mode]
+    server = fileproto_servers.start(kind, 1, *args, "--idle-timeout", "1")
     try:
         with RawConnection(server, timeout=5.0) as conn:
             if send:
@@ -430,7 +448,7 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
 # -- the process pool survives a dead worker ----------------------------------------------
 
 
-@pytest.fixture(params=["ready", "accept"])
+@pytest.fixture(params=DISPATCHES)
 def fresh_process_server(
     fileproto_servers: ServerPool, request: pytest.FixtureRequest
 ) -> Iterator[RunningServer]:
@@ -445,10 +463,11 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
     fresh_process_server: RunningServer,
 ) -> None:
     server = fresh_process_server
+    assert server.process is not None
+    classic = "accept" in server.process.extra_args
     with RawConnection(server, timeout=10.0) as busy:
         # An answered request proves a worker took the connection (one no worker took
-        # yet would rightly be served by the replacement pool); an upload whose payload
-        # is still arriving is held by a worker in either dispatch mode.
+        # yet would rightly be served by the replacement pool).
         assert busy.request(encode_request("LIST"))["status"] == "OK"
         busy.send(b"UPLOAD held.bin QUJD")
         assert server.root is not None
@@ -460,6 +479,18 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
             # Once one worker dies the pool terminates its siblings itself.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        if not classic:
+            # The readiness dispatch gave the upload back when its body paused: it
+            # waits in the parent, with its session, and a worker of the new pool
+            # finishes it.
+            busy.send(b"REVG\r\n\r\n")
+            answer = busy.read()
+            assert answer["status"] == "OK", answer
+            assert (root / "held.bin").read_bytes() == b"ABCDEF"
+            with server.client(timeout=IO_TIMEOUT) as client:
+                client.delete("held.bin")
+            return
+        # The classic dispatch: a worker owned the connection, and died with it.
         try:
             assert busy.read_until_closed() == b""
         except ConnectionResetError:
@@ -474,17 +505,16 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
 def test_idle_worker_dies_next_client_is_still_answered(
     fresh_process_server: RunningServer,
 ) -> None:
-    """DESIGN: "If a worker dies, the server replaces the pool and keeps serving."
-
-    A connection no worker ever took must be served by the new pool, not dropped.
-    """
+    """If a worker dies, the server replaces the pool and keeps serving
+    (docs/architecture.md): a connection no worker ever took is served by the new pool,
+    not dropped."""
     server = fresh_process_server
     workers = pool_workers(server)
     assert len(workers) == 2, workers
     os.kill(workers[0], signal.SIGKILL)
     # A client arriving while the broken pool is being torn down may lose its
-    # connection with it (the issue allows an error or a reset); "the next client"
-    # is one that comes once the pool has been replaced, which the server logs.
+    # connection with it (an error or a reset); "the next client" is one that comes
+    # once the pool has been replaced, which the server logs.
     wait_for(lambda: "replacing the pool" in log_of(server), what="the pool's replacement")
     for attempt in range(3):
         with RawConnection(server, timeout=10.0) as conn:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fileproto.session import Close, Limits, Receive, Send, ServerSession
+from fileproto.session import LINGER, Close, Limits, Receive, Send, ServerSession, State, Work
 from fileproto.store import FileStore
 from fileproto.wire import TERMINATOR, encode_request, iter_upload_request
 from fileproto.wire.names import RESERVED_PREFIX
@@ -64,6 +64,7 @@ def run_session(store: FileStore, pieces: list[bytes], now: float = 0.0) -> tupl
         action = session.next_action(now)
         if isinstance(action, Send):
             out += action.data
+            session.sent(len(action.data), now)
         elif isinstance(action, Receive):
             session.receive_data(next(feed), now)
         else:
@@ -139,14 +140,18 @@ def test_get_streams_in_pieces_of_the_read_chunk(tmp_path: Path) -> None:
     (tmp_path / "f.bin").write_bytes(data)
     session = ServerSession(store, LIMITS, accepted_at=0.0)
     session.receive_data(encode_request("GET", "f.bin"), 0.0)
-    sends = []
+    sends: list[bytes] = []
+    served = []
     while isinstance(action := session.next_action(0.0), Send):
-        sends.append(action)
-    assert isinstance(action, Receive) and action.phase == "idle"
+        sends.append(bytes(action.data))
+        session.sent(len(action.data), 0.0)
+        served.append(session.served)
+    assert isinstance(action, Receive) and session.state is State.AWAITING_REQUEST
     assert len(sends) > 10  # prefix, many chunks, the last with the suffix
-    assert all(len(s.data) <= 4 * LIMITS.read_chunk // 3 for s in sends[1:-1])
-    assert [s.last for s in sends] == [False] * (len(sends) - 1) + [True]
-    body = json.loads(b"".join(s.data for s in sends)[: -len(TERMINATOR)])
+    assert all(len(s) <= 4 * LIMITS.read_chunk // 3 for s in sends[1:-1])
+    # The response counts as done once its last byte is out, not before.
+    assert served == [0] * (len(sends) - 1) + [1]
+    body = json.loads(b"".join(sends)[: -len(TERMINATOR)])
     assert base64.b64decode(body["data_file"]) == data
 
 
@@ -156,7 +161,8 @@ def test_get_streams_in_pieces_of_the_read_chunk(tmp_path: Path) -> None:
 def wait_until(session: ServerSession, now: float) -> tuple[list[Send], Close | Receive]:
     sends = []
     while isinstance(action := session.next_action(now), Send):
-        sends.append(action)
+        sends.append(Send(bytes(action.data)))
+        session.sent(len(action.data), now)
     return sends, action
 
 
@@ -174,14 +180,14 @@ def test_header_deadline_runs_from_accept(tmp_path: Path) -> None:
     assert session.timed_out(120.0)
     sends, action = wait_until(session, 120.0)
     assert error_of(sends) == "request timeout: header not complete after 20 s"
-    assert action == Close("header deadline", "deadline")
+    assert action == Close("header deadline", "deadline", "header", LINGER)
 
 
 def test_header_deadline_extends_at_the_minimum_rate_up_to_twice(tmp_path: Path) -> None:
     session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
     session.receive_data(b"GET " + b"a" * 2000, 1.0)  # 2,004 bytes: 4 s more at 500 B/s
     _, action = wait_until(session, 1.0)
-    assert isinstance(action, Receive) and action.phase == "header"
+    assert isinstance(action, Receive) and session.state is State.RECEIVING_HEADER
     assert action.deadline == pytest.approx(20.0 + 2004 / 500)
     session.receive_data(b"a" * 60_000, 2.0)  # far more: capped at twice the timeout
     _, action = wait_until(session, 2.0)
@@ -197,17 +203,17 @@ def test_keepalive_closes_silently_and_the_next_header_has_its_own_clock(tmp_pat
     session.receive_data(encode_request("LIST"), 1.0)
     sends, action = wait_until(session, 1.0)
     assert len(sends) == 1 and isinstance(action, Receive)
-    assert action.phase == "idle" and action.deadline == 31.0
+    assert session.state is State.AWAITING_REQUEST and action.deadline == 31.0
     session.receive_data(b"LI", 30.0)  # a new request begins just in time
     _, action = wait_until(session, 30.0)
-    assert isinstance(action, Receive) and action.phase == "header"
+    assert isinstance(action, Receive) and session.state is State.RECEIVING_HEADER
     assert action.deadline == pytest.approx(50.0 + 2 / 500)
     quiet = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
     quiet.receive_data(encode_request("LIST"), 1.0)
     wait_until(quiet, 1.0)
     assert quiet.timed_out(31.0)
     sends, action = wait_until(quiet, 31.0)
-    assert sends == [] and action == Close("keep-alive deadline", "deadline")
+    assert sends == [] and action == Close("keep-alive deadline", "deadline", "keep-alive")
 
 
 def test_slow_body_is_cut_off_and_its_upload_removed(tmp_path: Path) -> None:
@@ -215,7 +221,7 @@ def test_slow_body_is_cut_off_and_its_upload_removed(tmp_path: Path) -> None:
     session = ServerSession(store, LIMITS, accepted_at=0.0)
     session.receive_data(b"UPLOAD slow.bin " + b"QUJD" * 100, 0.0)
     _, action = wait_until(session, 0.0)
-    assert isinstance(action, Receive) and action.phase == "payload"
+    assert isinstance(action, Receive) and session.state is State.RECEIVING_BODY
     assert store.temp_files(), "the upload is being written"
     # 400 bytes in a 20 s window is below 500 B/s.
     assert session.timed_out(action.deadline)
@@ -251,7 +257,7 @@ def test_poll_finds_the_header_without_touching_the_store(tmp_path: Path) -> Non
     session = ServerSession(store, LIMITS, accepted_at=0.0)
     assert isinstance(session.poll(0.0), Receive)
     session.receive_data(b"UPLOAD x.bin QUJD", 0.5)
-    assert session.poll(0.5) == "work"
+    assert isinstance(session.poll(0.5), Work)
     assert store.temp_files() == ()
     idle = ServerSession(store, LIMITS, accepted_at=0.0)
     assert isinstance(idle.poll(25.0), Receive)  # poll never fires a deadline itself
@@ -275,10 +281,10 @@ def test_a_header_after_a_skipped_request_has_its_own_clock(tmp_path: Path) -> N
     session.receive_data(b"FROB x " + b"y" * 100, 1.0)  # unknown command, still arriving
     sends, action = wait_until(session, 1.0)
     assert "unknown command" in error_of(sends)
-    assert isinstance(action, Receive) and action.phase == "skip"
+    assert isinstance(action, Receive) and session.state is State.RECEIVING_BODY
     session.receive_data(b"\r\n\r\nLI", 5.0)  # the skipped one ends, a new one begins
     _, action = wait_until(session, 5.0)
-    assert isinstance(action, Receive) and action.phase == "header"
+    assert isinstance(action, Receive) and session.state is State.RECEIVING_HEADER
     assert action.deadline == pytest.approx(25.0)
 
 
@@ -286,6 +292,114 @@ def test_a_waiting_connection_holds_no_receive_buffer(tmp_path: Path) -> None:
     session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
     session.receive_data(b"".join(iter_upload_request("big.bin", [b"x" * 300_000])), 0.0)
     _, action = wait_until(session, 0.0)
-    assert isinstance(action, Receive) and action.phase == "idle"
-    assert session.idle and session.parser.buffered == 0
-    assert session.parser._data == b""  # the last receive buffer is let go
+    assert isinstance(action, Receive) and session.state is State.AWAITING_REQUEST
+    assert session.idle
+    assert session._parser is not None
+    assert session._parser._data == b""  # the last receive buffer is let go
+
+
+# -- what the drivers rely on: partial sends, the send deadline, refusal, travel ----------
+
+
+def test_a_connection_that_waits_has_no_parser_until_its_first_byte(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=10.0)
+    action = session.next_action(10.0)
+    assert action == Receive(30.0)  # the first header's deadline, from accept
+    assert session._parser is None and session.idle
+
+
+def test_a_piece_that_did_not_fit_is_asked_for_again(tmp_path: Path) -> None:
+    """The rest of a piece the socket did not take comes back, byte-exact, and the
+    response is done only with its last byte."""
+    data = bytes(range(256)) * 4
+    (tmp_path / "f.bin").write_bytes(data)
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(encode_request("GET", "f.bin"), 0.0)
+    out = bytearray()
+    for _ in range(10_000):
+        action = session.next_action(0.0)
+        if not isinstance(action, Send):
+            break
+        taken = max(1, len(action.data) // 3)  # the socket takes a third each time
+        out += action.data[:taken]
+        session.sent(taken, 0.0)
+    (answer,) = responses(bytes(out))
+    assert base64.b64decode(str(answer["data_file"])) == data
+    assert session.served == 1 and session.state is State.AWAITING_REQUEST
+
+
+def test_a_client_that_takes_nothing_is_closed_at_the_send_deadline(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(b"x" * 5000)
+    limits = Limits(send_timeout=30.0, read_chunk=3 * 64)
+    session = ServerSession(FileStore(tmp_path), limits, accepted_at=0.0)
+    session.receive_data(encode_request("GET", "f.bin"), 0.0)
+    action = session.next_action(1.0)
+    assert isinstance(action, Send) and session.state is State.SENDING_RESPONSE
+    session.sent(10, 1.0)  # some of it, then nothing more
+    assert session.deadline == 31.0
+    session.client_read(20.0)  # a buffering transport saw its buffer shrink: not stalled
+    assert session.deadline == 50.0
+    assert not session.timed_out(49.9)
+    assert session.timed_out(50.0)
+    action = session.next_action(50.0)
+    # Mid-response the framing cannot carry an error: closed without an answer.
+    assert action == Close("send deadline", "deadline", "send")
+
+
+def test_a_refused_connection_is_answered_then_closed_lingering(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.refuse("server busy: 3 connections")
+    sends, action = wait_until(session, 0.0)
+    assert error_of(sends) == "server busy: 3 connections"
+    assert isinstance(action, Close) and action.kind == "refused" and action.linger > 0
+
+
+def test_a_peer_that_leaves_between_requests_is_closed_by_poll(tmp_path: Path) -> None:
+    session = ServerSession(FileStore(tmp_path), LIMITS, accepted_at=0.0)
+    session.receive_data(b"", 1.0)
+    assert session.poll(1.0) == Close("peer closed", "peer")
+
+
+def test_a_session_travels_mid_upload_and_mid_download(tmp_path: Path) -> None:
+    """Pickled with its descriptors handed over separately (as a process pool does),
+    a session goes on where it stopped: the upload is stored whole, the download
+    arrives byte-exact."""
+    import os
+    import pickle
+
+    store = FileStore(tmp_path)
+    session = ServerSession(store, LIMITS, accepted_at=0.0)
+    session.receive_data(b"UPLOAD moved.bin " + base64.b64encode(b"abcdefgh")[:5], 0.0)
+    assert isinstance(session.next_action(0.0), Receive)
+    fds = session.descriptors()
+    assert len(fds) == 1
+    copies = [os.dup(fd) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    moved = pickle.loads(pickle.dumps(session))
+    moved.adopt(store, copies)
+    moved.receive_data(base64.b64encode(b"abcdefgh")[5:] + TERMINATOR, 1.0)
+    sends, _ = wait_until(moved, 1.0)
+    assert responses(b"".join(s.data for s in sends))[0]["status"] == "OK"
+    assert (tmp_path / "moved.bin").read_bytes() == b"abcdefgh"
+
+    session = moved  # the one that went on; the original's descriptors are closed
+    data = os.urandom(3 * 64 * 5 + 7)
+    (tmp_path / "big.bin").write_bytes(data)
+    session.receive_data(encode_request("GET", "big.bin"), 2.0)
+    out = bytearray()
+    for _ in range(3):  # the prefix and a piece and a half
+        action = session.next_action(2.0)
+        assert isinstance(action, Send)
+        taken = len(action.data) if len(out) < 50 else len(action.data) // 2
+        out += action.data[:taken]
+        session.sent(taken, 2.0)
+    copies = [os.dup(fd) for fd in session.descriptors()]
+    for fd in session.descriptors():
+        os.close(fd)
+    moved = pickle.loads(pickle.dumps(session))
+    moved.adopt(store, copies)
+    sends, _ = wait_until(moved, 3.0)
+    out += b"".join(s.data for s in sends)
+    (answer,) = responses(bytes(out))
+    assert base64.b64decode(str(answer["data_file"])) == data

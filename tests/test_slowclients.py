@@ -25,9 +25,9 @@ import pytest
 
 from fileproto import report
 from fileproto.argtypes import rate
+from fileproto.cases.slowclients import SCENARIOS, Scenario, SlowCase, slow_cases
 from fileproto.cli import main
 from fileproto.pytest.servers import ServerPool
-from fileproto.scenarios import SCENARIOS, Scenario, SlowCase, slow_cases
 from tests.helpers import skip_if_target
 
 ROOT = Path(__file__).resolve().parent.parent

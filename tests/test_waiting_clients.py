@@ -197,9 +197,15 @@ def test_a_pipelined_header_cut_short_does_not_hold_the_worker(
 @pytest.mark.parametrize("kind", READY_KINDS)
 def test_a_slow_but_steady_reader_is_not_cut_off(fileproto_servers: ServerPool, kind: str) -> None:
     """--send-timeout bounds a stall, not a whole response: a client that keeps reading,
-    slowly, gets all of it although that takes longer than the timeout."""
-    content = os.urandom(3 << 20)
-    with started(fileproto_servers, kind, 1, "--send-timeout", "0.5") as server:
+    slowly, gets all of it although that takes longer than the timeout.
+
+    The pools' blocking send waits for room in the socket's send buffer, which the
+    kernel reports only once about half of what is queued there has drained: with
+    loopback's large buffers that takes this reader a few tenths of a second, more on a
+    loaded machine. A 1 s timeout leaves room for that, and reading 5.3 MiB of base64 at
+    this pace (85 reads, 20 ms apart) still takes longer than the timeout."""
+    content = os.urandom(4 << 20)
+    with started(fileproto_servers, kind, 1, "--send-timeout", "1") as server:
         with server.client(timeout=20.0) as client:
             client.upload(content, "steady.bin")
         sock = _connect(server)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from fileproto.client import Client
-from fileproto.limit import LimitResult, measure_limit
+from fileproto.load.limit import LimitResult, measure_limit
+from fileproto.load.testfiles import TestFile, make_test_file
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
-from fileproto.testfiles import TestFile, make_test_file
 
 
 class LimitBook:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from fileproto.pytest.classic import fileproto_run_case, parametrize
+
 # Fixtures are found where the plugin is registered: this module.
 from fileproto.pytest.fixtures import (
     fileproto_client,
@@ -20,7 +22,6 @@ from fileproto.pytest.fixtures import (
     fileproto_testfile,
     server_param,
 )
-from fileproto.pytest.matrix import fileproto_run_case, parametrize
 from fileproto.pytest.recording import Recorder, check_xdist_saving
 from fileproto.pytest.settings import add_plugin_options, check_options
 from fileproto.pytest.slowclients import fileproto_run_slow_case, parametrize_slow

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from fileproto import report
+from fileproto.load.testfiles import MIB
 from fileproto.pytest.fixtures import LIMIT_BOOK
 from fileproto.pytest.settings import Options
 from fileproto.results import LoadResult
@@ -35,7 +36,6 @@ from fileproto.results.document import (
     machine_info,
     write_document,
 )
-from fileproto.testfiles import MIB
 
 #: The user_properties key of a case's benchmark entry.
 BENCHMARK_PROPERTY = "fileproto_benchmark"
@@ -156,6 +156,8 @@ class Recorder:
         if results:
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
+            for line in _measured_nothing(results):
+                terminalreporter.write_line(line)
         limits = {r.size_bytes: r for r in results if r.limit_time_s}
         for size, r in sorted(limits.items()):
             terminalreporter.write_line(
@@ -191,6 +193,18 @@ def _machine_and_commit(config: pytest.Config) -> tuple[dict[str, Any], dict[str
         hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit)
         return machine, commit, importlib.metadata.version("pytest-benchmark")
     return machine_info(), {}, "unknown"
+
+
+def _measured_nothing(results: list[LoadResult]) -> list[str]:
+    """A line per case in which every client failed (only under --fileproto-allow-
+    failures does such a case get this far): its zeros are not figures."""
+    return [
+        f"fileproto: {report.MARK} no client succeeded in {r.name or r.id}: every client "
+        f"failed ({r.failures} of {r.failures}), so its times and rates measure nothing; "
+        f"first error: {' '.join((r.first_error or 'none recorded').split())}"
+        for r in results
+        if r.successes == 0
+    ]
 
 
 def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:

@@ -14,12 +14,12 @@ from typing import Any
 
 from fileproto.client import Client, parse_address
 from fileproto.errors import FileprotoError, ServerError
+from fileproto.load.testfiles import TestFile, same_content
 from fileproto.procinfo import peak_rss, reset_peak_rss
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL
 from fileproto.server_process import ServerProcess
 from fileproto.stress import LoadSpec, download_check
-from fileproto.testfiles import TestFile, same_content
 from fileproto.wire.events import Dialect
 
 #: Seconds for deleting this session's files from an external server at the end.

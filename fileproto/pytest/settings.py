@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fileproto.argtypes import positive_seconds
+from fileproto.cases.slowclients import DEFAULT_DEADLINE
+from fileproto.cli.load_options import add_kind_options, add_load_options, add_probe_option
 from fileproto.client import parse_address
-from fileproto.options import add_kind_options, add_load_options, add_probe_option
-from fileproto.scenarios import DEFAULT_DEADLINE
 from fileproto.stress import Method
 from fileproto.wire.events import Dialect
 
@@ -39,7 +39,8 @@ def add_plugin_options(parser: pytest.Parser) -> None:
     group.addoption(
         f"--{PREFIX}allow-failures",
         action="store_true",
-        help="record failed clients without failing the case (for other servers)",
+        help="record failed clients without failing the case (for other servers); a "
+        "case in which every client failed measured nothing and is reported as an xfail",
     )
     add_probe_option(group.addoption, PREFIX)
     group.addoption(

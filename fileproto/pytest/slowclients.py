@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from fileproto.pytest.matrix import benchmark_entry, run_load, verify_and_clean
+from fileproto.cases.slowclients import SlowCase, external_cases, slow_cases
+from fileproto.load.testfiles import MIB, TestFile
+from fileproto.pytest.classic import benchmark_entry, run_load, verify_and_clean
 from fileproto.pytest.recording import record
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL, LoadResult
-from fileproto.scenarios import SlowCase, external_cases, slow_cases
 from fileproto.stress import (
     LoadSpec,
     RoundOutcome,
@@ -27,7 +28,6 @@ from fileproto.stress import (
     merge_rounds,
     method_for,
 )
-from fileproto.testfiles import MIB, TestFile
 
 #: Seconds a slowclients case may take in all (its deadline bounds the clients).
 SLOW_TIMEOUT = 180

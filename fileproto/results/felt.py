@@ -1,5 +1,6 @@
 """What clients felt, as the results record keeps it: latency percentiles and the
-background connections held open beside the clients (DESIGN.md, Benchmark semantics).
+background connections held open beside the clients (docs/architecture.md, "Benchmark
+semantics").
 
 These are nested objects in a case's ``extra_info``; the converters here read them back
 as strictly as :mod:`.record` reads its plain fields.
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 
 __all__ = [
     "Background",

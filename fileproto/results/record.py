@@ -1,4 +1,5 @@
-"""One case's figures (DESIGN.md, Benchmark semantics) and their ``extra_info`` form.
+"""One case's figures (docs/architecture.md, "Benchmark semantics") and their
+``extra_info`` form.
 
 A :class:`LoadResult` is what one load (an operation, a file size, N client workers)
 measured against one server, over one or more rounds. Its ``extra_info`` form is what
@@ -72,7 +73,7 @@ class LoadResult:
     limit_time_s: float | None = None
     limit_Bps: float | None = None
     ratio_to_limit: float | None = None
-    # -- what clients felt, and clients that wait (issue 12); None in older runs ------
+    # -- what clients felt, and clients that wait; None in older runs ----------------
     #: The server's dispatch: "ready", "accept", or "loop" (the event-loop kind).
     dispatch: str | None = None
     #: A slow-client case's scenario ("idle", "slow-links", or a stress run's own);
@@ -337,7 +338,7 @@ _KEYS = (
     "limit_time_s",
     "limit_Bps",
     "ratio_to_limit",
-    # Added for clients that wait (issue 12): after every older key, so an older run's
+    # Added for clients that wait: after every older key, so an older run's
     # extra_info reads and writes back unchanged.
     "dispatch",
     "scenario",

@@ -2,13 +2,39 @@
 
 A ``ServerSession`` is fed received bytes and the time, and says what to do next:
 send these bytes, wait for more until this deadline, or close. Every decision about
-what to answer, and every request deadline, lives here; the servers in ``servers/``
-are drivers that move bytes between a socket and a session. The session does no
-network I/O and reads no clock; disk goes through the ``FileStore`` it is given.
+what to answer, every deadline and every refusal lives here; the servers in
+``servers/`` are drivers that move bytes between a socket and a session. The session
+does no network I/O and reads no clock; disk goes through the ``FileStore`` it is
+given. See docs/architecture.md.
 """
 
-from fileproto.session.actions import Action, Close, Receive, Send
+from fileproto.session.actions import (
+    LINGER,
+    Action,
+    Close,
+    DeadlineName,
+    Polled,
+    Receive,
+    Send,
+    State,
+    Work,
+)
 from fileproto.session.deadlines import Deadlines, Limits
-from fileproto.session.session import ServerSession
+from fileproto.session.session import ServerSession, Trace, busy_message
 
-__all__ = ["Action", "Close", "Deadlines", "Limits", "Receive", "Send", "ServerSession"]
+__all__ = [
+    "LINGER",
+    "Action",
+    "Close",
+    "DeadlineName",
+    "Deadlines",
+    "Limits",
+    "Polled",
+    "Receive",
+    "Send",
+    "ServerSession",
+    "State",
+    "Trace",
+    "Work",
+    "busy_message",
+]

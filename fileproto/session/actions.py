@@ -1,50 +1,76 @@
-"""What a ServerSession asks its driver to do next."""
+"""What a ServerSession asks its driver to do next, and the one state it is in."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from fileproto.wire.request_parser import Phase
+#: Seconds a refused connection (or one closed after an error answer) is half-closed and
+#: read from, discarding what arrives, before it is closed: a close with unread bytes
+#: is a reset, and a reset can destroy the answer before the client has read it.
+LINGER = 2.0
 
-#: Why a session waits: ``idle`` before a request's first byte, ``header`` while the
-#: request line or envelope arrives, ``payload``/``skip`` while a request body arrives.
-Waiting = Phase
+
+class State(enum.Enum):
+    """Where a connection stands (h11's ``our_state``): the one public description.
+
+    A driver needs it to know what a waiting connection waits for: bytes of a request
+    (``AWAITING_REQUEST``, ``RECEIVING_HEADER``, ``RECEIVING_BODY``) or room to send
+    (``SENDING_RESPONSE``).
+    """
+
+    #: Before the first byte of a request: the first one, or the next on keep-alive.
+    AWAITING_REQUEST = "awaiting request"
+    #: A request has begun; its command and name are still arriving.
+    RECEIVING_HEADER = "receiving header"
+    #: The payload of an upload is arriving (or the rest of a refused request is being
+    #: discarded).
+    RECEIVING_BODY = "receiving body"
+    #: A response is being handed out.
+    SENDING_RESPONSE = "sending response"
+    CLOSED = "closed"
+
+
+#: Which deadline closed a connection.
+DeadlineName = Literal["header", "body", "keep-alive", "send"]
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send all of ``data``, then ask again. ``last`` marks the end of a response."""
+    """Send what you can of ``data``, report it with ``session.sent(count, now)``, and
+    ask again: the rest of a piece that did not fit is asked for again."""
 
-    data: bytes
-    last: bool = False
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True, slots=True)
 class Receive:
-    """Feed the session what arrives before ``deadline`` (monotonic seconds), then ask
-    again; at the deadline, ask again without data and the session decides.
-
-    ``phase`` tells a readiness driver whether the connection may be parked: between
-    requests (``idle``) and while a header arrives (``header``: a pipelined request cut
-    short) it waits in a selector, not in a worker. (A worker in another process can
-    park only ``idle`` connections: the parser's state stays with it.)
-    """
+    """Feed the session what arrives (``session.receive_data``) and ask again. Waiting
+    ends at ``deadline`` (monotonic seconds): take what already arrived, then ask
+    ``session.timed_out(now)``, which decides."""
 
     deadline: float
-    phase: Waiting
-
-    @property
-    def parkable(self) -> bool:
-        return self.phase in ("idle", "header")
 
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Close the connection. ``reason`` is for the log (``-v``)."""
+    """Close the connection. ``reason`` is for the log and the trace; ``deadline``
+    names the deadline that closed it, if one did. With ``linger`` > 0, half-close
+    first and discard what still arrives for that many seconds (an answer was sent
+    that a reset could destroy)."""
 
     reason: str
-    kind: Literal["peer", "deadline", "error", "limit"] = "peer"
+    kind: Literal["peer", "deadline", "error", "limit", "refused"] = "peer"
+    deadline: DeadlineName | None = None
+    linger: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """From ``poll``: a worker should take over (a request has arrived, an answer is
+    due). Polling never does store or disk work."""
 
 
 Action = Send | Receive | Close
+Polled = Work | Receive | Close

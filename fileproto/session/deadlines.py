@@ -4,15 +4,17 @@ Modelled on Apache's mod_reqtimeout: the header must be complete ``header_timeou
 seconds after it began, extended by a second for every ``min_rate`` bytes that arrive,
 up to twice that; a request body must keep an average of ``min_rate`` bytes/s over
 every window of ``header_timeout`` seconds; a connection idle between requests is
-closed after ``keepalive_timeout``. The first request's header clock starts at accept,
-so a connection that waits for a worker is timed all the same.
+closed after ``keepalive_timeout``; a response the client takes nothing of for
+``send_timeout`` ends the connection. The first request's header clock starts at
+accept, so a connection that waits for a worker is timed all the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fileproto.wire.request_parser import DEFAULT_MAX_HEADER, Phase
+from fileproto.session.actions import DeadlineName, State
+from fileproto.wire.request_parser import DEFAULT_MAX_HEADER
 
 
 @dataclass(frozen=True)
@@ -42,58 +44,66 @@ class Limits:
 class Expired:
     """A deadline fired. ``message`` is the ERROR answer, or None to close silently."""
 
-    deadline: str
+    deadline: DeadlineName
     message: str | None
 
 
 class Deadlines:
-    __slots__ = ("_bytes", "_first", "_phase", "_start", "limits")
+    """The clock of the state a connection is in; the session tells it each change."""
+
+    __slots__ = ("_bytes", "_first", "_start", "_state", "limits")
 
     def __init__(self, limits: Limits, accepted_at: float) -> None:
         self.limits = limits
         self._first = True  # the first request's header clock runs from accept
-        self._phase: Phase = "idle"
+        self._state = State.AWAITING_REQUEST
         self._start = accepted_at
         self._bytes = 0
 
     def received(self, size: int) -> None:
         self._bytes += size
 
-    def update(self, phase: Phase, now: float) -> None:
-        """Note the parser's phase; a change of phase restarts the matching clock."""
-        if phase == self._phase:
+    def enter(self, state: State, now: float) -> None:
+        """The connection is now in ``state``; a change restarts the matching clock."""
+        previous = self._state
+        if state is previous:
             return
-        previous, self._phase = self._phase, phase
-        if phase == "header":
+        self._state = state
+        if state is State.RECEIVING_HEADER:
             # The first request's header clock runs from accept; any later header's
             # (after keep-alive, or after a bad request was skipped) from its first byte.
-            if previous != "idle":
+            if previous is not State.AWAITING_REQUEST:
                 self._start, self._bytes = now, 0
             elif not self._first:
                 self._start = now  # the bytes counted since the answer are this header's
-        elif phase in ("payload", "skip"):
-            if previous in ("idle", "header"):
+        elif state is State.RECEIVING_BODY:
+            if previous in (State.AWAITING_REQUEST, State.RECEIVING_HEADER):
                 self._start, self._bytes = now, 0
-        else:  # idle: a response was completed
+        elif state is State.SENDING_RESPONSE:
+            self._start = now  # the send-stall clock: restarted by every byte taken
+        elif state is State.AWAITING_REQUEST:
+            # A response is out: the keep-alive clock starts now.
             self._first = False
             self._start, self._bytes = now, 0
 
-    def response_done(self, now: float) -> None:
-        """The response is out: the keep-alive clock starts now."""
-        self._first = False
-        self._phase = "idle"
-        self._start, self._bytes = now, 0
+    def progress(self, now: float) -> None:
+        """The client took bytes of a response: the send-stall clock starts again."""
+        if self._state is State.SENDING_RESPONSE:
+            self._start = now
 
     @property
     def deadline(self) -> float:
         limits = self.limits
-        if self._phase == "idle":
+        state = self._state
+        if state is State.AWAITING_REQUEST:
             if self._first:
                 return self._start + limits.header_timeout
             return self._start + limits.keepalive_timeout
-        if self._phase == "header":
+        if state is State.RECEIVING_HEADER:
             extended = limits.header_timeout + self._bytes / limits.min_rate
             return self._start + min(extended, 2 * limits.header_timeout)
+        if state is State.SENDING_RESPONSE:
+            return self._start + limits.send_timeout
         return self._start + limits.header_timeout  # the end of this body window
 
     def check(self, now: float) -> Expired | None:
@@ -101,7 +111,8 @@ class Deadlines:
         if now < self.deadline:
             return None
         limits = self.limits
-        if self._phase in ("payload", "skip"):
+        state = self._state
+        if state is State.RECEIVING_BODY:
             window = limits.header_timeout
             if self._bytes >= limits.min_rate * window:
                 self._start, self._bytes = now, 0  # fast enough: a new window
@@ -111,7 +122,9 @@ class Deadlines:
                 f"request timeout: the request body arrived slower than "
                 f"{limits.min_rate:.0f} bytes/s over {window:g} s",
             )
-        if self._phase == "idle" and not self._first:
+        if state is State.SENDING_RESPONSE:
+            return Expired("send", None)  # mid-response: the framing cannot carry an error
+        if state is State.AWAITING_REQUEST and not self._first:
             return Expired("keep-alive", None)
         allowed = round(self.deadline - self._start, 1)
         return Expired("header", f"request timeout: header not complete after {allowed:g} s")

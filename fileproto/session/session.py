@@ -1,15 +1,22 @@
 """One connection's conversation: request events in, response bytes out, deadlines kept.
 
-The driver loop is the same for every concurrency model::
+The driver loop is the same for every concurrency model (docs/architecture.md)::
 
-    session = ServerSession(store, limits, accepted_at=now)
+    session = ServerSession(store, limits, accepted_at=now)     # at accept
     while True:
         action = session.next_action(now)
-        Send    -> send action.data (within limits.send_timeout per send)
-        Receive -> wait for bytes until action.deadline; session.receive_data(data, now)
-        Close   -> close the socket; stop
+        Send    -> send what fits of action.data; session.sent(count, now)
+        Receive -> read; session.receive_data(data, now); at action.deadline (or at
+                   session.deadline while a send waits for room), session.timed_out(now)
+        Close   -> close the socket (lingering first if action.linger); stop
 
-After each request the session pauses until its response has been handed out whole:
+The session decides everything: what to answer, every deadline (the first header's
+from accept, the body's minimum rate, keep-alive, a send that makes no progress), when
+a connection is refused or closed and with what answer. A driver only moves bytes and
+honours the deadline it is given; between any two calls it may hand the session to
+another thread or, pickled with ``descriptors``/``adopt``, to another process.
+
+After each request the session pauses until its response has been sent whole:
 pipelined bytes wait in the parser until then.
 """
 
@@ -17,10 +24,12 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Literal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from fileproto.session.actions import Action, Close, Receive, Send
-from fileproto.session.deadlines import Deadlines, Limits
+from fileproto.session.actions import LINGER, Action, Close, Polled, Receive, Send, State, Work
+from fileproto.session.deadlines import Deadlines, Expired, Limits
 from fileproto.store import FileStore, StoreError, Upload
 from fileproto.wire.b64 import encode_chunk
 from fileproto.wire.events import (
@@ -29,6 +38,7 @@ from fileproto.wire.events import (
     Data,
     EndOfRequest,
     Event,
+    NeedData,
     Request,
     RequestError,
     RequestStarted,
@@ -42,92 +52,177 @@ from fileproto.wire.responses import (
     get_response_suffix,
 )
 
+#: Where the session reports what happens to a connection (docs/trace.md):
+#: ``trace(event, fields)``. The driver binds the connection's id.
+Trace = Callable[[str, dict[str, Any]], None]
+
+_STATE_OF_PHASE = {
+    "idle": State.AWAITING_REQUEST,
+    "header": State.RECEIVING_HEADER,
+    "payload": State.RECEIVING_BODY,
+    "skip": State.RECEIVING_BODY,
+}
+
+
+def busy_message(open_connections: int) -> str:
+    """The answer to a connection refused at the server's cap."""
+    return f"server busy: {open_connections} connections"
+
 
 class ServerSession:
-    def __init__(self, store: FileStore, limits: Limits, accepted_at: float) -> None:
+    # Thousands of waiting connections each hold one: no per-instance dict.
+    __slots__ = (
+        "_close",
+        "_cmd",
+        "_held",
+        "_out",
+        "_parser",
+        "_piece",
+        "_piece_last",
+        "_source",
+        "_state",
+        "_status",
+        "_upload",
+        "deadlines",
+        "limits",
+        "served",
+        "store",
+        "trace",
+    )
+
+    def __init__(
+        self,
+        store: FileStore,
+        limits: Limits,
+        accepted_at: float,
+        trace: Trace | None = None,
+    ) -> None:
         self.store = store
         self.limits = limits
-        self.parser = RequestParser(limits.max_header)
+        self.trace = trace
         self.deadlines = Deadlines(limits, accepted_at)
         self.served = 0
+        # No parser until the first byte: a connection that waits costs no buffer.
+        self._parser: RequestParser | None = None
+        self._state = State.AWAITING_REQUEST
         self._upload: Upload | None = None
-        self._out: deque[Send] = deque()
+        self._out: deque[tuple[bytes, bool]] = deque()  # (piece, ends the response)
+        self._piece: memoryview | None = None  # what is left of the piece being sent
+        self._piece_last = False
         self._source: int | None = None  # fd of the file a GET response streams
         self._held: Event | None = None  # an event seen by ``poll``
         self._close: Close | None = None
-        self._answered = False  # the last piece of an answer was handed out
+        self._cmd: str | None = None  # the request being answered, for the trace
+        self._status = "OK"
+
+    # -- state ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def idle(self) -> bool:
+        """Between requests with nothing received or to send: safe to close at once."""
+        return (
+            self._state is State.AWAITING_REQUEST
+            and self._held is None
+            and (self._parser is None or self._parser.buffered == 0)
+        )
+
+    @property
+    def deadline(self) -> float:
+        """When the current wait ends (monotonic seconds): for bytes of a request, or
+        for the client to take some of the response."""
+        return self.deadlines.deadline
 
     # -- driver API -----------------------------------------------------------------
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes that arrived (``b""``: the peer closed its side)."""
         self.deadlines.received(len(data))
-        self.parser.receive_data(data)
+        if self._parser is None:
+            self._parser = RequestParser(self.limits.max_header)
+        self._parser.receive_data(data)
 
-    @property
-    def idle(self) -> bool:
-        """Between requests with nothing received or to send: safe to close at once."""
-        return (
-            not self._out
-            and self._source is None
-            and self._held is None
-            and self.parser.phase == "idle"
-            and self.parser.buffered == 0
-        )
+    def sent(self, count: int, now: float) -> None:
+        """``count`` bytes of the last Send were taken (by the kernel, or by a transport
+        that buffers them); a response is over once its last byte is."""
+        piece = self._piece
+        if count <= 0 or piece is None:
+            return
+        self.deadlines.progress(now)
+        if count < len(piece):
+            self._piece = piece[count:]
+            return
+        self._piece = None
+        if self._piece_last:
+            self._response_done(now)
+
+    def client_read(self, now: float) -> None:
+        """The client took bytes of what was already handed to a buffering transport
+        (its buffer shrank): a slow reader is not a stalled one."""
+        self.deadlines.progress(now)
 
     def next_action(self, now: float) -> Action:
-        if self._answered:
-            # The driver asks again once the answer's last piece is out: the keep-alive
-            # clock starts now, not when that piece was handed over.
-            self._answered = False
-            self.deadlines.response_done(now)
         while True:
+            if self._piece is not None:
+                return Send(self._piece)
             if self._out:
-                send = self._out.popleft()
-                if send.last:
-                    self._response_done(now)
-                return send
+                data, last = self._out.popleft()
+                self._start_piece(data, last, now)
+                continue
             if self._source is not None:
-                return self._file_piece(now)
+                closing = self._file_piece(now)
+                if closing is not None:
+                    return closing
+                continue
             if self._close is not None:
-                self.abort()
-                return self._close
+                return self._closed()
             event = self._next_event()
             if event is NEED_DATA:
                 return self._waiting(now)
             self._handle(event)
 
+    def poll(self, now: float) -> Polled:
+        """For a dispatcher, after it read for a waiting connection: ``Work`` when a
+        worker should take over, the ``Receive`` to wait on, or the ``Close`` of a
+        client that left between requests. Parses only what has arrived, once; does
+        no store or disk work."""
+        if self._piece is not None or self._out or self._source is not None:
+            return Work()
+        if self._close is not None:
+            return self._closed()
+        if self._held is None and self._parser is not None:
+            event = self._parser.next_event()
+            if isinstance(event, Closed):
+                self._close = Close("peer closed", "peer")
+                return self._closed()
+            if not isinstance(event, NeedData):
+                self._held = event
+                return Work()
+        if self._held is not None:
+            return Work()
+        return self._waiting(now)
+
     def timed_out(self, now: float) -> bool:
-        """The driver waited until the Receive's deadline and nothing more arrived
-        (it takes what already had, first: a worker may come to a waiting connection
-        late, and its client was on time). True when a deadline fired: ``next_action``
-        then yields its answer, if the framing allows one, and the Close; False when
-        the connection may go on (a body fast enough over its window), with a new
+        """The driver waited until the deadline and nothing more came (it takes what
+        already arrived first: a worker may come to a waiting connection late, and its
+        client was on time). True when a deadline fired: ``next_action`` then yields
+        its answer, if the framing allows one, and the Close. False when the
+        connection may go on (a body fast enough over its window), with a new
         deadline."""
         expired = self.deadlines.check(now)
         if expired is None:
             return False
-        self.abort()
-        self.parser.skip_request()
-        self._held = None
-        self._close = Close(f"{expired.deadline} deadline", "deadline")
-        if expired.message is not None:
-            self._answer(encode_error(expired.message))
+        self._expire(expired)
         return True
 
-    def poll(self, now: float) -> Receive | Literal["work"]:
-        """For a readiness driver, after each read of a parked connection: ``work``
-        when a request's header has arrived (or an answer is due) and a worker should
-        take over; else the Receive to park with. Parses only what has arrived, once;
-        does no store or disk work."""
-        if self._out or self._source is not None or self._close is not None:
-            return "work"
-        if self._held is None:
-            event = self.parser.next_event()
-            if event is not NEED_DATA:
-                self._held = event
-                return "work"
-        return self._waiting(now)
+    def refuse(self, message: str) -> None:
+        """Answer ``message`` and close: a connection the server will not serve."""
+        self._reset_response()
+        self._answer(encode_error(message), ok=False)
+        self._close = Close(message, "refused", linger=LINGER)
 
     def abort(self) -> None:
         """Drop what is in flight: the temporary upload, an open file. Idempotent."""
@@ -138,47 +233,138 @@ class ServerSession:
             os.close(self._source)
             self._source = None
 
+    @property
+    def upload_path(self) -> Path | None:
+        """The temporary file of the upload in progress, if one is."""
+        return None if self._upload is None else self._upload.path
+
+    # -- travelling between processes --------------------------------------------------
+
+    def descriptors(self) -> list[int]:
+        """The file descriptors the session holds (an upload's temporary file, the file
+        a GET streams): a driver that moves the session to another process passes
+        these along and hands the new ones to ``adopt``, in this order."""
+        fds = []
+        if self._upload is not None:
+            fds.append(self._upload.fd)
+        if self._source is not None:
+            fds.append(self._source)
+        return fds
+
+    def adopt(self, store: FileStore, fds: list[int], trace: Trace | None = None) -> None:
+        """After unpickling: the process's store and trace, and its copies of
+        ``descriptors``."""
+        self.store = store
+        self.trace = trace
+        it = iter(fds)
+        if self._upload is not None:
+            self._upload.fd = next(it)
+        if self._source is not None:
+            self._source = next(it)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["store"] = state["trace"] = None  # the receiving process adopts its own
+        if self._piece is not None:
+            state["_piece"] = bytes(self._piece)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        if self._piece is not None:
+            self._piece = memoryview(self._piece)
+
     # -- events ---------------------------------------------------------------------
 
     def _next_event(self) -> Event:
         if self._held is not None:
             event, self._held = self._held, None
             return event
-        return self.parser.next_event()
+        if self._parser is None:
+            return NEED_DATA
+        return self._parser.next_event()
 
     def _waiting(self, now: float) -> Receive:
-        deadlines = self.deadlines
-        deadlines.update(self.parser.phase, now)
-        return Receive(deadlines.deadline, self.parser.phase)
+        phase = "idle" if self._parser is None else self._parser.phase
+        self._state = _STATE_OF_PHASE[phase]
+        self.deadlines.enter(self._state, now)
+        return Receive(self.deadlines.deadline)
+
+    def _closed(self) -> Close:
+        assert self._close is not None
+        self.abort()
+        self._state = State.CLOSED
+        return self._close
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Data):
             self._write(event.data)
         elif isinstance(event, RequestStarted):
+            # An upload's header is complete where its payload begins.
+            self._cmd = event.command or "?"
+            self._emit("header", cmd=event.command)
             self._start_upload(event)
         elif isinstance(event, EndOfRequest):
+            if self._cmd is None:
+                self._emit("header", cmd=event.request.command)
+            self._cmd = event.request.command
             self._respond(event.request)
         elif isinstance(event, RequestError):
             self.abort()
-            self._answer(encode_error(event.message))
+            self._answer(encode_error(event.message), ok=False)
             if event.fatal:
-                self._close = Close(event.message, "error")
+                self._close = Close(event.message, "error", linger=LINGER)
         elif isinstance(event, Closed):
             self._close = Close("peer closed", "peer")
 
-    def _answer(self, data: bytes) -> None:
-        self._out.append(Send(data, last=True))
+    def _emit(self, event: str, **fields: Any) -> None:
+        if self.trace is not None:
+            self.trace(event, fields)
+
+    def _answer(self, data: bytes, ok: bool = True) -> None:
+        self._status = "OK" if ok else "ERROR"
+        self._out.append((data, True))
 
     def _reject(self, message: str) -> None:
         """Answer the current request now and drop the rest of it unread."""
         self.abort()
-        self.parser.skip_request()
-        self._answer(encode_error(message))
+        if self._parser is not None:
+            self._parser.skip_request()
+        self._answer(encode_error(message), ok=False)
+
+    def _reset_response(self) -> None:
+        self.abort()
+        self._held = None
+        self._piece = None
+        self._out.clear()
+
+    def _expire(self, expired: Expired) -> None:
+        self._reset_response()
+        if self._parser is not None:
+            self._parser.skip_request()
+        if expired.message is None:
+            self._close = Close(f"{expired.deadline} deadline", "deadline", expired.deadline)
+            return
+        self._answer(encode_error(expired.message), ok=False)
+        self._close = Close(f"{expired.deadline} deadline", "deadline", expired.deadline, LINGER)
+
+    def _start_piece(self, data: bytes, last: bool, now: float) -> None:
+        if self._state is not State.SENDING_RESPONSE:
+            self._state = State.SENDING_RESPONSE
+            self.deadlines.enter(State.SENDING_RESPONSE, now)
+        self._piece_last = last
+        if data:
+            self._piece = memoryview(data)
+        elif last:
+            self._response_done(now)
 
     def _response_done(self, now: float) -> None:
         self.served += 1
-        self._answered = True
-        self.deadlines.response_done(now)  # and again once it is out (next_action)
+        self._emit("response", cmd=self._cmd, status=self._status)
+        self._cmd, self._status = None, "OK"
+        self._state = State.AWAITING_REQUEST
+        self.deadlines.enter(State.AWAITING_REQUEST, now)  # the keep-alive clock
         if self.served >= self.limits.max_requests and self._close is None:
             self._close = Close("request limit of this connection reached", "limit")
 
@@ -233,30 +419,34 @@ class ServerSession:
             else:
                 name, fd, _size = store.open_read(request.name)
                 self._source = fd
-                self._out.append(Send(get_response_prefix(name)))
+                self._status = "OK"
+                self._out.append((get_response_prefix(name), False))
         except (InvalidName, StoreError) as exc:
-            self._answer(encode_error(str(exc)))
+            self._answer(encode_error(str(exc)), ok=False)
         except OSError as exc:
-            self._answer(encode_error(f"server error: {exc.strerror or exc}"))
+            self._answer(encode_error(f"server error: {exc.strerror or exc}"), ok=False)
         finally:
             if upload is not None:
                 upload.abort()
 
-    def _file_piece(self, now: float) -> Action:
+    def _file_piece(self, now: float) -> Close | None:
+        """Encode the next chunk of the file a GET streams into the piece to send."""
         assert self._source is not None
         try:
             chunk = _read_full(self._source, self.limits.read_chunk)
         except OSError as exc:
             # The prefix is out: the framing cannot carry an error any more.
             self.abort()
+            self._state = State.CLOSED
             return Close(f"reading the file failed: {exc.strerror}", "error")
         if len(chunk) == self.limits.read_chunk:
             # Every chunk but the last is a multiple of 3, so the pieces join up.
-            return Send(encode_chunk(chunk))
+            self._start_piece(encode_chunk(chunk), False, now)
+            return None
         self.abort()
-        self._response_done(now)
         suffix = get_response_suffix()
-        return Send(encode_chunk(chunk) + suffix if chunk else suffix, last=True)
+        self._start_piece(encode_chunk(chunk) + suffix if chunk else suffix, True, now)
+        return None
 
 
 def _read_full(fd: int, size: int) -> bytes:

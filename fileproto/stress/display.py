@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from fileproto.testfiles import MIB
+from fileproto.load.testfiles import MIB
 
 
 def rate(value: float) -> str:

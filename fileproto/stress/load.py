@@ -8,16 +8,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from fileproto.background import BackgroundClients
 from fileproto.client import Client
 from fileproto.errors import ServerError
-from fileproto.latency import ListProbe
+from fileproto.load.background import BackgroundClients
+from fileproto.load.latency import ListProbe
+from fileproto.load.testfiles import Comparator
 from fileproto.results.felt import Background
 from fileproto.stress.outcome import RoundOutcome
 from fileproto.stress.processes import ProcessWorkers
 from fileproto.stress.spec import LoadSpec
 from fileproto.stress.threads import ThreadWorkers
-from fileproto.testfiles import Comparator
 
 #: Checks the file a worker uploaded: returns None if the server holds exactly the
 #: source's bytes under that name, else a description of what is wrong.

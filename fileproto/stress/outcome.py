@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult, size_mib_of
 from fileproto.results.felt import Background
 from fileproto.stress.spec import LoadSpec
@@ -117,7 +117,8 @@ class RoundOutcome:
         dispatch: str | None = None,
         scenario: str | None = None,
     ) -> LoadResult:
-        """This round's figures as a results record (DESIGN.md, Benchmark semantics)."""
+        """This round's figures as a results record (docs/architecture.md, "Benchmark
+        semantics")."""
         spec = self.spec
         moved_Bps = self.moved_all / self.wall_time if self.wall_time > 0 else 0.0
         offered = spec.clients * spec.rate if spec.rate else None

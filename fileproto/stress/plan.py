@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from fileproto.argtypes import positive_int
 from fileproto.client import parse_address
+from fileproto.load.testfiles import MIB
 from fileproto.results import EXTERNAL
 from fileproto.stress.load import Surroundings
 from fileproto.stress.spec import OPERATIONS, Operation
-from fileproto.testfiles import MIB
 
 # -- argument types -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fileproto.client import Client
 from fileproto.errors import FileprotoError, ServerError
+from fileproto.load.testfiles import MIB, TestFile, make_test_file, sha256_of
 from fileproto.results import LoadResult
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
@@ -19,7 +20,6 @@ from fileproto.stress.outcome import RoundOutcome, merge_rounds
 from fileproto.stress.plan import PlannedLoad, surroundings_of
 from fileproto.stress.processes import start_forkserver_ignoring_sigint
 from fileproto.stress.spec import LoadSpec, Method
-from fileproto.testfiles import MIB, TestFile, make_test_file, sha256_of
 
 #: Seconds for the clean-up requests (DELETE of our uploads) at the end.
 CLEANUP_TIMEOUT = 10.0

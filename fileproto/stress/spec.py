@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fileproto.testfiles import TestFile
+from fileproto.load.testfiles import TestFile
 from fileproto.wire.events import Dialect
 from servers.registry import KINDS, ClientMethod
 

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.latency import Percentiles
+from fileproto.load.latency import Percentiles
+from fileproto.load.testfiles import MIB
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
 from fileproto.stress.display import rate
 from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
-from fileproto.testfiles import MIB
 
 
 def benchmark_json(

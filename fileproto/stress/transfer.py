@@ -9,9 +9,9 @@ from typing import Any
 
 from fileproto.client import Client, ConnectError
 from fileproto.errors import FileprotoError, ProtocolViolation, ServerError
+from fileproto.load.testfiles import Comparator
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
-from fileproto.testfiles import Comparator
 
 #: Seconds a prepared worker waits to be ready or to be told to go.
 READY_TIMEOUT = 120.0

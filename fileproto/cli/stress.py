@@ -20,12 +20,12 @@ from pathlib import Path
 
 from fileproto import report
 from fileproto.argtypes import non_negative_int, positive_int, positive_seconds, rate
+from fileproto.cases.classic import CLIENT_WORKERS, SIZES_MIB
+from fileproto.cases.slowclients import DISPATCH_LABELS, fixed_dispatch
+from fileproto.cli.load_options import add_load_options, add_probe_option, comma_list
 from fileproto.errors import FileprotoError
-from fileproto.matrix import CLIENT_WORKERS, SIZES_MIB
-from fileproto.options import add_load_options, add_probe_option, comma_list
 from fileproto.results import EXTERNAL
 from fileproto.results.document import load_results, write_document
-from fileproto.scenarios import DISPATCH_LABELS, fixed_dispatch
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.plan import (

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from fileproto.matrix import MatrixCase, matrix_cases
+from fileproto.cases.classic import MatrixCase, matrix_cases
+from fileproto.cases.slowclients import default_dispatch
+from fileproto.load.testfiles import MIB, TestFile
 from fileproto.pytest.fixtures import LimitBook
 from fileproto.pytest.recording import record
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry
-from fileproto.scenarios import default_dispatch
 from fileproto.stress import (
     LoadSpec,
     PreparedLoad,
@@ -26,7 +27,6 @@ from fileproto.stress import (
     method_for,
     verify,
 )
-from fileproto.testfiles import MIB, TestFile
 
 MATRIX_TIMEOUT = 900  # seconds; generous for 50 x 100 MiB, still stops a hung server
 

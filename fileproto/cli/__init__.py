@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fileproto",
         description="A JSON-over-TCP file server, its client, load generator and reports.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="first steps:\n"
+        "  fileproto serve &          # a thread-pool server on 127.0.0.1:45000, root ./files\n"
+        "  fileproto put big.bin      # the client commands talk to 127.0.0.1:45000\n"
+        "  fileproto ls\n"
+        "'fileproto COMMAND --help' explains each command.",
     )
     parser.add_argument("--version", action="version", version=f"fileproto {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -73,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run a server",
-        description="Run a server of one of the concurrency models. Prints one line "
-        "'listening on HOST:PORT' once it accepts connections.",
+        description="Run a server of one of the concurrency models. Prints one line\n"
+        "'listening on HOST:PORT' once it accepts connections; SIGINT or SIGTERM stops it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="kinds:\n"
         + "\n".join(f"  {kind.name:<10}{kind.description}" for kind in KINDS.values()),
@@ -86,15 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="concurrency model (default: %(default)s)",
     )
     serve.add_argument(
-        "--workers", type=positive_int, default=5, help="number of workers (default: %(default)s)"
+        "--workers",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="number of workers (default: %(default)s)",
     )
-    add_server_arguments(serve, default_port=0)
+    add_server_arguments(serve)
     serve.set_defaults(func=_serve)
 
     def client_command(name: str, help_text: str, func: Handler) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
-            "--server", "-s", default="127.0.0.1:45000", help="HOST:PORT (default: %(default)s)"
+            "--server",
+            "-s",
+            default="127.0.0.1:45000",
+            metavar="HOST:PORT",
+            help="the server (default: %(default)s)",
         )
         sub.add_argument(
             "--dialect",
@@ -106,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--timeout",
             type=float,
             default=60.0,
+            metavar="SECONDS",
             help="seconds to wait on the network (default: %(default)s)",
         )
         sub.set_defaults(func=func)
@@ -131,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Subcommands defined beside the code they drive (stress, report)."""
     registrars = []
-    extensions = ("fileproto.stress_cli", "fileproto.report_cli", "fileproto.conformance.cli")
+    extensions = ("fileproto.cli.stress", "fileproto.cli.report", "fileproto.cli.check")
     for module_name in extensions:
         try:
             module = __import__(module_name, fromlist=["register"])
@@ -146,7 +161,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:  # the conformance checker parses its own options
-        from fileproto.conformance.cli import main as check
+        from fileproto.cli.check import main as check
 
         return check(argv[1:])
     args = build_parser().parse_args(argv)

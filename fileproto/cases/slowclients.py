@@ -1,5 +1,5 @@
 """The slow-client matrix (marker ``slowclients``): clients that wait, as cases of
-their own beside the classic 108 (DESIGN.md, Benchmark semantics; issue 12).
+their own beside the classic 108 (docs/architecture.md, "Benchmark semantics").
 
 Server kind x dispatch x server workers x scenario. The kinds come from
 ``servers.registry``; a kind whose server dispatches (the pools) runs in both
@@ -29,8 +29,8 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from fileproto.load.testfiles import MIB
 from fileproto.stress.spec import Operation
-from fileproto.testfiles import MIB
 from servers.config import DISPATCHES, ServerConfig
 from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
