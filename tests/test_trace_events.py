@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fileproto.report.cases import load_cases
+from fileproto.report.cases import SERVED, load_cases
 from fileproto.report.trace_events import render_trace_events
+from fileproto.server_process import ServerProcess
 from tests.helpers.timeline_runs import simulated_case, simulated_run
 
 pytestmark = pytest.mark.smoke
@@ -144,3 +147,68 @@ def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -
     run = _report(str(run_file), "--timeline", str(chosen), "--case", "nope-c9")
     assert run.returncode == 2
     assert "no case nope-c9 in the run" in run.stderr
+
+
+@pytest.mark.parametrize("kind", ["thread", "process", "asyncio"])
+def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> None:
+    """A real server with --trace, four clients on their own sockets: each client
+    request finds its connection's events by its local port, the worker that served it
+    is named as the server names it, and the trace has that worker's track."""
+    trace_file = tmp_path / "trace.jsonl"
+    server = ServerProcess(
+        kind, 1, tmp_path / "root", extra_args=["--trace", str(trace_file)]
+    ).start()
+    origin = time.monotonic()
+    requests: list[dict[str, Any]] = []
+    try:
+        for client in range(4):
+            connect = time.monotonic()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                connected = time.monotonic()
+                port = sock.getsockname()[1]
+                sock.sendall(b"LIST\r\n\r\n")
+                sent = time.monotonic()
+                answer, first_byte = b"", None
+                while not answer.endswith(b"\r\n\r\n"):
+                    chunk = sock.recv(65536)
+                    assert chunk, "the server closed without answering"
+                    first_byte = first_byte or time.monotonic()
+                    answer += chunk
+                done = time.monotonic()
+            requests.append(
+                {"client": client, "op": "LIST", "port": port, "ok": True, "error": None,
+                 **{k: v - origin for k, v in (("connect", connect), ("connected", connected),
+                    ("sent", sent), ("first_byte", first_byte or done), ("done", done))}}
+            )  # fmt: skip
+        # The server writes its last events (closed) when it sees each client go.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = trace_file.read_text().splitlines() if trace_file.exists() else []
+            if sum('"closed"' in line for line in lines) >= 4:
+                break
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    events = []
+    for line in trace_file.read_text().splitlines():
+        event = json.loads(line)
+        event["at"] = event.pop("mono") - origin
+        events.append(event)
+    bench = simulated_case(kind, 4, 1)
+    bench["extra_info"]["timeline"] = {"clients": requests, "probes": [], "bound": 100,
+                                       "dropped": 0}  # fmt: skip
+    bench["extra_info"]["server_events"] = events
+    (case,) = load_cases({"benchmarks": [bench]})
+    joined = case.conn_events()
+    workers = set()
+    for request in case.requests:
+        assert request.port in joined, (request, events)
+        served = [s for s in case.segments(request, joined[request.port]) if s.phase == SERVED]
+        assert served, joined[request.port]
+        workers |= {s.worker for s in served}
+    prefix = {"thread": "thread:", "process": "process:", "asyncio": "loop:"}[kind]
+    assert workers and all(w and w.startswith(prefix) for w in workers), workers
+    trace = render_trace_events([case])["traceEvents"]
+    tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}
+    assert workers <= tracks
+    assert sum(e["ph"] == "X" and e["name"].startswith("serving conn") for e in trace) >= 4

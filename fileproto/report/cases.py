@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.latency import PROBE_TIMEOUT
+from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
 
@@ -223,11 +223,12 @@ class Case:
         port_of: dict[str, int] = {}
         for event in self.server_events:
             port = event.peer_port
-            if port is not None:
+            if port is not None and event.ev == "accepted":
                 port_of.setdefault(event.conn, port)
         joined: dict[int, list[ServerEvent]] = {}
         for event in sorted(self.server_events, key=lambda e: e.at):
-            port = port_of.get(event.conn)
+            # An event with a peer of its own joins by it: refusals share one conn id.
+            port = event.peer_port if event.ev == "refused" else port_of.get(event.conn)
             if port is not None:
                 joined.setdefault(port, []).append(event)
         return joined

@@ -23,7 +23,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from fileproto.latency import PROBE_TIMEOUT
+from fileproto.cases.slowclients import DISPATCH_LABELS
+from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.report.cases import (
     QUEUED,
     SERVED,
@@ -35,7 +36,6 @@ from fileproto.report.order import kind_order, operation_rank, rank, size_text
 from fileproto.report.ranktest import ALPHA, mann_whitney_p, smallest_p
 from fileproto.results import LoadResult
 from fileproto.results.felt import Percentiles, percentiles_of
-from fileproto.scenarios import DISPATCH_LABELS
 
 #: No threshold below this with one round (README: single figures move ~30% between runs).
 NOISE_FLOOR = 1.3

@@ -16,7 +16,8 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fileproto.latency import PROBE_TIMEOUT
+from fileproto.cases.slowclients import DISPATCH_LABELS
+from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.report.cases import (
     CLIENT_PHASES,
     QUEUED,
@@ -34,7 +35,6 @@ from fileproto.report.order import (
     server_workers_key,
     size_text,
 )
-from fileproto.scenarios import DISPATCH_LABELS
 
 COLOURS = {
     WAITING_TO_CONNECT: "#c7c7c7",
