@@ -64,6 +64,21 @@ class Timing:
     total: float
 
 
+@dataclass
+class Phases:
+    """When one request's steps happened, in time.monotonic() seconds (docs/trace.md):
+    connecting began (for a kept connection: the request began), connected, request
+    fully sent, first byte of the answer, done (the answer's end, or the error). None:
+    not reached. ``port`` is the client's local TCP port, as the server sees it."""
+
+    connect: float
+    connected: float | None = None
+    sent: float | None = None
+    first_byte: float | None = None
+    done: float | None = None
+    port: int | None = None
+
+
 class ConnectError(FileprotoError, ConnectionError):
     """The server could not be reached; the message names the address and a hint."""
 
@@ -142,6 +157,9 @@ class Client:
         self._bucket = TokenBucket(rate) if rate is not None else None
         #: The Timing of the last completed request.
         self.last_timing: Timing | None = None
+        #: The phases of the last request, completed or not.
+        self.last_phases: Phases | None = None
+        self._port: int | None = None
 
     # -- connection -------------------------------------------------------------------
 
@@ -158,7 +176,7 @@ class Client:
             finally:
                 self._sock = None
 
-    def _connection(self) -> socket.socket:
+    def _connection(self, phases: Phases | None = None) -> socket.socket:
         sock = self._sock
         if sock is not None and self._closed_by_peer(sock):
             self.close()
@@ -174,6 +192,13 @@ class Client:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock
             self._parser = ResponseParser()
+            self._port = sock.getsockname()[1]  # once per connection, for the timeline
+            if phases is not None:
+                phases.connected = time.monotonic()
+        elif phases is not None:
+            phases.connected = phases.connect  # kept from an earlier request
+        if phases is not None:
+            phases.port = self._port
         return sock
 
     def abort(self) -> int:
@@ -206,21 +231,32 @@ class Client:
     def _exchange(
         self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None
     ) -> Response:
-        sock = self._connection()
-        started = time.perf_counter()
+        # One time.monotonic() per phase, nothing per byte (docs/trace.md).
+        phases = self.last_phases = Phases(time.monotonic())
+        try:
+            sock = self._connection(phases)
+        except BaseException:
+            phases.done = time.monotonic()
+            raise
+        assert phases.connected is not None
+        started = phases.connected
         try:
             try:
                 for piece in pieces:
                     self._send(sock, piece)
+                phases.sent = time.monotonic()
             except (BrokenPipeError, ConnectionResetError):
                 # The server may have refused the request early (a bad name, a size
                 # limit) and closed; its answer can still be waiting to be read.
                 pass
-            response, first_byte = self._read_response(sock, sink)
+            response, first_byte = self._read_response(sock, sink, phases)
         except BaseException:
+            phases.done = time.monotonic()
             self.close()  # the connection is in an unknown state now
             raise
-        self.last_timing = Timing(first_byte - started, time.perf_counter() - started)
+        phases.first_byte = first_byte  # also when the answer came with no recv here
+        phases.done = time.monotonic()
+        self.last_timing = Timing(first_byte - started, phases.done - started)
         if not response.ok:
             raise ServerError(response.message, command)
         return response
@@ -238,9 +274,12 @@ class Client:
             sock.sendall(part)
 
     def _read_response(
-        self, sock: socket.socket, sink: Callable[[bytes], None] | None
+        self,
+        sock: socket.socket,
+        sink: Callable[[bytes], None] | None,
+        phases: Phases | None = None,
     ) -> tuple[Response, float]:
-        """The response and the moment (perf_counter) its first byte arrived."""
+        """The response and the moment (time.monotonic()) its first byte arrived."""
         parser = self._parser
         bucket = self._bucket
         size = self.recv_size if bucket is None else min(self.recv_size, bucket.step)
@@ -249,14 +288,16 @@ class Client:
             while True:
                 event = parser.next_event()
                 if isinstance(event, Response):
-                    return event, first_byte or time.perf_counter()
+                    return event, first_byte or time.monotonic()
                 if isinstance(event, Data):
                     if sink is not None:
                         sink(event.data)
                     continue
                 data = sock.recv(size)
                 if not first_byte:
-                    first_byte = time.perf_counter()
+                    first_byte = time.monotonic()
+                    if phases is not None:  # kept if the rest of the answer fails
+                        phases.first_byte = first_byte
                 if bucket is not None:
                     bucket.take(len(data))
                 parser.receive_data(data)

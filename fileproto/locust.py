@@ -19,7 +19,8 @@ import it from locustfiles (Locust's own processes), not from a program that rel
 real threads.
 
 Everything streams, as everywhere in fileproto: uploads are read from a payload file on
-disk (made once per process, the same bytes on every machine for a given size) and
+disk (:mod:`fileproto.load.payload`: made once per process, the same bytes on every
+machine for a given size) and
 downloads are hashed as they arrive, so a User holds no file in memory. Under Locust's
 gevent monkey-patching the client's sockets are cooperative: a transfer in one User
 never stalls the others.
@@ -27,19 +28,13 @@ never stalls the others.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import hashlib
 import itertools
 import os
 import random
-import shutil
 import socket
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from locust import User, task
@@ -47,7 +42,9 @@ from locust.exception import LocustError
 
 from fileproto.client import Client, Source, Transfer, parse_address
 from fileproto.errors import FileprotoError
-from fileproto.load.testfiles import MIB, TestFile, sha256_of
+from fileproto.load.payload import payload_file, payload_sha256, verify_payload, write_payload
+from fileproto.load.testfiles import TestFile
+from fileproto.units import MIB
 from fileproto.wire.events import Dialect
 
 __all__ = [
@@ -59,6 +56,7 @@ __all__ = [
     "payload_file",
     "payload_sha256",
     "verify_payload",
+    "write_payload",
 ]
 
 COMMANDS = ("LIST", "GET", "UPLOAD", "DELETE")
@@ -67,61 +65,6 @@ _T = TypeVar("_T")
 
 class VerificationError(FileprotoError):
     """The bytes that moved are not the bytes expected (size or sha256 differ)."""
-
-
-# -- the payload ----------------------------------------------------------------------------
-
-_PAYLOAD_CHUNK = 1 << 20
-_payload_lock = threading.Lock()
-_payloads: dict[int, TestFile] = {}
-_payload_dir: Path | None = None
-
-
-def _payload_chunks(size: int) -> Iterator[bytes]:
-    """Pseudo-random bytes that depend only on ``size``, in chunks."""
-    rng = random.Random(f"fileproto-locust-payload-{size}")
-    left = size
-    while left:
-        chunk = rng.randbytes(min(_PAYLOAD_CHUNK, left))
-        left -= len(chunk)
-        yield chunk
-
-
-def write_payload(path: str | os.PathLike[str], size: int) -> TestFile:
-    """Write the payload of ``size`` bytes to ``path``. Its bytes depend only on the size,
-    so every process on every machine uploads the same file and anyone can recompute its
-    sha256 (:func:`payload_sha256`)."""
-    hasher = hashlib.sha256()
-    with open(path, "wb") as out:
-        for chunk in _payload_chunks(size):
-            hasher.update(chunk)
-            out.write(chunk)
-    return TestFile(Path(path), size, hasher.hexdigest())
-
-
-def payload_sha256(size: int) -> str:
-    """The sha256 of the payload of ``size`` bytes, computed without writing it."""
-    hasher = hashlib.sha256()
-    for chunk in _payload_chunks(size):
-        hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def payload_file(size: int) -> TestFile:
-    """This process's payload file of ``size`` bytes (made on first use, removed at exit)."""
-    global _payload_dir
-    if size < 1:
-        raise ValueError(f"file_size must be at least 1 byte, got {size}")
-    with _payload_lock:
-        made = _payloads.get(size)
-        if made is not None and made.path.is_file():
-            return made
-        if _payload_dir is None or not _payload_dir.is_dir():
-            _payload_dir = Path(tempfile.mkdtemp(prefix="fileproto-locust-"))
-            atexit.register(shutil.rmtree, _payload_dir, ignore_errors=True)
-        made = write_payload(_payload_dir / f"payload-{size}.bin", size)
-        _payloads[size] = made
-        return made
 
 
 # -- the client -----------------------------------------------------------------------------
@@ -402,9 +345,3 @@ class FileprotoUser(User):
         with contextlib.suppress(ValueError):
             self.files.remove(name)
         return self.client.delete(name, label=self._label)
-
-
-def verify_payload(path: str | os.PathLike[str], size: int) -> bool:
-    """True if ``path`` holds exactly the payload of ``size`` bytes (for checking what
-    Locust users left on a server's disk)."""
-    return os.path.getsize(path) == size and sha256_of(path) == payload_sha256(size)

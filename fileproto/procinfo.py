@@ -1,4 +1,5 @@
-"""Process facts: resident memory, peak memory, process trees. The one module that asks.
+"""Process facts: resident memory, peak memory, process trees, the open-files limit. The
+one module that asks.
 
 psutil answers what it can (a process tree, whether a process still runs, current
 resident memory). Two Linux facts it does not give stay here, each behind a function:
@@ -16,12 +17,31 @@ processes report their peak through this module, and importing psutil would add 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import resource
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psutil
+
+
+log = logging.getLogger("fileproto")
+
+
+def raise_open_files_limit() -> int:
+    """Lift the soft limit on open files to the hard one (every connection is a file: a
+    server holding thousands, a load generator opening them); returns the limit in force.
+    A limit that cannot be raised is logged, not fatal: the caller still runs, with less."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit from %d: %s", soft, exc)
+    return soft
 
 
 def peak_rss(pid: int) -> int:

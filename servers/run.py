@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 
 from fileproto.argtypes import positive_int
+from fileproto.procinfo import raise_open_files_limit
 from servers.base import BaseServer
 from servers.options import add_server_arguments, config_from
 from servers.registry import get_kind
-
-CLASSIC_PORT = 45000
 
 log = logging.getLogger("fileproto.server")
 
@@ -27,18 +25,6 @@ def build_server(kind: str, workers: int, args: argparse.Namespace) -> BaseServe
         grace=args.grace,
         max_connections=args.max_connections,
     )
-
-
-def raise_open_files_limit() -> int:
-    """Lift the soft limit on open files to the hard one: every connection is a file."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError) as exc:
-            log.warning("could not raise the open-files limit from %d: %s", soft, exc)
-    return soft
 
 
 def run(kind: str, workers: int, args: argparse.Namespace) -> int:
@@ -87,6 +73,6 @@ def main(kind: str, argv: list[str] | None = None) -> int:
         default=5,
         help="number of workers (default: %(default)s)",
     )
-    add_server_arguments(parser, CLASSIC_PORT)
+    add_server_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     return run(kind, args.workers, args)

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from fileproto.load.limit import LimitResult, measure_limit
-from fileproto.load.testfiles import MIB, TestFile
+from fileproto.load.testfiles import TestFile
 from fileproto.pytest.recording import record
 from fileproto.results.document import BenchmarkEntry
+from fileproto.units import MIB
 
 pytestmark = pytest.mark.limit
 ROUNDS = 3

@@ -1,6 +1,6 @@
 """The load generator's parts for clients that wait: the link-rate bucket, latency
-percentiles, the LIST probe, background idle/slowloris/parked connections, and what a
-client says when it cannot connect."""
+percentiles, the LIST probe, background idle/slowloris/parked/stalled connections, and
+what a client says when it cannot connect."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from fileproto.load.background import BackgroundClients
 from fileproto.load.latency import ListProbe, Percentiles
 from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
+from fileproto.results.felt import Waiting
+from servers.registry import KINDS
 from tests.helpers import skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke
@@ -90,23 +92,66 @@ def test_background_clients_are_closed_by_the_header_deadline_and_reopened(
     server = fileproto_servers.start(kind, 1, "--header-timeout", "0.5")
     try:
         background = BackgroundClients(
-            server.host, server.port, idle=10, slowloris=5, parked=3, piece_interval=0.1
+            server.host, server.port, Waiting(idle=10, slowloris=5, parked=3), piece_interval=0.1
         )
         with background:
             wait_for(
                 lambda: (
-                    background.report.closed_by_server.get("slowloris", 0) >= 5
-                    and background.report.closed_by_server.get("idle", 0) >= 10
+                    background.report().closed_by_server.get("slowloris", 0) >= 5
+                    and background.report().closed_by_server.get("idle", 0) >= 10
                 ),
-                what=lambda: f"the deadline to close them: {background.report}",
+                what=lambda: f"the deadline to close them: {background.report()}",
             )
             with server.client(timeout=20.0) as client:  # the one worker is free
                 assert client.list() == []
-        report = background.report
+        report = background.stop()
+        assert (report.idle, report.slowloris, report.parked, report.stalled) == (10, 5, 3, 0)
         assert report.errors.get("request timeout", 0) >= 15
         assert report.connect_failures == 0
+        # The header deadline runs from accept: no idle connection lived shorter.
+        assert report.closed_after_s["idle"].count >= 10
+        assert report.closed_after_s["idle"].p50 >= 0.5
     finally:
         assert fileproto_servers.stop(server) == 0
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_stalled_readers_are_closed_by_the_send_deadline_and_reopened(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    """GET a file larger than the socket buffers, read nothing: the server gives up after
+    its --send-timeout, the client sees it without reading, opens the reader again."""
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.start(kind, 2, "--send-timeout", "0.5")
+    assert server.root is not None
+    (server.root / "big.bin").write_bytes(bytes(range(256)) * (16 << 12))  # 16 MiB
+    try:
+        background = BackgroundClients(
+            server.host, server.port, Waiting(stalled=3), stalled_name="big.bin"
+        )
+        with background:
+            wait_for(
+                lambda: background.report().closed_by_server.get("stalled", 0) >= 4,
+                what=lambda: (
+                    f"the send deadline to close them (and a reopened one): {background.report()}"
+                ),
+            )
+            with server.client(timeout=20.0) as client:
+                assert client.list() == ["big.bin"]
+        report = background.stop()
+        assert report.stalled == 3 and report.connect_failures == 0
+        assert report.errors == {}  # they read nothing, so they saw no answer
+        # Given up on only after the send deadline, never before.
+        assert report.closed_after_s["stalled"].p50 >= 0.5
+    finally:
+        assert fileproto_servers.stop(server) == 0
+
+
+def test_stalled_readers_need_a_file_to_ask_for() -> None:
+    with pytest.raises(ValueError, match="name of a file"):
+        BackgroundClients("127.0.0.1", 9, Waiting(stalled=1))
+    with pytest.raises(ValueError, match="cannot be negative"):
+        Waiting(idle=-1)
 
 
 def test_probe_times_answers_and_counts_a_frozen_server(fileproto_servers: ServerPool) -> None:

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
-from fileproto.results.felt import Background
+from fileproto.results.felt import Background, Percentiles
 from fileproto.results.stats import FIELDS, Stats
+from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
 
 pytestmark = pytest.mark.smoke
 
 OLD_RUN = Path(__file__).resolve().parent / "data" / "old-full-run.json"
+DOCS_RUN = Path(__file__).resolve().parent.parent / "docs" / "full-run.json"
 
 
 def test_an_older_run_reads_and_writes_back_unchanged() -> None:
@@ -114,7 +115,10 @@ def _felt(**changes: Any) -> LoadResult:
         ttfb_s=Percentiles(3, 13.1, 13.2, 13.2, 13.2),
         request_s=Percentiles(3, 13.2, 13.3, 13.3, 13.3),
         probe_s=Percentiles(40, 0.001, 0.002, 5.0, 5.0), probe_failures=2,
-        background=Background(200, 20, 0, {"slowloris": 20}, {"request timeout": 20}, 0),
+        background=Background(
+            idle=200, slowloris=20, closed_by_server={"slowloris": 20},
+            errors={"request timeout": 20},
+        ),
     )  # fmt: skip
     return dataclasses.replace(result, **changes)
 
@@ -171,3 +175,107 @@ def test_rounds_merge_what_clients_felt() -> None:
     assert merged.ttfb_s == Percentiles(5, 13.1, 14.0, 14.0, 14.0)
     assert merged.probe_failures == 3
     assert merged.background is not None and merged.background.closed_by_server == {"slowloris": 40}
+
+
+# -- timelines and latency without coordinated omission (docs/trace.md) --------------------
+
+
+def _traced(**changes: Any) -> LoadResult:
+    """A case with its timeline, the uncorrected figures and the server's events."""
+    timeline = Timeline(
+        (
+            ClientSpan(0, "DOWNLOAD", 40001, True, None, 0.0001, 0.0003, 0.0004, 0.01, 0.2),
+            ClientSpan(1, "DOWNLOAD", None, False, "refused: connection refused", 0.0002,
+                       done=0.001),
+        ),
+        (
+            ProbeSpan(0.0, 0.0012, 0.002, 0.0021, True, 40002, 0.0001, 0.001),
+            ProbeSpan(0.1, None, None, None, False, None),  # held back, never sent
+        ),
+        bound=5000,
+        dropped=0,
+    )  # fmt: skip
+    events = [
+        {"at": -0.5, "t": 1796290000.1, "conn": "1", "ev": "accepted", "worker": None,
+         "peer": "127.0.0.1:40001"},
+        {"at": 0.2, "t": 1796290000.8, "conn": "1", "ev": "closed", "reason": "eof",
+         "deadline": None, "newer_key": [1]},
+    ]  # fmt: skip
+    fields: dict[str, Any] = {
+        "ttfb_sent_s": Percentiles(3, 0.01, 0.02, 0.02, 0.02),
+        "request_sent_s": Percentiles(3, 0.2, 0.3, 0.3, 0.3),
+        "probe_sent_s": Percentiles(40, 0.001, 0.002, 0.003, 0.004),
+        "probe_late": 3,
+        "probe_in_flight": 4,
+        "timeline": timeline,
+        "server_events": events,
+        "server_events_dropped": 0,
+    }
+    return _felt(**{**fields, **changes})
+
+
+def test_timeline_and_server_events_come_last_and_read_back() -> None:
+    result = _traced()
+    info = json.loads(json.dumps(result.extra_info()))
+    assert list(info)[-8:] == [
+        "ttfb_sent_s", "request_sent_s", "probe_sent_s", "probe_late", "probe_in_flight",
+        "timeline", "server_events", "server_events_dropped",
+    ]  # fmt: skip
+    assert list(info)[:-8] == list(_felt().extra_info())  # the older keys first, in order
+    client = info["timeline"]["clients"][0]
+    assert list(client) == [
+        "client", "op", "port", "ok", "error", "connect", "connected", "sent", "first_byte",
+        "done",
+    ]  # fmt: skip
+    assert info["timeline"]["probes"][1] == {
+        "due": 0.1, "sent": None, "first_byte": None, "done": None, "ok": False, "port": None,
+        "connect": None, "connected": None,
+    }  # fmt: skip
+    assert info["server_events"][1]["newer_key"] == [1]  # unknown keys kept
+    again = LoadResult.from_extra_info(info, "n")
+    assert again.timeline == result.timeline
+    assert again.extra_info() == info
+
+
+def test_rounds_keep_the_last_timeline_and_sum_the_late_probes() -> None:
+    last = _traced(probe_late=1, timeline=Timeline(bound=10, dropped=7))
+    merged = LoadResult.merge([_traced(), last])
+    assert merged.timeline == Timeline(bound=10, dropped=7)
+    assert merged.server_events == last.server_events
+    assert merged.probe_late == 4
+    assert merged.probe_sent_s == Percentiles(80, 0.001, 0.002, 0.003, 0.004)
+
+
+def test_timeline_is_bounded_and_counts_what_it_left_out() -> None:
+    clients = [ClientSpan(i, "UPLOAD", None, True, None, 0.0) for i in range(3)]
+    probes = [ProbeSpan(k * 0.1, None, None, None, False, None) for k in range(5)]
+    timeline = Timeline.bounded(clients, probes, bound=4)
+    assert len(timeline.clients) == 3 and [p.due for p in timeline.probes] == [0.0]
+    assert timeline.dropped == 4 and timeline.bound == 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda info: info["timeline"]["clients"][0].update(connect=None),
+            r"clients\[0\]\.connect",
+        ),
+        (lambda info: info["timeline"]["probes"][0].update(ok="yes"), r"probes\[0\]\.ok"),
+        (lambda info: info["timeline"].update(dropped=-1), "dropped"),
+        (lambda info: info["server_events"][0].pop("ev"), r"\[0\]\.ev"),
+        (lambda info: info.update(server_events={"ev": "accepted"}), "list of events"),
+    ],
+)
+def test_malformed_timelines_are_named(change: Any, message: str) -> None:
+    info = json.loads(json.dumps(_traced().extra_info()))
+    change(info)
+    with pytest.raises(ValueError, match=message):
+        LoadResult.from_extra_info(info, "bench")
+
+
+@pytest.mark.parametrize("run", [OLD_RUN, DOCS_RUN], ids=["old-full-run", "docs-full-run"])
+def test_runs_without_timelines_still_load(run: Path) -> None:
+    results = load_results(run)
+    assert results and all(r.timeline is None and r.server_events is None for r in results)
+    assert all(r.probe_sent_s is None and r.ttfb_sent_s is None for r in results)

@@ -1,6 +1,6 @@
-"""Clients that wait (issue 12): the slow-client matrix, and the wiring under it.
+"""Clients that wait: the slow-client matrix, and the wiring under it.
 
-``pytest -m slowclients`` runs the matrix of :mod:`fileproto.scenarios`: server kind x
+``pytest -m slowclients`` runs the matrix of :mod:`fileproto.cases.slowclients`: server kind x
 dispatch x server workers x scenario, each case a pytest-benchmark benchmark whose
 extra_info carries what clients felt. Failed clients are the result there (a 1-worker
 server cannot serve 20 slow links within the deadline), not a test failure. The smoke
@@ -28,6 +28,8 @@ from fileproto.argtypes import rate
 from fileproto.cases.slowclients import SCENARIOS, Scenario, SlowCase, slow_cases
 from fileproto.cli import main
 from fileproto.pytest.servers import ServerPool
+from fileproto.results.felt import Waiting
+from fileproto.units import MIB
 from tests.helpers import skip_if_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,7 @@ def test_slowclients(
 
 # -- the wiring, with small numbers (smoke) ------------------------------------------------
 
-MIB = 1 << 20
+
 KEYS = (
     "dispatch", "scenario", "rate_Bps", "moved_bytes", "moved_Bps", "offered_Bps",
     "ratio_to_offered", "failure_kinds", "ttfb_s", "request_s", "probe_s", "probe_failures",
@@ -175,6 +177,41 @@ def test_stress_deadline_stops_clients_and_counts_what_they_moved(
 
 
 @pytest.mark.smoke
+def test_stress_with_stalled_readers(
+    fileproto_servers: ServerPool, tmp_path: Path, private_tmp: Path
+) -> None:
+    """Two connections GET a 16 MiB file (more than the server's socket buffers hold) and
+    read nothing, beside two slow uploads: the felt block and the JSON say what the
+    server did to them (closed, after its send deadline), and the file they asked for is
+    gone from the server afterwards."""
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.start("asyncio", 1, "--send-timeout", "0.5")
+    out = tmp_path / "stalled.json"
+    run = _run(
+        _stress(
+            "--server", server.address, "--operation", "upload", "--volume", "1",
+            "--clients", "2", "--rate", "512K", "--stalled", "2", "--stalled-size-mib", "16",
+            "--server-kind", "asyncio", "--no-probe", "--json", str(out),
+        ),
+        private_tmp,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    felt = run.stdout.split("what clients felt:", 1)[1]
+    assert re.search(r"2 stalled held open; closed by the server: stalled \d+ \(after ", felt)
+    info = report.load_document(out)["benchmarks"][0]["extra_info"]
+    assert (info["successes"], info["failures"], info["verified"]) == (2, 0, True)
+    assert info["scenario"] == "512 KiB/s links + 2 stalled"
+    background = info["background"]
+    assert background["stalled"] == 2 and background["connect_failures"] == 0
+    # 1.3 s of upload each at 512 KiB/s: every stalled reader is given up on within it,
+    # and never before the server's send deadline.
+    assert background["closed_by_server"]["stalled"] >= 2
+    assert background["closed_after_s"]["stalled"]["p50"] >= 0.5
+    assert server.root is not None and list(server.root.iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -182,6 +219,8 @@ def test_stress_deadline_stops_clients_and_counts_what_they_moved(
         (["--rate", "fast"], "not a rate: 'fast'"),
         (["--idle", "-1"], "cannot be negative"),
         (["--slowloris", "x"], "not a whole number"),
+        (["--stalled", "-2"], "cannot be negative"),
+        (["--stalled", "1", "--stalled-size-mib", "0"], "more than 0 MiB"),
         (["--deadline", "0"], "more than 0 seconds"),
         (["--server-dispatch", "eventually"], "invalid choice"),
     ],
@@ -207,8 +246,9 @@ def test_help_explains_the_slow_client_flags(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["stress", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--rate", "--idle", "--slowloris", "--parked", "--deadline", "--no-probe",
-                 "--scenario", "--server-dispatch"):  # fmt: skip
+    for flag in ("--rate", "--idle", "--slowloris", "--parked", "--stalled",
+                 "--stalled-size-mib", "--deadline", "--no-probe", "--scenario",
+                 "--server-dispatch"):  # fmt: skip
         assert re.search(rf"^\s+{re.escape(flag)}\b", text, re.MULTILINE), flag
     assert "what clients felt" in text.lower()
 
@@ -218,7 +258,7 @@ EXPECTED_IDS = [
     for kind in ("thread", "process")
     for dispatch in ("accept", "ready")
     for workers in (1, 5)
-    for scenario in ("idle", "slow-links")
+    for scenario in ("idle", "slow-links", "stalled")
 ]
 
 
@@ -228,13 +268,21 @@ def test_slowclients_matrix_ids() -> None:
     with_loops = [case.id for case in slow_cases(("thread", "process", "asyncio"))]
     assert with_loops == [
         *EXPECTED_IDS,
-        *(f"asyncio-loop-w{w}-{s}" for w in (1, 5) for s in ("idle", "slow-links")),
+        *(f"asyncio-loop-w{w}-{s}" for w in (1, 5) for s in ("idle", "slow-links", "stalled")),
     ]
-    idle, links = SCENARIOS
-    assert (idle.clients, idle.idle, idle.slowloris, idle.size_mib, idle.rate) == (
-        5, 200, 20, 10, None
+    idle, links, stalled = SCENARIOS
+    assert (idle.clients, idle.waiting, idle.size_mib, idle.rate) == (
+        5, Waiting(idle=200, slowloris=20), 10, None
     )  # fmt: skip
-    assert (links.clients, links.rate, links.size_mib, links.idle) == (20, MIB, 10, 0)
+    assert (links.clients, links.rate, links.size_mib, links.waiting) == (20, MIB, 10, Waiting())
+    assert (stalled.clients, stalled.waiting, stalled.stalled_size_mib) == (
+        5, Waiting(stalled=20), 20
+    )  # fmt: skip
+    # Short: the server gives up on a stalled reader within the case's deadline.
+    assert stalled.server_args == ("--send-timeout", "3") and stalled.deadline == 8
+    case = SlowCase("process", "accept", 1, stalled)
+    assert case.server_args == ("--dispatch", "accept", "--send-timeout", "3")
+    assert SlowCase("asyncio", "loop", 1, stalled).server_args == ("--send-timeout", "3")
 
 
 @pytest.mark.smoke
@@ -256,20 +304,27 @@ def test_a_small_slow_client_case_end_to_end(
     fileproto_servers: ServerPool,
     fileproto_run_slow_case: Callable[[SlowCase], dict[str, Any]],
 ) -> None:
-    """The plugin's runner on a tiny scenario: a fresh server with its dispatch, the
-    background connections, the probe, the rate, the record."""
+    """The plugin's runner on a tiny scenario: a fresh server with its dispatch and the
+    scenario's options, the background connections (stalled readers too: their file
+    stored before the case and removed after), the probe, the rate, the record."""
     skip_if_target(fileproto_servers)
     tiny = Scenario(
         "tiny", "3 clients at 4 MiB/s beside waiting connections", clients=3, size_mib=0.5,
-        rate=4.0 * MIB, idle=5, slowloris=2, parked=1, deadline=20,
+        rate=4.0 * MIB, waiting=Waiting(idle=5, slowloris=2, parked=1, stalled=2),
+        stalled_size_mib=16, deadline=20, server_args=("--send-timeout", "0.5"),
     )  # fmt: skip
+    before = set(fileproto_servers.base.iterdir())
     info = fileproto_run_slow_case(SlowCase("thread", "ready", 1, tiny))
+    # The case's own fresh server: nothing of the case left in its root.
+    roots = [p for p in set(fileproto_servers.base.iterdir()) - before if p.is_dir()]
+    assert len(roots) == 1 and list(roots[0].iterdir()) == []
     assert (info["successes"], info["failures"], info["verified"]) == (3, 0, True)
     assert (info["server_kind"], info["dispatch"], info["server_workers"]) == ("thread", "ready", 1)
     assert info["scenario"] == "tiny" and info["deadline_s"] == 20
     assert info["ttfb_s"]["count"] == 3 and _ordered(info["ttfb_s"])
     assert info["probe_s"]["count"] >= 1 and _ordered(info["probe_s"])
-    assert info["background"]["idle"] == 5 and info["background"]["connect_failures"] == 0
+    background = info["background"]
+    assert (background["idle"], background["stalled"], background["connect_failures"]) == (5, 2, 0)
     assert info["server_peak_rss_bytes"] > 0
 
 

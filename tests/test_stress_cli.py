@@ -29,10 +29,11 @@ from fileproto import report
 from fileproto.cli import build_parser, main
 from fileproto.procinfo import process_tree, wait_gone
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.units import MIB
 
 pytestmark = pytest.mark.smoke
 
-MIB = 1 << 20
+
 ROW = re.compile(
     r"^\s*(\d+)\s+(UPLOAD|DOWNLOAD)\s+(\S+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+"
     r"([\d,]+)\s+([\d,]+)\s+(\d+)\s+(\d+)(\s+⚠)?\s*$",

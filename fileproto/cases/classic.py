@@ -11,6 +11,8 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fileproto.results import EXTERNAL
+from fileproto.results.record import case_id
 from fileproto.stress import OPERATIONS, Operation
 from servers.registry import CLASSIC_KINDS
 
@@ -36,8 +38,10 @@ class MatrixCase:
 
     @property
     def id(self) -> str:
-        size = f"{self.size_mib}MiB"
-        return f"{self.kind}-{self.operation}-{size}-c{self.clients}-w{self.server_workers}"
+        """e.g. thread-UPLOAD-10MiB-c5-w1; external-UPLOAD-10MiB-c5 for a server whose
+        workers are not ours to name."""
+        workers = None if self.kind == EXTERNAL else self.server_workers
+        return case_id(self.kind, self.operation, self.size_mib, self.clients, workers)
 
     @property
     def smoke(self) -> bool:

@@ -11,26 +11,31 @@ holds waiting connections); a kind that does not (the event loops) runs once, as
   10 MiB: does a server that holds waiting connections still serve the working ones?
 - **slow-links**: 20 clients uploading 10 MiB, each over a 1 MiB/s link: how much of
   the links' 20 MiB/s does the model use?
+- **stalled**: 20 stalled readers (a GET of a 20 MiB file, then nothing read) beside 5
+  clients uploading 10 MiB: does a reader that stops reading hold a worker? The server
+  runs with ``--send-timeout 3`` and the case has an 8 s deadline, so the case stays
+  short and every stalled reader is given up on (and opened again) within it.
 
-Every case has a deadline (:data:`DEFAULT_DEADLINE`, 15 s after the clients start):
+Every case has a deadline (:data:`DEFAULT_DEADLINE`, 15 s after the clients start;
+the stalled scenario's is 8 s):
 clients still running then are stopped and count as failures of kind "deadline"; what
 they moved still counts. A model that serves every slow link at once finishes in
 13.3 s (10 MiB is 13.3 MiB of base64 on the wire); one that serves 5 or 1 at a time
 would need 53 or 267 s, which the deadline turns into a figure (the completed
 clients, the aggregate throughput and its ratio to 20 x 1 MiB/s) instead of a wait.
 It is also below the servers' default header deadline (20 s), so a server frozen by
-idle connections shows as clients stopped at the deadline. 16 cases over the
-classic kinds then take about 4 minutes on 2 cores.
+idle connections shows as clients stopped at the deadline.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from fileproto.load.testfiles import MIB
+from fileproto.results.felt import Waiting
 from fileproto.stress.spec import Operation
+from fileproto.units import MIB
 from servers.config import DISPATCHES, ServerConfig
 from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
@@ -54,10 +59,13 @@ class Scenario:
     operation: Operation = "UPLOAD"
     #: Each client's link rate, bytes/s both directions; None: as fast as it goes.
     rate: float | None = None
-    idle: int = 0
-    slowloris: int = 0
-    parked: int = 0
+    #: The connections that wait beside the clients.
+    waiting: Waiting = field(default_factory=Waiting)
+    #: The size of the file the stalled readers GET (stored before the case).
+    stalled_size_mib: float = 20
     deadline: float = DEFAULT_DEADLINE
+    #: What a server we start is started with for this scenario, beside its dispatch.
+    server_args: tuple[str, ...] = ()
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -65,14 +73,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "idle",
         "200 idle + 20 slowloris connections beside 5 clients uploading 10 MiB",
         clients=5,
-        idle=200,
-        slowloris=20,
+        waiting=Waiting(idle=200, slowloris=20),
     ),
     Scenario(
         "slow-links",
         "20 clients uploading 10 MiB, each at 1 MiB/s",
         clients=20,
         rate=float(MIB),
+    ),
+    Scenario(
+        "stalled",
+        "20 stalled readers of a 20 MiB file beside 5 clients uploading 10 MiB "
+        "(server --send-timeout 3)",
+        clients=5,
+        waiting=Waiting(stalled=20),
+        deadline=8.0,
+        server_args=("--send-timeout", "3"),
     ),
 )
 
@@ -95,8 +111,9 @@ class SlowCase:
 
     @property
     def server_args(self) -> tuple[str, ...]:
-        """What the server is started with for this dispatch."""
-        return ("--dispatch", self.dispatch) if self.dispatch in DISPATCHES else ()
+        """What the server is started with for this dispatch and scenario."""
+        dispatch = ("--dispatch", self.dispatch) if self.dispatch in DISPATCHES else ()
+        return (*dispatch, *self.scenario.server_args)
 
     def with_deadline(self, seconds: float) -> SlowCase:
         return replace(self, scenario=replace(self.scenario, deadline=seconds))

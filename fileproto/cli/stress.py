@@ -19,26 +19,36 @@ import tempfile
 from pathlib import Path
 
 from fileproto import report
-from fileproto.argtypes import non_negative_int, positive_int, positive_seconds, rate
+from fileproto.argtypes import positive_int
 from fileproto.cases.classic import CLIENT_WORKERS, SIZES_MIB
 from fileproto.cases.slowclients import DISPATCH_LABELS, fixed_dispatch
-from fileproto.cli.load_options import add_load_options, add_probe_option, comma_list
+from fileproto.cli.load_options import (
+    add_load_options,
+    add_probe_option,
+    add_waiting_options,
+    address,
+    comma_list,
+    operation,
+    positive_mib,
+    server_workers,
+)
 from fileproto.errors import FileprotoError
 from fileproto.results import EXTERNAL
 from fileproto.results.document import load_results, write_document
+from fileproto.results.felt import Waiting
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.plan import (
-    address,
-    operation,
+    LoadRequest,
+    PlanError,
+    StressOptions,
     plan,
-    positive_mib,
     scenario_of,
-    server_workers,
 )
 from fileproto.stress.runner import LoadRounds, Runner
 from fileproto.stress.spec import method_for
 from fileproto.stress.summary import benchmark_json, failure_lines, felt_lines, summary_lines
+from fileproto.units import MIB
 from servers.registry import kind_names
 
 DEFAULT_SERVER = "127.0.0.1:45000"
@@ -61,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "What clients felt is printed under the table: per request the time to the\n"
             "first byte of the answer and the total time (p50/p90/p99/max), the latency of\n"
             "a LIST probe sent every 100 ms during the case, and what happened to the\n"
-            "background connections (--idle, --slowloris, --parked)."
+            "background connections (--idle, --slowloris, --parked, --stalled)."
         ),
         epilog=(
             "examples:\n"
@@ -73,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "--deadline 15\n"
             "  fileproto stress --operation upload --volume 10 --clients 5 --idle 200 "
             "--slowloris 20\n"
+            "  fileproto stress --operation upload --volume 10 --clients 5 --stalled 20\n"
             "  fileproto report results.json --md results.md"
         ),
     )
@@ -162,54 +173,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "server closes is opened again). A case with any of these is a slow-client case: "
         "'fileproto report' shows it in a table of its own.",
     )
-    waiting.add_argument(
-        "--rate",
-        type=rate,
-        default=None,
-        metavar="BYTES_PER_S",
-        help="each client's link rate, both directions, e.g. 1M (1 MiB/s), 256K, 100000; "
-        "a token bucket paces its sends and receives. Files travel as base64 (4 bytes on "
-        "the wire per 3 of the file), so a file moves at 3/4 of it (default: no limit)",
-    )
-    waiting.add_argument(
-        "--idle",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="N connections that never send anything (default: %(default)s)",
-    )
-    waiting.add_argument(
-        "--slowloris",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="N connections that send a valid request header one byte per second "
-        "(default: %(default)s)",
-    )
-    waiting.add_argument(
-        "--parked",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="N connections that send one LIST, read the answer and then wait "
-        "(default: %(default)s)",
-    )
-    waiting.add_argument(
-        "--deadline",
-        type=positive_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="stop clients still running this long after the case started; each counts "
-        "as a failure of kind 'deadline', and the bytes it moved still count toward the "
-        "case's moved bytes (default: none; clients run until done or --timeout)",
-    )
-    waiting.add_argument(
-        "--scenario",
-        metavar="NAME",
-        default=None,
-        help="a name for the case in the slow-client table (default: made from --rate, "
-        "--idle, --slowloris, --parked, e.g. '1 MiB/s links + 200 idle'; none without them)",
-    )
+    add_waiting_options(waiting.add_argument)
     add_probe_option(waiting.add_argument)
 
     files = parser.add_argument_group("files")
@@ -261,6 +225,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run, _stress_parser=parser)
 
 
+def options_of(args: argparse.Namespace) -> StressOptions:
+    """The library's options from the command line's arguments."""
+    host, port = args.server
+    return StressOptions(
+        host,
+        port,
+        dialect=args.dialect,
+        rounds=args.rounds,
+        timeout=args.timeout,
+        rate=args.rate,
+        deadline=args.deadline,
+        probe=not args.no_probe,
+        waiting=Waiting(args.idle, args.slowloris, args.parked, args.stalled),
+        stalled_size=round(args.stalled_size_mib * MIB),
+        file=args.file,
+        remote_name=args.remote_name,
+        no_upload=args.no_upload,
+        keep=args.keep,
+        scenario=args.scenario,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args._stress_parser
     file_size: int | None = None
@@ -270,7 +256,12 @@ def run(args: argparse.Namespace) -> int:
         file_size = args.file.stat().st_size
         if file_size == 0:
             parser.error(f"--file {args.file} is empty")
-    loads = plan(args, parser, file_size, SIZES_MIB, CLIENT_WORKERS)
+    options = options_of(args)
+    request = LoadRequest(args.operation, args.size_mib, args.clients, args.matrix)
+    try:
+        loads = plan(request, options, file_size, SIZES_MIB, CLIENT_WORKERS)
+    except PlanError as exc:
+        parser.error(str(exc))
     kind = str(args.server_kind)
     method = args.method or method_for(kind)
     interrupts = Interrupts()
@@ -285,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
             Display(sys.stderr, bar, args.quiet) as display,
         ):
             interrupts.workdir = Path(workdir)
-            runner = Runner(args, method, display, interrupts, Path(workdir))
+            runner = Runner(options, method, display, interrupts, Path(workdir))
             results = runner.results
             try:
                 for load in loads:
@@ -307,12 +298,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         interrupts.restore()
     status = interrupts.exit_status if interrupted else None
-    return _finish(results, kind, method, args, status, error)
-
-
-def _address_text(args: argparse.Namespace) -> str:
-    host, port = args.server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return _finish(results, kind, method, args, options, status, error)
 
 
 def _finish(
@@ -320,20 +306,21 @@ def _finish(
     kind: str,
     method: str,
     args: argparse.Namespace,
+    options: StressOptions,
     interrupted: int | None,
     error: BaseException | None,
 ) -> int:
     """Print the table, the summary and the failures; write the JSON. ``interrupted`` is
     the exit status after a signal, None if the run was not interrupted."""
-    options = {"rounds": args.rounds, "method": method, "dialect": args.dialect}
+    recorded = {"rounds": options.rounds, "method": method, "dialect": options.dialect}
     document = benchmark_json(
         results,
         kind,
         args.server_workers,
-        options,
-        server=_address_text(args),
+        recorded,
+        server=options.address_text,
         dispatch=args.server_dispatch or fixed_dispatch(kind),
-        scenario=scenario_of(args),
+        scenario=scenario_of(options),
     )
     if document["benchmarks"]:
         _print(report.render_text(load_results(document)))
@@ -353,7 +340,7 @@ def _finish(
         print(f"fileproto stress: {line}", file=sys.stderr)
     if error is not None:
         print(
-            f"fileproto stress: stopped (server {_address_text(args)}): "
+            f"fileproto stress: stopped (server {options.address_text}): "
             f"{type(error).__name__}: {error}",
             file=sys.stderr,
         )

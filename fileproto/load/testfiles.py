@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-MIB = 1 << 20
+from fileproto.units import MIB
+
 _CHUNK = 4 * MIB
 
 

@@ -48,7 +48,9 @@ MARKERS = (
     "slowclients: clients that wait, beside the classic matrix: kind x dispatch (accept, "
     "ready; loop for asyncio) x server workers (1, 5) x scenario (idle: 200 idle + 20 "
     "slowloris beside 5 clients uploading 10 MiB; slow-links: 20 clients uploading 10 MiB "
-    "at 1 MiB/s), each stopped 15 s after its start (--fileproto-slow-deadline)",
+    "at 1 MiB/s; stalled: 20 GETs of a 20 MiB file that read nothing, beside 5 clients "
+    "uploading 10 MiB, server --send-timeout 3), each stopped 15 s after its start, 8 s "
+    "for stalled (--fileproto-slow-deadline)",
     "limit: the machine's ceiling, the simplest pipeline that moves the same bytes",
     "conformance: protocol rules any server must keep (use with --fileproto-target)",
 )

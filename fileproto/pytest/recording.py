@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from fileproto import report
-from fileproto.load.testfiles import MIB
 from fileproto.pytest.fixtures import LIMIT_BOOK
 from fileproto.pytest.settings import Options
 from fileproto.results import LoadResult
@@ -36,6 +35,7 @@ from fileproto.results.document import (
     machine_info,
     write_document,
 )
+from fileproto.units import MIB
 
 #: The user_properties key of a case's benchmark entry.
 BENCHMARK_PROPERTY = "fileproto_benchmark"

@@ -4,8 +4,11 @@ until the session ends) or the user's, already running (``--fileproto-target``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,12 +21,30 @@ from fileproto.load.testfiles import TestFile, same_content
 from fileproto.procinfo import peak_rss, reset_peak_rss
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL
+from fileproto.results.timeline import TraceReader
 from fileproto.server_process import ServerProcess
-from fileproto.stress import LoadSpec, download_check
+from fileproto.stress import LoadSpec, RoundOutcome, download_check
 from fileproto.wire.events import Dialect
 
 #: Seconds for deleting this session's files from an external server at the end.
 CLEANUP_TIMEOUT = 30.0
+
+
+@functools.cache
+def trace_supported() -> bool:
+    """``fileproto serve`` accepts ``--trace FILE`` (docs/trace.md). Asked of the command
+    itself, once, so a server without it is never started with it."""
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-m", "fileproto", "serve", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--trace" in shown
 
 
 def name_prefix() -> str:
@@ -49,6 +70,8 @@ class RunningServer:
     process: ServerProcess | None = None
     #: Names the plugin stored there and has not removed yet.
     stored: set[str] = field(default_factory=set)
+    #: Its trace file, when the session traces our servers (--fileproto-trace).
+    trace: TraceReader | None = None
 
     @property
     def external(self) -> bool:
@@ -91,6 +114,18 @@ class RunningServer:
             return
         with self.client(timeout=300.0) as client:
             client.upload(source.path, name)
+
+    def mark_trace(self) -> None:
+        """Where the next round's server events begin in the trace file."""
+        if self.trace is not None:
+            self.trace.mark()
+
+    def attach_trace(self, outcome: RoundOutcome) -> None:
+        """The server's events since the mark into the round, ``at`` from its start."""
+        if self.trace is not None and outcome.started is not None:
+            outcome.server_events, outcome.server_events_dropped = self.trace.since_mark(
+                outcome.started
+            )
 
     def remove(self, names: Iterable[str]) -> None:
         names = list(names)
@@ -143,14 +178,19 @@ class ServerPool:
         """A fresh server with its own empty root, stopped at the end of the session
         (or earlier by ``stop``)."""
         root = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=self.base))
+        trace = None
+        if self.options.trace and trace_supported():
+            trace = TraceReader(root.with_suffix(".trace.jsonl"))
+            extra_args = (*extra_args, "--trace", str(trace.path))
         process = ServerProcess(
             kind, workers, root, extra_args=extra_args, log_path=root.with_suffix(".log")
         )
         process.start()
         self._started.append(process)
         return RunningServer(
-            kind, workers, process.host, process.port, self.options.dialect, root, process
-        )
+            kind, workers, process.host, process.port, self.options.dialect, root, process,
+            trace=trace,
+        )  # fmt: skip
 
     def stop(self, server: RunningServer) -> int | None:
         if server.process is None:

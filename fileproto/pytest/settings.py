@@ -43,6 +43,21 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         "case in which every client failed measured nothing and is reported as an xfail",
     )
     add_probe_option(group.addoption, PREFIX)
+    # Off by default until its cost on the matrix is measured (docs/trace.md).
+    group.addoption(
+        f"--{PREFIX}trace",
+        dest="fileproto_trace",
+        action="store_true",
+        default=False,
+        help="start our servers with --trace FILE and attach each case's server events "
+        "(accepted, taken by a worker, response, closed...) to its results (docs/trace.md)",
+    )
+    group.addoption(
+        f"--{PREFIX}no-trace",
+        dest="fileproto_trace",
+        action="store_false",
+        help="no server trace (the default)",
+    )
     group.addoption(
         f"--{PREFIX}slow-deadline",
         type=positive_seconds,
@@ -50,7 +65,7 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="the slowclients cases' deadline: clients still running this long after the "
         "start are stopped and counted as 'deadline' failures, what they moved still "
-        f"counts (default: {DEFAULT_DEADLINE:g}, see fileproto.scenarios)",
+        f"counts (default: {DEFAULT_DEADLINE:g}, see fileproto.cases.slowclients)",
     )
 
 
@@ -62,6 +77,17 @@ def check_options(config: pytest.Config) -> None:
             parse_address(target)
         except ValueError as exc:
             raise pytest.UsageError(f"--fileproto-target: {exc}") from None
+    if config.getoption("fileproto_trace"):
+        from fileproto.pytest.servers import trace_supported  # it imports this module
+
+        if not trace_supported():
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    "--fileproto-trace: this fileproto's server has no --trace option; "
+                    "the cases run without server events"
+                ),
+                stacklevel=2,
+            )
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,8 @@ class Options:
     probe: bool = True
     #: Overrides the slowclients scenarios' deadline.
     slow_deadline: float | None = None
+    #: Start our servers with --trace and attach their events to each case.
+    trace: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -91,4 +119,5 @@ class Options:
             allow_failures=config.getoption("--fileproto-allow-failures"),
             probe=not config.getoption("--fileproto-no-probe"),
             slow_deadline=config.getoption("--fileproto-slow-deadline"),
+            trace=config.getoption("fileproto_trace"),
         )

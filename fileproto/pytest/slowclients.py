@@ -1,10 +1,12 @@
 """The slow-client matrix (marker ``slowclients``) as pytest-benchmark benchmarks.
 
-A test that asks for ``fileproto_slow_case`` runs over :func:`fileproto.scenarios.slow_cases`
-of the kinds asked for (``--fileproto-kinds``). Each case gets a fresh server started
-with its ``--dispatch`` (a case cut by its deadline can leave a server busy with what it
-was reading) and stopped after. Failed clients are the result, not a test failure: the
-test fails only if a transfer that completed did not verify, or the server died.
+A test that asks for ``fileproto_slow_case`` runs over
+:func:`fileproto.cases.slowclients.slow_cases` of the kinds asked for
+(``--fileproto-kinds``). Each case gets a fresh server started with its ``--dispatch``
+and its scenario's options (a case cut by its deadline can leave a server busy with
+what it was reading) and stopped after. Failed clients are the result, not a test
+failure: the test fails only if a transfer that completed did not verify, or the server
+died. The case runner is the classic matrix's (:mod:`.runner`).
 """
 
 from __future__ import annotations
@@ -15,24 +17,14 @@ from typing import Any
 import pytest
 
 from fileproto.cases.slowclients import SlowCase, external_cases, slow_cases
-from fileproto.load.testfiles import MIB, TestFile
-from fileproto.pytest.classic import benchmark_entry, run_load, verify_and_clean
-from fileproto.pytest.recording import record
-from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.load.testfiles import TestFile
+from fileproto.pytest.runner import CaseLoad, CaseRunner
+from fileproto.pytest.servers import ServerPool
 from fileproto.pytest.settings import Options
-from fileproto.results import EXTERNAL, LoadResult
-from fileproto.stress import (
-    LoadSpec,
-    RoundOutcome,
-    Surroundings,
-    merge_rounds,
-    method_for,
-)
+from fileproto.units import MIB
 
 #: Seconds a slowclients case may take in all (its deadline bounds the clients).
 SLOW_TIMEOUT = 180
-#: Failure kinds that mean a completed transfer did not verify.
-_NOT_VERIFIED = ("wrong bytes", "not verified")
 
 
 def parametrize_slow(metafunc: pytest.Metafunc) -> None:
@@ -48,110 +40,30 @@ def parametrize_slow(metafunc: pytest.Metafunc) -> None:
     )
 
 
-class SlowCaseRunner:
-    """Runs one slow-client case as a benchmark: background connections opened, then the
-    clients released with the probe running, stopped at the deadline, verified, recorded."""
-
-    def __init__(
-        self,
-        item: pytest.Item,
-        benchmark: Any,
-        servers: ServerPool,
-        testfile: Callable[[int], TestFile],
-        options: Options,
-    ) -> None:
-        self.item = item
-        self.benchmark = benchmark
-        self.servers = servers
-        self.testfile = testfile
-        self.options = options
-
-    def __call__(self, case: SlowCase) -> dict[str, Any]:
-        if self.options.slow_deadline is not None:
-            case = case.with_deadline(self.options.slow_deadline)
-        scenario = case.scenario
-        self.benchmark.group = f"slowclients {scenario.name}"
-        external = case.kind == EXTERNAL
-        server = (
-            self.servers.external()
-            if external
-            else self.servers.start(case.kind, case.server_workers, *case.server_args)
-        )
-        try:
-            source = self.testfile(round(scenario.size_mib * MIB))
-            spec = self._spec(case, server, source)
-            if spec.operation == "DOWNLOAD":
-                server.store(source, spec.remote_name)
-            scenario_around = Surroundings(
-                probe=self.options.probe,
-                idle=scenario.idle,
-                slowloris=scenario.slowloris,
-                parked=scenario.parked,
-            )
-            rounds, durations = run_load(
-                self.benchmark, self.options.rounds, spec, server, scenario_around
-            )
-            result = self._result(case, server, source, rounds)
-            alive = external or (server.process is not None and server.process.running)
-        finally:
-            if not external:
-                self.servers.stop(server)
-        info = result.extra_info()
-        self.benchmark.extra_info.update(info)
-        record(
-            self.item,
-            benchmark_entry(self.item, self.benchmark, info, durations, self.options.rounds),
-        )
-        self._judge(case, rounds, alive)
-        return info
-
-    def _spec(self, case: SlowCase, server: RunningServer, source: TestFile) -> LoadSpec:
-        scenario = case.scenario
-        return LoadSpec(
-            server.host,
-            server.port,
-            scenario.operation,
-            scenario.clients,
-            source,
-            method=self.options.method or method_for(case.kind),
-            dialect=self.options.dialect,
-            timeout=60.0,
-            remote_name=self.servers.name(f"slow-{case.id}.bin"),
-            rate=scenario.rate,
-            deadline=scenario.deadline,
-        )
-
-    def _result(
-        self,
-        case: SlowCase,
-        server: RunningServer,
-        source: TestFile,
-        rounds: list[RoundOutcome],
-    ) -> LoadResult:
-        server_peak = verify_and_clean(server, source, rounds)
-        external = case.kind == EXTERNAL
-        result = merge_rounds(
-            rounds,
-            case.kind,
-            EXTERNAL if external else case.server_workers,
-            dispatch=case.dispatch,
-            scenario=case.scenario.name,
-        )
-        return result if external else result.with_server_peak(server_peak)
-
-    def _judge(self, case: SlowCase, rounds: list[RoundOutcome], alive: bool) -> None:
-        """Clients stopped at the deadline, refused or reset are figures of the case; a
-        completed transfer that did not verify, or a dead server, fails it."""
-        wrong = [c for r in rounds for c in r.clients if c.error_kind in _NOT_VERIFIED]
-        if wrong:
-            first = wrong[0]
-            pytest.fail(
-                f"{len(wrong)} completed transfer(s) did not verify; first: client "
-                f"{first.index}: {first.error}",
-                pytrace=False,
-            )
-        if not alive:
-            pytest.fail(f"the {case.kind} server died during the case", pytrace=False)
+def slow_load(case: SlowCase, options: Options) -> CaseLoad:
+    """A slow-client case: a fresh server, the scenario's links, waiting connections and
+    deadline (``--fileproto-slow-deadline`` overrides it); failed clients are figures."""
+    if options.slow_deadline is not None:
+        case = case.with_deadline(options.slow_deadline)
+    scenario = case.scenario
+    return CaseLoad(
+        kind=case.kind,
+        server_workers=case.server_workers,
+        operation=scenario.operation,
+        clients=scenario.clients,
+        size=round(scenario.size_mib * MIB),
+        remote_stem=f"slow-{case.id}.bin",
+        fresh_server_args=case.server_args,
+        timeout=60.0,
+        rate=scenario.rate,
+        deadline=scenario.deadline,
+        waiting=scenario.waiting,
+        stalled_size=round(scenario.stalled_size_mib * MIB),
+        dispatch=case.dispatch,
+        scenario=scenario.name,
+        group=f"slowclients {scenario.name}",
+        strict=False,
+    )
 
 
 @pytest.fixture
@@ -163,6 +75,7 @@ def fileproto_run_slow_case(
     fileproto_options: Options,
 ) -> Callable[[SlowCase], dict[str, Any]]:
     """Run one slow-client case as a benchmark; returns (and records) its extra_info."""
-    return SlowCaseRunner(
+    runner = CaseRunner(
         request.node, benchmark, fileproto_servers, fileproto_testfile, fileproto_options
     )
+    return lambda case: runner(slow_load(case, fileproto_options))

@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from fileproto.load.testfiles import MIB
 from fileproto.report.order import (
     kind_label,
     operation_rank,
@@ -15,6 +14,7 @@ from fileproto.report.order import (
     sort_results,
 )
 from fileproto.results import LoadResult
+from fileproto.units import MIB
 
 # No red among the series colours: red crosses mark failures.
 _COLOURS = (

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 from fileproto.cases.slowclients import DISPATCH_LABELS, SCENARIOS
 from fileproto.load.latency import Percentiles
-from fileproto.load.testfiles import MIB
 from fileproto.report.order import kind_order, rank, server_workers_key
 from fileproto.report.tables import MARK
 from fileproto.results import LoadResult
+from fileproto.units import MIB
 
 TITLE = "slow clients"
 SLOW_HEADERS = (

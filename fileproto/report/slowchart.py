@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fileproto.load.testfiles import MIB
 from fileproto.report.order import server_workers_key
 from fileproto.report.slow import aggregate_Bps, model_label, sort_slow
 from fileproto.results import LoadResult
+from fileproto.units import MIB
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan")
 _BAR_SPACE = 0.8  # of each model's slot, shared by its server-workers bars

@@ -4,6 +4,8 @@
   a benchmark's ``extra_info`` (re-exported here);
 - :mod:`.felt`: what clients felt (latency percentiles, background connections), the
   record's nested fields;
+- :mod:`.timeline`: each request's and probe's phases, and our server's trace events,
+  read from its trace file (docs/trace.md);
 - :mod:`.stats`: the statistics of the timed rounds, computed as pytest-benchmark does;
 - :mod:`.document`: the benchmark JSON file, written (stress CLI, the plugin under
   pytest-xdist) and read (the report).

@@ -8,15 +8,16 @@ as strictly as :mod:`.record` reads its plain fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fileproto.load.latency import Percentiles
-
 __all__ = [
+    "ROLES",
     "Background",
     "Percentiles",
+    "Waiting",
     "background_of",
     "counts_of",
     "percentiles_of",
@@ -24,7 +25,35 @@ __all__ = [
     "sum_counts",
 ]
 
-ROLES = ("idle", "slowloris", "parked")
+#: The connections that wait beside the clients, by what they do (docs: the README's
+#: "Clients that wait"): idle never send; slowloris send a valid header a byte at a time;
+#: parked send one LIST, read the answer, then wait; stalled send a GET and read nothing.
+ROLES = ("idle", "slowloris", "parked", "stalled")
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """p50, p90, p99 and max of a set of seconds (nearest-rank, as wrk and k6 report)."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Percentiles | None:
+        if not values:
+            return None
+        ordered = sorted(values)
+
+        def rank(q: float) -> float:
+            return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+        return cls(len(ordered), rank(0.50), rank(0.90), rank(0.99), ordered[-1])
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
 
 
 def sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
@@ -36,56 +65,78 @@ def sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Background:
-    """Connections held open beside the clients during a case, and what the server did
-    with them (``fileproto.background.BackgroundReport``, summed over the rounds)."""
+class Waiting:
+    """How many connections of each role wait beside the clients: the one definition the
+    scenarios, ``fileproto stress``, the background clients and the record share."""
 
     idle: int = 0
     slowloris: int = 0
     parked: int = 0
+    stalled: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.counts().values()) < 0:
+            raise ValueError(f"connection counts cannot be negative: {self.counts()}")
+
+    def counts(self) -> dict[str, int]:
+        """Every role's count, in :data:`ROLES` order."""
+        return {role: int(getattr(self, role)) for role in ROLES}
+
+    @property
+    def opened(self) -> int:
+        return sum(self.counts().values())
+
+    def describe(self, separator: str = " + ") -> str:
+        """e.g. "200 idle + 20 slowloris"; the roles with none are left out."""
+        return separator.join(f"{n} {role}" for role, n in self.counts().items() if n)
+
+    def only(self) -> Waiting:
+        """The counts alone (of a :class:`Background`, without what happened to them)."""
+        return Waiting(**self.counts())
+
+
+@dataclass(frozen=True)
+class Background(Waiting):
+    """Connections held open beside the clients during a case, and what the server did
+    with them (from :class:`fileproto.load.background.BackgroundClients`, summed over the
+    rounds)."""
+
     #: Connections the server closed (the load generator opened them again), by role.
     closed_by_server: Mapping[str, int] = field(default_factory=dict)
     #: ERROR answers on them, by the message's start ("request timeout", "server busy").
     errors: Mapping[str, int] = field(default_factory=dict)
     connect_failures: int = 0
-
-    @property
-    def opened(self) -> int:
-        return self.idle + self.slowloris + self.parked
-
-    @classmethod
-    def of(cls, report: Any) -> Background:
-        """From a ``fileproto.background.BackgroundReport``."""
-        return cls(
-            int(report.idle),
-            int(report.slowloris),
-            int(report.parked),
-            dict(report.closed_by_server),
-            dict(report.errors),
-            int(report.connect_failures),
-        )
+    #: By role, how long the connections the server closed had been open (for stalled
+    #: readers: the server's --send-timeout, if it enforces one).
+    closed_after_s: Mapping[str, Percentiles] = field(default_factory=dict)
 
     @classmethod
     def merge(cls, rounds: Sequence[Background]) -> Background:
         """Over rounds: the same connections each round, their events summed."""
         last = rounds[-1]
+        after: dict[str, Percentiles] = {}
+        for role in dict.fromkeys(r for one in rounds for r in one.closed_after_s):
+            merged = pooled([one.closed_after_s.get(role) for one in rounds])
+            if merged is not None:
+                after[role] = merged
         return cls(
             last.idle,
             last.slowloris,
             last.parked,
-            sum_counts(r.closed_by_server for r in rounds),
-            sum_counts(r.errors for r in rounds),
-            sum(r.connect_failures for r in rounds),
+            last.stalled,
+            closed_by_server=sum_counts(r.closed_by_server for r in rounds),
+            errors=sum_counts(r.errors for r in rounds),
+            connect_failures=sum(r.connect_failures for r in rounds),
+            closed_after_s=after,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "idle": self.idle,
-            "slowloris": self.slowloris,
-            "parked": self.parked,
+            **self.counts(),
             "closed_by_server": dict(self.closed_by_server),
             "errors": dict(self.errors),
             "connect_failures": self.connect_failures,
+            "closed_after_s": {r: p.as_dict() for r, p in self.closed_after_s.items()},
         }
 
 
@@ -144,12 +195,17 @@ def counts_of(value: Any) -> dict[str, int]:
 def background_of(value: Any) -> Background:
     if not isinstance(value, Mapping):
         raise TypeError(f"expected an object, got {value!r}")
-    idle, slowloris, parked = (_count(value.get(role, 0), role) for role in ROLES)
+    after = value.get("closed_after_s", {})
+    if not isinstance(after, Mapping):
+        raise TypeError(f"closed_after_s: expected an object, got {after!r}")
+    idle, slowloris, parked, stalled = (_count(value.get(role, 0), role) for role in ROLES)
     return Background(
         idle,
         slowloris,
         parked,
-        counts_of(value.get("closed_by_server", {})),
-        counts_of(value.get("errors", {})),
-        _count(value.get("connect_failures", 0), "connect_failures"),
+        stalled,
+        closed_by_server=counts_of(value.get("closed_by_server", {})),
+        errors=counts_of(value.get("errors", {})),
+        connect_failures=_count(value.get("connect_failures", 0), "connect_failures"),
+        closed_after_s={str(role): percentiles_of(p) for role, p in after.items()},
     )

@@ -24,10 +24,20 @@ from fileproto.results.felt import (
     pooled,
     sum_counts,
 )
+from fileproto.results.timeline import Timeline, server_events_of, timeline_of
+from fileproto.units import MIB
 
-MIB = 1 << 20
 #: The server-workers value (and kind) of a server we did not start.
 EXTERNAL = "external"
+
+
+def case_id(
+    kind: str, operation: str, size_mib: int | float, clients: int, server_workers: int | str | None
+) -> str:
+    """A classic case's name: thread-UPLOAD-10MiB-c5-w1; without ``-w`` when the server's
+    workers are not ours to name (None)."""
+    name = f"{kind}-{operation}-{size_mib}MiB-c{clients}"
+    return name if server_workers is None else f"{name}-w{server_workers}"
 
 
 def size_mib_of(size_bytes: int) -> int | float:
@@ -69,7 +79,7 @@ class LoadResult:
     interrupted: bool | None = None
     #: Peak resident memory summed over the server's processes (ours only).
     server_peak_rss_bytes: int | None = None
-    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.limit).
+    #: The machine's ceiling for the same bytes, measured in the same run (fileproto.load.limit).
     limit_time_s: float | None = None
     limit_Bps: float | None = None
     ratio_to_limit: float | None = None
@@ -95,15 +105,37 @@ class LoadResult:
     ratio_to_offered: float | None = None
     #: Failed clients by kind ("deadline", "server error", "reset", ...).
     failure_kinds: Mapping[str, int] | None = None
-    #: Per request of the case: time to the first response byte, and to its end.
+    #: Per request of the case: time to the first response byte, and to its end,
+    #: from the case's start (every client is due then: docs/trace.md). Runs without
+    #: ``ttfb_sent_s`` measured these from the request's first byte sent instead.
     ttfb_s: Percentiles | None = None
     request_s: Percentiles | None = None
-    #: The LIST probe's latency (a new connection every 100 ms); a probe unanswered
-    #: within its timeout counts as that timeout, and as a probe failure.
+    #: The LIST probe's latency (a new connection every 100 ms) from the time the
+    #: schedule said it was due, so a server that stops answering shows in every probe
+    #: it kept waiting (no coordinated omission); a probe unanswered within its timeout
+    #: counts as that timeout, and as a probe failure. Runs without ``probe_sent_s``
+    #: measured it from each probe's actual start, one probe at a time.
     probe_s: Percentiles | None = None
     probe_failures: int | None = None
     #: Idle, slowloris and parked connections held open beside the clients.
     background: Background | None = None
+    # -- latency without coordinated omission, and timelines (docs/trace.md) ----------
+    #: The same figures uncorrected: from each request's (probe's) actual first byte
+    #: sent (connection start), as most load tools report them.
+    ttfb_sent_s: Percentiles | None = None
+    request_sent_s: Percentiles | None = None
+    probe_sent_s: Percentiles | None = None
+    #: Probes not sent when due because ``probe_in_flight`` were already waiting:
+    #: sent later (their latency still counts from the due time) or, at the case's
+    #: end, never.
+    probe_late: int | None = None
+    probe_in_flight: int | None = None
+    #: Each request's and probe's phases (the last round's), bounded.
+    timeline: Timeline | None = None
+    #: Our server's trace events of the case (the last round's), bounded; ``at`` is
+    #: seconds from the case's start.
+    server_events: Sequence[Mapping[str, Any]] | None = None
+    server_events_dropped: int | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The benchmark's name; not part of extra_info.
@@ -117,9 +149,12 @@ class LoadResult:
     @property
     def id(self) -> str:
         """e.g. thread-UPLOAD-10MiB-c5-w1, as the matrix names its cases."""
-        return (
-            f"{self.server_kind}-{self.operation}-{self.size_mib}MiB-"
-            f"c{self.client_workers}-w{self.server_workers}"
+        return case_id(
+            self.server_kind,
+            self.operation,
+            self.size_mib,
+            self.client_workers,
+            self.server_workers,
         )
 
     # -- rounds, and figures added after the run ------------------------------------
@@ -170,6 +205,10 @@ class LoadResult:
             request_s=pooled([r.request_s for r in rounds]),
             probe_s=pooled([r.probe_s for r in rounds]),
             probe_failures=total("probe_failures"),
+            ttfb_sent_s=pooled([r.ttfb_sent_s for r in rounds]),
+            request_sent_s=pooled([r.request_sent_s for r in rounds]),
+            probe_sent_s=pooled([r.probe_sent_s for r in rounds]),
+            probe_late=total("probe_late"),
             background=Background.merge(backgrounds) if backgrounds else None,
         )
 
@@ -262,10 +301,12 @@ def _server_workers(value: Any) -> int | str:
 
 def _jsonable(value: Any) -> Any:
     """A field as extra_info holds it: the nested records as plain dicts."""
-    if isinstance(value, Percentiles | Background):
+    if isinstance(value, Percentiles | Background | Timeline):
         return value.as_dict()
     if isinstance(value, Mapping):
         return dict(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
     return value
 
 
@@ -309,6 +350,14 @@ _OPTIONAL: dict[str, Callable[[Any], Any]] = {
     "probe_s": percentiles_of,
     "probe_failures": _int,
     "background": background_of,
+    "ttfb_sent_s": percentiles_of,
+    "request_sent_s": percentiles_of,
+    "probe_sent_s": percentiles_of,
+    "probe_late": _int,
+    "probe_in_flight": _int,
+    "timeline": timeline_of,
+    "server_events": server_events_of,
+    "server_events_dropped": _int,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 _NULLABLE = frozenset({"first_error", *_OPTIONAL})
@@ -354,5 +403,14 @@ _KEYS = (
     "probe_s",
     "probe_failures",
     "background",
+    # Added for timelines and latency without coordinated omission (docs/trace.md).
+    "ttfb_sent_s",
+    "request_sent_s",
+    "probe_sent_s",
+    "probe_late",
+    "probe_in_flight",
+    "timeline",
+    "server_events",
+    "server_events_dropped",
 )
 assert set(_KEYS) == _KNOWN

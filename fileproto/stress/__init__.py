@@ -7,7 +7,7 @@ checked: a download against the original as it arrives, an upload by what the se
 stored (:func:`verify`). A round's figures become a :class:`fileproto.results.LoadResult`.
 
 The ``fileproto stress`` command is built from :mod:`.plan`, :mod:`.runner`,
-:mod:`.display`, :mod:`.interrupts` and :mod:`.summary` (see ``fileproto.stress_cli``).
+:mod:`.display`, :mod:`.interrupts` and :mod:`.summary` (see ``fileproto.cli.stress``).
 """
 
 from fileproto.stress.load import (

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from fileproto.load.testfiles import MIB
+from fileproto.units import MIB
 
 
 def rate(value: float) -> str:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.load.background import BackgroundClients
 from fileproto.load.latency import ListProbe
 from fileproto.load.testfiles import Comparator
-from fileproto.results.felt import Background
+from fileproto.results.felt import Background, Waiting
 from fileproto.stress.outcome import RoundOutcome
 from fileproto.stress.processes import ProcessWorkers
 from fileproto.stress.spec import LoadSpec
@@ -27,17 +28,12 @@ UploadCheck = Callable[[str], str | None]
 @dataclass(frozen=True)
 class Surroundings:
     """What runs beside the measured clients during a round: the LIST probe, and
-    connections that wait (idle: never send; slowloris: a valid header one byte per
-    second; parked: one request answered, then nothing)."""
+    connections that wait (:mod:`fileproto.load.background`); stalled readers GET
+    ``stalled_name``, a file the caller has stored on the server."""
 
     probe: bool = True
-    idle: int = 0
-    slowloris: int = 0
-    parked: int = 0
-
-    @property
-    def background(self) -> int:
-        return self.idle + self.slowloris + self.parked
+    waiting: Waiting = field(default_factory=Waiting)
+    stalled_name: str | None = None
 
 
 class PreparedLoad:
@@ -67,12 +63,11 @@ class PreparedLoad:
         )
         self._background: BackgroundClients | None = None
         around = self.surroundings
-        if around.background:
+        if around.waiting.opened:
             # Opened before the go, so the clients meet a server already holding them.
             self._background = BackgroundClients(
-                spec.host, spec.port, idle=around.idle, slowloris=around.slowloris,
-                parked=around.parked,
-            )  # fmt: skip
+                spec.host, spec.port, around.waiting, stalled_name=around.stalled_name
+            )
             try:
                 self._background.start()
             except BaseException:
@@ -88,7 +83,12 @@ class PreparedLoad:
         """Release all workers at once and wait for the last; no verification here. The
         probe runs from the go until the last worker is done; then the background
         connections are closed."""
-        probe = ListProbe(self.spec.host, self.spec.port) if self.surroundings.probe else None
+        started = time.monotonic()  # the case's start: timelines and due times count from it
+        probe = (
+            ListProbe(self.spec.host, self.spec.port, start=started)
+            if self.surroundings.probe
+            else None
+        )
         try:
             with probe if probe is not None else contextlib.nullcontext():
                 clients, wall, peak = self._workers.run(self._tick)
@@ -105,11 +105,16 @@ class PreparedLoad:
             probe_latencies=None if probe is None else list(probe.latencies),
             probe_failures=0 if probe is None else probe.failures,
             background=background,
+            started=started,
+            probe_sent_latencies=None if probe is None else list(probe.sent_latencies),
+            probe_late=0 if probe is None else probe.late,
+            probe_in_flight=None if probe is None else probe.in_flight,
+            probe_spans=[] if probe is None else probe.spans(started),
         )
 
     def _stop_background(self) -> Background | None:
         held, self._background = self._background, None
-        return None if held is None else Background.of(held.stop())
+        return None if held is None else held.stop()
 
     def abandon(self) -> None:
         """Stop workers that were prepared but will not run (e.g. after Ctrl-C)."""

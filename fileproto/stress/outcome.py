@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from fileproto.load.latency import Percentiles
 from fileproto.results import LoadResult, size_mib_of
-from fileproto.results.felt import Background
+from fileproto.results.felt import Background, Percentiles
+from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
 from fileproto.stress.spec import LoadSpec
 
 
@@ -29,6 +31,15 @@ class ClientOutcome:
     #: its end; None when no answer came.
     ttfb: float | None = None
     total: float | None = None
+    #: The request's phases, time.monotonic() seconds (the same clock in every process
+    #: of the machine): connecting began, connected, fully sent, first byte, done; and
+    #: the client's local port. None: not reached (connect: no request was made).
+    connect: float | None = None
+    connected: float | None = None
+    sent: float | None = None
+    first_byte: float | None = None
+    done: float | None = None
+    port: int | None = None
 
 
 @dataclass
@@ -49,6 +60,19 @@ class RoundOutcome:
     probe_failures: int = 0
     #: The connections held open beside the clients, if any.
     background: Background | None = None
+    #: The round's start, the go (time.monotonic()); every client is due then, and
+    #: the timeline counts from it. None: not known (the figures are then from each
+    #: request's first byte sent).
+    started: float | None = None
+    #: The probe's latencies from each probe's actual start (uncorrected), how many it
+    #: sent late because ``probe_in_flight`` were waiting, and each probe's phases.
+    probe_sent_latencies: list[float] | None = None
+    probe_late: int = 0
+    probe_in_flight: int | None = None
+    probe_spans: list[ProbeSpan] = field(default_factory=list)
+    #: Our server's trace events of the round (docs/trace.md), if it was traced.
+    server_events: Sequence[Mapping[str, Any]] | None = None
+    server_events_dropped: int = 0
 
     @property
     def successes(self) -> int:
@@ -96,11 +120,61 @@ class RoundOutcome:
 
     @property
     def ttfbs(self) -> list[float]:
+        """Time to first byte from each request's first byte sent (uncorrected)."""
         return [o.ttfb for o in self.clients if o.ttfb is not None]
 
     @property
     def totals(self) -> list[float]:
         return [o.total for o in self.clients if o.total is not None]
+
+    @property
+    def ttfbs_due(self) -> list[float]:
+        """Time to first byte from the round's start: every client was due then, so
+        time spent waiting to connect counts too (no coordinated omission)."""
+        if self.started is None:
+            return self.ttfbs
+        return [
+            o.first_byte - self.started
+            for o in self.clients
+            if o.ttfb is not None and o.first_byte is not None
+        ]
+
+    @property
+    def totals_due(self) -> list[float]:
+        if self.started is None:
+            return self.totals
+        return [
+            o.done - self.started
+            for o in self.clients
+            if o.total is not None and o.done is not None
+        ]
+
+    def timeline(self) -> Timeline | None:
+        """Each request's phases and each probe's, from the round's start; bounded."""
+        if self.started is None:
+            return None
+        start = self.started
+
+        def at(moment: float | None) -> float | None:
+            return None if moment is None else round(moment - start, 6)
+
+        clients = [
+            ClientSpan(
+                o.index,
+                self.spec.operation,
+                o.port,
+                o.ok,
+                None if o.ok else f"{o.error_kind}: {o.error}",
+                round(o.connect - start, 6),
+                at(o.connected),
+                at(o.sent),
+                at(o.first_byte),
+                at(o.done),
+            )
+            for o in sorted(self.clients, key=lambda o: o.index)
+            if o.connect is not None
+        ]
+        return Timeline.bounded(clients, self.probe_spans)
 
     @property
     def first_error(self) -> str | None:
@@ -150,11 +224,25 @@ class RoundOutcome:
             offered_Bps=offered,
             ratio_to_offered=moved_Bps / offered if offered else None,
             failure_kinds=self.failure_kinds,
-            ttfb_s=Percentiles.of(self.ttfbs),
-            request_s=Percentiles.of(self.totals),
+            ttfb_s=Percentiles.of(self.ttfbs_due),
+            request_s=Percentiles.of(self.totals_due),
             probe_s=None if self.probe_latencies is None else Percentiles.of(self.probe_latencies),
             probe_failures=None if self.probe_latencies is None else self.probe_failures,
             background=self.background,
+            ttfb_sent_s=Percentiles.of(self.ttfbs) if self.started is not None else None,
+            request_sent_s=Percentiles.of(self.totals) if self.started is not None else None,
+            probe_sent_s=(
+                None
+                if self.probe_sent_latencies is None
+                else Percentiles.of(self.probe_sent_latencies)
+            ),
+            probe_late=None if self.probe_latencies is None else self.probe_late,
+            probe_in_flight=None if self.probe_latencies is None else self.probe_in_flight,
+            timeline=self.timeline(),
+            server_events=self.server_events,
+            server_events_dropped=None
+            if self.server_events is None
+            else self.server_events_dropped,
         )
 
 
@@ -167,7 +255,7 @@ def merge_rounds(
     scenario: str | None = None,
 ) -> LoadResult:
     """One case's record over its rounds (see LoadResult.merge); the percentiles are
-    over every request and probe of every round."""
+    over every request and probe of every round, the timeline the last round's."""
     merged = LoadResult.merge(
         [
             r.result(server_kind, server_workers, dispatch=dispatch, scenario=scenario)
@@ -175,9 +263,14 @@ def merge_rounds(
         ]
     )
     probes = [r.probe_latencies for r in rounds if r.probe_latencies is not None]
+    sent = [r.probe_sent_latencies for r in rounds if r.probe_sent_latencies is not None]
+    timed = all(r.started is not None for r in rounds)
     return dataclasses.replace(
         merged,
-        ttfb_s=Percentiles.of([t for r in rounds for t in r.ttfbs]),
-        request_s=Percentiles.of([t for r in rounds for t in r.totals]),
+        ttfb_s=Percentiles.of([t for r in rounds for t in r.ttfbs_due]),
+        request_s=Percentiles.of([t for r in rounds for t in r.totals_due]),
         probe_s=Percentiles.of([t for p in probes for t in p]) if probes else None,
+        ttfb_sent_s=Percentiles.of([t for r in rounds for t in r.ttfbs]) if timed else None,
+        request_sent_s=Percentiles.of([t for r in rounds for t in r.totals]) if timed else None,
+        probe_sent_s=Percentiles.of([t for p in sent for t in p]) if sent else None,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import secrets
 import sys
@@ -11,15 +10,16 @@ from pathlib import Path
 
 from fileproto.client import Client
 from fileproto.errors import FileprotoError, ServerError
-from fileproto.load.testfiles import MIB, TestFile, make_test_file, sha256_of
+from fileproto.load.testfiles import TestFile, make_test_file, sha256_of
 from fileproto.results import LoadResult
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
-from fileproto.stress.load import PreparedLoad, verify
+from fileproto.stress.load import PreparedLoad, Surroundings, verify
 from fileproto.stress.outcome import RoundOutcome, merge_rounds
-from fileproto.stress.plan import PlannedLoad, surroundings_of
+from fileproto.stress.plan import PlannedLoad, StressOptions
 from fileproto.stress.processes import start_forkserver_ignoring_sigint
 from fileproto.stress.spec import LoadSpec, Method
+from fileproto.units import MIB
 
 #: Seconds for the clean-up requests (DELETE of our uploads) at the end.
 CLEANUP_TIMEOUT = 10.0
@@ -58,15 +58,15 @@ class LoadRounds:
 class Runner:
     def __init__(
         self,
-        args: argparse.Namespace,
+        options: StressOptions,
         method: Method,
         display: Display,
         interrupts: Interrupts,
         workdir: Path,
     ) -> None:
-        self.args = args
+        self.options = options
         self.method = method
-        self.host, self.port = args.server
+        self.host, self.port = options.host, options.port
         self.display = display
         self.interrupts = interrupts
         self.workdir = workdir
@@ -75,14 +75,15 @@ class Runner:
         self._sources: dict[int, TestFile] = {}
         self._stored: dict[int, str] = {}  # size -> name of the DOWNLOAD file on the server
         self._to_delete: list[str] = []  # what we stored on the server
+        self._stalled_name: str | None = None
         self._forkserver_ready = False
 
     # the test files ------------------------------------------------------------------
 
     def source(self, size: int) -> TestFile:
         if size not in self._sources:
-            if self.args.file is not None:
-                path = self.args.file
+            if self.options.file is not None:
+                path = self.options.file
                 self._sources[size] = TestFile(path, path.stat().st_size, sha256_of(path))
             else:
                 self.display.status(f"making a {size / MIB:g} MiB random test file")
@@ -90,40 +91,57 @@ class Runner:
         return self._sources[size]
 
     def _client(self, timeout: float) -> Client:
-        return Client(self.host, self.port, dialect=self.args.dialect, timeout=timeout)
+        return Client(self.host, self.port, dialect=self.options.dialect, timeout=timeout)
+
+    def _store(self, source: TestFile, name: str, what: str) -> None:
+        self.display.status(f"uploading {what} as {name}")
+        with self.display.bytes_bar(f"storing {name}", source.size) as show:
+            moved = 0
+
+            def advance(count: int) -> None:
+                nonlocal moved
+                moved += count
+                show(moved)
+
+            with self._client(self.options.timeout) as client:
+                client.upload(source.path, name, progress=advance)
+        self._to_delete.append(name)
 
     def download_name(self, source: TestFile) -> str:
         """The DOWNLOAD test file on the server, uploaded there once per size."""
         if source.size in self._stored:
             return self._stored[source.size]
-        if self.args.no_upload:
-            name = str(self.args.remote_name)
+        if self.options.no_upload:
+            name = str(self.options.remote_name)
         else:
-            name = self.args.remote_name or (
+            name = self.options.remote_name or (
                 f"fileproto-stress-{self.token}-{source.size / MIB:g}MiB.bin"
             )
-            self.display.status(f"uploading the test file as {name}")
-            with self.display.bytes_bar(f"storing {name}", source.size) as show:
-                moved = 0
-
-                def advance(count: int) -> None:
-                    nonlocal moved
-                    moved += count
-                    show(moved)
-
-                with self._client(self.args.timeout) as client:
-                    client.upload(source.path, name, progress=advance)
-            self._to_delete.append(name)
+            self._store(source, name, "the test file")
         self._stored[source.size] = name
         return name
 
     def upload_stem(self, size: int) -> str:
-        return self.args.remote_name or f"fileproto-stress-{self.token}-up-{size / MIB:g}MiB.bin"
+        stem = f"fileproto-stress-{self.token}-up-{size / MIB:g}MiB.bin"
+        return self.options.remote_name or stem
+
+    def stalled_name(self) -> str | None:
+        """The file stalled readers GET: a random one, uploaded once per run (deleted
+        with the run's other files); None without stalled readers."""
+        size = self.options.stalled_size
+        if not self.options.waiting.stalled or self._stalled_name is not None:
+            return self._stalled_name
+        self.display.status(f"making a {size / MIB:g} MiB random file for the stalled readers")
+        source = make_test_file(self.workdir / f"stalled-{size}.bin", size)
+        name = f"fileproto-stress-{self.token}-stalled-{size / MIB:g}MiB.bin"
+        self._store(source, name, "the stalled readers' file")
+        self._stalled_name = name
+        return name
 
     # one load ------------------------------------------------------------------------
 
     def run_load(self, load: PlannedLoad) -> LoadRounds:
-        args = self.args
+        options = self.options
         source = self.source(load.size)
         if load.operation == "DOWNLOAD":
             remote = self.download_name(source)
@@ -136,21 +154,22 @@ class Runner:
             load.clients,
             source,
             method=self.method,
-            dialect=args.dialect,
-            timeout=args.timeout,
+            dialect=options.dialect,
+            timeout=options.timeout,
             remote_name=remote,
-            rate=args.rate,
-            deadline=args.deadline,
+            rate=options.rate,
+            deadline=options.deadline,
         )
+        surroundings = options.surroundings(self.stalled_name())
         if self.method == "process" and not self._forkserver_ready:
             start_forkserver_ignoring_sigint()
             self._forkserver_ready = True
         result = LoadRounds(load)
         self.results.append(result)
-        for number in range(1, args.rounds + 1):
-            rounds = f", round {number}/{args.rounds}" if args.rounds > 1 else ""
+        for number in range(1, options.rounds + 1):
+            rounds = f", round {number}/{options.rounds}" if options.rounds > 1 else ""
             self.display.status(f"running {load.describe()}{rounds} ({self.method} workers)")
-            outcome = self._run_round(spec, load, rounds)
+            outcome = self._run_round(spec, load, rounds, surroundings)
             if outcome is None:
                 break
             result.rounds.append(outcome)
@@ -165,7 +184,9 @@ class Runner:
                 )
         return result
 
-    def _run_round(self, spec: LoadSpec, load: PlannedLoad, label: str) -> RoundOutcome | None:
+    def _run_round(
+        self, spec: LoadSpec, load: PlannedLoad, label: str, surroundings: Surroundings
+    ) -> RoundOutcome | None:
         with (
             self.interrupts.case() as cancel,
             self.display.bytes_bar(f"{load.describe()}{label}", load.size * load.clients) as show,
@@ -173,7 +194,7 @@ class Runner:
             if cancel.is_set():
                 return None
             try:
-                prepared = PreparedLoad(spec, show, cancel, surroundings_of(self.args))
+                prepared = PreparedLoad(spec, show, cancel, surroundings)
             except RuntimeError:
                 if cancel.is_set():  # Ctrl-C while the client processes were starting
                     return None
@@ -212,13 +233,13 @@ class Runner:
 
     def cleanup(self) -> None:
         """Delete what this run stored on the server (unless --keep); bounded in time."""
-        if self.args.keep or not self._to_delete:
+        if self.options.keep or not self._to_delete:
             return
         try:
             with Client(
                 self.host,
                 self.port,
-                dialect=self.args.dialect,
+                dialect=self.options.dialect,
                 timeout=CLEANUP_TIMEOUT,
                 connect_timeout=CLEANUP_TIMEOUT,
             ) as client:

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fileproto import __version__
-from fileproto.load.latency import Percentiles
-from fileproto.load.testfiles import MIB
 from fileproto.results import EXTERNAL, LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document
+from fileproto.results.felt import Background, Percentiles
 from fileproto.stress.display import rate
 from fileproto.stress.plan import rate_text
 from fileproto.stress.runner import LoadRounds
+from fileproto.units import MIB
 
 
 def benchmark_json(
@@ -123,40 +123,64 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def background_text(background: Background) -> str:
+    """The connections held open, and what the server did to them: how many it closed,
+    after how long (median, longest), and its error answers."""
+    closed = ", ".join(
+        f"{role} {n}{_after(background.closed_after_s.get(role))}"
+        for role, n in background.closed_by_server.items()
+    )
+    errors = ", ".join(f"{why} {n}" for why, n in background.errors.items())
+    text = f"{background.describe(', ')} held open; closed by the server: {closed or 'none'}"
+    if errors:
+        text += f"; answered with errors: {errors}"
+    if background.connect_failures:
+        text += f"; {background.connect_failures} could not connect"
+    return text
+
+
+def _after(figures: Percentiles | None) -> str:
+    if figures is None:
+        return ""
+    return f" (after {seconds_text(figures.p50)}, longest {seconds_text(figures.max)})"
+
+
 def felt_block(title: str, result: LoadResult) -> list[str]:
     """What the clients of one case felt, as a few indented lines."""
     lines = [f"  {title}:"]
-    for label, figures in (
-        ("time to first byte", result.ttfb_s),
-        ("request total", result.request_s),
+    # The figures from the due time (the case's start; a probe's place in the schedule),
+    # each with the uncorrected one from the actual send under it (docs/trace.md).
+    for label, figures, sent in (
+        ("time to first byte", result.ttfb_s, result.ttfb_sent_s),
+        ("request total", result.request_s, result.request_sent_s),
     ):
         if figures is not None:
             count = _plural(figures.count, "request")
-            lines.append(f"    {label:<19} {percentiles_text(figures)}  ({count})")
+            since = "; from the case's start" if sent is not None else ""
+            lines.append(f"    {label:<19} {percentiles_text(figures)}  ({count}{since})")
+        if sent is not None:
+            lines.append(f"    {'  from its send':<19} {percentiles_text(sent)}")
     if result.ttfb_s is None:
         lines.append("    no request was answered")
     if result.probe_s is not None:
         failed = result.probe_failures or 0
+        late = ""
+        if result.probe_sent_s is not None:
+            held = result.probe_late or 0
+            late = (
+                f", {held} held back by the bound of {result.probe_in_flight} in flight"
+                if held
+                else ""
+            ) + "; from each due time"
         lines.append(
             f"    {'LIST probe':<19} {percentiles_text(result.probe_s)}  "
-            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed)"
+            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed{late})"
         )
+        if result.probe_sent_s is not None:
+            lines.append(f"    {'  from its send':<19} {percentiles_text(result.probe_sent_s)}")
     background = result.background
     if background is not None:
-        opened = ", ".join(
-            f"{n} {role}"
-            for role, n in (("idle", background.idle), ("slowloris", background.slowloris),
-                            ("parked", background.parked))
-            if n
-        )  # fmt: skip
-        closed = ", ".join(f"{role} {n}" for role, n in background.closed_by_server.items())
-        errors = ", ".join(f"{why} {n}" for why, n in background.errors.items())
-        text = f"{opened} held open; closed by the server: {closed or 'none'}"
-        if errors:
-            text += f"; answered with errors: {errors}"
-        if background.connect_failures:
-            text += f"; {background.connect_failures} could not connect"
-        lines.append(f"    {'background':<19} {text}")
+        lines.append(f"    {'background':<19} {background_text(background)}")
     if result.rate_Bps and result.offered_Bps:
         link = rate_text(result.rate_Bps)
         lines.append(

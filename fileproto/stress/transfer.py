@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -167,22 +168,34 @@ def transfer(
                 # bytes per 3 file bytes).
                 moved = max(0, moved - deadline.unsent * 3 // 4)
         ttfb, total = _timing(client)
-        return ClientOutcome(index, False, elapsed, 0, name, message, kind, moved, ttfb, total)
+        return ClientOutcome(
+            index, False, elapsed, 0, name, message, kind, moved, ttfb, total, **_phases(client)
+        )
     finally:
         deadline.cancel()
         client.close()
     ttfb, total = _timing(client)
+    phases = _phases(client)
     if problem is not None:
         return ClientOutcome(
-            index, False, seconds, done.size, name, problem, "wrong bytes", done.size, ttfb, total
-        )
-    return ClientOutcome(index, True, seconds, done.size, name, None, None, done.size, ttfb, total)
+            index, False, seconds, done.size, name, problem, "wrong bytes", done.size, ttfb,
+            total, **phases,
+        )  # fmt: skip
+    return ClientOutcome(
+        index, True, seconds, done.size, name, None, None, done.size, ttfb, total, **phases
+    )
 
 
 def _timing(client: Client) -> tuple[float | None, float | None]:
     """The request's time to first byte and total, if an answer (OK or ERROR) came."""
     timing = client.last_timing
     return (None, None) if timing is None else (timing.ttfb, timing.total)
+
+
+def _phases(client: Client) -> dict[str, Any]:
+    """The request's phases for the timeline (docs/trace.md); none if none was made."""
+    phases = client.last_phases
+    return {} if phases is None else dataclasses.asdict(phases)
 
 
 def lost(spec: LoadSpec, index: int, wall: float, why: str, kind: str) -> ClientOutcome:
