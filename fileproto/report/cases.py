@@ -22,10 +22,12 @@ from fileproto.results.document import Document, load_document
 #: Phases of a client request as the client saw them, in order.
 CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
 #: Phases once the server's events are joined in.
-WAITING_TO_CONNECT = "waiting to connect"
+WAITING_TO_CONNECT = "waiting to be accepted"
 QUEUED = "queued for a worker"
 SERVED = "being served"
-WAITING_ON_CLIENT = "waiting on the client"
+#: Given back until taken again: waiting on the client's bytes, then for a worker (the
+#: trace has no event for the moment the bytes came, so the two are one phase).
+WAITING_ON_CLIENT = "given back: the client, then the queue"
 SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
 
 
@@ -235,9 +237,9 @@ class Case:
 
     def segments(self, request: Request, events: Sequence[ServerEvent] | None) -> list[Segment]:
         """The request's time split into phases. With the server's events of its
-        connection: waiting to connect (until accepted), queued for a worker (until
-        taken), being served (until given back, answered or closed), waiting on the
-        client (given back until taken again); else the client's own phases."""
+        connection: waiting to be accepted, queued for a worker (until taken), being
+        served (until given back, answered or closed), given back (until taken again);
+        else the client's own phases."""
         if not events:
             return [Segment(p, s, e) for p, s, e in request.client_phases()]
         return server_segments(request, events)

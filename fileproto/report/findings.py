@@ -30,6 +30,7 @@ from fileproto.report.cases import (
     SERVED,
     SERVER_PHASES,
     WAITING_ON_CLIENT,
+    WAITING_TO_CONNECT,
     Case,
 )
 from fileproto.report.order import kind_order, operation_rank, rank, size_text
@@ -446,8 +447,10 @@ def _queued(index: _Index, cases: Sequence[Case]) -> list[Finding]:
                 "queued",
                 f"{model}, {top} clients on {_workers(workers)}: "
                 f"{mean[QUEUED]:.0%} of the clients' time was spent queued for a worker, "
-                f"{mean[SERVED]:.0%} being served, {mean[WAITING_ON_CLIENT]:.0%} with the "
-                f"connection given back waiting on the client "
+                f"{mean[SERVED]:.0%} being served, {mean[WAITING_ON_CLIENT]:.0%} given back "
+                "until a worker took the connection again (waiting on the client's bytes, "
+                "then in the queue: the trace does not tell the two apart), "
+                f"{mean[WAITING_TO_CONNECT]:.0%} waiting to be accepted "
                 f"(mean over {n} case{'' if n == 1 else 's'}, from the server's events).",
             )
         )

@@ -1,13 +1,14 @@
 """A case's timeline as a PNG: a row per client, coloured by phase.
 
 With the server's events joined in (by the client's local port), each row shows the
-request waiting to connect (until the server accepted it), queued for a worker (until a
-worker took it), being served, and waiting on the client (the worker gave the
-connection back until the client's bytes came); each row ends with the worker(s) that
-served it. Without server events (a server of someone else's, or tracing off), the rows
-show the client's own phases: connecting, sending, waiting for the first byte,
-receiving. Under the rows, when the case had a LIST probe, its latency per probe: from
-the time it was due (filled) and from the time it was sent (hollow).
+request waiting to be accepted (until the server accepted it), queued for a worker
+(until a worker took it), being served, and given back (the worker gave the connection
+back to wait on the client's bytes, until a worker took it again: the trace does not
+say when the bytes came, so any wait in the queue after that is in it too); each row
+ends with the worker(s) that served it. Without server events (a server of someone
+else's, or tracing off), the rows show the client's own phases: connecting, sending,
+waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
+its latency per probe: from the time it was due (filled) and from its start (hollow).
 """
 
 from __future__ import annotations
