@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from fileproto import report
+from fileproto.report.cases import Case
+from fileproto.report.findings import findings, render_findings_markdown, render_findings_text
+from fileproto.report.html import render_html
+from fileproto.report.timeline import choose as choose_cases
+from fileproto.report.timeline import render_timeline_png
+from fileproto.report.trace_events import render_trace_events
 from fileproto.results import LoadResult
 
 #: Exit code for input the command cannot use (missing, unreadable or empty file).
@@ -25,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "slowclients, or fileproto stress with --rate/--idle/--slowloris/--parked) get "
         "a table and a chart of their own: kind, dispatch, workers, scenario, clients "
         "completed and failed, aggregate throughput and its ratio to the links' rate, "
-        "the LIST probe's latency and the time to first byte.",
+        "the LIST probe's latency and the time to first byte. The findings (what the "
+        "data shows, in words, each with its numbers) come first.",
     )
     parser.add_argument("json", metavar="RESULTS.json", help="benchmark results to read")
     parser.add_argument(
@@ -51,6 +59,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "chart of LIST p99 and aggregate throughput per model and scenario, written "
         "beside it as FILE's name with -slowclients (results.png: "
         "results-slowclients.png)",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        help="write one self-contained HTML page: findings, tables, charts, slow clients, "
+        "timelines of the telling cases, the machine and the commands that reproduce it",
+    )
+    parser.add_argument(
+        "--trace-events",
+        metavar="FILE",
+        type=Path,
+        help="write the cases' timelines in the Chrome Trace Event format (open it in "
+        "ui.perfetto.dev or chrome://tracing): one process per case, a track per client "
+        "and per server worker",
+    )
+    parser.add_argument(
+        "--timeline",
+        metavar="DIR",
+        type=Path,
+        help="write a timeline PNG per chosen case into DIR (CASE.png): a row per client, "
+        "coloured by phase, the worker that served it marked",
+    )
+    parser.add_argument(
+        "--case",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="a case for --timeline and --trace-events, by its id "
+        "(thread-UPLOAD-10MiB-c50-w1) or benchmark name; repeatable (default: for "
+        "--timeline the most clients on 1 and 5 workers of each kind, for --trace-events "
+        "every case)",
     )
     parser.set_defaults(func=run)
 
@@ -91,13 +131,18 @@ def run(args: argparse.Namespace) -> int:
             "in its extra_info)"
         )
     classic, slow = report.split(cases)
-    if args.md is None and args.csv is None and args.png is None:
-        texts = [report.render_text(classic)] if classic else []
+    views = report.load_cases(document)
+    wanted = (args.md, args.csv, args.png, args.html, args.trace_events, args.timeline)
+    if all(path is None for path in wanted):
+        texts = [render_findings_text(findings(views))]
+        texts += [report.render_text(classic)] if classic else []
         texts += [report.render_slow_text(slow)] if slow else []
         _print_text("\n".join(texts))
         return 0
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
-        (args.md, lambda p: _write(p, markdown(classic, slow), "Markdown tables")),
+        (args.md, lambda p: _write(p, markdown(classic, slow, views), "Markdown tables")),
+        (args.html, lambda p: _write(p, render_html(document), "HTML report")),
+        (args.trace_events, lambda p: _write_trace(p, views, args.case)),
     ]
     if classic:
         outputs += [
@@ -112,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             ),
             (args.png and report.slow_sibling(args.png), lambda p: _write_slow_png(p, slow)),
         ]
+    if args.timeline is not None:
+        outputs.append((args.timeline, lambda p: _write_timelines(p, views, args.case)))
     for path, write in outputs:
         if path is None:
             continue
@@ -121,14 +168,50 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
         except RuntimeError as exc:  # matplotlib is missing
             return _fail(str(exc), 1)
+        except ValueError as exc:  # nothing to draw: no timelines, unknown cases
+            return _fail(str(exc))
     return 0
 
 
-def markdown(classic: list[LoadResult], slow: list[LoadResult]) -> str:
-    """The classic tables, then the slow-client table."""
-    parts = [report.render_markdown(classic)] if classic else []
+def markdown(classic: list[LoadResult], slow: list[LoadResult], views: list[Case]) -> str:
+    """The findings, the classic tables, then the slow-client table."""
+    parts = [render_findings_markdown(findings(views))]
+    parts += [report.render_markdown(classic)] if classic else []
     parts += [report.render_slow_markdown(slow)] if slow else []
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)
+
+
+def _write_trace(path: Path, views: list[Case], wanted: list[str]) -> None:
+    if wanted:
+        chosen, unknown = choose_cases(views, wanted)
+        if unknown:
+            raise ValueError(_unknown(unknown, views))
+        views = chosen
+    trace = render_trace_events(views)
+    path.write_text(json.dumps(trace, separators=(",", ":")) + "\n", encoding="utf-8")
+    shown = sum(1 for e in trace["traceEvents"] if e.get("name") == "process_name")
+    print(f"wrote the timelines of {shown} case(s) as Chrome trace events to {path}")
+
+
+def _unknown(names: list[str], views: list[Case]) -> str:
+    known = ", ".join(c.id for c in views[:3])
+    return f"no case {', '.join(names)} in the run (cases are named like {known})"
+
+
+def _write_timelines(folder: Path, views: list[Case], wanted: list[str]) -> None:
+    chosen, unknown = choose_cases(views, wanted)
+    if unknown:
+        raise ValueError(_unknown(unknown, views))
+    drawable = [c for c in chosen if c.requests]
+    for case in chosen:
+        if not case.requests:
+            print(f"case {case.id} has no timeline: skipped", file=sys.stderr)
+    if not drawable:
+        raise ValueError("none of the chosen cases has a timeline (this run recorded none)")
+    folder.mkdir(parents=True, exist_ok=True)
+    for case in drawable:
+        render_timeline_png(case, folder / f"{case.id}.png")
+        print(f"wrote timeline to {folder / f'{case.id}.png'}")
 
 
 def _write_png(path: Path, cases: list[LoadResult], references: list[dict[str, object]]) -> None:

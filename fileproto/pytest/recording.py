@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +117,7 @@ class Recorder:
     def _parallel_document(self) -> dict[str, Any]:
         config = self.config
         hook = config.hook
-        if hasattr(hook, "pytest_benchmark_generate_machine_info"):
-            machine = hook.pytest_benchmark_generate_machine_info(config=config)
-            hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine)
-            commit = hook.pytest_benchmark_generate_commit_info(config=config)
-            hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit)
-            version = importlib.metadata.version("pytest-benchmark")
-        else:
-            machine, commit, version = machine_info(), {}, "unknown"
+        machine, commit, version = _machine_and_commit(config)
         machine["parallel"] = {
             "runner": "pytest-xdist",
             "workers": len(self.workers) or config.getoption("numprocesses", None),
@@ -176,6 +170,29 @@ class Recorder:
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is not None:
             _write_report(terminalreporter, report_dir, results, list(limits.values()), slow)
+            _write_html(terminalreporter, report_dir, self._report_document(), self.config)
+
+    def _report_document(self) -> dict[str, Any]:
+        """The session's cases as a benchmark document, for the HTML report."""
+        entries = [BenchmarkEntry.from_dict(entry) for entry in self.entries]
+        machine, commit, version = _machine_and_commit(self.config)
+        document = benchmark_document(entries, machine=machine, commit=commit, version=version)
+        limits = _limits(entries)
+        if limits:
+            document[LIMIT_KEY] = limits
+        return document
+
+
+def _machine_and_commit(config: pytest.Config) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """machine_info, commit_info and version as pytest-benchmark would write them."""
+    hook = config.hook
+    if hasattr(hook, "pytest_benchmark_generate_machine_info"):
+        machine = hook.pytest_benchmark_generate_machine_info(config=config)
+        hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine)
+        commit = hook.pytest_benchmark_generate_commit_info(config=config)
+        hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit)
+        return machine, commit, importlib.metadata.version("pytest-benchmark")
+    return machine_info(), {}, "unknown"
 
 
 def _measured_nothing(results: list[LoadResult]) -> list[str]:
@@ -208,6 +225,24 @@ def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
                 "throughput_Bps": info.get("limit_Bps"),
             }
     return [best[size] for size in sorted(best)]
+
+
+def _write_html(
+    terminalreporter: Any, folder: Path, document: dict[str, Any], config: pytest.Config
+) -> None:
+    """index.html: the whole report on one page, with this session's command line."""
+    from fileproto.report.html import render_html
+
+    args = shlex.join(str(a) for a in config.invocation_params.args)
+    commands = ['pip install -e ".[test]"', f"pytest {args}".rstrip()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        page = render_html(document, commands=commands)
+    except RuntimeError as exc:  # matplotlib is missing
+        terminalreporter.write_line(f"no HTML report: {exc}")
+        return
+    (folder / "index.html").write_text(page, encoding="utf-8")
+    terminalreporter.write_line(f"HTML report written to {folder / 'index.html'}")
 
 
 def _write_report(

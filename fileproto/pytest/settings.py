@@ -33,7 +33,8 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         f"--{PREFIX}report",
         metavar="DIR",
         default=None,
-        help="write the results table (Markdown, CSV) and plot (PNG) into DIR",
+        help="write the results table (Markdown, CSV), plot (PNG) and the whole report "
+        "as one HTML page (index.html: findings, tables, charts, timelines) into DIR",
     )
     group.addoption(
         f"--{PREFIX}allow-failures",

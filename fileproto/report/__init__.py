@@ -4,12 +4,17 @@ Input is the JSON written by ``pytest --benchmark-json`` or by ``fileproto stres
 (read by :mod:`fileproto.results.document`). :mod:`.order` sorts and names the cases,
 :mod:`.tables` renders the classic tables, :mod:`.chart` draws the PNG. Slow-client
 cases (those with a scenario) have a table and a chart of their own (:mod:`.slow`,
-:mod:`.slowchart`); :func:`split` tells the two apart. Everything is a pure function of
-its input, except the ``render_*png`` functions, which write one file each.
+:mod:`.slowchart`); :func:`split` tells the two apart. :mod:`.cases` reads the cases
+with their timelines; from them :mod:`.findings` says what the run shows in words,
+:mod:`.trace_events` writes the Chrome Trace Event form, :mod:`.timeline` draws a case's
+timeline, and :mod:`.html` puts everything on one self-contained page. Everything is a
+pure function of its input, except the ``render_*png`` functions, which write one file
+each.
 """
 
 from pathlib import Path
 
+from fileproto.report.cases import Case, load_cases
 from fileproto.report.chart import render_png
 from fileproto.report.order import kind_label, kind_order, sort_results
 from fileproto.report.slow import (
@@ -48,11 +53,13 @@ __all__ = [
     "MARK",
     "SLOW_CSV_COLUMNS",
     "SLOW_HEADERS",
+    "Case",
     "LoadResult",
     "Source",
     "is_slow",
     "kind_label",
     "kind_order",
+    "load_cases",
     "load_document",
     "load_references",
     "load_results",

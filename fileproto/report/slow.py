@@ -34,7 +34,7 @@ SLOW_HEADERS = (
     "TTFB p99 s",
 )
 #: Left-aligned columns (the others are numbers).
-_TEXT_COLUMNS = frozenset({"Kind", "Dispatch", "Scenario"})
+HEADERS_SLOW_TEXT = _TEXT_COLUMNS = frozenset({"Kind", "Dispatch", "Scenario"})
 NONE = "—"
 LEGEND = (
     "Workers: the server's. Aggregate: file bytes all clients moved, unfinished transfers "
@@ -198,6 +198,17 @@ def render_slow_text(cases: Iterable[LoadResult]) -> str:
     lines += ["", *notes] if notes else []
     lines += ["", LEGEND]
     return "\n".join(lines) + "\n"
+
+
+def slow_table(
+    cases: Iterable[LoadResult],
+) -> tuple[list[str], list[list[str]], list[bool], list[str]]:
+    """(what the scenarios were, rows, which rows are marked, the marked rows' notes),
+    for renderers of their own (the HTML report)."""
+    ordered = sort_slow(cases)
+    rows = [_row(n, c) for n, c in enumerate(ordered, start=1)]
+    notes = [_problem(n, c) for n, c in enumerate(ordered, start=1) if c.failed]
+    return _describe(ordered), rows, [c.failed for c in ordered], notes
 
 
 def _align(rows: list[list[str]]) -> list[str]:

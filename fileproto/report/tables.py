@@ -138,6 +138,19 @@ def render_text(cases: Iterable[LoadResult]) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else "No matrix cases.\n"
 
 
+def table_sections(
+    cases: Iterable[LoadResult],
+) -> list[tuple[str, list[list[str]], list[bool], list[str]]]:
+    """Per server kind: (title, rows, which rows are marked, the marked rows' notes), for
+    renderers of their own (the HTML report)."""
+    out = []
+    for kind, section in sections(cases):
+        rows = [_row(number, case) for number, case in enumerate(section, start=1)]
+        notes = [_problem(n, c) for n, c in enumerate(section, start=1) if c.failed]
+        out.append((kind_label(kind), rows, [c.failed for c in section], notes))
+    return out
+
+
 def _csv_value(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"

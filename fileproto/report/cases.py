@@ -1,0 +1,345 @@
+"""A run's cases as the report reads them: the record, its rounds' durations, and the
+timelines when the run recorded them (``timeline`` and ``server_events`` in a case's
+extra_info: each client request's phases, the LIST probes, the server's trace events).
+
+:func:`load_cases` reads the benchmark document itself rather than only the records:
+the timelines and the server's events are large, optional and read only here, and the
+rounds' durations (``stats.data``) are what the rank test of :mod:`.findings` compares.
+Every timeline field is optional: a run without timelines (docs/full-run.json) reads as
+cases with ``timeline`` None. Malformed timeline entries are skipped, never guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fileproto.load.latency import PROBE_TIMEOUT
+from fileproto.results import LoadResult
+from fileproto.results.document import Document, load_document
+
+#: Phases of a client request as the client saw them, in order.
+CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
+#: Phases once the server's events are joined in.
+WAITING_TO_CONNECT = "waiting to be accepted"
+QUEUED = "queued for a worker"
+SERVED = "being served"
+#: Given back until taken again: waiting on the client's bytes, then for a worker (the
+#: trace has no event for the moment the bytes came, so the two are one phase).
+WAITING_ON_CLIENT = "given back: the client, then the queue"
+SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _port(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One client request's phases, seconds from the case's start (None: not reached)."""
+
+    client: int
+    op: str
+    port: int | None
+    ok: bool
+    error: str | None
+    connect: float
+    connected: float | None
+    sent: float | None
+    first_byte: float | None
+    done: float | None
+
+    @property
+    def end(self) -> float:
+        """The last moment known of this request."""
+        marks = (self.done, self.first_byte, self.sent, self.connected)
+        return next((m for m in marks if m is not None), self.connect)
+
+    def client_phases(self) -> list[tuple[str, float, float]]:
+        """(phase, start, end) of the phases the request reached."""
+        marks = [self.connect, self.connected, self.sent, self.first_byte, self.done]
+        out = []
+        for phase, start, end in zip(CLIENT_PHASES, marks, marks[1:], strict=False):
+            if start is None or end is None:
+                break
+            out.append((phase, start, max(start, end)))
+        return out
+
+    @classmethod
+    def of(cls, raw: Any) -> Request | None:
+        if not isinstance(raw, Mapping):
+            return None
+        connect = _number(raw.get("connect"))
+        client = raw.get("client")
+        if connect is None or not isinstance(client, int) or isinstance(client, bool):
+            return None
+        error = raw.get("error")
+        return cls(
+            client=client,
+            op=str(raw.get("op") or ""),
+            port=_port(raw.get("port")),
+            ok=raw.get("ok") is True,
+            error=error if isinstance(error, str) else None,
+            connect=connect,
+            connected=_number(raw.get("connected")),
+            sent=_number(raw.get("sent")),
+            first_byte=_number(raw.get("first_byte")),
+            done=_number(raw.get("done")),
+        )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One LIST probe: due on the schedule, sent (maybe late), answered."""
+
+    due: float
+    sent: float | None
+    first_byte: float | None
+    done: float | None
+    ok: bool
+    #: When its connection began (the probe's actual start); older records lack it.
+    connect: float | None = None
+
+    @property
+    def corrected_s(self) -> float:
+        """Latency from when it was due (what a client on the schedule felt); one never
+        answered counts as the probe's timeout, as the record counts it."""
+        return PROBE_TIMEOUT if self.done is None else self.done - self.due
+
+    @property
+    def start(self) -> float | None:
+        """When the probe actually began: its connection's start, else its send."""
+        return self.connect if self.connect is not None else self.sent
+
+    @property
+    def uncorrected_s(self) -> float | None:
+        """Latency from when it actually began (hides a stall's queue), as the record's
+        probe_sent_s counts it; None if it never began, the timeout if never answered."""
+        if self.start is None:
+            return None
+        return PROBE_TIMEOUT if self.done is None else self.done - self.start
+
+    @classmethod
+    def of(cls, raw: Any) -> Probe | None:
+        if not isinstance(raw, Mapping):
+            return None
+        due = _number(raw.get("due"))
+        if due is None:
+            return None
+        return cls(
+            due,
+            _number(raw.get("sent")),
+            _number(raw.get("first_byte")),
+            _number(raw.get("done")),
+            raw.get("ok") is True,
+            _number(raw.get("connect")),
+        )
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One server trace event, ``at`` seconds from the case's start."""
+
+    at: float
+    conn: str
+    ev: str
+    worker: str | None = None
+    peer: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def peer_port(self) -> int | None:
+        if not self.peer:
+            return None
+        _, _, port = self.peer.rpartition(":")
+        return int(port) if port.isdigit() else None
+
+    @classmethod
+    def of(cls, raw: Any) -> ServerEvent | None:
+        if not isinstance(raw, Mapping):
+            return None
+        at = _number(raw.get("at"))
+        ev, conn = raw.get("ev"), raw.get("conn")
+        if at is None or not isinstance(ev, str) or conn is None:
+            return None
+        worker, peer = raw.get("worker"), raw.get("peer")
+        known = {"at", "mono", "t", "conn", "ev", "worker", "peer"}
+        return cls(
+            at,
+            str(conn),
+            ev,
+            worker if isinstance(worker, str) else None,
+            peer if isinstance(peer, str) else None,
+            {k: v for k, v in raw.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one request's time in one phase; ``worker`` while being served."""
+
+    phase: str
+    start: float
+    end: float
+    worker: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case of the run: its record and what the report reads beside it."""
+
+    result: LoadResult
+    #: Seconds per timed round (pytest-benchmark's stats.data), for the rank test.
+    durations: tuple[float, ...]
+    #: The benchmark's name and param ("thread-UPLOAD-10MiB-c50-w1").
+    name: str = ""
+    param: str = ""
+    requests: tuple[Request, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    #: Timeline entries left out at the bound (timeline["dropped"]).
+    dropped: int = 0
+    #: False: the run recorded no timeline for this case.
+    has_timeline: bool = False
+    server_events: tuple[ServerEvent, ...] = ()
+    server_events_dropped: int = 0
+    #: The extra_info as recorded (for figures the record may add later).
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The param when there is one (unique in a run), else the record's id."""
+        return self.param or self.result.id
+
+    def matches(self, wanted: str) -> bool:
+        return wanted in (self.param, self.name, self.result.id)
+
+    def conn_events(self) -> dict[int, list[ServerEvent]]:
+        """The server's events per client port (joined on ``peer``), in time order."""
+        port_of: dict[str, int] = {}
+        for event in self.server_events:
+            port = event.peer_port
+            if port is not None and event.ev == "accepted":
+                port_of.setdefault(event.conn, port)
+        joined: dict[int, list[ServerEvent]] = {}
+        for event in sorted(self.server_events, key=lambda e: e.at):
+            # An event with a peer of its own joins by it: refusals share one conn id.
+            port = event.peer_port if event.ev == "refused" else port_of.get(event.conn)
+            if port is not None:
+                joined.setdefault(port, []).append(event)
+        return joined
+
+    def segments(self, request: Request, events: Sequence[ServerEvent] | None) -> list[Segment]:
+        """The request's time split into phases. With the server's events of its
+        connection: waiting to be accepted, queued for a worker (until taken), being
+        served (until given back, answered or closed), given back (until taken again);
+        else the client's own phases."""
+        if not events:
+            return [Segment(p, s, e) for p, s, e in request.client_phases()]
+        return server_segments(request, events)
+
+
+def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Segment]:
+    end = request.end
+    accepted = next((e.at for e in events if e.ev == "accepted"), None)
+    out: list[Segment] = []
+    cursor = request.connect
+    if accepted is not None:
+        out.append(Segment(WAITING_TO_CONNECT, cursor, max(cursor, accepted)))
+        cursor = max(cursor, accepted)
+    # What the connection is doing from `cursor` on, until the next event changes it.
+    phase, worker = QUEUED, None
+    for event in events:
+        if event.ev not in ("taken", "given_back", "response", "closed"):
+            continue
+        at = min(max(event.at, cursor), max(end, cursor))
+        if at > cursor:
+            out.append(Segment(phase, cursor, at, worker))
+        cursor = at
+        if event.ev == "taken":
+            phase, worker = SERVED, event.worker
+        elif event.ev == "given_back":
+            phase, worker = WAITING_ON_CLIENT, None
+        elif event.ev == "closed":
+            break
+        # After "response" the worker still holds the connection (it reads the next
+        # request, or closes it), so the phase stays as it was.
+    if end > cursor:
+        # The answer's last bytes on their way to the client.
+        out.append(Segment(phase, cursor, end, worker))
+    return out
+
+
+def _timeline(info: Mapping[str, Any]) -> tuple[tuple[Request, ...], tuple[Probe, ...], int, bool]:
+    raw = info.get("timeline")
+    if not isinstance(raw, Mapping):
+        return (), (), 0, False
+    clients = raw.get("clients")
+    probes = raw.get("probes")
+    requests = tuple(
+        r for r in (Request.of(x) for x in (clients if isinstance(clients, list) else [])) if r
+    )
+    found = tuple(
+        p for p in (Probe.of(x) for x in (probes if isinstance(probes, list) else [])) if p
+    )
+    dropped = raw.get("dropped")
+    return requests, found, dropped if isinstance(dropped, int) else 0, True
+
+
+def _events(info: Mapping[str, Any]) -> tuple[tuple[ServerEvent, ...], int]:
+    raw = info.get("server_events")
+    events = tuple(
+        e for e in (ServerEvent.of(x) for x in (raw if isinstance(raw, list) else [])) if e
+    )
+    dropped = info.get("server_events_dropped")
+    return events, dropped if isinstance(dropped, int) else 0
+
+
+def _durations(bench: Mapping[str, Any]) -> tuple[float, ...]:
+    stats = bench.get("stats")
+    data = stats.get("data") if isinstance(stats, Mapping) else None
+    if not isinstance(data, list):
+        return ()
+    return tuple(float(x) for x in data if _number(x) is not None)
+
+
+def load_cases(source: Document | Any) -> list[Case]:
+    """The matrix cases of a benchmark document (or file), in file order."""
+    document = load_document(source)
+    out = []
+    for index, bench in enumerate(document["benchmarks"]):
+        if not isinstance(bench, Mapping):
+            raise ValueError(f"benchmarks[{index}] is not an object")
+        info = bench.get("extra_info")
+        if not isinstance(info, Mapping) or "operation" not in info:
+            continue
+        name = str(bench.get("name") or bench.get("fullname") or f"benchmarks[{index}]")
+        requests, probes, dropped, has_timeline = _timeline(info)
+        events, events_dropped = _events(info)
+        out.append(
+            Case(
+                result=LoadResult.from_extra_info(info, name),
+                durations=_durations(bench),
+                name=name,
+                param=str(bench.get("param") or ""),
+                requests=requests,
+                probes=probes,
+                dropped=dropped,
+                has_timeline=has_timeline,
+                server_events=events,
+                server_events_dropped=events_dropped,
+                info=info,
+            )
+        )
+    return out
+
+
+def cases_of(results: Iterable[LoadResult]) -> list[Case]:
+    """Cases from bare records (no rounds' durations, no timelines)."""
+    return [Case(result=r, durations=(), name=r.name, info=r.extra_info()) for r in results]

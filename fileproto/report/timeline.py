@@ -1,0 +1,227 @@
+"""A case's timeline as a PNG: a row per client, coloured by phase.
+
+With the server's events joined in (by the client's local port), each row shows the
+request waiting to be accepted (until the server accepted it), queued for a worker
+(until a worker took it), being served, and given back (the worker gave the connection
+back to wait on the client's bytes, until a worker took it again: the trace does not
+say when the bytes came, so any wait in the queue after that is in it too); each row
+ends with the worker(s) that served it. Without server events (a server of someone
+else's, or tracing off), the rows show the client's own phases: connecting, sending,
+waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
+its latency per probe: from the time it was due (filled) and from its start (hollow).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fileproto.cases.slowclients import DISPATCH_LABELS
+from fileproto.load.latency import PROBE_TIMEOUT
+from fileproto.report.cases import (
+    CLIENT_PHASES,
+    QUEUED,
+    SERVED,
+    WAITING_ON_CLIENT,
+    WAITING_TO_CONNECT,
+    Case,
+    Segment,
+)
+from fileproto.report.order import (
+    kind_label,
+    kind_order,
+    operation_rank,
+    rank,
+    server_workers_key,
+    size_text,
+)
+
+COLOURS = {
+    WAITING_TO_CONNECT: "#c7c7c7",
+    QUEUED: "#f28e2b",
+    SERVED: "#4e79a7",
+    WAITING_ON_CLIENT: "#a0cbe8",
+    "connecting": "#c7c7c7",
+    "sending": "#b07aa1",
+    "waiting for first byte": "#f28e2b",
+    "receiving": "#4e79a7",
+}
+_SERVER_ORDER = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
+
+
+def telling_cases(cases: Sequence[Case]) -> list[Case]:
+    """The cases that show a model best: for each kind and dispatch, the most clients on
+    the fewest and the next fewest server workers (50 clients on 1 and on 5), first
+    operation, smallest size; among the cases with a timeline when any has one."""
+    pool = [c for c in cases if not c.result.scenario and isinstance(c.result.server_workers, int)]
+    if any(c.has_timeline for c in pool):
+        pool = [c for c in pool if c.has_timeline]
+    models: dict[tuple[str, str], list[Case]] = {}
+    for case in pool:
+        models.setdefault((case.result.server_kind, case.result.dispatch or ""), []).append(case)
+    chosen = []
+    for _model, mine in sorted(
+        models.items(),
+        key=lambda kv: (rank(kv[0][0], kind_order()), rank(kv[0][1], DISPATCH_LABELS)),
+    ):
+        top = max(c.result.client_workers for c in mine)
+        mine = [c for c in mine if c.result.client_workers == top]
+        op = min((c.result.operation for c in mine), key=operation_rank)
+        mine = [c for c in mine if c.result.operation == op]
+        size = min(c.result.size_mib for c in mine)
+        mine = [c for c in mine if c.result.size_mib == size]
+        mine.sort(key=lambda c: server_workers_key(c.result.server_workers))
+        chosen += mine[:2]
+    return chosen
+
+
+def choose(cases: Sequence[Case], wanted: Iterable[str]) -> tuple[list[Case], list[str]]:
+    """(the cases named, the names that match no case); the telling cases if none named."""
+    names = list(wanted)
+    if not names:
+        return telling_cases(cases), []
+    chosen, unknown = [], []
+    for name in names:
+        found = [c for c in cases if c.matches(name)]
+        if found:
+            chosen += [c for c in found if c not in chosen]
+        else:
+            unknown.append(name)
+    return chosen, unknown
+
+
+def title_of(case: Case) -> str:
+    r = case.result
+    model = kind_label(r.server_kind) + (f" ({r.dispatch})" if r.dispatch else "")
+    workers = f"{r.server_workers} worker{'' if r.server_workers == 1 else 's'}"
+    return (
+        f"{model}: {r.client_workers} clients {r.operation} {size_text(r.size_mib)} MiB "
+        f"on {workers}"
+    )
+
+
+def _workers_text(segments: Sequence[Segment]) -> str:
+    workers = list(dict.fromkeys(s.worker for s in segments if s.phase == SERVED and s.worker))
+    if not workers:
+        return ""
+    return ", ".join(workers[:2]) + (f" +{len(workers) - 2}" if len(workers) > 2 else "")
+
+
+def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
+    """Draw one case's timeline; ValueError if the case has no client timeline."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError(
+            'render_timeline_png needs matplotlib: pip install "fileproto[report]"'
+        ) from None
+    if not case.requests:
+        raise ValueError(f"case {case.id} has no timeline")
+    joined = case.conn_events()
+    requests = sorted(case.requests, key=lambda r: (r.connect, r.client))
+    rows: list[tuple[Any, list[Segment]]] = []
+    traced = False
+    for request in requests:
+        events = joined.get(request.port) if request.port is not None else None
+        traced = traced or bool(events)
+        rows.append((request, case.segments(request, events)))
+    probes = bool(case.probes)
+    height = 1.8 + 0.15 * len(rows) + (2.0 if probes else 0)
+    figure = Figure(figsize=(11, max(3.5, height)), dpi=110)
+    FigureCanvasAgg(figure)
+    if probes:
+        lanes, latency = figure.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [max(2.0, 0.17 * len(rows)), 1.4]}
+        )
+    else:
+        lanes, latency = figure.subplots(1, 1), None
+    end = max([r.end for r in requests] + [p.done or p.due for p in case.probes])
+    for y, (request, segments) in enumerate(rows):
+        for phase in dict.fromkeys(s.phase for s in segments):
+            bars = [(s.start, s.end - s.start) for s in segments if s.phase == phase]
+            lanes.broken_barh(bars, (y - 0.4, 0.8), facecolors=COLOURS.get(phase, "black"))
+        label = _workers_text(segments)
+        if label:
+            lanes.text(request.end + end * 0.005, y, label, va="center", fontsize=6, color="#333")
+        if not request.ok:
+            lanes.plot([request.end], [y], marker="x", color="red", ms=6, mew=2)
+    lanes.set_ylim(len(rows) - 0.4, -0.6)
+    # Every row named while the names stay readable: rows are in connect order, so a
+    # skipped label would leave a row nobody can name.
+    step = max(1, -(-len(rows) // 80))
+    ticks = list(range(0, len(rows), step))
+    size = 7 if len(rows) <= 30 else 6 if len(rows) <= 60 else 5
+    lanes.set_yticks(ticks, labels=[f"client {rows[i][0].client}" for i in ticks], fontsize=size)
+    lanes.set_ylabel("client requests, in the order they began to connect", fontsize=8)
+    lanes.set_xlim(0, end * 1.08 or 1.0)
+    lanes.grid(True, axis="x", alpha=0.3)
+    figure.suptitle(title_of(case), fontsize=11, x=0.01, ha="left")
+    phases = _SERVER_ORDER if traced else CLIENT_PHASES
+    _legend(lanes, phases, any(not r.ok for r in requests), traced)
+    notes = []
+    if case.dropped:
+        notes.append(f"{case.dropped} timeline entries left out at the bound")
+    if case.server_events_dropped:
+        notes.append(f"{case.server_events_dropped} server events left out at the bound")
+    if not traced:
+        notes.append("no server events: the client's own phases")
+    if notes:
+        figure.text(0.99, 0.005, "; ".join(notes), ha="right", va="bottom", fontsize=7,
+                    color="dimgrey")  # fmt: skip
+    if latency is not None:
+        _probes(latency, case)
+        latency.set_xlabel("seconds from the case's start")
+    else:
+        lanes.set_xlabel("seconds from the case's start")
+    figure.tight_layout()
+    figure.savefig(os.fspath(path), format="png")
+
+
+def _legend(ax: Any, phases: Sequence[str], failures: bool, traced: bool) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = [Patch(color=COLOURS[p], label=p) for p in phases]
+    if failures:
+        handles.append(Line2D([], [], color="red", marker="x", ls="", mew=2, label="failed"))
+    # Above the rows, not on them: any corner of the rows may hold bars.
+    ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        title="each row one client request; the text after a row: the worker(s) that served it"
+        if traced
+        else "each row one client request",
+        title_fontsize=7,
+        alignment="left",
+    )
+
+
+def _probes(ax: Any, case: Case) -> None:
+    due = [(p.due, p.corrected_s * 1000) for p in case.probes]
+    sent = [(p.start, p.uncorrected_s * 1000) for p in case.probes
+            if p.start is not None and p.uncorrected_s is not None]  # fmt: skip
+    ax.scatter([d for d, _ in due], [v for _, v in due], s=14, color="#e15759",
+               label="from when it was due")  # fmt: skip
+    ax.scatter([d for d, _ in sent], [v for _, v in sent], s=22, facecolors="none",
+               edgecolors="#59a14f", label="from when it began")  # fmt: skip
+    failed = [p.due for p in case.probes if not p.ok]
+    if failed:
+        # An unanswered probe counts as the timeout: its x sits on that line.
+        ax.scatter(failed, [PROBE_TIMEOUT * 1000] * len(failed), marker="x", color="red",
+                   label=f"unanswered ({PROBE_TIMEOUT:g} s)")  # fmt: skip
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    highest = max([v for _, v in due] + [PROBE_TIMEOUT * 1000 if failed else 0.0])
+    ax.set_ylim(top=highest * 2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    ax.set_ylabel("LIST probe (ms)", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    # Above the panel: inside, it would hide the slowest probes.
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=7, frameon=False)

@@ -1,0 +1,171 @@
+"""Benchmark documents with timelines, made up but consistent, in the results record's
+schema (``timeline`` and ``server_events`` in each case's extra_info).
+
+The made-up server serves its clients first come, first served, on ``workers`` workers,
+each client taking ``service_s`` of a worker: with more clients than workers, the later
+clients wait queued, which is what a reader must see in the timeline and the findings.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+MIB = 1024 * 1024
+WORKER_NAMES = {"thread": "thread:{n}", "process": "process:{pid}", "asyncio": "loop:{pid}"}
+
+
+def _worker(kind: str, n: int) -> str:
+    return WORKER_NAMES[kind].format(n=n, pid=4000 + n)
+
+
+def simulated_case(
+    kind: str,
+    clients: int,
+    workers: int,
+    *,
+    operation: str = "UPLOAD",
+    size_mib: int = 10,
+    service_s: float = 0.02,
+    durations: list[float] | None = None,
+    failures: int = 0,
+    traced: bool = True,
+    dispatch: str = "ready",
+) -> dict[str, Any]:
+    """One benchmark entry: the record, its timeline and (if ``traced``) server events."""
+    free_at = [0.0] * workers
+    requests, events = [], []
+    ends = []
+    for i in range(clients):
+        connect = 0.001 * i
+        port = 40000 + i
+        accepted = connect + 0.0003
+        conn = str(i + 1)
+        slot = min(range(workers), key=lambda w: free_at[w])
+        taken = max(accepted + 0.0001, free_at[slot])
+        answered = taken + service_s
+        free_at[slot] = answered
+        failed = i < failures
+        done = answered + 0.0002
+        ends.append(done)
+        requests.append(
+            {
+                "client": i,
+                "op": operation,
+                "port": port,
+                "ok": not failed,
+                "error": "reset: connection reset by peer" if failed else None,
+                "connect": connect,
+                "connected": connect + 0.0002,
+                "sent": connect + 0.002 if operation == "DOWNLOAD" else taken + service_s * 0.9,
+                "first_byte": answered if not failed else None,
+                "done": done if not failed else None,
+            }
+        )
+        worker = _worker(kind, slot + 1)
+        events += [
+            {"at": accepted, "conn": conn, "ev": "accepted", "worker": None,
+             "peer": f"127.0.0.1:{port}"},
+            {"at": taken, "conn": conn, "ev": "taken", "worker": worker},
+            {"at": taken + 0.001, "conn": conn, "ev": "header", "cmd": operation, "worker": worker},
+            # The worker waits on the client's bytes for a moment, mid-request.
+            {"at": taken + service_s * 0.4, "conn": conn, "ev": "given_back", "why": "read",
+             "worker": worker},
+            {"at": taken + service_s * 0.45, "conn": conn, "ev": "taken", "worker": worker},
+            {"at": answered, "conn": conn, "ev": "response", "cmd": operation, "status": "OK",
+             "worker": worker},
+            {"at": answered + 0.0003, "conn": conn, "ev": "closed", "reason": "client closed",
+             "deadline": None, "worker": worker},
+        ]  # fmt: skip
+        if failed:
+            # The failed clients' connections are closed without an answer.
+            events[-2:] = [
+                {"at": answered, "conn": conn, "ev": "closed", "reason": "reset",
+                 "deadline": None, "worker": worker}
+            ]  # fmt: skip
+        # The later clients' work shifts the worker on by the time it gave back.
+        free_at[slot] += service_s * 0.05
+    wall = max(ends)
+    ok_times = [r["done"] - r["connect"] for r in requests if r["ok"]]
+    avg = sum(ok_times) / len(ok_times)
+    probes = []
+    for k in range(int(wall / 0.1) + 2):
+        due = 0.1 * k
+        # A stalled probe: sent late (the previous one still in flight), answered late.
+        late = 0.05 if k == 1 else 0.0
+        probes.append(
+            {"due": due, "sent": due + late, "first_byte": due + late + 0.0008,
+             "done": due + late + 0.001, "ok": True, "port": 50000 + k}
+        )  # fmt: skip
+    info: dict[str, Any] = {
+        "operation": operation,
+        "size_mib": size_mib,
+        "size_bytes": size_mib * MIB,
+        "client_workers": clients,
+        "server_workers": workers,
+        "server_kind": kind,
+        "method": "thread",
+        "dialect": "json",
+        "avg_time_s": avg,
+        "throughput_Bps": size_mib * MIB / avg,
+        "aggregate_Bps": size_mib * MIB * (clients - failures) / wall,
+        "wall_time_s": wall,
+        "successes": clients - failures,
+        "failures": failures,
+        "verified": failures == 0,
+        "first_error": "client 0: reset: connection reset by peer" if failures else None,
+        "rounds": len(durations) if durations else 1,
+        "dispatch": dispatch if kind != "asyncio" else "loop",
+        "failure_kinds": {"reset": failures} if failures else {},
+        "probe_s": {"count": len(probes), "p50": 0.001, "p90": 0.001, "p99": 0.051,
+                    "max": 0.051},
+        "probe_failures": 0,
+        "timeline": {"clients": requests, "probes": probes, "bound": 10000, "dropped": 0},
+    }  # fmt: skip
+    if traced:
+        info["server_events"] = events
+        info["server_events_dropped"] = 0
+    data = durations or [wall + 0.01]
+    case_id = f"{kind}-{operation}-{size_mib}MiB-c{clients}-w{workers}"
+    return {
+        "group": None,
+        "name": f"test_matrix[{case_id}]",
+        "fullname": f"tests/test_matrix.py::test_matrix[{case_id}]",
+        "params": None,
+        "param": case_id,
+        "extra_info": info,
+        "options": {},
+        "stats": {"rounds": len(data), "data": data, "mean": sum(data) / len(data)},
+    }
+
+
+def simulated_run(
+    *,
+    kinds: tuple[str, ...] = ("thread", "process", "asyncio"),
+    clients: tuple[int, ...] = (1, 50),
+    workers: tuple[int, ...] = (1, 5),
+    traced: bool = True,
+) -> dict[str, Any]:
+    """A whole benchmark document: every kind x clients x workers, UPLOAD 10 MiB."""
+    benchmarks = [
+        simulated_case(kind, c, w, traced=traced)
+        for kind in kinds
+        for c in clients
+        for w in workers
+    ]
+    return {
+        "machine_info": {"node": "testbox", "system": "Linux", "release": "6.1",
+                         "python_version": "3.11.7", "cpu": {"count": 2, "brand_raw": "Test CPU"}},
+        "commit_info": {"id": "0123456789abcdef", "branch": "main", "dirty": False},
+        "benchmarks": benchmarks,
+        "datetime": "2026-12-03T09:00:00+00:00",
+        "version": "5.1.0",
+    }  # fmt: skip
+
+
+def without_timelines(document: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(document)
+    for bench in out["benchmarks"]:
+        for key in ("timeline", "server_events", "server_events_dropped"):
+            bench["extra_info"].pop(key, None)
+    return out

@@ -1,0 +1,263 @@
+"""Findings in words: every statement computed from the run, with its numbers, and only
+differences larger than the run's own noise."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.report.cases import load_cases
+from fileproto.report.findings import (
+    Finding,
+    findings,
+    noise_of,
+    phase_shares,
+    render_findings_markdown,
+    render_findings_text,
+)
+from fileproto.report.ranktest import mann_whitney_p, smallest_p
+from tests.helpers.timeline_runs import simulated_case, simulated_run, without_timelines
+
+pytestmark = pytest.mark.smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_RUN = ROOT / "docs" / "full-run.json"
+SLOW_RUN = ROOT / "docs" / "slow-run.json"
+
+
+def _texts(found: list[Finding], topic: str) -> list[str]:
+    return [f.text for f in found if f.topic == topic]
+
+
+# -- the rank test --------------------------------------------------------------------------
+
+
+def test_mann_whitney_exact_values() -> None:
+    # No overlap: the only arrangement as extreme, on each side: 2 / C(10, 5).
+    assert mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert mann_whitney_p([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) == pytest.approx(2 / 252)
+    # One swap at the boundary: U = 1, P(U <= 1) = 2 / 252 per side.
+    assert mann_whitney_p([1, 2, 3, 4, 6], [5, 7, 8, 9, 10]) == pytest.approx(4 / 252)
+    # Interleaved samples are not told apart.
+    assert mann_whitney_p([1, 3, 5, 7], [2, 4, 6, 8]) > 0.5
+    assert smallest_p(3, 3) == pytest.approx(0.1)
+    assert mann_whitney_p([], [1.0]) == 1.0
+
+
+def test_mann_whitney_with_ties_uses_the_normal_approximation() -> None:
+    same = [1.0] * 6
+    assert mann_whitney_p(same, same) == 1.0
+    p = mann_whitney_p([1, 1, 2, 2, 3, 3, 4, 4], [5, 5, 6, 6, 7, 7, 8, 8])
+    assert 0 < p < 0.01
+
+
+# -- the noise rule -------------------------------------------------------------------------
+
+
+def test_one_round_threshold_is_the_runs_own_spread() -> None:
+    """docs/full-run.json has one round: the threshold is the largest ratio between cases
+    of one client that differ only in server workers, computed, not written down."""
+    cases = load_cases(FULL_RUN)
+    noise = noise_of(cases)
+    assert noise.rounds == 1
+    spreads = []
+    groups: dict[tuple[str, str, float], list[float]] = {}
+    for case in cases:
+        r = case.result
+        if r.client_workers == 1:
+            groups.setdefault((r.server_kind, r.operation, r.size_mib), []).append(r.avg_time_s)
+    spreads = [max(t) / min(t) for t in groups.values()]
+    assert noise.threshold == pytest.approx(max(spreads))
+    text = render_findings_text(findings(cases))
+    assert "One round per case" in text
+    assert f"differences under {max(spreads):.2f}x are held back" in text
+
+
+def test_one_round_holds_back_differences_under_the_threshold() -> None:
+    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
+    # Process pool 20% slower everywhere: under the 1.3x floor, so not stated.
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        if info["server_kind"] == "process":
+            info["avg_time_s"] *= 1.2
+    found = findings(load_cases(document))
+    (models,) = _texts(found, "models")
+    assert "not told apart" in models
+    # Twice as slow is stated, with the numbers.
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        if info["server_kind"] == "process":
+            info["avg_time_s"] *= 2 / 1.2
+    (models,) = _texts(findings(load_cases(document)), "models")
+    assert "process pool takes 2.00x the time of thread pool" in models
+    assert "slower in 4 of 4" in models
+
+
+def test_several_rounds_use_the_rank_test() -> None:
+    def run(process_rounds: list[float]) -> list[Finding]:
+        benchmarks = []
+        thread_rounds = [1.0, 1.02, 0.98, 1.01, 0.99]
+        for kind, rounds in (("thread", thread_rounds), ("process", process_rounds)):
+            for workers in (1, 5):
+                bench = simulated_case(kind, 5, workers, durations=rounds)
+                bench["extra_info"]["avg_time_s"] = sum(rounds) / len(rounds)
+                benchmarks.append(bench)
+        document = {"machine_info": {}, "benchmarks": benchmarks}
+        return findings(load_cases(document))
+
+    # Every process round slower than every thread round: a difference, even if small.
+    found = run([1.05, 1.06, 1.07, 1.08, 1.09])
+    assert "5 rounds per case" in _texts(found, "noise")[0]
+    assert "slower in 2 of 2" in _texts(found, "models")[0]
+    # Rounds that overlap: not told apart, even with a larger mean difference.
+    found = run([0.9, 1.0, 1.1, 1.6, 1.7])
+    assert "not told apart" in _texts(found, "models")[0]
+
+
+def test_three_rounds_say_nothing_can_be_told_apart() -> None:
+    bench = simulated_case("thread", 5, 1, durations=[1.0, 1.1, 1.2])
+    found = findings(load_cases({"benchmarks": [bench]}))
+    assert "smallest p reachable is 0.10" in _texts(found, "noise")[0]
+
+
+# -- what the findings say ------------------------------------------------------------------
+
+
+def test_scaling_and_workers_from_the_data() -> None:
+    found = findings(load_cases(simulated_run(kinds=("thread",))))
+    (scaling,) = _texts(found, "scaling")
+    # The made-up server: 50 clients through one worker take 25x one client's time.
+    cases = {c.id: c.result for c in load_cases(simulated_run(kinds=("thread",)))}
+    ratio = (
+        cases["thread-UPLOAD-10MiB-c50-w1"].avg_time_s
+        / cases["thread-UPLOAD-10MiB-c1-w1"].avg_time_s
+    )
+    assert f"{ratio:,.0f}x on 1 worker" in scaling
+    (workers,) = _texts(found, "workers")
+    assert workers.startswith("thread pool, 50 clients: adding workers helped up to 5")
+
+
+def test_queued_share_from_the_server_events() -> None:
+    cases = load_cases(simulated_run(kinds=("thread",)))
+    by_id = {c.id: c for c in cases}
+    one, five = (phase_shares(by_id[f"thread-UPLOAD-10MiB-c50-w{w}"]) for w in (1, 5))
+    assert one is not None and five is not None
+    assert sum(one.values()) == pytest.approx(1.0)
+    # One worker for 50 clients: most of their time is in the queue; five: less.
+    assert one["queued for a worker"] > 0.9 > five["queued for a worker"]
+    texts = _texts(findings(cases), "queued")
+    assert any(
+        t.startswith("thread pool, 50 clients on 1 worker: ")
+        and f"{one['queued for a worker']:.0%} of the clients' time was spent queued" in t
+        for t in texts
+    )
+
+
+def test_without_timelines_says_so() -> None:
+    found = findings(load_cases(without_timelines(simulated_run(kinds=("thread",)))))
+    (queued,) = _texts(found, "queued")
+    assert queued.startswith("No timelines in this run")
+    untraced = findings(load_cases(simulated_run(kinds=("thread",), traced=False)))
+    (queued,) = _texts(untraced, "queued")
+    assert "server's events were not recorded" in queued
+
+
+def test_failed_clients_and_their_first_errors() -> None:
+    bench = simulated_case("thread", 5, 1, failures=2)
+    document = {"benchmarks": [bench, simulated_case("thread", 1, 1)]}
+    texts = _texts(findings(load_cases(document)), "failures")
+    assert texts[0] == "2 of 6 clients failed, in 1 of 2 cases."
+    assert "2 of 5 failed (reset 2)" in texts[1]
+    assert "first error: client 0: reset: connection reset by peer" in texts[1]
+
+
+def test_responsiveness_corrected_and_uncorrected() -> None:
+    """The made-up probes: one sent 50 ms late. From its due time it took 51 ms; from its
+    start, 1 ms: both figures are shown."""
+    found = findings(load_cases(simulated_run(kinds=("thread",))))
+    (text,) = _texts(found, "responsiveness")  # no note: this run times from the due time
+    assert "max 51.0 ms" in text
+    assert "timed from each probe's start instead of its due time: p99 1.0 ms" in text
+
+
+def test_an_old_run_says_its_probe_figures_are_uncorrected() -> None:
+    texts = _texts(findings(load_cases(FULL_RUN)), "responsiveness")
+    assert texts[-1].startswith("The 108 cases' probe figures count from each probe's actual")
+
+
+def test_slow_run_findings_name_what_failed_and_who_kept_answering() -> None:
+    found = findings(load_cases(SLOW_RUN))
+    assert not _texts(found, "scaling")  # no classic cases
+    completed = _texts(found, "slow clients")
+    assert any(t.startswith("Scenario slow-links: clients completed, most to fewest: "
+                            "asyncio event loops on") for t in completed)  # fmt: skip
+    responsive = " ".join(_texts(found, "responsiveness"))
+    assert "unanswered" in responsive
+
+
+def test_findings_follow_the_data_not_a_script() -> None:
+    """Swap the two models' figures: the comparison turns around."""
+    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
+    for bench in document["benchmarks"]:
+        if bench["extra_info"]["server_kind"] == "thread":
+            bench["extra_info"]["avg_time_s"] *= 3
+    (models,) = _texts(findings(load_cases(document)), "models")
+    assert "process pool takes 0.33x the time of thread pool" in models
+    swapped = copy.deepcopy(document)
+    for bench in swapped["benchmarks"]:
+        info = bench["extra_info"]
+        info["server_kind"] = {"thread": "process", "process": "thread"}[info["server_kind"]]
+    (models,) = _texts(findings(load_cases(swapped)), "models")
+    assert "process pool takes 3.00x the time of thread pool" in models
+
+
+def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", str(FULL_RUN)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Findings\n========\n")
+    assert run.stdout.index("Findings") < run.stdout.index("thread pool\n===========")
+    md = tmp_path / "r.md"
+    run = subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", str(FULL_RUN), "--md", str(md)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    text = md.read_text()
+    assert text.startswith("## Findings\n")
+    assert re.search(r"^### thread pool$", text, re.M)
+    assert render_findings_markdown(findings(load_cases(FULL_RUN))) in text
+
+
+def test_every_finding_has_a_number() -> None:
+    for source in (FULL_RUN, SLOW_RUN):
+        document: dict[str, Any] = json.loads(source.read_text())
+        for finding in findings(load_cases(document)):
+            assert re.search(r"\d", finding.text), finding
+
+
+def test_uncorrected_figures_from_the_record_without_a_timeline() -> None:
+    """A record without a timeline but with probe_sent_s (timed from each probe's start)
+    shows both figures; one without it, the corrected one alone."""
+    document = without_timelines(simulated_run(kinds=("thread",), clients=(1, 50)))
+    for bench in document["benchmarks"]:
+        bench["extra_info"]["probe_sent_s"] = {
+            "count": 12, "p50": 0.0008, "p90": 0.0009, "p99": 0.002, "max": 0.002
+        }  # fmt: skip
+    (text,) = _texts(findings(load_cases(document)), "responsiveness")
+    assert "p99 51.0 ms" in text
+    assert "timed from each probe's start instead of its due time: p99 2.0 ms" in text
+    for bench in document["benchmarks"]:
+        del bench["extra_info"]["probe_sent_s"]
+    text, note = _texts(findings(load_cases(document)), "responsiveness")
+    assert "p99 51.0 ms" in text and "instead of its due time" not in text
+    assert "predates timing from the due time" in note

@@ -1,0 +1,187 @@
+"""The HTML report as a reader sees it, in a real browser (headless Chromium from
+Debian's ``chromium`` package): findings first, the tables with their rows, every image
+loaded, nothing fetched from the network, nothing on the console."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.report.cases import load_cases
+from fileproto.report.findings import findings
+from fileproto.report.html import render_html
+from tests.helpers.browser import Browser, chromium
+from tests.helpers.timeline_runs import simulated_run
+
+pytestmark = pytest.mark.smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_RUN = ROOT / "docs" / "full-run.json"
+SLOW_RUN = ROOT / "docs" / "slow-run.json"
+
+# What a reader sees, read by the browser after the page loaded.
+READER_VIEW = """(() => {
+  const text = (el) => el ? el.innerText : null;
+  return {
+    order: [...document.querySelectorAll("section")].map(s => s.id),
+    findings: [...document.querySelectorAll("#findings li")].map(li => li.innerText),
+    tables: [...document.querySelectorAll("table")].map(t => ({
+      cls: t.className,
+      title: text(t.previousElementSibling),
+      headers: [...t.querySelectorAll("th")].map(th => th.innerText),
+      rows: t.querySelectorAll("tbody tr").length,
+      marked: t.querySelectorAll("tbody tr.marked").length,
+    })),
+    images: [...document.images].map(i => ({
+      alt: i.alt, complete: i.complete, width: i.naturalWidth, height: i.naturalHeight,
+      shown: i.getBoundingClientRect().width,
+    })),
+    machine: text(document.querySelector("#machine")),
+    reproduce: text(document.querySelector("#reproduce pre")),
+    timelines: text(document.querySelector("#timelines")),
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    executable = chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    with Browser(executable) as opened:
+        yield opened
+
+
+def _page(tmp_path: Path, source: Any, name: str = "report.html") -> Path:
+    page = tmp_path / name
+    page.write_text(render_html(source), encoding="utf-8")
+    return page
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.urls += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "action")]
+
+
+def test_the_page_needs_nothing_from_elsewhere() -> None:
+    links = _Links()
+    links.feed(render_html(SLOW_RUN))
+    assert "script" not in links.tags
+    assert links.urls
+    for url in links.urls:
+        assert url.startswith(("data:", "#")), url
+
+
+def test_full_run_as_a_reader_sees_it(browser: Browser, tmp_path: Path) -> None:
+    page = _page(tmp_path, FULL_RUN)
+    load = browser.load(page.as_uri(), READER_VIEW)
+    assert load.errors == []
+    assert load.remote_requests == []
+    view = load.value
+    assert view["order"] == ["findings", "results", "timelines", "machine", "reproduce"]
+    # The findings, as computed, are what the page shows first.
+    expected = [f.text for f in findings(load_cases(FULL_RUN))]
+    assert view["findings"] == expected
+    assert any("differences under 1.88x are held back" in t for t in view["findings"])
+    # The classic table per kind: 54 cases each, none marked (no failure in this run).
+    results = [t for t in view["tables"] if t["cls"] == "results"]
+    assert [(t["title"], t["rows"], t["marked"]) for t in results] == [
+        ("thread pool", 54, 0),
+        ("process pool", 54, 0),
+    ]
+    assert results[0]["headers"][:3] == ["No", "Operation", "Size (MiB)"]
+    # The chart is there, loaded and drawn at a readable size.
+    (chart,) = view["images"]
+    assert chart["complete"] and chart["width"] > 800 and chart["height"] > 400
+    assert chart["shown"] > 600
+    assert "No timelines in this run" in view["timelines"]
+    assert "AMD EPYC" in view["machine"] and "08f108db2f5c" in view["machine"]
+    assert "git checkout 08f108db2f5c0cd0f0700f50295ec2a49d6e5467" in view["reproduce"]
+    assert "pytest -m full --benchmark-json=run.json" in view["reproduce"]
+
+
+def test_slow_run_shows_its_table_and_failures(browser: Browser, tmp_path: Path) -> None:
+    load = browser.load(_page(tmp_path, SLOW_RUN).as_uri(), READER_VIEW)
+    assert load.errors == [] and load.remote_requests == []
+    (slow,) = [t for t in load.value["tables"] if t["cls"] == "slow"]
+    document = json.loads(SLOW_RUN.read_text())
+    failed = sum(1 for b in document["benchmarks"] if b["extra_info"]["failures"])
+    assert (slow["rows"], slow["marked"]) == (len(document["benchmarks"]), failed)
+    assert "Scenario" in slow["headers"]
+    assert all(i["complete"] and i["width"] > 0 for i in load.value["images"])
+    assert any(t.startswith("156 of 250 clients failed") for t in load.value["findings"])
+
+
+def test_timelines_of_the_telling_cases(browser: Browser, tmp_path: Path) -> None:
+    load = browser.load(_page(tmp_path, simulated_run()).as_uri(), READER_VIEW)
+    assert load.errors == [] and load.remote_requests == []
+    timelines = [i for i in load.value["images"] if i["alt"].startswith("timeline of ")]
+    assert [i["alt"] for i in timelines] == [
+        f"timeline of {k}-UPLOAD-10MiB-c50-w{w}"
+        for k in ("thread", "process", "asyncio")
+        for w in (1, 5)
+    ]
+    assert all(i["complete"] and i["width"] > 500 and i["height"] > 500 for i in timelines)
+    assert any("spent queued for a worker" in t for t in load.value["findings"])
+
+
+def test_a_broken_page_would_be_caught(browser: Browser, tmp_path: Path) -> None:
+    """The checks above can fail: a console error, a broken image and a fetch are seen."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body>"
+        "<img alt='x' src='data:image/png;base64,AAAA'>"
+        "<img alt='y' src='http://127.0.0.1:9/chart.png'>"
+        "<script>console.error('boom')</script></body></html>"
+    )
+    load = browser.load(page.as_uri(), READER_VIEW)
+    assert any("boom" in e for e in load.errors)
+    assert load.remote_requests == ["http://127.0.0.1:9/chart.png"]
+    assert [i["width"] for i in load.value["images"]] == [0, 0]
+
+
+def test_cli_writes_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", str(SLOW_RUN), "--html", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert f"wrote HTML report to {out}" in run.stdout
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
+    """--fileproto-report writes the page beside the tables and charts, with the
+    session's own command to reproduce it."""
+    folder = tmp_path / "report"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-p", "no:randomly", "-m", "smoke", "tests/test_matrix.py", "-k",
+         "thread-UPLOAD-10MiB-c1-w1", f"--fileproto-report={folder}", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"HTML report written to {folder / 'index.html'}" in run.stdout
+    page = (folder / "index.html").read_text()
+    assert {"results.md", "results.csv", "results.png", "index.html"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert re.search(r"<h3>thread pool</h3><table", page)
+    assert "-k thread-UPLOAD-10MiB-c1-w1 --fileproto-report=" in page
+    assert 'id="findings"' in page

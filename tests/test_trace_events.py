@@ -1,0 +1,214 @@
+"""The timelines as a reader gets them: a Chrome Trace Event file (Perfetto UI,
+chrome://tracing) and a timeline PNG per case."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileproto.report.cases import SERVED, load_cases
+from fileproto.report.trace_events import render_trace_events
+from fileproto.server_process import ServerProcess
+from tests.helpers.timeline_runs import simulated_case, simulated_run
+
+pytestmark = pytest.mark.smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_RUN = ROOT / "docs" / "full-run.json"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _report(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fileproto", "report", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _names(events: list[dict[str, Any]], kind: str) -> dict[tuple[int, int], str]:
+    return {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == kind}
+
+
+def test_one_process_per_case_and_a_track_per_client_and_worker() -> None:
+    document = simulated_run(kinds=("thread", "asyncio"), clients=(5,), workers=(1, 2))
+    trace = render_trace_events(load_cases(document))
+    events = trace["traceEvents"]
+    processes = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
+    assert sorted(processes.values()) == sorted(b["param"] for b in document["benchmarks"])
+    threads = _names(events, "thread_name")
+    pid = next(p for p, name in processes.items() if name == "thread-UPLOAD-10MiB-c5-w2")
+    mine = sorted(name for (p, _), name in threads.items() if p == pid)
+    assert mine == sorted(["thread:1", "thread:2", *(f"client {i}" for i in range(5))])
+    probes = [e for e in events if e["ph"] == "b" and e["pid"] == pid and e["name"] == "LIST probe"]
+    (bench,) = [b for b in document["benchmarks"] if b["param"] == "thread-UPLOAD-10MiB-c5-w2"]
+    assert len(probes) == len(bench["extra_info"]["timeline"]["probes"])
+    # The made-up late probe: 50 ms late, 51 ms from its due time, 1 ms from its start.
+    late = next(e for e in probes if e["args"]["latency from due (ms)"] > 50)
+    assert late["args"]["latency from start (ms)"] == pytest.approx(1.0)
+    slices = [e for e in events if e["ph"] == "X" and e["pid"] == pid]
+    by_track: dict[str, list[str]] = defaultdict(list)
+    for e in slices:
+        by_track[threads[(pid, e["tid"])]].append(e["name"])
+        assert e["cat"] == ("server" if threads[(pid, e["tid"])].startswith("thread:")
+                            else "client")  # fmt: skip
+    assert by_track["client 3"] == ["connecting", "sending", "waiting for first byte",
+                                    "receiving"]  # fmt: skip
+    # Each connection is taken twice (it was given back mid-request once).
+    served = Counter(n for t in ("thread:1", "thread:2") for n in by_track[t])
+    assert served == Counter({f"serving conn {i}": 2 for i in range(1, 6)})
+
+
+def test_slices_of_a_track_never_overlap_and_async_slices_pair() -> None:
+    """Complete slices on one track must nest perfectly (the format; Perfetto drops the
+    rest): an asyncio loop serves many connections at once, so it gets more lanes."""
+    case = simulated_case("asyncio", 20, 1)
+    # One loop serving every connection at once: slices that overlap in time.
+    for event in case["extra_info"]["server_events"]:
+        if event["ev"] == "taken":
+            event["at"] = min(event["at"], 0.03)
+    trace = render_trace_events(load_cases({"benchmarks": [case]}))
+    events = trace["traceEvents"]
+    per_tid: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
+    for e in events:
+        if e["ph"] == "X":
+            assert e["ts"] >= 0 and e["dur"] >= 0
+            per_tid[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
+    for spans in per_tid.values():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end - 1e-6
+    lanes = [n for n in _names(events, "thread_name").values() if n.startswith("loop:4001")]
+    assert len(lanes) > 1 and "loop:4001 #2" in lanes
+    begins = Counter((e["id"], e["name"]) for e in events if e["ph"] == "b")
+    ends = Counter((e["id"], e["name"]) for e in events if e["ph"] == "e")
+    assert begins == ends and begins
+
+
+def test_cli_writes_a_trace_file(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread",), clients=(5,), workers=(1,))))
+    out = tmp_path / "trace.json"
+    run = _report(str(run_file), "--trace-events", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "wrote the timelines of 1 case(s) as Chrome trace events" in run.stdout
+    trace = json.loads(out.read_text())
+    assert trace["displayTimeUnit"] == "ms"
+    assert {e["ph"] for e in trace["traceEvents"]} >= {"M", "X", "b", "e"}
+
+
+def test_cli_trace_of_chosen_cases(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread",), clients=(1, 5))))
+    out = tmp_path / "trace.json"
+    run = _report(str(run_file), "--trace-events", str(out), "--case", "thread-UPLOAD-10MiB-c5-w1")
+    assert run.returncode == 0, run.stderr
+    trace = json.loads(out.read_text())
+    names = [e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"]
+    assert names == ["thread-UPLOAD-10MiB-c5-w1"]
+    run = _report(str(run_file), "--trace-events", str(out), "--case", "c7")
+    assert run.returncode == 2 and "no case c7 in the run" in run.stderr
+
+
+def test_a_run_without_timelines_says_so(tmp_path: Path) -> None:
+    run = _report(str(FULL_RUN), "--trace-events", str(tmp_path / "t.json"))
+    assert run.returncode == 2
+    assert "no case has a timeline" in run.stderr
+    assert not (tmp_path / "t.json").exists()
+    run = _report(str(FULL_RUN), "--timeline", str(tmp_path / "tl"))
+    assert run.returncode == 2
+    assert "none of the chosen cases has a timeline" in run.stderr
+
+
+def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread", "process"))))
+    folder = tmp_path / "tl"
+    run = _report(str(run_file), "--timeline", str(folder))
+    assert run.returncode == 0, run.stderr
+    # The default: 50 clients on 1 and on 5 workers of each kind.
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{k}-UPLOAD-10MiB-c50-w{w}.png" for k in ("thread", "process") for w in (1, 5)
+    )
+    for png in folder.iterdir():
+        assert png.read_bytes().startswith(PNG_MAGIC)
+    chosen = tmp_path / "one"
+    run = _report(str(run_file), "--timeline", str(chosen), "--case", "process-UPLOAD-10MiB-c1-w5")
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in chosen.iterdir()] == ["process-UPLOAD-10MiB-c1-w5.png"]
+    run = _report(str(run_file), "--timeline", str(chosen), "--case", "nope-c9")
+    assert run.returncode == 2
+    assert "no case nope-c9 in the run" in run.stderr
+
+
+@pytest.mark.parametrize("kind", ["thread", "process", "asyncio"])
+def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> None:
+    """A real server with --trace, four clients on their own sockets: each client
+    request finds its connection's events by its local port, the worker that served it
+    is named as the server names it, and the trace has that worker's track."""
+    trace_file = tmp_path / "trace.jsonl"
+    server = ServerProcess(
+        kind, 1, tmp_path / "root", extra_args=["--trace", str(trace_file)]
+    ).start()
+    origin = time.monotonic()
+    requests: list[dict[str, Any]] = []
+    try:
+        for client in range(4):
+            connect = time.monotonic()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                connected = time.monotonic()
+                port = sock.getsockname()[1]
+                sock.sendall(b"LIST\r\n\r\n")
+                sent = time.monotonic()
+                answer, first_byte = b"", None
+                while not answer.endswith(b"\r\n\r\n"):
+                    chunk = sock.recv(65536)
+                    assert chunk, "the server closed without answering"
+                    first_byte = first_byte or time.monotonic()
+                    answer += chunk
+                done = time.monotonic()
+            requests.append(
+                {"client": client, "op": "LIST", "port": port, "ok": True, "error": None,
+                 **{k: v - origin for k, v in (("connect", connect), ("connected", connected),
+                    ("sent", sent), ("first_byte", first_byte or done), ("done", done))}}
+            )  # fmt: skip
+        # The server writes its last events (closed) when it sees each client go.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = trace_file.read_text().splitlines() if trace_file.exists() else []
+            if sum('"closed"' in line for line in lines) >= 4:
+                break
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    events = []
+    for line in trace_file.read_text().splitlines():
+        event = json.loads(line)
+        event["at"] = event.pop("mono") - origin
+        events.append(event)
+    bench = simulated_case(kind, 4, 1)
+    bench["extra_info"]["timeline"] = {"clients": requests, "probes": [], "bound": 100,
+                                       "dropped": 0}  # fmt: skip
+    bench["extra_info"]["server_events"] = events
+    (case,) = load_cases({"benchmarks": [bench]})
+    joined = case.conn_events()
+    workers = set()
+    for request in case.requests:
+        assert request.port in joined, (request, events)
+        served = [s for s in case.segments(request, joined[request.port]) if s.phase == SERVED]
+        assert served, joined[request.port]
+        workers |= {s.worker for s in served}
+    prefix = {"thread": "thread:", "process": "process:", "asyncio": "loop:"}[kind]
+    assert workers and all(w and w.startswith(prefix) for w in workers), workers
+    trace = render_trace_events([case])["traceEvents"]
+    tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}
+    assert workers <= tracks
+    assert sum(e["ph"] == "X" and e["name"].startswith("serving conn") for e in trace) >= 4
