@@ -24,7 +24,7 @@ from servers.connection import peer_of, send_closing
 from servers.linger import Lingerer
 from servers.options import DEFAULT_MAX_CONNECTIONS
 from servers.readiness import POLL, Parked, ReadyDispatcher
-from servers.trace import Tracer, open_tracer
+from servers.trace import Tracer, open_tracer, refusal_id
 
 log = logging.getLogger("fileproto.server")
 
@@ -202,7 +202,7 @@ class PoolServer(BaseServer):
         conn.setblocking(False)
         close = send_closing(conn, session)
         if self.tracer is not None:
-            self.tracer.event("-", "refused", peer=peer_of(conn), reason=close.reason)
+            self.tracer.event(refusal_id(), "refused", peer=peer_of(conn), reason=close.reason)
         self.lingerer.linger(conn, close.linger)
 
     def shutdown(self) -> None:

@@ -32,7 +32,7 @@ from typing import Protocol
 from fileproto.session import Close, Receive, ServerSession, State, Work, busy_message
 from servers.connection import peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
-from servers.trace import Tracer
+from servers.trace import Tracer, refusal_id
 
 log = logging.getLogger("fileproto.server")
 
@@ -218,6 +218,9 @@ class ReadyDispatcher:
         if parked.writing or session.state is State.RECEIVING_BODY:
             # A body or a response in progress: a worker moves its bytes.
             self._unpark(parked)
+            if self.server.tracer is not None:
+                # The client is ready again: from here on it waits for a worker.
+                self.server.tracer.event(parked.conn_id, "ready", writing=parked.writing)
             self.server.serve_ready(parked)
             return
         try:
@@ -279,7 +282,9 @@ class ReadyDispatcher:
             log.info("%s: closing: %s", peer_of(parked.sock), close.reason)
         if parked.conn_id < 0:  # refused: never counted in
             if server.tracer is not None:
-                server.tracer.event("-", "refused", peer=peer_of(parked.sock), reason=close.reason)
+                server.tracer.event(
+                    refusal_id(), "refused", peer=peer_of(parked.sock), reason=close.reason
+                )
             server.lingerer.linger(parked.sock, close.linger)
             return
         if server.tracer is not None:

@@ -7,6 +7,7 @@ different processes never interleave. Off by default; when off, nothing is forma
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -43,6 +44,15 @@ class Tracer:
 
 def open_tracer(path: str | None) -> Tracer | None:
     return None if path is None else Tracer(path)
+
+
+_refusals = itertools.count()
+
+
+def refusal_id() -> str:
+    """The trace's id of a connection refused at the cap (never counted in, so it has
+    no connection id of its own)."""
+    return f"refused-{os.getpid()}-{next(_refusals)}"
 
 
 def worker_name() -> str:
