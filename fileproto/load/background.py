@@ -49,6 +49,8 @@ STALLED_RCVBUF = 64 << 10
 #: Seconds between two looks at the stalled readers (their TCP state, and how much of
 #: the answer waits unread: unchanged between two looks means the server's send is stuck).
 STALLED_CHECK = 0.1
+#: Seconds ``start`` waits at most for the stalled readers' answers to stop coming.
+STALLED_SETTLE = 5.0
 #: Linux TCP states (include/net/tcp_states.h) that mean the server is gone or going.
 _TCP_ESTABLISHED = 1
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
@@ -153,7 +155,24 @@ class BackgroundClients:
         for role, count in self.waiting.counts().items():
             for _ in range(count):
                 self._open(role)
+        self._settle_stalled()
         self._thread.start()
+
+    def _settle_stalled(self) -> None:
+        """Wait (boundedly) until the stalled readers are stalled: the server has sent
+        what their buffers hold and its sends are stuck. The measured clients then start
+        beside readers that wait, not beside answers still being sent."""
+        readers = [c for c in self._conns if c.role == "stalled"]
+        if not readers:
+            return
+        before = [unread_bytes(c.sock) for c in readers]
+        until = time.monotonic() + STALLED_SETTLE
+        while time.monotonic() < until:
+            time.sleep(STALLED_CHECK)
+            now = [unread_bytes(c.sock) for c in readers]
+            if now == before:
+                return
+            before = now
 
     def stop(self) -> Background:
         self._stop.set()
