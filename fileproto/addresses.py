@@ -7,6 +7,10 @@ import socket
 
 from fileproto.errors import FileprotoError
 
+#: Where ``fileproto serve`` listens and every client command looks, unless told.
+DEFAULT_PORT = 45000
+DEFAULT_SERVER = f"127.0.0.1:{DEFAULT_PORT}"
+
 
 class ConnectError(FileprotoError, ConnectionError):
     """The server could not be reached; the message names the address and a hint."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from fileproto.addresses import ConnectError, connect_error, parse_address
+from fileproto.addresses import DEFAULT_PORT, ConnectError, connect_error, parse_address
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.ratelimit import TokenBucket
 from fileproto.timing import Phases, Timing
@@ -87,7 +87,7 @@ class Client:
     def __init__(
         self,
         host: str = "127.0.0.1",
-        port: int = 45000,
+        port: int = DEFAULT_PORT,
         *,
         dialect: Dialect = "json",
         timeout: float = 60.0,

@@ -11,6 +11,8 @@ from fileproto.session import Limits
 #: request; ``accept``: a worker owns a connection from accept to close (the classic).
 Dispatch = Literal["ready", "accept"]
 DISPATCHES: tuple[Dispatch, ...] = ("ready", "accept")
+#: The event-loop kind's loops: ``auto`` takes uvloop when it is installed.
+LOOPS: tuple[str, ...] = ("auto", "asyncio", "uvloop")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from servers.trace import open_tracer
 
 log = logging.getLogger("fileproto.server")
 
-LOOPS = ("auto", "asyncio", "uvloop")
 #: Seconds between the parent's looks at its loop processes and the stop flag.
 POLL = 0.2
 

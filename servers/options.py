@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from fileproto.addresses import DEFAULT_PORT
 from fileproto.argtypes import (
     byte_size,
     non_negative_seconds,
@@ -14,12 +15,11 @@ from fileproto.argtypes import (
     rate,
 )
 from fileproto.session import Limits
-from servers.config import DISPATCHES, ServerConfig, buffer_sizes
+from servers.config import DISPATCHES, LOOPS, ServerConfig, buffer_sizes
 
 DEFAULT_MAX_CONNECTIONS = 10_000
 #: Where a server listens unless told otherwise: where ``fileproto ls|get|put|rm|stress``
 #: look by default, so that ``fileproto serve`` then ``fileproto ls`` just works.
-DEFAULT_PORT = 45000
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
@@ -50,7 +50,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DE
     )
     parser.add_argument(
         "--loop",
-        choices=("auto", "asyncio", "uvloop"),
+        choices=LOOPS,
         default="auto",
         help="the event loop of the asyncio kind: uvloop (pip install -e '.[uvloop]') or "
         "the standard library's; auto takes uvloop when installed (default: %(default)s)",

@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from fileproto.pytest.servers import ServerPool
-from servers.eventloop import LOOPS, uvloop_available
+from servers.config import LOOPS
+from servers.eventloop import uvloop_available
 from tests.helpers import (
     IO_TIMEOUT,
     RawConnection,

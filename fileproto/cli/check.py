@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
-        metavar="S",
+        metavar="SECONDS",
         help="seconds to wait for each connection and response (default: %(default)s)",
     )
     parser.add_argument("--json", metavar="FILE", help="write the JSON report here")

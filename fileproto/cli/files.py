@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fileproto.addresses import DEFAULT_SERVER
 from fileproto.client import Client, parse_address
 
 Handler = Callable[[argparse.Namespace], int]
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sub.add_argument(
             "--server",
             "-s",
-            default="127.0.0.1:45000",
+            default=DEFAULT_SERVER,
             metavar="HOST:PORT",
             help="the server (default: %(default)s)",
         )

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from fileproto import report
+from fileproto.addresses import DEFAULT_SERVER
 from fileproto.argtypes import positive_int
 from fileproto.cases.classic import CLIENT_WORKERS, SIZES_MIB
 from fileproto.cases.slowclients import DISPATCH_LABELS, fixed_dispatch
@@ -50,8 +51,6 @@ from fileproto.stress.spec import method_for
 from fileproto.stress.summary import benchmark_json, failure_lines, felt_lines, summary_lines
 from fileproto.units import MIB
 from servers.registry import kind_names
-
-DEFAULT_SERVER = "127.0.0.1:45000"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

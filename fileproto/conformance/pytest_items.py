@@ -196,7 +196,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fileproto-check-timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
-        metavar="S",
+        metavar="SECONDS",
         help="seconds the rules wait for each connection and response (default: %(default)s)",
     )
 
