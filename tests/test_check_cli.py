@@ -21,7 +21,7 @@ from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, select_rules
 from fileproto.conformance.classic import SENTENCES
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
-from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
+from fileproto.pytest.conformance import OWN_SERVERS, ConformanceSession
 
 pytestmark = pytest.mark.smoke
 

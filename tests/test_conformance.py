@@ -4,7 +4,7 @@ judged in each; the check runs once). Nothing may be UNSUPPORTED: our servers im
 every optional feature, both dialects included.
 
 The servers are started once per session by the conformance plugin
-(``fileproto.conformance.pytest_items``), which sees the ``fileproto_catalogue`` marker
+(``fileproto.pytest.conformance``), which sees the ``fileproto_catalogue`` marker
 and adds no rule items of its own, so ``pytest -m conformance`` runs each rule once per
 kind. With ``--fileproto-target`` the plugin deselects these and checks the target.
 The catalogue's own workings (reports, the command line, other servers) are tested in
@@ -17,7 +17,7 @@ import pytest
 
 from fileproto.conformance import CATALOGUE, Outcome, Rule
 from fileproto.conformance.classic import PROFILES
-from fileproto.conformance.pytest_items import OWN_SERVERS, ConformanceSession
+from fileproto.pytest.conformance import OWN_SERVERS, ConformanceSession
 
 pytestmark = [pytest.mark.smoke, pytest.mark.conformance, pytest.mark.fileproto_catalogue]
 

@@ -1,9 +1,9 @@
 """``fileproto``: serve files, talk to a server, generate load, render reports, check.
 
 One module per command, each with a ``register(subparsers)``: :mod:`.serve`,
-:mod:`.files` (ls, get, put, rm), :mod:`.stress`, :mod:`.report` and :mod:`.check`;
-:mod:`.load_options` holds the load options ``fileproto stress`` shares with the pytest
-plugin. Commands convert their arguments into the library's typed options here, so
+:mod:`.files` (ls, get, put, rm), :mod:`.stress`, :mod:`.report` and :mod:`.check`
+(the load options ``fileproto stress`` shares with the pytest plugin are in
+:mod:`fileproto.stress.options`). Commands convert their arguments into the library's typed options here, so
 library code never sees an ``argparse.Namespace``.
 """
 

@@ -23,7 +23,13 @@ from fileproto.addresses import DEFAULT_SERVER
 from fileproto.argtypes import positive_int
 from fileproto.cases.classic import CLIENT_WORKERS, SIZES_MIB
 from fileproto.cases.slowclients import DISPATCH_LABELS, fixed_dispatch
-from fileproto.cli.load_options import (
+from fileproto.errors import FileprotoError
+from fileproto.results import EXTERNAL
+from fileproto.results.document import load_results, write_document
+from fileproto.results.felt import Waiting
+from fileproto.stress.display import Display
+from fileproto.stress.interrupts import Interrupts
+from fileproto.stress.options import (
     add_load_options,
     add_probe_option,
     add_waiting_options,
@@ -33,12 +39,6 @@ from fileproto.cli.load_options import (
     positive_mib,
     server_workers,
 )
-from fileproto.errors import FileprotoError
-from fileproto.results import EXTERNAL
-from fileproto.results.document import load_results, write_document
-from fileproto.results.felt import Waiting
-from fileproto.stress.display import Display
-from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.plan import (
     LoadRequest,
     PlanError,

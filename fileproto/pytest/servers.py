@@ -7,8 +7,6 @@ import contextlib
 import functools
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,22 +29,6 @@ CLEANUP_TIMEOUT = 30.0
 
 
 @functools.cache
-def trace_supported() -> bool:
-    """``fileproto serve`` accepts ``--trace FILE`` (docs/trace.md). Asked of the command
-    itself, once, so a server without it is never started with it."""
-    try:
-        shown = subprocess.run(
-            [sys.executable, "-m", "fileproto", "serve", "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "--trace" in shown
-
-
 def name_prefix() -> str:
     """The start of every file name the plugin stores: per run and per pytest-xdist
     worker, so that workers (and runs) sharing one external server never touch each
@@ -179,7 +161,7 @@ class ServerPool:
         (or earlier by ``stop``)."""
         root = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=self.base))
         trace = None
-        if self.options.trace and trace_supported():
+        if self.options.trace:
             trace = TraceReader(root.with_suffix(".trace.jsonl"))
             extra_args = (*extra_args, "--trace", str(trace.path))
         process = ServerProcess(

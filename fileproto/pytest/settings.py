@@ -9,9 +9,9 @@ import pytest
 
 from fileproto.argtypes import positive_seconds
 from fileproto.cases.slowclients import DEFAULT_DEADLINE
-from fileproto.cli.load_options import add_kind_options, add_load_options, add_probe_option
 from fileproto.client import parse_address
 from fileproto.stress import Method
+from fileproto.stress.options import add_kind_options, add_load_options, add_probe_option
 from fileproto.wire.events import Dialect
 
 PREFIX = "fileproto-"
@@ -77,17 +77,6 @@ def check_options(config: pytest.Config) -> None:
             parse_address(target)
         except ValueError as exc:
             raise pytest.UsageError(f"--fileproto-target: {exc}") from None
-    if config.getoption("fileproto_trace"):
-        from fileproto.pytest.servers import trace_supported  # it imports this module
-
-        if not trace_supported():
-            config.issue_config_time_warning(
-                pytest.PytestConfigWarning(
-                    "--fileproto-trace: this fileproto's server has no --trace option; "
-                    "the cases run without server events"
-                ),
-                stacklevel=2,
-            )
 
 
 @dataclass(frozen=True)
