@@ -56,7 +56,9 @@ class BaseServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.create_server((host, port), family=family, backlog=backlog)
         self.tracer: Tracer | None = open_tracer(config.trace)
-        self._stop = threading.Event()
+        # A plain flag, not a threading.Event: it is set from a signal handler, and a
+        # second signal arriving inside Event.set() would wait forever on its lock.
+        self._stopping = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -69,10 +71,10 @@ class BaseServer:
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._stopping
 
     def request_stop(self, *_: object) -> None:
-        self._stop.set()
+        self._stopping = True
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -176,7 +178,7 @@ class PoolServer(BaseServer):
         self.listener.settimeout(POLL)
         if ready is not None:
             ready(*self.address)
-        while not self._stop.is_set():
+        while not self._stopping:
             self.poll()
             try:
                 conn, _ = self.listener.accept()

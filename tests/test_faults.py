@@ -438,3 +438,29 @@ def test_upload_over_the_limit_refused_while_sending(limited: RunningServer, dia
     (root / name).unlink()
     with limited.client(timeout=IO_TIMEOUT) as client:
         assert client.list() == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_burst_of_signals_stops_the_server_all_the_same(
+    fileproto_servers: ServerPool, kind: str
+) -> None:
+    """SIGTERM several times in a row (a supervisor, a parent-death signal and a user's
+    kill at once): the server still stops and exits 0. A handler that took a lock could
+    be interrupted by the next signal while holding it, and wait forever."""
+    skip_if_target(fileproto_servers)
+    server = fileproto_servers.start(kind, 2)
+    assert server.process is not None and server.process.proc is not None
+    proc = server.process.proc
+    try:
+        for _ in range(200):
+            if proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=EXIT_BOUND)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server hung after a burst of SIGTERM:\n{server.process.output()}")
+    finally:
+        fileproto_servers.stop(server)
+    assert code == 0, server.process.output()
