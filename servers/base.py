@@ -191,13 +191,13 @@ class PoolServer(BaseServer):
             accepted_at = time.monotonic()
             conn_id = self.register(conn)
             if conn_id is None:
-                self._refuse(conn, accepted_at)
+                self.refuse(conn, accepted_at)
                 continue
             if self.tracer is not None:
                 self.tracer.event(conn_id, "accepted", peer=peer_of(conn))
             self.serve_accepted(conn_id, conn, accepted_at)
 
-    def _refuse(self, conn: socket.socket, now: float) -> None:
+    def refuse(self, conn: socket.socket, now: float) -> None:
         """Past the cap: the session's answer, sent without blocking, then lingering."""
         session = self.new_session(-1, now)
         session.refuse(busy_message(self.open_count()))
@@ -230,5 +230,7 @@ class PoolServer(BaseServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         self.stop_pool()
+        if self.ready is not None:
+            self.ready.close_returned()  # given back while the pool stopped
         self.lingerer.close()
         self.store.remove_temp_files()

@@ -121,6 +121,10 @@ def drive(sock: socket.socket, session: ServerSession, recv_size: int, give_back
             continue
         left = session.deadline - time.monotonic()
         if give_back:
+            if not writing and session.idle and left > HOLD:
+                # Between requests: the next one may be far off, and a client that sends
+                # it at once must queue behind the others, not keep its worker.
+                return GiveBack(False)
             if _wait(fd, writing, min(HOLD, left)):
                 continue
             if left > HOLD:

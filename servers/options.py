@@ -18,8 +18,6 @@ from fileproto.session import Limits
 from servers.config import DISPATCHES, LOOPS, ServerConfig, buffer_sizes
 
 DEFAULT_MAX_CONNECTIONS = 10_000
-#: Where a server listens unless told otherwise: where ``fileproto ls|get|put|rm|stress``
-#: look by default, so that ``fileproto serve`` then ``fileproto ls`` just works.
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
@@ -43,10 +41,11 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DE
         "--dispatch",
         choices=DISPATCHES,
         default="ready",
-        help="ready: one selector holds every waiting connection and a worker gets a "
-        "connection only once its request header has arrived; accept: a worker owns a "
-        "connection from accept to close, the classic exercise; the asyncio kind's loops "
-        "are always readiness-driven (default: %(default)s)",
+        help="ready: one selector holds every connection that waits (for a request, "
+        "for bytes of a body, for room to send) and a worker drives one only while its "
+        "bytes move; accept: a worker owns a connection from accept to close, the "
+        "classic exercise; the asyncio kind's loops are always readiness-driven "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--loop",

@@ -181,7 +181,13 @@ class ProcessPoolServer(PoolServer):
     def serve_ready(self, parked: Parked) -> None:
         session = parked.session
         fds = session.descriptors()
-        files = [reduction.DupFd(fd) for fd in fds]
+        try:
+            files = [reduction.DupFd(fd) for fd in fds]
+        except OSError as exc:  # EMFILE: this connection ends, the server goes on
+            log.error("%s: cannot hand the session over: %s", peer_of(parked.sock), exc)
+            session.abort()
+            self.finished(parked.conn_id)
+            return
         # The shares hold duplicates until a worker takes them; this process's copies
         # go now (the session that travels is the one that is continued).
         for fd in fds:
@@ -197,7 +203,12 @@ class ProcessPoolServer(PoolServer):
         shared: Any = None,
     ) -> None:
         if shared is None:
-            shared = reduction.DupFd(conn.fileno())
+            try:
+                shared = reduction.DupFd(conn.fileno())
+            except OSError as exc:  # EMFILE: this connection ends, the server goes on
+                log.error("%s: cannot hand the socket over: %s", peer_of(conn), exc)
+                self.finished(conn_id)
+                return
         with self._lock:
             self._pending[conn_id] = (shared, conn, (task, *args))
         try:
@@ -222,10 +233,14 @@ class ProcessPoolServer(PoolServer):
         result = None if exc is not None else future.result()
         if isinstance(result, Suspended) and self.ready is not None and conn is not None:
             session = result.session
+            fds: list[int] = []
             try:
-                fds = [share.detach() for share in result.files]
-            except OSError as error:  # the worker is gone: its shares with it
+                for share in result.files:
+                    fds.append(share.detach())
+            except Exception as error:  # the worker is gone, and its shares with it
                 log.error("%s: the session's files were lost: %s", peer_of(conn), error)
+                for fd in fds:
+                    os.close(fd)
                 self.finished(conn_id)
                 return
             trace = None if self.tracer is None else self.tracer.for_conn(conn_id)

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fileproto.session import Close, Receive, ServerSession, State, Work, busy_message
+from fileproto.session import Close, Receive, ServerSession, State, Work
 from servers.connection import peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
-from servers.trace import Tracer, refusal_id
+from servers.trace import Tracer
 
 log = logging.getLogger("fileproto.server")
 
@@ -59,6 +59,8 @@ class Dispatching(Protocol):
     def poll(self) -> None: ...
 
     def register(self, conn: socket.socket) -> int | None: ...
+
+    def refuse(self, conn: socket.socket, now: float) -> None: ...
 
     def open_count(self) -> int: ...
 
@@ -108,7 +110,8 @@ class ReadyDispatcher:
         waits for the next request): wait here, with the session, for readability
         (or writability) and for the session's deadline."""
         if self.server.stopping and session.idle:
-            self.server.finished(conn_id)  # nothing in flight: no reason to wait
+            # Nothing in flight: no reason to wait.
+            self._shut(Parked(conn_id, sock, session, session.deadline))
             return
         unsent = unsent_bytes(sock) if writing else None
         self._returned.put(Parked(conn_id, sock, session, session.deadline, writing, unsent))
@@ -172,9 +175,7 @@ class ReadyDispatcher:
             conn.setblocking(False)
             conn_id = server.register(conn)
             if conn_id is None:
-                session = server.new_session(-1, now)
-                session.refuse(busy_message(server.open_count()))
-                self._finish_here(Parked(-1, conn, session, now))
+                server.refuse(conn, now)
                 continue
             session = server.new_session(conn_id, now)
             if server.tracer is not None:
@@ -204,7 +205,7 @@ class ReadyDispatcher:
             except queue.Empty:
                 return
             if self.server.stopping and parked.session.idle:
-                self.server.finished(parked.conn_id)
+                self._shut(parked)
                 continue
             if parked.writing:
                 self._park(parked)  # room to send: nothing to parse meanwhile
@@ -278,15 +279,8 @@ class ReadyDispatcher:
 
     def _closed(self, parked: Parked, close: Close) -> None:
         server = self.server
-        if close.reason != "peer closed" or parked.session.served:
+        if close.kind != "peer" or parked.session.served:
             log.info("%s: closing: %s", peer_of(parked.sock), close.reason)
-        if parked.conn_id < 0:  # refused: never counted in
-            if server.tracer is not None:
-                server.tracer.event(
-                    refusal_id(), "refused", peer=peer_of(parked.sock), reason=close.reason
-                )
-            server.lingerer.linger(parked.sock, close.linger)
-            return
         if server.tracer is not None:
             server.tracer.event(
                 parked.conn_id, "closed", reason=close.reason, deadline=close.deadline
@@ -295,7 +289,8 @@ class ReadyDispatcher:
 
     def uploads_in_progress(self) -> frozenset[Path]:
         """Temporary files of the uploads of waiting connections (kept when a pool is
-        replaced). Read from the dispatching thread only."""
+        replaced), those just given back included. From the dispatching thread only."""
+        self._take_back()
         paths = (parked.session.upload_path for parked in self._parked.values())
         return frozenset(path for path in paths if path is not None)
 
@@ -303,14 +298,20 @@ class ReadyDispatcher:
         for parked in list(self._parked.values()):
             if parked.session.idle:
                 self._unpark(parked)
-                self.server.finished(parked.conn_id)
+                self._shut(parked)
+
+    def _shut(self, parked: Parked) -> None:
+        """Close a waiting connection because the server stops."""
+        parked.session.abort()
+        if self.server.tracer is not None:
+            self.server.tracer.event(parked.conn_id, "closed", reason="server stopping")
+        self.server.finished(parked.conn_id)
 
     def close_parked(self) -> None:
         """At shutdown, after the grace period: close every connection still waiting."""
         for parked in list(self._parked.values()):
             self._unpark(parked)
-            parked.session.abort()
-            self.server.finished(parked.conn_id)
+            self._shut(parked)
         self.close_returned()
         self._selector.close()
 
@@ -321,5 +322,4 @@ class ReadyDispatcher:
                 parked = self._returned.get_nowait()
             except queue.Empty:
                 return
-            parked.session.abort()
-            self.server.finished(parked.conn_id)
+            self._shut(parked)
