@@ -18,7 +18,6 @@ from fileproto.wire.events import (
     canonical_command,
 )
 from fileproto.wire.jsonscan import JsonObjectScanner, Step
-from fileproto.wire.readers import base
 from fileproto.wire.readers.base import (
     WHITESPACE,
     Next,
@@ -30,6 +29,7 @@ from fileproto.wire.readers.base import (
     header_too_large,
     need_data,
 )
+from fileproto.wire.readers.base import Step as ReaderStep
 from fileproto.wire.readers.payload import PayloadSink
 from fileproto.wire.terminator import advance
 
@@ -56,7 +56,7 @@ class JsonEnvelopeReader:
     def state(self) -> ParserState:
         return ParserState.HEADER if self.payload is None else ParserState.PAYLOAD
 
-    def __call__(self, buf: ReceiveBuffer) -> base.Step:
+    def __call__(self, buf: ReceiveBuffer) -> ReaderStep:
         data = buf.data
         if buf.pos >= len(data):
             return need_data(buf)
@@ -116,7 +116,7 @@ class JsonEndReader:
         self.streamed = streamed
         self.matched = 0
 
-    def __call__(self, buf: ReceiveBuffer) -> base.Step:
+    def __call__(self, buf: ReceiveBuffer) -> ReaderStep:
         data, n, i = buf.data, len(buf.data), buf.pos
         while i < n:
             c = data[i]
