@@ -43,8 +43,13 @@ PHASES: dict[ParserState, Phase] = {
 
 
 class RequestParser:
-    """Parses the requests of one connection; picklable at any point, so that another
-    process can carry on with a half-parsed request (only the unread bytes go along)."""
+    """Parses the requests of one connection.
+
+    Picklable at any point, so that another process can carry on with a half-parsed
+    request: what goes along is the unread bytes, an event not yet handed out (the bulk
+    of a decoded piece, right after its first bytes) and the reader's small state;
+    nothing already parsed.
+    """
 
     def __init__(self, max_header: int = DEFAULT_MAX_HEADER) -> None:
         self._max_header = max_header
