@@ -16,7 +16,7 @@ from fileproto.wire.events import (
     RequestStarted,
 )
 from fileproto.wire.names import InvalidName, clean_name
-from fileproto.wire.request_parser import RequestParser
+from fileproto.wire.request_parser import ParserState, RequestParser
 from fileproto.wire.requests import encode_request, iter_upload_request
 from fileproto.wire.response_parser import Response, ResponseParser
 from fileproto.wire.responses import (
@@ -38,6 +38,7 @@ __all__ = [
     "EndOfRequest",
     "InvalidName",
     "NeedData",
+    "ParserState",
     "Request",
     "RequestError",
     "RequestParser",

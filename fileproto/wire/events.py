@@ -81,7 +81,8 @@ class RequestError:
     """The request is bad. Answer it with ``message``.
 
     If ``fatal`` the framing is lost (or the peer left) and the connection must close;
-    otherwise the parser skips to the end of this request and the next one can follow.
+    otherwise the next request can follow. Which errors are fatal, and why, is written
+    down once, in ``fileproto.wire.readers.Rejected``.
     """
 
     message: str
