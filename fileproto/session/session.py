@@ -41,6 +41,7 @@ from fileproto.wire.events import (
     RequestError,
     RequestStarted,
 )
+from fileproto.wire.readers import ParserState
 from fileproto.wire.request_parser import RequestParser
 from fileproto.wire.responses import encode_error
 
@@ -48,11 +49,13 @@ from fileproto.wire.responses import encode_error
 #: ``trace(event, fields)``. The driver binds the connection's id.
 Trace = Callable[[str, dict[str, Any]], None]
 
-_STATE_OF_PHASE = {
-    "idle": State.AWAITING_REQUEST,
-    "header": State.RECEIVING_HEADER,
-    "payload": State.RECEIVING_BODY,
-    "skip": State.RECEIVING_BODY,
+#: What the connection is doing while its parser waits for bytes in each state.
+_WAITING_IN = {
+    ParserState.IDLE: State.AWAITING_REQUEST,
+    ParserState.CLOSED: State.AWAITING_REQUEST,
+    ParserState.HEADER: State.RECEIVING_HEADER,
+    ParserState.PAYLOAD: State.RECEIVING_BODY,
+    ParserState.SKIP: State.RECEIVING_BODY,
 }
 
 
@@ -117,6 +120,11 @@ class ServerSession:
             and self._held is None
             and (self._parser is None or self._parser.buffered == 0)
         )
+
+    @property
+    def held(self) -> int:
+        """Received bytes the session holds (a waiting connection: none)."""
+        return 0 if self._parser is None else self._parser.held
 
     @property
     def deadline(self) -> float:
@@ -260,8 +268,8 @@ class ServerSession:
         return self._parser.next_event()
 
     def _waiting(self, now: float) -> Receive:
-        phase = "idle" if self._parser is None else self._parser.phase
-        self._state = _STATE_OF_PHASE[phase]
+        parser_state = ParserState.IDLE if self._parser is None else self._parser.state
+        self._state = _WAITING_IN[parser_state]
         self.deadlines.enter(self._state, now)
         return Receive(self.deadlines.deadline)
 

@@ -94,10 +94,10 @@ class RequestParser:
         return self._reader.state is ParserState.PAYLOAD
 
     @property
-    def _data(self) -> bytes:
-        # The piece the buffer holds, read parsed or not: tests/test_session.py checks
-        # that a waiting connection lets it go.
-        return self._buffer.data
+    def held(self) -> int:
+        """Bytes of received data the parser still holds, parsed or not: a connection
+        that waits between requests holds none (its last receive buffer is let go)."""
+        return len(self._buffer.data)
 
     def skip_request(self) -> None:
         """Discard the rest of the current request without further events.
