@@ -19,11 +19,11 @@ from types import FrameType
 
 from fileproto.session import Limits, ServerSession, busy_message
 from fileproto.store import FileStore
-from servers.config import ServerConfig
+from servers.config import POLL, ServerConfig
 from servers.connection import peer_of, send_closing
 from servers.linger import Lingerer
 from servers.options import DEFAULT_MAX_CONNECTIONS
-from servers.readiness import POLL, Parked, ReadyDispatcher
+from servers.readiness import Parked, ReadyDispatcher
 from servers.trace import Tracer, open_tracer, refusal_id
 
 log = logging.getLogger("fileproto.server")

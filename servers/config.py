@@ -11,6 +11,9 @@ from fileproto.session import Limits
 #: request; ``accept``: a worker owns a connection from accept to close (the classic).
 Dispatch = Literal["ready", "accept"]
 DISPATCHES: tuple[Dispatch, ...] = ("ready", "accept")
+#: Seconds between a server loop's looks at its stop flag (and the pause after a failed
+#: accept): how late a stop is noticed at most.
+POLL = 0.2
 #: The event-loop kind's loops: ``auto`` takes uvloop when it is installed.
 LOOPS: tuple[str, ...] = ("auto", "asyncio", "uvloop")
 

@@ -28,14 +28,11 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
 from servers.base import BaseServer, Ready
-from servers.config import ServerConfig
+from servers.config import POLL, ServerConfig
 from servers.eventloop_protocol import LoopState, SessionProtocol
 from servers.trace import open_tracer
 
 log = logging.getLogger("fileproto.server")
-
-#: Seconds between the parent's looks at its loop processes and the stop flag.
-POLL = 0.2
 
 
 def uvloop_available() -> bool:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fileproto.session import Close, Receive, ServerSession, State, Work
+from servers.config import POLL
 from servers.connection import peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
 from servers.trace import Tracer
@@ -41,8 +42,6 @@ log = logging.getLogger("fileproto.server")
 HEADER_RECV = 1 << 16
 #: New connections taken per wake-up, so a flood cannot starve the others.
 ACCEPT_BATCH = 64
-#: Seconds between looks at the stop flag, and the pause after a failed accept.
-POLL = 0.2
 
 
 class Dispatching(Protocol):

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from fileproto.procinfo import wait_gone
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server_process import ServerProcess, ServerStartError
 from servers.registry import CLASSIC_KINDS, KINDS
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.smoke
 
@@ -91,11 +91,12 @@ def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
     """Even a session killed with SIGKILL (no teardown at all) leaves no server behind."""
     process, pids_file = _inner_session(tmp_path, WAIT_TO_BE_KILLED="1")
     try:
-        deadline = time.monotonic() + 120
-        while not pids_file.exists():
+
+        def started() -> bool:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "the inner session never started its servers"
-            time.sleep(0.05)
+            return pids_file.exists()
+
+        wait_for(started, timeout=120, what="the inner session to start its servers")
         pids = json.loads(pids_file.read_text())
         process.send_signal(signal.SIGKILL)
         process.wait(30)

@@ -30,6 +30,7 @@ from fileproto.cli import build_parser, main
 from fileproto.procinfo import process_tree, wait_gone
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.units import MIB
+from tests.helpers import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.smoke
 
@@ -82,15 +83,18 @@ def _server_files(server: RunningServer) -> list[str]:
 
 
 def _wait_for(path: Path, text: str, proc: subprocess.Popen[Any], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def shown() -> bool:
         if text in path.read_text(errors="replace"):
-            return
+            return True
         if proc.poll() is not None:
             pytest.fail(f"stress ended before {text!r}:\n{path.read_text(errors='replace')}")
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail(f"no {text!r} within {timeout}s:\n{path.read_text(errors='replace')}")
+        return False
+
+    try:
+        wait_for(shown, timeout=timeout, what=lambda: f"{text!r} in {path.read_text()!r}")
+    except WaitTimeout:
+        proc.kill()
+        raise
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 One module per command, each with a ``register(subparsers)``: :mod:`.serve`,
 :mod:`.files` (ls, get, put, rm), :mod:`.stress`, :mod:`.report` and :mod:`.check`
 (the load options ``fileproto stress`` shares with the pytest plugin are in
-:mod:`fileproto.stress.options`). Commands convert their arguments into the library's
+:mod:`fileproto.stress.load_arguments`). Commands convert their arguments into the library's
 typed options here, so library code never sees an ``argparse.Namespace``.
 """
 

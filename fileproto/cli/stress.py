@@ -29,7 +29,7 @@ from fileproto.results.document import load_results, write_document
 from fileproto.results.felt import Waiting
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
-from fileproto.stress.options import (
+from fileproto.stress.load_arguments import (
     add_load_options,
     add_probe_option,
     add_waiting_options,

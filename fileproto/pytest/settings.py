@@ -11,7 +11,7 @@ from fileproto.argtypes import positive_seconds
 from fileproto.cases.slowclients import DEFAULT_DEADLINE
 from fileproto.client import parse_address
 from fileproto.stress import Method
-from fileproto.stress.options import add_kind_options, add_load_options, add_probe_option
+from fileproto.stress.load_arguments import add_kind_options, add_load_options, add_probe_option
 from fileproto.wire.events import Dialect
 
 PREFIX = "fileproto-"
