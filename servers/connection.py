@@ -35,11 +35,17 @@ from servers.trace import Tracer, worker_name
 log = logging.getLogger("fileproto.server")
 
 #: Seconds a worker waits for a socket that would block before it gives the connection
-#: back. Long enough that a fast client on loopback, a scheduling slice behind, keeps
-#: its worker (a give-back costs a selector round trip, and a process pool worker's
-#: session travels twice); short enough that twenty slow links each delivering ten
-#: bursts a second take a fifth of one worker (20 x 10 x 1 ms).
+#: back: short, so that twenty slow links each delivering ten bursts a second take a
+#: fiftieth of one worker (20 x 10 x 1 ms).
 HOLD = 0.001
+#: A client that has moved at least FAST_BYTES of this exchange at FAST_RATE or more is
+#: fast: it is only behind because it waits for a core (fifty clients on two cores),
+#: and its worker waits up to FAST_HOLD for it. Giving it back would interleave fast
+#: transfers (every client then finishes late, measured 3-4x the per-client time of
+#: the 50-client matrix cases) and make a process pool's session travel for nothing.
+FAST_BYTES = 1 << 20
+FAST_RATE = 8 << 20
+FAST_HOLD = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +125,18 @@ def drive(sock: socket.socket, session: ServerSession, recv_size: int, give_back
             expired = False
             session.timed_out(time.monotonic())
             continue
-        left = session.deadline - time.monotonic()
+        now = time.monotonic()
+        left = session.deadline - now
         if give_back:
             if not writing and session.idle and left > HOLD:
                 # Between requests: the next one may be far off, and a client that sends
                 # it at once must queue behind the others, not keep its worker.
                 return GiveBack(False)
-            if _wait(fd, writing, min(HOLD, left)):
+            moved, rate = session.pace(now)
+            hold = FAST_HOLD if moved >= FAST_BYTES and rate >= FAST_RATE else HOLD
+            if _wait(fd, writing, min(hold, left)):
                 continue
-            if left > HOLD:
+            if left > hold:
                 return GiveBack(writing)
         else:
             queued = unsent_bytes(sock) if writing else None

@@ -70,10 +70,12 @@ class ServerSession:
         "_close",
         "_cmd",
         "_held",
+        "_moved",
         "_out",
         "_parser",
         "_piece",
         "_piece_last",
+        "_since",
         "_state",
         "_status",
         "deadlines",
@@ -105,6 +107,9 @@ class ServerSession:
         self._close: Close | None = None
         self._cmd: str | None = None  # the request being answered, for the trace
         self._status = "OK"
+        # Bytes moved both ways since the exchange (a request and its answer) began.
+        self._moved = 0
+        self._since = accepted_at
 
     # -- state ----------------------------------------------------------------------
 
@@ -126,6 +131,13 @@ class ServerSession:
         """Received bytes the session holds (a waiting connection: none)."""
         return 0 if self._parser is None else self._parser.held
 
+    def pace(self, now: float) -> tuple[int, float]:
+        """How the current exchange has gone so far: (bytes moved both ways, bytes per
+        second since its first byte). A driver deciding whether a client that would
+        block is only a little behind, or slow, reads it."""
+        elapsed = now - self._since
+        return self._moved, self._moved / elapsed if elapsed > 0 else float("inf")
+
     @property
     def deadline(self) -> float:
         """When the current wait ends (monotonic seconds): for bytes of a request, or
@@ -137,6 +149,9 @@ class ServerSession:
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes that arrived (``b""``: the peer closed its side)."""
         self.deadlines.received(len(data))
+        if self._moved == 0:
+            self._since = now  # the exchange begins with its first byte
+        self._moved += len(data)
         if self._parser is None:
             self._parser = RequestParser(self.limits.max_header)
         self._parser.receive_data(data)
@@ -148,6 +163,7 @@ class ServerSession:
         if count <= 0 or piece is None:
             return
         self.deadlines.progress(now)
+        self._moved += count
         if count < len(piece):
             self._piece = piece[count:]
             return
@@ -349,6 +365,7 @@ class ServerSession:
 
     def _response_done(self, now: float) -> None:
         self.served += 1
+        self._moved, self._since = 0, now
         self._emit("response", cmd=self._cmd, status=self._status)
         self._cmd, self._status = None, "OK"
         self._state = State.AWAITING_REQUEST
