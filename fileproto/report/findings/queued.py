@@ -1,21 +1,24 @@
 """Queued or served: what share of the clients' time went to each phase of their
-connections, from the timelines joined with the server's events."""
+connections (:mod:`fileproto.report.phases`), from the timelines joined with the
+server's events."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fileproto.report.cases import (
-    QUEUED,
-    SERVED,
-    SERVER_PHASES,
-    WAITING_ON_CLIENT,
-    WAITING_TO_CONNECT,
-    Case,
-)
+from fileproto.report.cases import Case
 from fileproto.report.findings.index import Index
 from fileproto.report.findings.topics import Finding
 from fileproto.report.findings.words import workers as workers_text
+from fileproto.report.phases import (
+    QUEUED,
+    REFUSED,
+    SERVED,
+    SERVER_PHASES,
+    UNSPLIT,
+    WAITING_ON_CLIENT,
+    WAITING_TO_CONNECT,
+)
 
 
 def phase_shares(case: Case) -> dict[str, float] | None:
@@ -70,16 +73,27 @@ def queued(index: Index, cases: Sequence[Case]) -> list[Finding]:
     ):  # fmt: skip
         mean = {p: sum(s.get(p, 0.0) for s in found) / len(found) for p in SERVER_PHASES}
         n = len(found)
+        parts = [
+            f"{mean[QUEUED]:.0%} of the clients' time was spent queued for a worker",
+            f"{mean[SERVED]:.0%} being served",
+            f"{mean[WAITING_ON_CLIENT]:.0%} waiting on the client (given back mid-request "
+            "or mid-response until its bytes came or it took more of the answer)",
+            f"{mean[WAITING_TO_CONNECT]:.0%} waiting to be accepted",
+        ]
+        if mean[UNSPLIT]:
+            parts.append(
+                f"{mean[UNSPLIT]:.0%} given back until a worker took the connection again "
+                "(a trace without 'ready' events: waiting on the client and in the queue "
+                "are not told apart there)"
+            )
+        if mean[REFUSED]:
+            parts.append(f"{mean[REFUSED]:.0%} refused at the connection cap")
         out.append(
             Finding(
                 "queued",
                 f"{model}, {top} clients on {workers_text(workers)}: "
-                f"{mean[QUEUED]:.0%} of the clients' time was spent queued for a worker, "
-                f"{mean[SERVED]:.0%} being served, {mean[WAITING_ON_CLIENT]:.0%} given back "
-                "until a worker took the connection again (waiting on the client's bytes, "
-                "then in the queue: the trace does not tell the two apart), "
-                f"{mean[WAITING_TO_CONNECT]:.0%} waiting to be accepted "
-                f"(mean over {n} case{'' if n == 1 else 's'}, from the server's events).",
+                + ", ".join(parts)
+                + f" (mean over {n} case{'' if n == 1 else 's'}, from the server's events).",
             )
         )
     return out
