@@ -23,7 +23,13 @@ from fileproto.report.findings import (
     render_findings_text,
 )
 from fileproto.report.ranktest import mann_whitney_p, smallest_p
-from tests.helpers.timeline_runs import simulated_case, simulated_run, without_timelines
+from tests.helpers.timeline_runs import (
+    refuse,
+    simulated_case,
+    simulated_run,
+    without_ready,
+    without_timelines,
+)
 
 pytestmark = pytest.mark.smoke
 
@@ -158,6 +164,41 @@ def test_queued_share_from_the_server_events() -> None:
         and f"{one['queued for a worker']:.0%} of the clients' time was spent queued" in t
         for t in texts
     )
+
+
+def test_waiting_on_the_client_is_told_apart_from_the_queue() -> None:
+    """The made-up server gives each connection back for 5% of its service time; the
+    client's bytes come (ready) after 3% and a worker takes it at 5%: 3 parts waiting on
+    the client, 2 queued for a worker. Without ready events (a trace from before them)
+    the two stay one phase, and the finding says it cannot split them."""
+    document = simulated_run(kinds=("thread",), clients=(50,), workers=(5,))
+    (case,) = load_cases(document)
+    shares = phase_shares(case)
+    assert shares is not None
+    waiting = sum(0.03 * 0.02 for _ in case.requests)  # service_s 0.02, 3% of it
+    whole = sum(r.end - r.connect for r in case.requests)
+    assert shares["waiting on the client"] == pytest.approx(waiting / whole, rel=1e-6)
+    assert "given back: the client, then the queue" not in shares
+    (text,) = _texts(findings([case]), "queued")
+    assert f"{shares['waiting on the client']:.0%} waiting on the client" in text
+    assert "not told apart" not in text
+    (old,) = load_cases(without_ready(document))
+    old_shares = phase_shares(old)
+    assert old_shares is not None and "waiting on the client" not in old_shares
+    assert old_shares["given back: the client, then the queue"] == pytest.approx(
+        waiting / whole * 5 / 3, rel=1e-6
+    )
+    (text,) = _texts(findings([old]), "queued")
+    assert "a trace without 'ready' events" in text
+
+
+def test_refused_clients_are_not_counted_as_queued() -> None:
+    bench = refuse(simulated_case("thread", 5, 1), [3, 4])
+    (case,) = load_cases({"benchmarks": [bench]})
+    shares = phase_shares(case)
+    assert shares is not None and shares["refused at the cap"] > 0
+    (text,) = _texts(findings([case]), "queued")
+    assert f"{shares['refused at the cap']:.0%} refused at the connection cap" in text
 
 
 def test_without_timelines_says_so() -> None:

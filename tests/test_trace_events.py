@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from fileproto.report.cases import SERVED, load_cases
+from fileproto.report.cases import load_cases
+from fileproto.report.phases import SERVED
+from fileproto.report.timeline import legend_phases, render_timeline_png
 from fileproto.report.trace_events import render_trace_events
 from fileproto.server_process import ServerProcess
-from tests.helpers.timeline_runs import simulated_case, simulated_run
+from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke
 
@@ -212,3 +214,203 @@ def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> No
     tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}
     assert workers <= tracks
     assert sum(e["ph"] == "X" and e["name"].startswith("serving conn") for e in trace) >= 4
+
+
+# -- the phases after a give-back, and refusals ---------------------------------------------
+
+
+def test_a_give_back_waits_on_the_client_until_ready_then_for_a_worker() -> None:
+    """The made-up connection: taken, given back mid-request, ready, taken again."""
+    (case,) = load_cases({"benchmarks": [simulated_case("thread", 1, 1)]})
+    (request,) = case.requests
+    events = case.conn_events()[request.port]
+    segments = case.segments(request, events)
+    # Consecutive segments of one phase (split at each event, e.g. "response") merged.
+    assert [p for p, _ in itertools.groupby(s.phase for s in segments)] == [
+        "waiting to be accepted", "queued for a worker", "being served",
+        "waiting on the client", "queued for a worker", "being served",
+    ]  # fmt: skip
+    at = {e.ev: e.at for e in events if e.ev in ("given_back", "ready")}
+    (waiting,) = [s for s in segments if s.phase == "waiting on the client"]
+    assert (waiting.start, waiting.end) == (at["given_back"], at["ready"])
+    after = segments[segments.index(waiting) + 1]
+    assert (after.phase, after.start) == ("queued for a worker", at["ready"])
+    # A trace from before the ready event: the give-back to the next take is one phase.
+    (old,) = load_cases(without_ready({"benchmarks": [simulated_case("thread", 1, 1)]}))
+    segments = old.segments(request, old.conn_events()[request.port])
+    phases = [p for p, _ in itertools.groupby(s.phase for s in segments)]
+    assert phases[3:] == ["given back: the client, then the queue", "being served"]
+
+
+def test_trace_events_split_the_wait_after_a_give_back() -> None:
+    document = {"benchmarks": [simulated_case("thread", 3, 1)]}
+    events = render_trace_events(load_cases(document))["traceEvents"]
+    waits = Counter(e["name"] for e in events if e["ph"] == "b" and e["cat"] == "server")
+    # Per connection: queued after accept and after ready, waiting on the client once.
+    assert waits == Counter({"waiting for a worker": 6, "waiting on the client": 3})
+    old = render_trace_events(load_cases(without_ready(document)))["traceEvents"]
+    waits = Counter(e["name"] for e in old if e["ph"] == "b" and e["cat"] == "server")
+    assert waits == Counter({"waiting for a worker": 3, "given back: the client, then a worker": 3})
+
+
+def test_refusals_join_by_their_own_peer() -> None:
+    bench = refuse(simulated_case("thread", 4, 1), [2, 3])
+    (case,) = load_cases({"benchmarks": [bench]})
+    joined = case.conn_events()
+    for request in case.requests[2:]:
+        (refusal,) = joined[request.port]
+        assert refusal.ev == "refused" and refusal.peer_port == request.port
+        phases = [s.phase for s in case.segments(request, [refusal])]
+        assert phases == ["waiting to be accepted", "refused at the cap"]
+    events = render_trace_events([case])["traceEvents"]
+    refused = sorted((e["args"]["conn"], e["args"]["peer"]) for e in events
+                     if e["name"] == "refused")  # fmt: skip
+    ports = [r.port for r in case.requests[2:]]
+    assert refused == [(f"refused-4000-{n}", f"127.0.0.1:{p}") for n, p in enumerate(ports)]
+    # A trace from before refusals had ids of their own ("-" for all): the same.
+    for event in bench["extra_info"]["server_events"]:
+        if event["ev"] == "refused":
+            event["conn"] = "-"
+    (old,) = load_cases({"benchmarks": [bench]})
+    assert {p: [e.ev for e in joined[p]] for p in ports} == {
+        p: [e.ev for e in old.conn_events()[p]] for p in ports
+    }
+    events = render_trace_events([old])["traceEvents"]
+    assert sorted(e["args"]["peer"] for e in events if e["name"] == "refused") == [
+        f"127.0.0.1:{p}" for p in ports
+    ]
+
+
+def test_the_legend_names_the_phases_the_rows_have(tmp_path: Path) -> None:
+    def phases_of(document: dict[str, Any]) -> tuple[str, ...]:
+        (case,) = load_cases(document)
+        joined = case.conn_events()
+        segments = [s for r in case.requests for s in case.segments(r, joined.get(r.port))]
+        render_timeline_png(case, tmp_path / "t.png")
+        assert (tmp_path / "t.png").read_bytes().startswith(PNG_MAGIC)
+        return legend_phases(segments, bool(case.server_events))
+
+    bench = simulated_case("thread", 4, 1)
+    main = ("waiting to be accepted", "queued for a worker", "being served",
+            "waiting on the client")  # fmt: skip
+    assert phases_of({"benchmarks": [bench]}) == main
+    old = without_ready({"benchmarks": [bench]})
+    assert phases_of(old) == (*main, "given back: the client, then the queue")
+    assert phases_of({"benchmarks": [refuse(bench, [3])]}) == (*main, "refused at the cap")
+    untraced = simulated_case("thread", 4, 1, traced=False)
+    assert phases_of({"benchmarks": [untraced]})[0] == "connecting"
+
+
+def _trace_of(trace_file: Path, origin: float) -> list[dict[str, Any]]:
+    events = []
+    for line in trace_file.read_text().splitlines():
+        event = json.loads(line)
+        event["at"] = event.pop("mono") - origin
+        events.append(event)
+    return events
+
+
+def _wait_for_lines(trace_file: Path, needle: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        text = trace_file.read_text() if trace_file.exists() else ""
+        if text.count(needle) >= count:
+            return
+        time.sleep(0.05)
+
+
+def test_a_real_slow_upload_waits_on_the_client_then_for_the_worker(tmp_path: Path) -> None:
+    """A real thread server (ready dispatch, one worker), an upload whose body comes in
+    pieces 50 ms apart: the worker gives the connection back between pieces, the server
+    writes ready when the next piece comes, and the report splits the two waits."""
+    trace_file = tmp_path / "trace.jsonl"
+    server = ServerProcess(
+        "thread", 1, tmp_path / "root", extra_args=["--trace", str(trace_file)]
+    ).start()
+    origin = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            connected = time.monotonic()
+            port = sock.getsockname()[1]
+            sock.sendall(b"UPLOAD slow.bin ")
+            for _ in range(6):
+                time.sleep(0.05)
+                sock.sendall(b"QUFB" * 1000)
+            sock.sendall(b"\r\n\r\n")
+            sent = time.monotonic()
+            answer = b""
+            while not answer.endswith(b"\r\n\r\n"):
+                chunk = sock.recv(65536)
+                assert chunk, "the server closed without answering"
+                answer += chunk
+            done = time.monotonic()
+        _wait_for_lines(trace_file, '"closed"', 1)
+    finally:
+        server.stop()
+    assert b"OK" in answer, answer
+    request = {"client": 0, "op": "UPLOAD", "port": port, "ok": True, "error": None,
+               "connect": 0.0, "connected": connected - origin, "sent": sent - origin,
+               "first_byte": done - origin, "done": done - origin}  # fmt: skip
+    bench = simulated_case("thread", 1, 1)
+    bench["extra_info"]["timeline"] = {"clients": [request], "probes": [], "bound": 100,
+                                       "dropped": 0}  # fmt: skip
+    bench["extra_info"]["server_events"] = _trace_of(trace_file, origin)
+    (case,) = load_cases({"benchmarks": [bench]})
+    (timed,) = case.requests
+    events = case.conn_events()[port]
+    assert sum(e.ev == "ready" for e in events) >= 3, [e.ev for e in events]
+    phases = [s.phase for s in case.segments(timed, events)]
+    assert "given back: the client, then the queue" not in phases
+    waits = [i for i, p in enumerate(phases) if p == "waiting on the client"]
+    assert len(waits) >= 3
+    # Each wait on the client ends where the connection queues for the worker again.
+    assert all(phases[i + 1] == "queued for a worker" for i in waits if i + 1 < len(phases))
+    names = Counter(e["name"] for e in render_trace_events([case])["traceEvents"]
+                    if e["ph"] == "b")  # fmt: skip
+    assert names["waiting on the client"] == len(waits)
+
+
+def test_real_refusals_have_ids_of_their_own(tmp_path: Path) -> None:
+    """A real server capped at one connection: the next two are refused, each with a
+    conn id of its own, and each joins its client by its peer."""
+    trace_file = tmp_path / "trace.jsonl"
+    server = ServerProcess(
+        "thread", 1, tmp_path / "root",
+        extra_args=["--trace", str(trace_file), "--max-connections", "1"],
+    ).start()  # fmt: skip
+    origin = time.monotonic()
+    ports = []
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as held:
+            _wait_for_lines(trace_file, '"accepted"', 1)
+            for _ in range(2):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                    ports.append(sock.getsockname()[1])
+                    answer = b""
+                    while not answer.endswith(b"\r\n\r\n"):
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        answer += chunk
+                    assert b"busy" in answer.lower(), answer
+            _wait_for_lines(trace_file, '"refused"', 2)
+            held.close()
+    finally:
+        server.stop()
+    events = _trace_of(trace_file, origin)
+    refusals = [e for e in events if e["ev"] == "refused"]
+    assert len(refusals) == 2
+    assert len({e["conn"] for e in refusals}) == 2
+    assert all(e["conn"].startswith("refused-") for e in refusals)
+    bench = simulated_case("thread", 2, 1)
+    bench["extra_info"]["timeline"] = {
+        "clients": [{"client": i, "op": "LIST", "port": p, "ok": False, "error": "busy",
+                     "connect": 0.0, "connected": None, "sent": None, "first_byte": None,
+                     "done": None} for i, p in enumerate(ports)],
+        "probes": [], "bound": 100, "dropped": 0,
+    }  # fmt: skip
+    bench["extra_info"]["server_events"] = events
+    (case,) = load_cases({"benchmarks": [bench]})
+    joined = case.conn_events()
+    for port in ports:
+        assert [e.ev for e in joined[port]] == ["refused"]

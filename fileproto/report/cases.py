@@ -16,19 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fileproto.load.latency import PROBE_TIMEOUT
+from fileproto.report.phases import CLIENT_PHASES, Segment, server_segments
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
-
-#: Phases of a client request as the client saw them, in order.
-CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
-#: Phases once the server's events are joined in.
-WAITING_TO_CONNECT = "waiting to be accepted"
-QUEUED = "queued for a worker"
-SERVED = "being served"
-#: Given back until taken again: waiting on the client's bytes, then for a worker (the
-#: trace has no event for the moment the bytes came, so the two are one phase).
-WAITING_ON_CLIENT = "given back: the client, then the queue"
-SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
 
 
 def _number(value: Any) -> float | None:
@@ -182,16 +172,6 @@ class ServerEvent:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A stretch of one request's time in one phase; ``worker`` while being served."""
-
-    phase: str
-    start: float
-    end: float
-    worker: str | None = None
-
-
-@dataclass(frozen=True)
 class Case:
     """A case of the run: its record and what the report reads beside it."""
 
@@ -229,51 +209,20 @@ class Case:
                 port_of.setdefault(event.conn, port)
         joined: dict[int, list[ServerEvent]] = {}
         for event in sorted(self.server_events, key=lambda e: e.at):
-            # An event with a peer of its own joins by it: refusals share one conn id.
+            # A refusal joins by its own peer: its conn ("refused-PID-N") has no
+            # "accepted" event to name the port.
             port = event.peer_port if event.ev == "refused" else port_of.get(event.conn)
             if port is not None:
                 joined.setdefault(port, []).append(event)
         return joined
 
     def segments(self, request: Request, events: Sequence[ServerEvent] | None) -> list[Segment]:
-        """The request's time split into phases. With the server's events of its
-        connection: waiting to be accepted, queued for a worker (until taken), being
-        served (until given back, answered or closed), given back (until taken again);
-        else the client's own phases."""
+        """The request's time split into phases: with the server's events of its
+        connection, the server's (:func:`.phases.server_segments`); else the client's
+        own."""
         if not events:
             return [Segment(p, s, e) for p, s, e in request.client_phases()]
         return server_segments(request, events)
-
-
-def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Segment]:
-    end = request.end
-    accepted = next((e.at for e in events if e.ev == "accepted"), None)
-    out: list[Segment] = []
-    cursor = request.connect
-    if accepted is not None:
-        out.append(Segment(WAITING_TO_CONNECT, cursor, max(cursor, accepted)))
-        cursor = max(cursor, accepted)
-    # What the connection is doing from `cursor` on, until the next event changes it.
-    phase, worker = QUEUED, None
-    for event in events:
-        if event.ev not in ("taken", "given_back", "response", "closed"):
-            continue
-        at = min(max(event.at, cursor), max(end, cursor))
-        if at > cursor:
-            out.append(Segment(phase, cursor, at, worker))
-        cursor = at
-        if event.ev == "taken":
-            phase, worker = SERVED, event.worker
-        elif event.ev == "given_back":
-            phase, worker = WAITING_ON_CLIENT, None
-        elif event.ev == "closed":
-            break
-        # After "response" the worker still holds the connection (it reads the next
-        # request, or closes it), so the phase stays as it was.
-    if end > cursor:
-        # The answer's last bytes on their way to the client.
-        out.append(Segment(phase, cursor, end, worker))
-    return out
 
 
 def _timeline(info: Mapping[str, Any]) -> tuple[tuple[Request, ...], tuple[Probe, ...], int, bool]:

@@ -2,10 +2,12 @@
 
 With the server's events joined in (by the client's local port), each row shows the
 request waiting to be accepted (until the server accepted it), queued for a worker
-(until a worker took it), being served, and given back (the worker gave the connection
-back to wait on the client's bytes, until a worker took it again: the trace does not
-say when the bytes came, so any wait in the queue after that is in it too); each row
-ends with the worker(s) that served it. Without server events (a server of someone
+(until a worker took it), being served, waiting on the client (the worker gave the
+connection back mid-request or mid-response, until the client's bytes came or it took
+more of the answer: the trace's ``ready``), and queued for a worker again until one took
+it (:mod:`.phases`); each row ends with the worker(s) that served it. A trace without
+``ready`` events shows the give-back to the next take as one phase, and a refused
+connection its refusal. Without server events (a server of someone
 else's, or tracing off), the rows show the client's own phases: connecting, sending,
 waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
 its latency per probe: from the time it was due (filled) and from its start (hollow).
@@ -19,15 +21,7 @@ from typing import Any
 
 from fileproto.cases.slowclients import DISPATCH_LABELS
 from fileproto.load.latency import PROBE_TIMEOUT
-from fileproto.report.cases import (
-    CLIENT_PHASES,
-    QUEUED,
-    SERVED,
-    WAITING_ON_CLIENT,
-    WAITING_TO_CONNECT,
-    Case,
-    Segment,
-)
+from fileproto.report.cases import Case
 from fileproto.report.order import (
     kind_label,
     kind_order,
@@ -36,18 +30,31 @@ from fileproto.report.order import (
     server_workers_key,
     size_text,
 )
+from fileproto.report.phases import (
+    CLIENT_PHASES,
+    MAIN_SERVER_PHASES,
+    QUEUED,
+    REFUSED,
+    SERVED,
+    SERVER_PHASES,
+    UNSPLIT,
+    WAITING_ON_CLIENT,
+    WAITING_TO_CONNECT,
+    Segment,
+)
 
 COLOURS = {
     WAITING_TO_CONNECT: "#c7c7c7",
     QUEUED: "#f28e2b",
     SERVED: "#4e79a7",
     WAITING_ON_CLIENT: "#a0cbe8",
+    UNSPLIT: "#d4a6c8",
+    REFUSED: "#ff9d9a",
     "connecting": "#c7c7c7",
     "sending": "#b07aa1",
     "waiting for first byte": "#f28e2b",
     "receiving": "#4e79a7",
 }
-_SERVER_ORDER = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
 
 
 def telling_cases(cases: Sequence[Case]) -> list[Case]:
@@ -158,7 +165,7 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
     lanes.set_xlim(0, end * 1.08 or 1.0)
     lanes.grid(True, axis="x", alpha=0.3)
     figure.suptitle(title_of(case), fontsize=11, x=0.01, ha="left")
-    phases = _SERVER_ORDER if traced else CLIENT_PHASES
+    phases = legend_phases([s for _, segments in rows for s in segments], traced)
     _legend(lanes, phases, any(not r.ok for r in requests), traced)
     notes = []
     if case.dropped:
@@ -177,6 +184,15 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
         lanes.set_xlabel("seconds from the case's start")
     figure.tight_layout()
     figure.savefig(os.fspath(path), format="png")
+
+
+def legend_phases(segments: Sequence[Segment], traced: bool) -> tuple[str, ...]:
+    """The phases the legend names: the client's own without server events; else the
+    main server phases, and the others only where a row has them."""
+    if not traced:
+        return CLIENT_PHASES
+    present = {s.phase for s in segments}
+    return tuple(p for p in SERVER_PHASES if p in MAIN_SERVER_PHASES or p in present)
 
 
 def _legend(ax: Any, phases: Sequence[str], failures: bool, traced: bool) -> None:

@@ -8,9 +8,11 @@ server worker, ``cat`` "server", with a "serving conn N" slice from each time th
 took the connection to when it gave it back, answered or closed it. The format allows
 complete slices on one track only if they nest perfectly, so slices that would overlap
 (one asyncio loop serves many connections at once) go on further tracks of the same
-name ("loop:812 #2"). Waiting for a worker (accepted or given back, until taken) and
-the LIST probes (several in flight when the server is slow) are async slices (``ph``
-"b"/"e", one id per connection or probe), which the viewers stack per process;
+name ("loop:812 #2"). The waits of a connection that no worker holds and the LIST
+probes (several in flight when the server is slow) are async slices (``ph`` "b"/"e",
+one id per connection or probe), which the viewers stack per process: "waiting for a
+worker" (accepted, or ``ready`` after a give-back, until taken), "waiting on the client"
+(given back mid-request or mid-response, until ``ready``), and "idle" between requests;
 refusals and deadline closes are instant events.
 Times are microseconds from the case's start.
 """
@@ -22,8 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fileproto.report.cases import Case, ServerEvent
+from fileproto.report.phases import give_back_end
 
 _US = 1e6
+#: The async slices of a connection held by no worker (docs/trace.md's events).
+WAITING_FOR_WORKER = "waiting for a worker"  # accepted, or ready, until taken
+WAITING_ON_CLIENT = "waiting on the client"  # given back mid-request/response, until ready
+GIVEN_BACK = "given back: the client, then a worker"  # until taken, in a trace without ready
+IDLE = "idle: the next request, then a worker"  # given back between requests, until taken
 #: Track order inside a case: clients, then the server's workers.
 _SORT_CLIENT, _SORT_SERVER = 0, 100_000
 
@@ -145,20 +153,29 @@ def _server_tracks(process: _Process, events: Sequence[ServerEvent], end_of_case
     serving: list[tuple[str, float, float, dict[str, Any]]] = []
     for conn, mine in by_conn.items():
         peer = next((e.peer for e in mine if e.peer), None)
-        waiting_since: float | None = None
+        waiting: tuple[str, float] | None = None  # (what it waits for, since)
         held: tuple[str, float] | None = None  # (worker, since)
         answered_by: str | None = None  # the worker that sent the last response
-        for event in mine:
-            if event.ev in ("accepted", "given_back"):
-                waiting_since = event.at
+        for i, event in enumerate(mine):
             if event.ev == "refused":
-                process.instant(f"refused conn {conn}", "server", event.at,
-                                {"peer": peer, **_plain(event.extra)})  # fmt: skip
+                # Its own peer: a trace from before refusals had ids of their own gave
+                # every refusal the conn "-".
+                args = {"conn": conn, "peer": event.peer, **_plain(event.extra)}
+                process.instant("refused", "server", event.at, args)
+                continue
+            if waiting is not None and event.ev in ("taken", "ready", "closed"):
+                name, since = waiting
+                if event.ev == "ready" and name == WAITING_ON_CLIENT:
+                    process.wait(name, conn, since, event.at, {"conn": conn, "peer": peer})
+                    waiting = (WAITING_FOR_WORKER, event.at)
+                elif event.ev == "taken" or (event.ev == "closed" and event.at > since):
+                    process.wait(name, conn, since, event.at, {"conn": conn, "peer": peer})
+                    waiting = None
+            if event.ev == "accepted":
+                waiting = (WAITING_FOR_WORKER, event.at)
+            elif event.ev == "given_back":
+                waiting = (_given_back_wait(mine, i), event.at)
             if event.ev == "taken":
-                if waiting_since is not None:
-                    process.wait("waiting for a worker", conn, waiting_since, event.at,
-                                 {"conn": conn, "peer": peer})  # fmt: skip
-                    waiting_since = None
                 held, answered_by = (event.worker or "worker ?", event.at), None
             elif event.ev in ("given_back", "response", "closed") and held is not None:
                 args = {"conn": conn, "peer": peer, "ended by": event.ev, **_plain(event.extra)}
@@ -175,14 +192,16 @@ def _server_tracks(process: _Process, events: Sequence[ServerEvent], end_of_case
         if held is not None:
             serving.append((held[0], held[1], max(held[1], end_of_case),
                             {"conn": conn, "peer": peer, "ended by": "end of trace"}))  # fmt: skip
-        if waiting_since is not None:
-            closed = next((e.at for e in mine if e.ev == "closed" and e.at >= waiting_since), None)
-            if closed is not None and closed > waiting_since:
-                process.wait("waiting for a worker", conn, waiting_since, closed,
-                             {"conn": conn, "peer": peer})  # fmt: skip
     for worker, start, end, args in sorted(serving, key=lambda s: s[1]):
         track = process.track(worker, "server", sort_of.get(worker, _SORT_SERVER + 9_999))
         process.slices(track, [(f"serving conn {args['conn']}", start, end, args)])
+
+
+def _given_back_wait(events: Sequence[ServerEvent], i: int) -> str:
+    """The async slice a connection given back at ``events[i]`` waits in."""
+    if events[i].extra.get("why") == "idle":
+        return IDLE
+    return GIVEN_BACK if give_back_end(events, i) == "taken" else WAITING_ON_CLIENT
 
 
 def _plain(extra: Any) -> dict[str, Any]:

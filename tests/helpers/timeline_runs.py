@@ -68,9 +68,12 @@ def simulated_case(
              "peer": f"127.0.0.1:{port}"},
             {"at": taken, "conn": conn, "ev": "taken", "worker": worker},
             {"at": taken + 0.001, "conn": conn, "ev": "header", "cmd": operation, "worker": worker},
-            # The worker waits on the client's bytes for a moment, mid-request.
+            # The worker waits on the client's bytes for a moment, mid-request; they
+            # come (ready), and the connection waits for the worker again.
             {"at": taken + service_s * 0.4, "conn": conn, "ev": "given_back", "why": "read",
              "worker": worker},
+            {"at": taken + service_s * 0.43, "conn": conn, "ev": "ready", "writing": False,
+             "worker": None},
             {"at": taken + service_s * 0.45, "conn": conn, "ev": "taken", "worker": worker},
             {"at": answered, "conn": conn, "ev": "response", "cmd": operation, "status": "OK",
              "worker": worker},
@@ -161,6 +164,41 @@ def simulated_run(
         "datetime": "2026-12-03T09:00:00+00:00",
         "version": "5.1.0",
     }  # fmt: skip
+
+
+def without_ready(document: dict[str, Any]) -> dict[str, Any]:
+    """The run as a server from before the ``ready`` event would have traced it."""
+    out = copy.deepcopy(document)
+    for bench in out["benchmarks"]:
+        info = bench["extra_info"]
+        info["server_events"] = [e for e in info.get("server_events", []) if e["ev"] != "ready"]
+    return out
+
+
+def refuse(bench: dict[str, Any], clients: list[int], pid: int = 4000) -> dict[str, Any]:
+    """The entry with ``clients`` refused at the connection cap: never accepted, each
+    refusal with its own conn id ("refused-PID-N", docs/trace.md), the client failed
+    with the server's busy answer."""
+    out = copy.deepcopy(bench)
+    info = out["extra_info"]
+    requests = {r["client"]: r for r in info["timeline"]["clients"]}
+    ports = {requests[c]["port"] for c in clients}
+    conns = {e["conn"] for e in info["server_events"]
+             if e["ev"] == "accepted" and int(e["peer"].rpartition(":")[2]) in ports}  # fmt: skip
+    events = [e for e in info["server_events"] if e["conn"] not in conns]
+    for n, client in enumerate(clients):
+        request = requests[client]
+        refused = request["connect"] + 0.0003
+        events.append(
+            {"at": refused, "conn": f"refused-{pid}-{n}", "ev": "refused", "worker": None,
+             "peer": f"127.0.0.1:{request['port']}", "reason": "busy: too many connections"}
+        )  # fmt: skip
+        request.update(ok=False, error="busy: server busy", sent=refused + 0.0001,
+                       first_byte=refused + 0.0002, done=refused + 0.0003)  # fmt: skip
+    info["server_events"] = sorted(events, key=lambda e: e["at"])
+    info["successes"] -= len(clients)
+    info["failures"] += len(clients)
+    return out
 
 
 def without_timelines(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""A client request's time split into phases, from the client's own marks or, with the
+server's events of its connection (docs/trace.md), by what the server did with it.
+
+The server's events split a request into: waiting to be accepted (until ``accepted``),
+queued for a worker (until ``taken``), being served (until ``given_back``, or to the
+end), and, after a worker gave the connection back mid-request or mid-response, waiting
+on the client (its bytes, or room to send) until ``ready``, then queued for a worker
+again until the next ``taken``. A trace written before servers had ``ready`` cannot
+tell those two apart: that stretch is one phase, :data:`UNSPLIT`. A connection refused
+at the cap waits to be accepted until ``refused``, then gets its refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fileproto.report.cases import Request, ServerEvent
+
+#: Phases of a client request as the client saw them, in order.
+CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
+#: Phases once the server's events are joined in.
+WAITING_TO_CONNECT = "waiting to be accepted"
+QUEUED = "queued for a worker"
+SERVED = "being served"
+#: Given back mid-request or mid-response, until ``ready``: the client's bytes came, or
+#: it took some of the answer (room to send).
+WAITING_ON_CLIENT = "waiting on the client"
+#: Given back until taken again, in a trace without ``ready``: waiting on the client's
+#: bytes, then for a worker, as one phase.
+UNSPLIT = "given back: the client, then the queue"
+#: Refused at the connection cap: the server's refusal on its way, then closed.
+REFUSED = "refused at the cap"
+#: Every server phase, in the order the timeline's legend lists them.
+SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT, UNSPLIT, REFUSED)
+#: The phases every traced timeline shows in its legend; the others only where present.
+MAIN_SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
+
+#: The events that change a connection's phase.
+_PHASE_EVENTS = ("taken", "given_back", "ready", "response", "closed", "refused")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one request's time in one phase; ``worker`` while being served."""
+
+    phase: str
+    start: float
+    end: float
+    worker: str | None = None
+
+
+def give_back_end(events: Sequence[ServerEvent], i: int) -> str | None:
+    """What ends the wait of a connection given back at ``events[i]``: "ready" (the
+    client moved: from there it waits for a worker), "taken" with no ``ready`` before
+    it (a trace from before servers wrote it, or bytes already buffered: the wait
+    cannot be split), "closed", or None (the events end first)."""
+    for later in events[i + 1 :]:
+        if later.ev in ("ready", "taken", "closed"):
+            return later.ev
+    return None
+
+
+def _after_give_back(events: Sequence[ServerEvent], i: int, request_start: float) -> str:
+    """The phase a connection enters when a worker gives it back (``events[i]``)."""
+    given = events[i]
+    if given.extra.get("why") == "idle":
+        # Between requests. One given back before this request began was waiting for
+        # it; from the request's start the server reads its header and queues it (no
+        # event marks the header's arrival), as after ``accepted``.
+        return QUEUED if given.at < request_start else WAITING_ON_CLIENT
+    return UNSPLIT if give_back_end(events, i) == "taken" else WAITING_ON_CLIENT
+
+
+def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Segment]:
+    """The request's phases from the server's events of its connection (time order)."""
+    end = request.end
+    accepted = next((e.at for e in events if e.ev in ("accepted", "refused")), None)
+    out: list[Segment] = []
+    cursor = request.connect
+    if accepted is not None:
+        out.append(Segment(WAITING_TO_CONNECT, cursor, max(cursor, accepted)))
+        cursor = max(cursor, accepted)
+    # What the connection is doing from `cursor` on, until the next event changes it.
+    phase, worker = QUEUED, None
+    for i, event in enumerate(events):
+        if event.ev not in _PHASE_EVENTS:
+            continue
+        at = min(max(event.at, cursor), max(end, cursor))
+        if at > cursor:
+            out.append(Segment(phase, cursor, at, worker))
+        cursor = at
+        if event.ev == "taken":
+            phase, worker = SERVED, event.worker
+        elif event.ev == "given_back":
+            phase, worker = _after_give_back(events, i, request.connect), None
+        elif event.ev == "ready" and phase == WAITING_ON_CLIENT:
+            phase = QUEUED
+        elif event.ev == "refused":
+            phase, worker = REFUSED, None
+        elif event.ev == "closed":
+            break
+        # After "response" the worker still holds the connection (it reads the next
+        # request, or closes it), so the phase stays as it was.
+    if end > cursor:
+        # The answer's last bytes on their way to the client.
+        out.append(Segment(phase, cursor, end, worker))
+    return out
