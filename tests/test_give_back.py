@@ -42,8 +42,11 @@ LONG = "60"  # seconds: deadlines that must not fire during a test
 @contextlib.contextmanager
 def one_worker(pool: ServerPool, kind: str, *args: str) -> Iterator[tuple[RunningServer, Path]]:
     skip_if_target(pool)
-    trace = Path(pool.base) / f"give-back-{kind}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
-    server = pool.start(kind, 1, "--trace", str(trace), *args)
+    # The plugin traces its servers unless told not to; then the test asks for it.
+    own = Path(pool.base) / f"give-back-{kind}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
+    extra = () if pool.options.trace else ("--trace", str(own))
+    server = pool.start(kind, 1, *extra, *args)
+    trace = own if server.trace is None else Path(server.trace.path)
     try:
         yield server, trace
     finally:
