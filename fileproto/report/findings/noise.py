@@ -74,7 +74,7 @@ def noise_of(cases: Sequence[Case]) -> Noise:
     basis = (
         f"One round per case, so no rank test: differences under {NOISE_FLOOR:g}x are held "
         "back, a fixed threshold (single-round figures of this matrix move by about +/-30% "
-        "between runs on the same machine, README \"Performance\"). With one round the run "
+        'between runs on the same machine, README "Performance"). With one round the run '
         "has no measure of its own noise: cases that look alike (one client on different "
         "server-worker counts) can differ by a real effect. Run --fileproto-rounds 5 for a "
         "rank test."

@@ -61,7 +61,9 @@ def scaling(index: Index, noise: Noise) -> list[Finding]:
     return out
 
 
-def _pairs(index: Index, model: str, clients: int, fewer: int, more: int) -> list[tuple[Case, Case]]:
+def _pairs(
+    index: Index, model: str, clients: int, fewer: int, more: int
+) -> list[tuple[Case, Case]]:
     return [
         (a, b)
         for op, size in index.pairs()
