@@ -120,10 +120,11 @@ def workers_help(index: Index, noise: Noise) -> list[Finding]:
             if ends.n and ends.slower > ends.n / 2:
                 worst = max(zip(ends.ratios, ends_pairs, strict=True), key=lambda x: x[0])[1][0]
                 r = worst.result
+                path = _path(index, model, r.operation, float(r.size_mib), clients)
                 verdict = (
                     f"more workers made clients slower: {most} workers instead of {fewest} "
                     f"were slower beyond noise in {ends.slower} of {ends.n} operation/size "
-                    f"pairs (at the most, {_path(index, model, r.operation, float(r.size_mib), clients)})"
+                    f"pairs (at the most, {path})"
                 )
             elif helped_to == fewest:
                 verdict = f"adding workers beyond {fewest} did not help"
