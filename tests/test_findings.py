@@ -21,7 +21,6 @@ from fileproto.report.findings import (
     noise_of,
     phase_shares,
     render_findings_markdown,
-    render_findings_text,
 )
 from fileproto.report.ranktest import mann_whitney_p, smallest_p
 from tests.helpers.timeline_runs import (
@@ -349,9 +348,8 @@ def _flat(document: dict[str, Any], kind: str) -> None:
     for bench in document["benchmarks"]:
         info = bench["extra_info"]
         key = (info["operation"], info["size_mib"], info["client_workers"])
-        if info["server_kind"] == kind:
-            if info["server_workers"] == 1:
-                first[key] = (info["avg_time_s"], info["aggregate_Bps"])
+        if info["server_kind"] == kind and info["server_workers"] == 1:
+            first[key] = (info["avg_time_s"], info["aggregate_Bps"])
     for bench in document["benchmarks"]:
         info = bench["extra_info"]
         if info["server_kind"] == kind:
@@ -369,8 +367,10 @@ def test_workers_compares_the_ends_and_says_made_slower() -> None:
     cases = load_cases(document)
     by_id = {c.id: c.result.avg_time_s for c in cases}
     (text,) = _texts(findings(cases), "workers")
-    assert text.startswith("process pool, 50 clients: more workers made clients slower: "
-                           "50 workers instead of 1 were slower beyond noise in 1 of 1")  # fmt: skip
+    assert text.startswith(
+        "process pool, 50 clients: more workers made clients slower: "
+        "50 workers instead of 1 were slower beyond noise in 1 of 1"
+    )
     path = " -> ".join(f"{by_id[f'process-UPLOAD-10MiB-c50-w{w}']:.3f} s" for w in (1, 5, 50))
     assert f"UPLOAD 10 MiB, 50 clients: {path} on 1 / 5 / 50 workers" in text
     assert "5 workers instead of 1: 1.40x the time (within noise in 1 of 1)" in text
