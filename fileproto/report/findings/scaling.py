@@ -179,11 +179,13 @@ def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
         if not growing or not flat:
             continue
         for model, pairs, slower in growing:
+            sizes = f"{len(pairs)} size{'' if len(pairs) == 1 else 's'}"
             a, _ = max(pairs, key=lambda p: p[1].result.avg_time_s / p[0].result.avg_time_s)
             size = float(a.result.size_mib)
             label = f"{op} {size_text(int(size) if size.is_integer() else size)} MiB"
             others = " and ".join(
-                f"{other}'s stays flat (within noise in all {len(o_pairs)} sizes; "
+                f"{other}'s stays flat (within noise in {len(o_pairs)} of {len(o_pairs)} "
+                f"size{'' if len(o_pairs) == 1 else 's'}; "
                 f"{aggregate(other, op, size)})"
                 for other, o_pairs in flat
             )
@@ -192,7 +194,8 @@ def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
                     "workers",
                     f"{op} with {top} clients: {model}'s time grows with server workers on "
                     f"the machine that ran this ({most} workers instead of {fewest}: slower "
-                    f"beyond noise in {slower} of {len(pairs)} sizes; aggregate throughput of "
+                    f"beyond noise in {slower} of {sizes}; "
+                    "aggregate throughput of "
                     f"{label} on {' / '.join(map(str, index.workers))} workers: "
                     f"{aggregate(model, op, size)}), while {others}.",
                 )
