@@ -467,3 +467,21 @@ def test_a_made_up_slow_case_with_few_probes_is_not_ranked() -> None:
     texts = _texts(found, "responsiveness")
     assert any("count from each probe's actual start, one probe at a time" in t for t in texts)
     assert any("too few probes to rank" in t and "over 3 probes" in t for t in texts)
+
+
+def test_worst_probe_case_tied_at_the_timeout_says_so() -> None:
+    """An old run (no probe_sent_s): two cases' p99 at the 5 s timeout over 3 probes. The
+    worst named is the one with the higher p50, with the tie and the probe count said."""
+    document = without_timelines(simulated_run(kinds=("thread",), clients=(1, 5, 50)))
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        del info["probe_sent_s"]
+        if info["client_workers"] > 1:
+            p50 = 0.3 if info["client_workers"] == 50 and info["server_workers"] == 1 else 0.1
+            info["probe_s"] = {"count": 3, "p50": p50, "p90": 5.0, "p99": 5.0, "max": 5.0}
+    text, note = _texts(findings(load_cases(document)), "responsiveness")
+    assert "at its worst, p50 300.0 ms, p99 5,000.0 ms" in text
+    assert "4 cases share this p99, the 5 s probe timeout; this one has the highest p50" in text
+    assert "only 3 probes, too few for a p99 to rank cases by" in text
+    assert "beside 50 clients (UPLOAD 10 MiB on 1 worker)" in text
+    assert "coordinated omission" in note

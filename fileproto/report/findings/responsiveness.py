@@ -43,6 +43,24 @@ def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
     return None, uncorrected
 
 
+#: Fewer probes than this in a case are too few for a p99 to rank it by.
+FEW_PROBES = 10
+
+
+def _worst_caveat(worst: Percentiles, others: Sequence[Percentiles]) -> str:
+    """Why the worst case's rank is weak, if it is: a p99 shared with other cases (as
+    at the probe timeout, in runs that counted a waiting probe as the timeout), or a
+    handful of probes."""
+    notes = []
+    tied = sum(1 for p in others if abs(p.p99 - worst.p99) < 1e-9)
+    if tied > 1:
+        at = f", the {PROBE_TIMEOUT:g} s probe timeout" if worst.p99 >= PROBE_TIMEOUT else ""
+        notes.append(f"{tied} cases share this p99{at}; this one has the highest p50")
+    if worst.count < FEW_PROBES:
+        notes.append(f"only {worst.count} probes, too few for a p99 to rank cases by")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def _uncorrected_run(cases: Sequence[Case]) -> bool:
     """The run predates timing probes from their due time: no case has probe_sent_s."""
     measured = [c for c in cases if c.result.probe_s is not None]
@@ -108,7 +126,8 @@ def responsiveness(index: Index, cases: Sequence[Case]) -> list[Finding]:
                 f"{model}: the LIST probe (a new connection every 100 ms) was answered in "
                 f"{_probe_text(lp, lu)}, beside {clients(lc.result.client_workers)} "
                 f"({lc.result.operation} {size_text(lc.result.size_mib)} MiB); at its worst, "
-                f"{_probe_text(hp, hu)}{_unanswered(hc)}, beside "
+                f"{_probe_text(hp, hu)}{_unanswered(hc)}"
+                f"{_worst_caveat(hp, [f[0] for _, f in mine if f[0] is not None])}, beside "
                 f"{clients(hc.result.client_workers)} ({hc.result.operation} "
                 f"{size_text(hc.result.size_mib)} MiB on {workers(hc.result.server_workers)}).",
             )
@@ -126,10 +145,6 @@ def responsiveness(index: Index, cases: Sequence[Case]) -> list[Finding]:
         )
     out += _scenarios(cases)
     return out
-
-
-#: Fewer probes than this in a case are too few for a p99 to rank it by.
-FEW_PROBES = 10
 
 
 def _scenarios(cases: Sequence[Case]) -> list[Finding]:
