@@ -85,10 +85,7 @@ def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Seg
         cursor = max(cursor, accepted)
     # What the connection is doing from `cursor` on, until the next event changes it.
     phase, worker = QUEUED, None
-    answered = False
     for i, event in enumerate(events):
-        if event.ev == "response" and event.at >= request.connect:
-            answered = True
         if event.ev not in _PHASE_EVENTS:
             continue
         at = min(max(event.at, cursor), max(end, cursor))
@@ -98,11 +95,6 @@ def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Seg
         if event.ev == "taken":
             phase, worker = SERVED, event.worker
         elif event.ev == "given_back":
-            if answered and event.extra.get("why") == "idle":
-                # Given back idle after this request's answer, its last bytes still on
-                # their way to the client: the request is over on the server's side,
-                # not waiting on the client (the trace events call it idle).
-                continue
             phase, worker = _after_give_back(events, i, request.connect), None
         elif event.ev == "ready" and phase == WAITING_ON_CLIENT:
             phase = QUEUED
