@@ -96,7 +96,7 @@ def test_full_run_as_a_reader_sees_it(browser: Browser, tmp_path: Path) -> None:
     # The findings, as computed, are what the page shows first.
     expected = [f.text for f in findings(load_cases(FULL_RUN))]
     assert view["findings"] == expected
-    assert any("differences under 1.88x are held back" in t for t in view["findings"])
+    assert any("differences under 1.5x are held back" in t for t in view["findings"])
     # The classic table per kind: 54 cases each, none marked (no failure in this run).
     results = [t for t in view["tables"] if t["cls"] == "results"]
     assert [(t["title"], t["rows"], t["marked"]) for t in results] == [

@@ -123,6 +123,9 @@ def simulated_case(
         "probe_s": {"count": len(probes), "p50": 0.001, "p90": 0.001, "p99": 0.051,
                     "max": 0.051},
         "probe_failures": 0,
+        # From each probe's actual start: the late probe took 1 ms once sent.
+        "probe_sent_s": {"count": len(probes), "p50": 0.001, "p90": 0.001, "p99": 0.001,
+                         "max": 0.001},
         "timeline": {"clients": requests, "probes": probes, "bound": 10000, "dropped": 0},
     }  # fmt: skip
     if traced:
@@ -148,11 +151,16 @@ def simulated_run(
     clients: tuple[int, ...] = (1, 50),
     workers: tuple[int, ...] = (1, 5),
     traced: bool = True,
+    operations: tuple[str, ...] = ("UPLOAD",),
+    sizes: tuple[int, ...] = (10,),
 ) -> dict[str, Any]:
-    """A whole benchmark document: every kind x clients x workers, UPLOAD 10 MiB."""
+    """A whole benchmark document: every kind x operation x size x clients x workers
+    (by default UPLOAD 10 MiB only)."""
     benchmarks = [
-        simulated_case(kind, c, w, traced=traced)
+        simulated_case(kind, c, w, traced=traced, operation=op, size_mib=size)
         for kind in kinds
+        for op in operations
+        for size in sizes
         for c in clients
         for w in workers
     ]

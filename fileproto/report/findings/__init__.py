@@ -2,7 +2,7 @@
 cases, none written in advance.
 
 A difference is stated only when it is larger than the run's own noise (:mod:`.noise`:
-a rank test with several rounds, the run's own spread with one). One module per topic,
+a rank test with several rounds, a fixed, stated ratio with one). One module per topic,
 in the order they are printed (:data:`.topics.TOPICS`): the noise rule itself, how time
 per client grows with clients and where adding server workers stops helping
 (:mod:`.scaling`), the models compared per operation and size (:mod:`.models`), the

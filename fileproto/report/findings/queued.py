@@ -10,6 +10,7 @@ from fileproto.report.cases import Case
 from fileproto.report.findings.index import Index
 from fileproto.report.findings.topics import Finding
 from fileproto.report.findings.words import workers as workers_text
+from fileproto.report.order import operation_rank
 from fileproto.report.phases import (
     QUEUED,
     REFUSED,
@@ -60,16 +61,21 @@ def queued(index: Index, cases: Sequence[Case]) -> list[Finding]:
         )
         return out
     top = max(c.result.client_workers for c in traced)
-    groups: dict[tuple[str, int | str], list[dict[str, float]]] = {}
+    # Per operation: uploads and downloads spend their time differently (a download
+    # waits on a client that reads slowly, an upload mostly is served), so a mean over
+    # both would describe neither.
+    groups: dict[tuple[str, str, int | str], list[dict[str, float]]] = {}
     for case in traced:
         if case.result.client_workers != top:
             continue
         shares = phase_shares(case)
         if shares:
-            groups.setdefault((index.model(case), case.result.server_workers), []).append(shares)
-    for (model, workers), found in sorted(
+            key = (index.model(case), case.result.operation, case.result.server_workers)
+            groups.setdefault(key, []).append(shares)
+    for (model, op, workers), found in sorted(
         groups.items(), key=lambda kv: (index.models.index(kv[0][0])
-                                        if kv[0][0] in index.models else 99, str(kv[0][1]))
+                                        if kv[0][0] in index.models else 99,
+                                        operation_rank(kv[0][1]), str(kv[0][2]))
     ):  # fmt: skip
         mean = {p: sum(s.get(p, 0.0) for s in found) / len(found) for p in SERVER_PHASES}
         n = len(found)
@@ -91,7 +97,7 @@ def queued(index: Index, cases: Sequence[Case]) -> list[Finding]:
         out.append(
             Finding(
                 "queued",
-                f"{model}, {top} clients on {workers_text(workers)}: "
+                f"{model}, {op}, {top} clients on {workers_text(workers)}: "
                 + ", ".join(parts)
                 + f" (mean over {n} case{'' if n == 1 else 's'}, from the server's events).",
             )

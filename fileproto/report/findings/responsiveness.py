@@ -19,23 +19,55 @@ UNCORRECTED_KEYS = ("probe_sent_s",)
 
 
 def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
-    """(corrected, uncorrected) LIST probe latency: from the timeline's probes when
-    present (from when each was due, and from when it was sent), else the record's
-    probe_s and, if the record has it, its uncorrected figure."""
+    """(corrected, uncorrected) LIST probe latency as the record holds them: probe_s and,
+    if the record has it, its uncorrected figure. The record counts a probe still waiting
+    at the end as the time it waited (docs/trace.md); the timeline's probes cannot, as
+    one without an answer has no end there, so they are used only when the record has no
+    probe figures."""
+    uncorrected: Percentiles | None = case.result.probe_sent_s
+    if uncorrected is None:
+        for key in UNCORRECTED_KEYS:
+            raw = case.info.get(key)
+            if isinstance(raw, dict):
+                try:
+                    uncorrected = percentiles_of(raw)
+                except (TypeError, ValueError):
+                    continue
+                break
+    if case.result.probe_s is not None:
+        return case.result.probe_s, uncorrected
     if case.probes:
         due = [p.corrected_s for p in case.probes]
         sent = [p.uncorrected_s for p in case.probes if p.uncorrected_s is not None]
         return Percentiles.of(due), Percentiles.of(sent)
-    uncorrected: Percentiles | None = None
-    for key in UNCORRECTED_KEYS:
-        raw = case.info.get(key)
-        if isinstance(raw, dict):
-            try:
-                uncorrected = percentiles_of(raw)
-            except (TypeError, ValueError):
-                continue
-            break
-    return case.result.probe_s, uncorrected
+    return None, uncorrected
+
+
+#: Fewer probes than this in a case are too few for a p99 to rank it by.
+FEW_PROBES = 10
+
+
+def _worst_caveat(worst: Percentiles, others: Sequence[Percentiles]) -> str:
+    """Why the worst case's rank is weak, if it is: a p99 shared with other cases (as
+    at the probe timeout, in runs that counted a waiting probe as the timeout), or a
+    handful of probes."""
+    notes = []
+    tied = sum(1 for p in others if abs(p.p99 - worst.p99) < 1e-9)
+    if tied > 1:
+        at = f", the {PROBE_TIMEOUT:g} s probe timeout" if worst.p99 >= PROBE_TIMEOUT else ""
+        notes.append(f"{tied} cases share this p99{at}; this one has the highest p50")
+    if worst.count < FEW_PROBES:
+        notes.append(f"only {worst.count} probes, too few for a p99 to rank cases by")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _uncorrected_run(cases: Sequence[Case]) -> bool:
+    """The run predates timing probes from their due time: no case has probe_sent_s."""
+    measured = [c for c in cases if c.result.probe_s is not None]
+    return bool(measured) and not any(
+        c.result.probe_sent_s is not None or any(k in c.info for k in UNCORRECTED_KEYS)
+        for c in measured
+    )
 
 
 def _unanswered(case: Case) -> str:
@@ -44,7 +76,13 @@ def _unanswered(case: Case) -> str:
 
 
 def _probe_text(corrected: Percentiles, uncorrected: Percentiles | None) -> str:
-    count = f"{corrected.count} probe{'' if corrected.count == 1 else 's'}"
+    if corrected.count == 1:
+        # One sample: no percentiles to speak of.
+        text = f"{ms(corrected.p50)} (one probe)"
+        if uncorrected is not None:
+            text += f" ({ms(uncorrected.p50)} timed from its start instead of its due time)"
+        return text
+    count = f"{corrected.count} probes"
     text = f"p50 {ms(corrected.p50)}, p99 {ms(corrected.p99)}, max {ms(corrected.max)} over {count}"
     if uncorrected is not None:
         text += (
@@ -63,7 +101,8 @@ def responsiveness(index: Index, cases: Sequence[Case]) -> list[Finding]:
             continue
         light = min(mine, key=lambda x: (x[0].result.client_workers, x[0].result.size_mib,
                                          x[0].result.avg_time_s))  # fmt: skip
-        heavy = max(mine, key=lambda x: x[1][0].p99 if x[1][0] else 0.0)
+        # The worst by p99, then p50, as the record has them (docs/trace.md).
+        heavy = max(mine, key=lambda x: (x[1][0].p99, x[1][0].p50) if x[1][0] else (0.0, 0.0))
         lc, (lp, lu) = light
         hc, (hp, hu) = heavy
         assert lp is not None and hp is not None
@@ -87,13 +126,14 @@ def responsiveness(index: Index, cases: Sequence[Case]) -> list[Finding]:
                 f"{model}: the LIST probe (a new connection every 100 ms) was answered in "
                 f"{_probe_text(lp, lu)}, beside {clients(lc.result.client_workers)} "
                 f"({lc.result.operation} {size_text(lc.result.size_mib)} MiB); at its worst, "
-                f"{_probe_text(hp, hu)}{_unanswered(hc)}, beside "
+                f"{_probe_text(hp, hu)}{_unanswered(hc)}"
+                f"{_worst_caveat(hp, [f[0] for _, f in mine if f[0] is not None])}, beside "
                 f"{clients(hc.result.client_workers)} ({hc.result.operation} "
                 f"{size_text(hc.result.size_mib)} MiB on {workers(hc.result.server_workers)}).",
             )
         )
-    measured = [c for c in classic if c.result.probe_s is not None]
-    if measured and not any(c.probes or "probe_sent_s" in c.info for c in measured):
+    if _uncorrected_run(classic):
+        measured = [c for c in classic if c.result.probe_s is not None]
         out.append(
             Finding(
                 "responsiveness",
@@ -108,34 +148,62 @@ def responsiveness(index: Index, cases: Sequence[Case]) -> list[Finding]:
 
 
 def _scenarios(cases: Sequence[Case]) -> list[Finding]:
-    """Per slow-client scenario: the models from the most responsive to the least."""
+    """Per slow-client scenario: the models from the most responsive to the least, with
+    each case's probe count; cases with a handful of probes, or tied at the probe
+    timeout, are said to be so rather than ranked."""
     out = []
     slow = [c for c in cases if c.result.scenario]
     dispatches = dispatches_of(slow)
     scenarios = list(dict.fromkeys(c.result.scenario for c in slow))
+    if _uncorrected_run(slow):
+        measured = [c for c in slow if c.result.probe_s is not None]
+        out.append(
+            Finding(
+                "responsiveness",
+                f"The {len(measured)} slow-client cases' probe figures count from each "
+                "probe's actual start, one probe at a time: the run predates timing from the "
+                "due time, so a stalled server shows in one sample per stall (coordinated "
+                "omission), and a case holds only as many probes as fit one after another.",
+            )
+        )
     for scenario in scenarios:
-        parts = []
+        ranked, few, timed_out = [], [], []
         for case in (c for c in slow if c.result.scenario == scenario):
             corrected, _ = probe_figures(case)
             if corrected is None:
                 continue
             failures = case.result.probe_failures
+            name = f"{model_of(case.result, dispatches)} on {workers(case.result.server_workers)}"
+            count = f"{corrected.count} probe{'' if corrected.count == 1 else 's'}"
             fail_text = f", {failures} unanswered" if failures else ""
+            text = (
+                f"{name} p50 {ms(corrected.p50)}, p99 {ms(corrected.p99)} over {count}{fail_text}"
+            )
+            if corrected.p99 >= PROBE_TIMEOUT:
+                timed_out.append((corrected.p50, text))
+            elif corrected.count < FEW_PROBES:
+                few.append((corrected.p99, text))
+            else:
+                ranked.append((corrected.p99, text))
+        parts = []
+        if ranked:
+            ranked.sort(key=lambda p: p[0])
+            parts.append("best to worst by p99: " + "; ".join(t for _, t in ranked))
+        if few:
+            few.sort(key=lambda p: p[0])
             parts.append(
-                (
-                    corrected.p99,
-                    f"{model_of(case.result, dispatches)} on {workers(case.result.server_workers)}"
-                    f" p99 {ms(corrected.p99)}{fail_text}",
-                )
+                f"too few probes to rank (under {FEW_PROBES} each): " + "; ".join(t for _, t in few)
+            )
+        if timed_out:
+            timed_out.sort(key=lambda p: p[0])
+            parts.append(
+                f"p99 at the {PROBE_TIMEOUT:g} s probe timeout, so not ranked by it (by p50): "
+                + "; ".join(t for _, t in timed_out)
             )
         if parts:
-            parts.sort(key=lambda p: p[0])
             out.append(
                 Finding(
-                    "responsiveness",
-                    f"Scenario {scenario}: LIST probe, best to worst: "
-                    + "; ".join(text for _, text in parts)
-                    + ".",
+                    "responsiveness", f"Scenario {scenario}: LIST probe, " + ". ".join(parts) + "."
                 )
             )
     return out

@@ -3,12 +3,14 @@ where adding server workers stops helping."""
 
 from __future__ import annotations
 
+from fileproto.report.cases import Case
 from fileproto.report.findings.index import Index
 from fileproto.report.findings.noise import Noise, compare, geomean
 from fileproto.report.findings.topics import Finding
 from fileproto.report.findings.words import clients as clients_text
 from fileproto.report.findings.words import pairs_text, times
 from fileproto.report.findings.words import workers as workers_text
+from fileproto.report.order import size_text
 
 
 def scaling(index: Index, noise: Noise) -> list[Finding]:
@@ -59,51 +61,143 @@ def scaling(index: Index, noise: Noise) -> list[Finding]:
     return out
 
 
+def _pairs(
+    index: Index, model: str, clients: int, fewer: int, more: int
+) -> list[tuple[Case, Case]]:
+    return [
+        (a, b)
+        for op, size in index.pairs()
+        if (a := index.get(model, op, size, clients, fewer))
+        and (b := index.get(model, op, size, clients, more))
+    ]
+
+
+def _path(index: Index, model: str, op: str, size: float, clients: int) -> str:
+    """One operation/size's time on every worker count, fewest to most."""
+    found = [c for w in index.workers if (c := index.get(model, op, size, clients, w))]
+    return (
+        f"{op} {size_text(int(size) if size.is_integer() else size)} MiB, "
+        f"{clients_text(clients)}: "
+        + " -> ".join(f"{c.result.avg_time_s:.3f} s" for c in found)
+        + f" on {' / '.join(str(c.result.server_workers) for c in found)} workers"
+    )
+
+
 def workers_help(index: Index, noise: Noise) -> list[Finding]:
-    """Per model and client count: each step up in server workers, and where it stops
-    helping."""
+    """Per model and client count: each step up in server workers and the ends (fewest
+    against most workers), and whether more workers helped or made clients slower."""
     if len(index.workers) < 2:
         return []
     out = []
+    fewest, most = index.workers[0], index.workers[-1]
     for model in index.models:
         # One client keeps one worker busy: more workers cannot help it.
         for clients in (c for c in index.clients if c > 1):
-            steps, hurt, helped_to = [], [], index.workers[0]
+            steps, helped_to = [], fewest
             stopped = False
             for fewer, more in zip(index.workers, index.workers[1:], strict=False):
-                pairs = [
-                    (a, b)
-                    for op, size in index.pairs()
-                    if (a := index.get(model, op, size, clients, fewer))
-                    and (b := index.get(model, op, size, clients, more))
-                ]
-                compared = compare(noise, pairs)
+                compared = compare(noise, _pairs(index, model, clients, fewer, more))
                 if not compared.n:
                     continue
                 steps.append(
                     f"{more} workers instead of {fewer}: {times(geomean(compared.ratios))} "
                     f"the time ({compared.summary()})"
                 )
-                if compared.slower > compared.n / 2:
-                    hurt.append(f"{more} workers instead of {fewer}")
                 if not stopped and compared.faster > compared.n / 2:
                     helped_to = more
                 else:
                     stopped = True
             if not steps:
                 continue
-            if helped_to == index.workers[0]:
-                verdict = f"adding workers beyond {index.workers[0]} did not help"
-            elif helped_to == index.workers[-1]:
+            ends_pairs = _pairs(index, model, clients, fewest, most)
+            ends = compare(noise, ends_pairs)
+            if len(index.workers) > 2 and ends.n:
+                steps.append(
+                    f"{most} workers instead of {fewest}: {times(geomean(ends.ratios))} the "
+                    f"time ({ends.summary()}, {times(min(ends.ratios))} to "
+                    f"{times(max(ends.ratios))})"
+                )
+            if ends.n and ends.slower > ends.n / 2:
+                worst = max(zip(ends.ratios, ends_pairs, strict=True), key=lambda x: x[0])[1][0]
+                r = worst.result
+                path = _path(index, model, r.operation, float(r.size_mib), clients)
+                verdict = (
+                    f"more workers made clients slower: {most} workers instead of {fewest} "
+                    f"were slower beyond noise in {ends.slower} of {ends.n} operation/size "
+                    f"pairs (at the most, {path})"
+                )
+            elif helped_to == fewest:
+                verdict = f"adding workers beyond {fewest} did not help"
+            elif helped_to == most:
                 verdict = f"adding workers helped up to {helped_to}, the most tried"
             else:
                 verdict = f"adding workers helped up to {helped_to} and stopped helping there"
-            if hurt:
-                verdict += f", and {' and '.join(hurt)} made clients slower"
             out.append(
                 Finding(
                     "workers",
                     f"{model}, {clients} clients: {verdict}. " + "; ".join(steps) + ".",
+                )
+            )
+    out += _aggregate_with_workers(index, noise)
+    return out
+
+
+def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
+    """Per operation, at the most clients: a model whose time grows with server workers
+    (most workers against fewest, slower beyond noise in most sizes) beside one whose
+    time stays within noise, with the aggregate throughput (all clients' bytes over the
+    case's time) on each worker count."""
+    if len(index.workers) < 2 or len(index.models) < 2 or len(index.clients) < 2:
+        return []
+    top, fewest, most = index.clients[-1], index.workers[0], index.workers[-1]
+
+    def ends(model: str, op: str) -> tuple[list[tuple[Case, Case]], int, int]:
+        pairs = [
+            (a, b)
+            for size in index.sizes
+            if (a := index.get(model, op, size, top, fewest))
+            and (b := index.get(model, op, size, top, most))
+        ]
+        verdicts = [noise.verdict(a, b) for a, b in pairs]
+        return pairs, verdicts.count(1), verdicts.count(0)
+
+    def aggregate(model: str, op: str, size: float) -> str:
+        found = [c for w in index.workers if (c := index.get(model, op, size, top, w))]
+        return " -> ".join(f"{c.result.aggregate_Bps / 1e9:.2f}" for c in found) + " GB/s"
+
+    out = []
+    for op in index.ops:
+        growing, flat = [], []
+        for model in index.models:
+            pairs, slower, same = ends(model, op)
+            if not pairs:
+                continue
+            if slower > len(pairs) / 2:
+                growing.append((model, pairs, slower))
+            elif same == len(pairs):
+                flat.append((model, pairs))
+        if not growing or not flat:
+            continue
+        for model, pairs, slower in growing:
+            sizes = f"{len(pairs)} size{'' if len(pairs) == 1 else 's'}"
+            a, _ = max(pairs, key=lambda p: p[1].result.avg_time_s / p[0].result.avg_time_s)
+            size = float(a.result.size_mib)
+            label = f"{op} {size_text(int(size) if size.is_integer() else size)} MiB"
+            others = " and ".join(
+                f"{other}'s stays flat (within noise in {len(o_pairs)} of {len(o_pairs)} "
+                f"size{'' if len(o_pairs) == 1 else 's'}; "
+                f"{aggregate(other, op, size)})"
+                for other, o_pairs in flat
+            )
+            out.append(
+                Finding(
+                    "workers",
+                    f"{op} with {top} clients: {model}'s time grows with server workers on "
+                    f"the machine that ran this ({most} workers instead of {fewest}: slower "
+                    f"beyond noise in {slower} of {sizes}; "
+                    "aggregate throughput of "
+                    f"{label} on {' / '.join(map(str, index.workers))} workers: "
+                    f"{aggregate(model, op, size)}), while {others}.",
                 )
             )
     return out
