@@ -25,6 +25,7 @@ import socket
 import struct
 import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fileproto.session import Close, Receive, Send, ServerSession
@@ -88,10 +89,16 @@ def _wait(fd: int, writing: bool, timeout: float) -> bool:
     return bool(poller.poll(max(0.0, timeout) * 1000.0))
 
 
-def drive(sock: socket.socket, session: ServerSession, recv_size: int, give_back: bool) -> Outcome:
+def drive(
+    sock: socket.socket,
+    session: ServerSession,
+    recv_size: int,
+    give_back: bool,
+    wanted: Callable[[], bool] | None = None,
+) -> Outcome:
     """Run the session on the non-blocking ``sock`` until it closes (the Close) or, with
-    ``give_back``, until the socket would block (a GiveBack). Raises OSError when the
-    connection breaks."""
+    ``give_back``, until the socket would block (a GiveBack); ``wanted`` says whether
+    another connection waits for a worker. Raises OSError when the connection breaks."""
     fd = sock.fileno()
     expired = False  # the last wait reached the session's deadline
     while True:
@@ -133,11 +140,16 @@ def drive(sock: socket.socket, session: ServerSession, recv_size: int, give_back
                 # it at once must queue behind the others, not keep its worker.
                 return GiveBack(False)
             moved, rate = session.pace(now)
-            hold = FAST_HOLD if moved >= FAST_BYTES and rate >= FAST_RATE else HOLD
+            fast = moved >= FAST_BYTES and rate >= FAST_RATE
+            hold = FAST_HOLD if fast else HOLD
             if _wait(fd, writing, min(hold, left)):
                 continue
             if left > hold:
-                return GiveBack(writing)
+                if not fast or wanted is None or wanted():
+                    return GiveBack(writing)
+                # Fast, and no connection waits for a worker: keep it (its pace falls
+                # while it waits, so a client that stops is given back all the same).
+                continue
         else:
             queued = unsent_bytes(sock) if writing else None
             if _wait(fd, writing, left):

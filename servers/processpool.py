@@ -46,6 +46,8 @@ _store: FileStore | None = None
 _config: ServerConfig | None = None
 _barrier: Barrier | None = None
 _tracer: Tracer | None = None
+#: Sessions the parent handed to the pool that no worker has started yet (shared).
+_queued: Any = None
 
 
 @dataclass
@@ -58,8 +60,8 @@ class Suspended:
     writing: bool
 
 
-def _init_worker(config: ServerConfig, barrier: Barrier) -> None:
-    global _store, _config, _barrier, _tracer
+def _init_worker(config: ServerConfig, barrier: Barrier, queued: Any) -> None:
+    global _store, _config, _barrier, _tracer, _queued
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
@@ -70,6 +72,12 @@ def _init_worker(config: ServerConfig, barrier: Barrier) -> None:
     _config = config
     _barrier = barrier
     _tracer = open_tracer(config.trace)
+    _queued = queued
+
+
+def _wanted() -> bool:
+    """Whether another connection waits for a worker of this pool."""
+    return _queued is not None and _queued.value > 0
 
 
 def _all_started() -> None:
@@ -110,6 +118,9 @@ def _serve_ready(
     """Drive a connection's session while its bytes move; return it when the socket
     would block, or the Close that ended it (the parent ends the connection)."""
     assert _store is not None and _config is not None
+    if _queued is not None:
+        with _queued.get_lock():
+            _queued.value -= 1
     sock = _socket(shared, family, type_, proto)
     tracer = _tracer
     trace = None if tracer is None else tracer.for_conn(conn_id)
@@ -117,7 +128,7 @@ def _serve_ready(
     if tracer is not None:
         tracer.event(conn_id, "taken", worker=worker_name())
     try:
-        outcome = drive(sock, session, _config.recv_size, give_back=True)
+        outcome = drive(sock, session, _config.recv_size, True, _wanted)
     except OSError as exc:
         log.info("%s: connection lost: %s", peer_of(sock), exc)
         outcome = Close(f"connection lost: {exc}", "error")
@@ -165,11 +176,12 @@ class ProcessPoolServer(PoolServer):
 
     def _new_executor(self) -> ProcessPoolExecutor:
         barrier = self._context.Barrier(self.workers)
+        self._queued = self._context.Value("i", 0)  # a new pool starts with none queued
         executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self.config, barrier),
+            initargs=(self.config, barrier, self._queued),
         )
         for future in [executor.submit(_all_started) for _ in range(self.workers)]:
             future.result(timeout=START_TIMEOUT)
@@ -192,6 +204,8 @@ class ProcessPoolServer(PoolServer):
         # go now (the session that travels is the one that is continued).
         for fd in fds:
             os.close(fd)
+        with self._queued.get_lock():
+            self._queued.value += 1
         self._submit(parked.conn_id, parked.sock, _serve_ready, (session, files, parked.conn_id))
 
     def _submit(

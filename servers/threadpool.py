@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from fileproto.session import Close
@@ -25,6 +26,9 @@ log = logging.getLogger("fileproto.server")
 class ThreadPoolServer(PoolServer):
     def start_pool(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fileproto")
+        #: Connections handed to the pool that no worker has started yet.
+        self._queued = 0
+        self._queued_lock = threading.Lock()
 
     def serve_accepted(self, conn_id: int, conn: socket.socket, accepted_at: float) -> None:
         self.executor.submit(self._serve, conn_id, conn, accepted_at)
@@ -44,15 +48,22 @@ class ThreadPoolServer(PoolServer):
             self.finished(conn_id, linger)
 
     def serve_ready(self, parked: Parked) -> None:
+        with self._queued_lock:
+            self._queued += 1
         self.executor.submit(self._serve_ready, parked)
 
+    def _wanted(self) -> bool:
+        return self._queued > 0
+
     def _serve_ready(self, parked: Parked) -> None:
+        with self._queued_lock:
+            self._queued -= 1
         session, sock, tracer = parked.session, parked.sock, self.tracer
         if tracer is not None:
             tracer.event(parked.conn_id, "taken", worker=worker_name())
         close: Close
         try:
-            outcome = drive(sock, session, self.config.recv_size, give_back=True)
+            outcome = drive(sock, session, self.config.recv_size, True, self._wanted)
         except OSError as exc:
             log.info("%s: connection lost: %s", peer_of(sock), exc)
             close = Close(f"connection lost: {exc}", "error")
