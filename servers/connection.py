@@ -39,12 +39,12 @@ log = logging.getLogger("fileproto.server")
 #: back: short, so that twenty slow links each delivering ten bursts a second take a
 #: fiftieth of one worker (20 x 10 x 1 ms).
 HOLD = 0.001
-#: A client that has moved at least FAST_BYTES of this exchange at FAST_RATE or more is
-#: fast: it is only behind because it waits for a core (fifty clients on two cores),
-#: and its worker waits up to FAST_HOLD for it. Giving it back would interleave fast
-#: transfers (every client then finishes late, measured 3-4x the per-client time of
-#: the 50-client matrix cases) and make a process pool's session travel for nothing.
-FAST_BYTES = 1 << 20
+#: A client whose exchange has moved FAST_RATE or more since its first byte (or that
+#: began less than FAST_HOLD ago) is fast: it is only behind because it waits for a
+#: core (fifty clients on two cores), and its worker waits up to FAST_HOLD for it.
+#: Giving it back would interleave fast transfers (every client then finishes late:
+#: measured 3-4x the per-client time of the 50-client matrix cases) and make a process
+#: pool's session travel for nothing.
 FAST_RATE = 8 << 20
 FAST_HOLD = 0.05
 
@@ -139,8 +139,9 @@ def drive(
                 # Between requests: the next one may be far off, and a client that sends
                 # it at once must queue behind the others, not keep its worker.
                 return GiveBack(False)
-            moved, rate = session.pace(now)
-            fast = moved >= FAST_BYTES and rate >= FAST_RATE
+            moved, elapsed = session.pace(now)
+            # Too early to tell (a client starting up among many): treated as fast.
+            fast = elapsed < FAST_HOLD or moved >= FAST_RATE * elapsed
             hold = FAST_HOLD if fast else HOLD
             if _wait(fd, writing, min(hold, left)):
                 continue

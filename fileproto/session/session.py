@@ -132,11 +132,10 @@ class ServerSession:
         return 0 if self._parser is None else self._parser.held
 
     def pace(self, now: float) -> tuple[int, float]:
-        """How the current exchange has gone so far: (bytes moved both ways, bytes per
-        second since its first byte). A driver deciding whether a client that would
-        block is only a little behind, or slow, reads it."""
-        elapsed = now - self._since
-        return self._moved, self._moved / elapsed if elapsed > 0 else float("inf")
+        """How the current exchange has gone so far: (bytes moved both ways, seconds
+        since its first byte). A driver deciding whether a client that would block is
+        only a little behind, or slow, reads it."""
+        return self._moved, now - self._since
 
     @property
     def deadline(self) -> float:

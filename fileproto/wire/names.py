@@ -1,4 +1,4 @@
-"""The name rules: what a client-supplied file name may be, as DESIGN.md states them."""
+"""The name rules: what a client-supplied file name may be (docs/protocol.md, section 6)."""
 
 from __future__ import annotations
 
