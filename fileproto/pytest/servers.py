@@ -4,7 +4,6 @@ until the session ends) or the user's, already running (``--fileproto-target``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import secrets
 import tempfile
@@ -28,7 +27,6 @@ from fileproto.wire.events import Dialect
 CLEANUP_TIMEOUT = 30.0
 
 
-@functools.cache
 def name_prefix() -> str:
     """The start of every file name the plugin stores: per run and per pytest-xdist
     worker, so that workers (and runs) sharing one external server never touch each
