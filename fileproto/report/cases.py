@@ -19,6 +19,7 @@ from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.report.phases import CLIENT_PHASES, Segment, server_segments
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
+from fileproto.results.timeline import ClientSpan
 
 
 def _number(value: Any) -> float | None:
@@ -32,19 +33,10 @@ def _port(value: Any) -> int | None:
 
 
 @dataclass(frozen=True)
-class Request:
-    """One client request's phases, seconds from the case's start (None: not reached)."""
-
-    client: int
-    op: str
-    port: int | None
-    ok: bool
-    error: str | None
-    connect: float
-    connected: float | None
-    sent: float | None
-    first_byte: float | None
-    done: float | None
+class Request(ClientSpan):
+    """One client request's phases, seconds from the case's start (None: not reached):
+    the record's ``ClientSpan``, read leniently (a report shows what it can of a damaged
+    file), with what the report needs of it."""
 
     @property
     def end(self) -> float:
