@@ -26,6 +26,7 @@ from fileproto.conformance import CATALOGUE, Outcome, Runner, Target
 from fileproto.conformance.model import FEATURES
 from fileproto.conformance.rules import concurrency
 from fileproto.server_process import ServerProcess
+from tests.helpers.servers import all_started
 
 pytestmark = pytest.mark.smoke
 
@@ -58,13 +59,8 @@ class DefectiveServer(ServerProcess):
 def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DefectiveServer]]:
     base = tmp_path_factory.mktemp("peers")
     servers = {name: DefectiveServer(name, base / name / "root") for name in NAMES}
-    try:
-        for server in servers.values():
-            server.start()
+    with all_started(servers):
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture(scope="module")

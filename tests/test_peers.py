@@ -26,6 +26,7 @@ import pytest
 from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE
 from fileproto.server_process import ServerProcess
+from tests.helpers.servers import all_started
 
 pytestmark = pytest.mark.smoke
 
@@ -50,13 +51,8 @@ class ClassroomServer(ServerProcess):
 def classrooms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ClassroomServer]]:
     base = tmp_path_factory.mktemp("classrooms")
     servers = {d: ClassroomServer(d, base / d / "root") for d in DIALECTS}
-    try:
-        for server in servers.values():
-            server.start()
+    with all_started(servers):
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from fileproto.procinfo import forkserver_children
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.server_process import ServerProcess
 from fileproto.wire.names import RESERVED_PREFIX
 from servers.registry import KINDS as REGISTRY
 from tests.helpers.waiting import wait_for
+
+K = TypeVar("K")
 
 #: Every server kind, from the one registry: a new kind is tested wherever this is.
 SERVER_KINDS: list[str] = list(REGISTRY)
@@ -27,6 +33,16 @@ def skip_if_target(
     """Skip a test that needs a server of its own when the run targets someone else's."""
     if pool.options.target:
         pytest.skip(why)
+
+
+@contextlib.contextmanager
+def all_started(servers: Mapping[K, ServerProcess]) -> Iterator[Mapping[K, ServerProcess]]:
+    """Start every server of ``servers``; stop each started one on the way out, also when
+    a later one fails to start."""
+    with contextlib.ExitStack() as stack:
+        for server in servers.values():
+            stack.enter_context(server)
+        yield servers
 
 
 def temp_files(root: Path) -> list[str]:
