@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.store import FileStore
+from fileproto.trace import CloseKind
 from servers.config import ServerConfig
 from servers.trace import Tracer, worker_name
 
@@ -185,7 +186,7 @@ def send_closing(sock: socket.socket, session: ServerSession) -> Close:
         if count < len(action.data):
             break
     session.abort()
-    return Close("answer not sent: the client takes nothing", "error")
+    return Close("answer not sent: the client takes nothing", CloseKind.ERROR)
 
 
 def give_back_reason(session: ServerSession, outcome: GiveBack) -> str:
@@ -219,7 +220,7 @@ def serve_connection(
         close = outcome
         log.info("%s: closing: %s", peer, close.reason)
     except OSError as exc:
-        close = Close(f"connection lost: {exc}", "error")
+        close = Close(f"connection lost: {exc}", CloseKind.ERROR)
         log.info("%s: connection lost: %s", peer, exc)
     finally:
         session.abort()

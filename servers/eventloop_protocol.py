@@ -22,6 +22,7 @@ from typing import cast
 
 from fileproto.session import Close, Limits, Receive, Send, ServerSession, busy_message
 from fileproto.store import FileStore
+from fileproto.trace import CloseKind
 from servers.trace import Tracer
 
 log = logging.getLogger("fileproto.server")
@@ -150,7 +151,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closing or self.session is None:
             return False  # refused or closing: close now
         if self.session.idle:
-            self._close(Close("peer closed", "peer"))  # left before saying anything
+            self._close(Close("peer closed", CloseKind.PEER))  # left before saying anything
             return False
         self.session.receive_data(b"", time.monotonic())
         self._pump()

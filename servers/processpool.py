@@ -31,6 +31,7 @@ from typing import Any
 
 from fileproto.session import Close, ServerSession
 from fileproto.store import FileStore
+from fileproto.trace import CloseKind
 from servers.base import PoolServer
 from servers.config import ServerConfig
 from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
@@ -131,7 +132,7 @@ def _serve_ready(
         outcome = drive(sock, session, _config.recv_size, True, _wanted)
     except OSError as exc:
         log.info("%s: connection lost: %s", peer_of(sock), exc)
-        outcome = Close(f"connection lost: {exc}", "error")
+        outcome = Close(f"connection lost: {exc}", CloseKind.ERROR)
     except BaseException:
         session.abort()
         sock.close()

@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from fileproto.session import Close
+from fileproto.trace import CloseKind
 from servers.base import PoolServer
 from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
 from servers.readiness import Parked
@@ -66,10 +67,10 @@ class ThreadPoolServer(PoolServer):
             outcome = drive(sock, session, self.config.recv_size, True, self._wanted)
         except OSError as exc:
             log.info("%s: connection lost: %s", peer_of(sock), exc)
-            close = Close(f"connection lost: {exc}", "error")
+            close = Close(f"connection lost: {exc}", CloseKind.ERROR)
         except Exception:
             log.exception("%s: serving failed", peer_of(sock))
-            close = Close("serving failed", "error")
+            close = Close("serving failed", CloseKind.ERROR)
         else:
             if isinstance(outcome, GiveBack):
                 if tracer is not None:

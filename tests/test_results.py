@@ -15,7 +15,8 @@ from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
 from fileproto.results.felt import Background, Percentiles
 from fileproto.results.stats import FIELDS, Stats
-from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
+from fileproto.results.timeline import ProbeSpan, Timeline
+from fileproto.trace import ClientSpan
 
 pytestmark = pytest.mark.smoke
 

@@ -31,7 +31,6 @@ from fileproto.report.order import (
     size_text,
 )
 from fileproto.report.phases import (
-    CLIENT_PHASES,
     MAIN_SERVER_PHASES,
     QUEUED,
     REFUSED,
@@ -42,6 +41,7 @@ from fileproto.report.phases import (
     WAITING_TO_CONNECT,
     Segment,
 )
+from fileproto.trace import CLIENT_PHASES
 
 COLOURS = {
     WAITING_TO_CONNECT: "#c7c7c7",

@@ -15,45 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fileproto.trace import ClientSpan
+
 #: Entries (client requests and probes together) a case's timeline keeps at most.
 TIMELINE_BOUND = 5000
 #: Server trace events a case keeps at most.
 SERVER_EVENTS_BOUND = 20_000
-#: The server trace events, as ``fileproto serve --trace FILE`` writes them (docs/trace.md).
-SERVER_EVENTS = ("accepted", "refused", "header", "taken", "given_back", "response", "closed")
-
-
-@dataclass(frozen=True)
-class ClientSpan:
-    """One measured client's request. ``connect`` is when it began connecting (for a
-    connection kept from an earlier request, when the request began); a later phase is
-    None when the request never got there. ``done`` is when the client stopped: the
-    answer's end, or the error (``ok`` says which)."""
-
-    client: int
-    op: str
-    port: int | None
-    ok: bool
-    error: str | None
-    connect: float
-    connected: float | None = None
-    sent: float | None = None
-    first_byte: float | None = None
-    done: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "client": self.client,
-            "op": self.op,
-            "port": self.port,
-            "ok": self.ok,
-            "error": self.error,
-            "connect": self.connect,
-            "connected": self.connected,
-            "sent": self.sent,
-            "first_byte": self.first_byte,
-            "done": self.done,
-        }
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from typing import Any
 
 from fileproto.results import LoadResult, size_mib_of
 from fileproto.results.felt import Background, Percentiles
-from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
+from fileproto.results.timeline import ProbeSpan, Timeline
 from fileproto.stress.spec import LoadSpec
+from fileproto.trace import ClientSpan
 
 
 @dataclass
