@@ -2,7 +2,7 @@
 their own beside the classic 108 (docs/architecture.md, "Benchmark semantics").
 
 Server kind x dispatch x server workers x scenario. The kinds come from
-``servers.registry``; a kind whose server dispatches (the pools) runs in both
+``fileproto.server.registry``; a kind whose server dispatches (the pools) runs in both
 ``accept`` (a worker owns a connection from accept to close) and ``ready`` (a selector
 holds waiting connections); a kind that does not (the event loops) runs once, as
 ``loop``. Scenarios:
@@ -34,10 +34,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from fileproto.results.felt import Waiting
+from fileproto.server.config import DISPATCHES, ServerConfig
+from fileproto.server.registry import CLASSIC_KINDS, KINDS, get_kind
 from fileproto.stress.spec import Operation
 from fileproto.units import MIB
-from servers.config import DISPATCHES, ServerConfig
-from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
 #: The dispatch of a kind that has no choice of it: its event loops take what is ready.
 LOOP = "loop"

@@ -25,7 +25,7 @@ from fileproto.pytest.fixtures import (
 from fileproto.pytest.recording import Recorder, check_xdist_saving
 from fileproto.pytest.settings import add_plugin_options, check_options
 from fileproto.pytest.slowclients import fileproto_run_slow_case, parametrize_slow
-from servers.registry import KINDS, kind_names
+from fileproto.server.registry import KINDS, kind_names
 
 __all__ = [
     "fileproto_client",

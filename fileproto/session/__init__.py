@@ -19,9 +19,11 @@ from fileproto.session.actions import (
     Work,
 )
 from fileproto.session.deadlines import Deadlines, Limits, first_deadline
+from fileproto.session.responder import DESCRIPTORS
 from fileproto.session.session import ServerSession, Trace, busy_message
 
 __all__ = [
+    "DESCRIPTORS",
     "LINGER",
     "Action",
     "Close",

@@ -14,7 +14,8 @@ The session decides everything: what to answer, every deadline (the first header
 from accept, the body's minimum rate, keep-alive, a send that makes no progress), when
 a connection is refused or closed and with what answer. A driver only moves bytes and
 honours the deadline it is given; between any two calls it may hand the session to
-another thread or, pickled with ``descriptors``/``adopt``, to another process.
+another thread or, pickled with its named ``descriptors`` and ``adopt``, to another
+process.
 
 After each request the session pauses until its response has been sent whole:
 pipelined bytes wait in the parser until then.
@@ -23,7 +24,7 @@ pipelined bytes wait in the parser until then.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from fileproto.wire.responses import encode_error
 
 #: Where the session reports what happens to a connection (docs/trace.md):
 #: ``trace(event, fields)``. The driver binds the connection's id.
-Trace = Callable[[str, dict[str, Any]], None]
+Trace = Callable[[Ev, dict[str, Any]], None]
 
 #: What the connection is doing while its parser waits for bytes in each state.
 _WAITING_IN = {
@@ -248,15 +249,15 @@ class ServerSession:
 
     # -- travelling between processes --------------------------------------------------
 
-    def descriptors(self) -> list[int]:
-        """The file descriptors the session holds (an upload's temporary file, the file
-        a GET streams): a driver that moves the session to another process passes
-        these along and hands the new ones to ``adopt``, in this order."""
+    def descriptors(self) -> dict[str, int]:
+        """The file descriptors the session holds, by name (``DESCRIPTORS``: an upload's
+        temporary file, the file a GET streams): a driver that moves the session to
+        another process passes these along and hands its copies to ``adopt``."""
         return self.responder.descriptors()
 
-    def adopt(self, store: FileStore, fds: list[int], trace: Trace | None = None) -> None:
+    def adopt(self, store: FileStore, fds: Mapping[str, int], trace: Trace | None = None) -> None:
         """After unpickling: the process's store and trace, and its copies of
-        ``descriptors``."""
+        ``descriptors`` under the same names."""
         self.responder.adopt(store, fds)
         self.trace = trace
 

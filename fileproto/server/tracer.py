@@ -1,4 +1,5 @@
-"""The server's trace: what happened to each connection, as JSON lines (docs/trace.md).
+"""The server's trace: what happened to each connection, as JSON lines (docs/trace.md),
+in the names of ``fileproto.trace``.
 
 Every process of a server appends to one file (``fileproto serve --trace FILE``): one
 ``os.write`` of one whole line per event on an O_APPEND descriptor, so lines of
@@ -14,7 +15,8 @@ import threading
 import time
 from typing import Any
 
-from fileproto.session import Trace
+from fileproto.session import Close, Trace
+from fileproto.trace import Ev
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -24,16 +26,21 @@ class Tracer:
         self.path = path
         self._fd = os.open(path, _FLAGS, 0o644)
 
-    def event(self, conn: object, ev: str, **fields: Any) -> None:
+    def event(self, conn: object, ev: Ev, **fields: Any) -> None:
         record = {"mono": time.monotonic(), "t": time.time(), "conn": str(conn), "ev": ev}
         record.update(fields)
         line = json.dumps(record, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
 
+    def closed(self, conn: object, close: Close) -> None:
+        """The one way a connection's end is written: its reason, and the deadline that
+        closed it if one did."""
+        self.event(conn, Ev.CLOSED, reason=close.reason, deadline=close.deadline)
+
     def for_conn(self, conn: object) -> Trace:
         """The session's hook for one connection."""
 
-        def trace(ev: str, fields: dict[str, Any]) -> None:
+        def trace(ev: Ev, fields: dict[str, Any]) -> None:
             self.event(conn, ev, **fields)
 
         return trace
@@ -56,7 +63,7 @@ def refusal_id() -> str:
 
 
 def worker_name() -> str:
-    """Who serves, as the trace names it: ``thread:N`` in a pool of threads, else
+    """Who serves, as the trace names it: ``thread:N`` in a thread, else
     ``process:PID`` (the event loops say ``loop:PID`` themselves)."""
     thread = threading.current_thread()
     if thread is threading.main_thread():

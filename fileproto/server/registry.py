@@ -1,6 +1,6 @@
 """The one list of server kinds: every other part (CLI, classic entry points, plugin,
 matrix, report, tests) reads it. Adding a concurrency model is one module in
-``servers/`` and one line in ``KINDS``.
+``fileproto/server/`` and one entry in ``KINDS``.
 
 The server classes are named, not imported, so that reading the list (the report, the
 plugin's options) costs no multiprocessing or asyncio import and no import circle.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from servers.base import BaseServer
+    from fileproto.server.base import BaseServer
 
 #: How a load generator runs its client workers: threads in one process, or processes.
 ClientMethod = Literal["thread", "process"]
@@ -48,21 +48,21 @@ KINDS: dict[str, ServerKind] = {
     for kind in (
         ServerKind(
             "thread",
-            "servers.threadpool:ThreadPoolServer",
+            "fileproto.server.threadpool:ThreadPoolServer",
             "thread pool",
             "a pool of N threads in one process",
             "thread",
         ),
         ServerKind(
             "process",
-            "servers.processpool:ProcessPoolServer",
+            "fileproto.server.processpool:ProcessPoolServer",
             "process pool",
             "a pool of N worker processes that do their own socket I/O",
             "process",
         ),
         ServerKind(
             "asyncio",
-            "servers.eventloop:EventLoopServer",
+            "fileproto.server.eventloop:EventLoopServer",
             "asyncio event loops",
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
