@@ -20,6 +20,7 @@ import itertools
 import logging
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -59,12 +60,47 @@ class LoopState:
     connections: set[SessionProtocol] = field(default_factory=set)
     #: Connection ids for the trace ("PID.N": unique across the loop processes).
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    first_deadlines: FirstDeadlines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.first_deadlines = FirstDeadlines(self.limits)
+
+
+class FirstDeadlines:
+    """One timer for the first deadlines of every connection that has sent nothing, not
+    one each: they come in the order the connections were accepted. A connection whose
+    session began meanwhile has a timer of its own, and is passed over here."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._queue: deque[SessionProtocol] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: SessionProtocol) -> None:
+        self._queue.append(protocol)
+        if self._timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        self._timer = None
+        if self._queue:
+            when = first_deadline(self.limits, self._queue[0].accepted_at)
+            delay = max(0.0, when - time.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        now = time.monotonic()
+        queue = self._queue
+        while queue and first_deadline(self.limits, queue[0].accepted_at) <= now:
+            protocol = queue.popleft()
+            if protocol.fresh:
+                protocol.deadline()
+        self._arm()
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
     # Thousands of idle connections each hold one of these: no per-instance dict.
     __slots__ = (
-        "_accepted",
         "_burst",
         "_can_write",
         "_closing",
@@ -73,6 +109,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         "_timer",
         "_unsent",
         "_wants_read",
+        "accepted_at",
         "session",
         "state",
         "transport",
@@ -82,7 +119,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.state = state
         self.transport: asyncio.Transport | None = None
         self.session: ServerSession | None = None
-        self._accepted = 0.0
+        self.accepted_at = 0.0
         self._can_write = True
         self._reading = True
         self._timer: asyncio.TimerHandle | None = None
@@ -108,7 +145,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
             tracer = self.state.tracer
             traced = tracer is not None and self._conn is not None
             trace = tracer.for_conn(self.conn) if traced and tracer is not None else None
-            self.session = ServerSession(self.state.store, self.state.limits, self._accepted, trace)
+            self.session = ServerSession(
+                self.state.store, self.state.limits, self.accepted_at, trace
+            )
         return self.session
 
     # -- asyncio callbacks ----------------------------------------------------------
@@ -118,7 +157,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         state = self.state
-        self._accepted = now = time.monotonic()
+        self.accepted_at = time.monotonic()
         tracer = state.tracer
         if len(state.connections) >= state.max_connections:
             if tracer is not None:
@@ -141,9 +180,14 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if state.verbose:
             log.info("%s: connected", self.peer)
         # The first wait, with no session yet: the header deadline, from accept.
-        self._set_timer(first_deadline(limits, now), self._deadline)
+        state.first_deadlines.add(self)
 
-    def _deadline(self) -> None:
+    @property
+    def fresh(self) -> bool:
+        """Counted in, and nothing received yet: no session."""
+        return self.session is None and self._conn is not None and not self._closing
+
+    def deadline(self) -> None:
         """The wait's deadline: whatever arrived was delivered before this callback."""
         if not self._closing:
             self._session().timed_out(time.monotonic())
@@ -223,7 +267,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             elif isinstance(action, Receive):
                 self._wants_read = True
                 self._resume_reading()
-                self._set_timer(action.deadline, self._deadline)
+                self._set_timer(action.deadline, self.deadline)
                 return
             else:
                 self._close(action)
