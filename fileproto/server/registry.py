@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from fileproto.server.base import BaseServer
 
+#: The dispatch of the event loops, which take what is ready themselves.
+LOOP = "loop"
 #: How a load generator runs its client workers: threads in one process, or processes.
 ClientMethod = Literal["thread", "process"]
 
@@ -29,9 +31,14 @@ class ServerKind:
     description: str
     #: The load generator's client workers default to this method against the kind.
     default_method: ClientMethod
-    #: Whether ``--dispatch ready|accept`` applies (a pool dispatches connections; the
-    #: event loops take their own).
-    dispatches: bool = True
+    #: The dispatch of a kind that has no choice of it (``LOOP``: its event loops take
+    #: what is ready); None: ``--dispatch ready|accept`` applies (a pool).
+    fixed_dispatch: str | None = None
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether ``--dispatch ready|accept`` applies."""
+        return self.fixed_dispatch is None
 
     @property
     def module(self) -> str:
@@ -66,7 +73,7 @@ KINDS: dict[str, ServerKind] = {
             "asyncio event loops",
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
-            dispatches=False,
+            fixed_dispatch=LOOP,
         ),
     )
 }
