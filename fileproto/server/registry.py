@@ -75,6 +75,14 @@ KINDS: dict[str, ServerKind] = {
             "thread",
             fixed_dispatch=LOOP,
         ),
+        ServerKind(
+            "perconn",
+            "fileproto.server.perconnection:ThreadPerConnectionServer",
+            "thread per connection",
+            "a thread started for each accepted connection, no pool (N does not apply)",
+            "thread",
+            fixed_dispatch="accept",
+        ),
     )
 }
 
