@@ -1,22 +1,19 @@
 """The dispatcher: one thread, one selector, every connection that waits (docs/architecture.md,
 "The server session and the dispatch modes").
 
-In the readiness dispatch (``ready``) a connection waits here before its request and
-between requests (this thread reads the header as it comes and its session parses it,
-once: a slowloris client never costs a worker), and also in the middle of a request or
-response whenever a worker found its socket would block: a slow body, a client that
-stops reading. Then the selector waits for bytes or for room to send, and for the
-session's deadline, and any free worker continues the connection with its session.
-Apache's event MPM does this for the end of a response, nginx for request bodies; here
-it holds at every point of a request. In the classic dispatch (``accept``) the same
-loop accepts, and hands every connection at once to the pool, which serves it to its end.
+Readiness dispatch (``ready``): a connection waits here before its request and between
+requests (this thread reads the header, and its session parses it, once: a slowloris
+client never costs a worker), and whenever a worker found its socket would block, in
+the middle of a request or response. The selector waits for bytes or room to send, and
+for the session's deadline; then any free worker continues the connection with its
+session. Classic dispatch (``accept``): the same loop accepts, and hands every
+connection at once to the pool, which serves it to its end.
 
 A connection that has sent nothing costs a socket and a small record (``Fresh``): its
-session is made at its first byte, its end of stream or its first deadline, whichever
-comes first, and then decides. Fresh connections' deadlines come in the order they were
-accepted, so they wait in a plain queue; the others' (each its session's) in a heap.
-Both are judged by the session, here, without a worker. The selector is epoll itself,
-keyed by descriptor: ``selectors`` would add a key object to every idle connection.
+session is made at its first byte, its end of stream or its first deadline, and then
+decides. Fresh connections' deadlines come in accept order, so they wait in a plain
+queue; the others' (each its session's) in a heap. The selector is epoll itself, keyed
+by descriptor: ``selectors`` would add a key object to every idle connection.
 """
 
 from __future__ import annotations
@@ -83,9 +80,13 @@ class Dispatching(Protocol):
 
 
 class Dispatcher:
-    def __init__(self, server: Dispatching, classic: bool) -> None:
+    def __init__(
+        self, server: Dispatching, classic: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.server = server
         self.classic = classic
+        #: The time (a test's fake clock): every deadline is judged by it.
+        self.clock = clock
         self._epoll = select.epoll()
         #: What the selector's other descriptors call: the listener, the wake-up, a
         #: pool's channels to its worker processes.
@@ -129,7 +130,7 @@ class Dispatcher:
     def take_back(self, parked: Parked, writing: bool) -> None:
         """``give_back`` for a pool whose answers arrive on this thread."""
         if not self._stop_idle(parked):
-            self._resume(self._returning(parked, writing), time.monotonic())
+            self._resume(self._returning(parked, writing), self.clock())
 
     def uploads_in_progress(self) -> frozenset[Path]:
         """Temporary files of the uploads of waiting connections, those just given back
@@ -139,6 +140,7 @@ class Dispatcher:
         return frozenset(s.upload_path for s in sessions if s.upload_path is not None)
 
     def run(self, listening: Callable[[str, int], None] | None) -> None:
+        """Accept and dispatch until the server stops and its grace period is over."""
         server = self.server
         server.listener.setblocking(False)
         self.watch(server.listener.fileno(), self._accept)
@@ -152,27 +154,31 @@ class Dispatcher:
                 if not drain_until:
                     # Stop accepting, close what waits between requests, and go on
                     # serving requests in flight for the grace period.
-                    drain_until = time.monotonic() + server.grace
+                    drain_until = self.clock() + server.grace
                     self.unwatch(server.listener.fileno())
                     self._listener_back_at = 0.0
                     self._close_idle()
-                if server.open_count() == 0 or time.monotonic() >= drain_until:
+                if server.open_count() == 0 or self.clock() >= drain_until:
                     return
-            for fd, _ in self._epoll.poll(self._timeout()):
-                call = self._calls.get(fd)
-                if call is not None:
-                    call()
-                    continue
-                record = self._waiting.get(fd)
-                if isinstance(record, Fresh):
-                    self._first_bytes(record)
-                elif record is not None:
-                    self._ready(record)
-            now = time.monotonic()
-            self._expire(now)
-            if self._listener_back_at and now >= self._listener_back_at:
+            self.step(self._timeout())
+            if self._listener_back_at and self.clock() >= self._listener_back_at:
                 self._listener_back_at = 0.0
                 self.watch(server.listener.fileno(), self._accept)
+
+    def step(self, timeout: float) -> None:
+        """One round: wait up to ``timeout`` seconds, act on what is ready, then judge
+        the deadlines that came (after what arrived before them was read)."""
+        for fd, _ in self._epoll.poll(timeout):
+            call = self._calls.get(fd)
+            if call is not None:
+                call()
+                continue
+            record = self._waiting.get(fd)
+            if isinstance(record, Fresh):
+                self._first_bytes(record)
+            elif record is not None:
+                self._ready(record)
+        self._expire(self.clock())
 
     def _timeout(self) -> float:
         nearest = [deadline for deadline, _ in self._heap[:1]]
@@ -180,7 +186,7 @@ class Dispatcher:
             nearest.append(first_deadline(self.server.limits, self._fresh[0].accepted_at))
         if not nearest:
             return POLL
-        return max(0.0, min(POLL, min(nearest) - time.monotonic()))
+        return max(0.0, min(POLL, min(nearest) - self.clock()))
 
     def _accept(self) -> None:
         server = self.server
@@ -194,30 +200,36 @@ class Dispatcher:
                 # loop would spin (and log) on it.
                 log.warning("accept failed: %s; accepting again in %.1f s", exc, POLL)
                 self.unwatch(server.listener.fileno())
-                self._listener_back_at = time.monotonic() + POLL
+                self._listener_back_at = self.clock() + POLL
                 return
-            now = time.monotonic()
-            conn.setblocking(False)
-            conn_id = server.register(conn)
-            if conn_id is None:
-                server.refuse(conn, now)
-                continue
-            if server.tracer is not None:
-                server.tracer.event(conn_id, Ev.ACCEPTED, peer=peer_of(conn))
-            if self.classic:
-                server.serve_accepted(conn_id, conn, now)
-                continue
-            fresh = Fresh(conn_id, conn, now)
-            self._waiting[conn.fileno()] = fresh
-            self._epoll.register(conn.fileno(), _READ)
-            self._fresh.append(fresh)
+            self.admit(conn)
+
+    def admit(self, conn: socket.socket) -> None:
+        """A connection just accepted: counted in (or refused past the cap), then handed
+        to the pool (classic) or waiting here for its first byte."""
+        server = self.server
+        now = self.clock()
+        conn.setblocking(False)
+        conn_id = server.register(conn)
+        if conn_id is None:
+            server.refuse(conn, now)
+            return
+        if server.tracer is not None:
+            server.tracer.event(conn_id, Ev.ACCEPTED, peer=peer_of(conn))
+        if self.classic:
+            server.serve_accepted(conn_id, conn, now)
+            return
+        fresh = Fresh(conn_id, conn, now)
+        self._waiting[conn.fileno()] = fresh
+        self._epoll.register(conn.fileno(), _READ)
+        self._fresh.append(fresh)
 
     def _first_bytes(self, fresh: Fresh) -> None:
         """A connection that had sent nothing is readable: its session begins."""
         data = self._read(fresh.sock)
         if data is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         session = self.server.new_session(fresh.conn_id, fresh.accepted_at)
         received = bytearray(data) if self.server.sends_first_bytes else None
         parked = Parked(fresh.conn_id, fresh.sock, session, 0.0, received=received)
@@ -240,7 +252,7 @@ class Dispatcher:
         data = self._read(parked.sock)
         if data is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         if parked.received is not None:
             parked.received += data
         session.receive_data(data, now)
@@ -296,7 +308,7 @@ class Dispatcher:
         with contextlib.suppress(OSError):
             while self._wake_r.recv(4096):
                 pass
-        now = time.monotonic()
+        now = self.clock()
         while True:
             try:
                 parked = self._returned.get_nowait()

@@ -53,15 +53,18 @@ def drive(
     recv_size: int,
     give_back: bool,
     someone_waits: Callable[[], bool] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wait: Callable[[int, bool, float], bool] = wait_ready,
 ) -> Outcome:
     """Run the session on the non-blocking ``sock`` until it closes (the Close) or, with
     ``give_back``, until the socket would block (a GiveBack); ``someone_waits`` says
-    whether another connection waits for a worker. Raises OSError when the connection
-    breaks."""
+    whether another connection waits for a worker. ``clock`` and ``wait`` are the time
+    and the wait for a ready socket (a test's fake ones). Raises OSError when the
+    connection breaks."""
     fd = sock.fileno()
     expired = False  # the last wait reached the session's deadline
     while True:
-        now = time.monotonic()
+        now = clock()
         action = session.next_action(now)
         if isinstance(action, Send):
             try:
@@ -79,7 +82,7 @@ def drive(
             except BlockingIOError:
                 pass
             else:
-                session.receive_data(data, time.monotonic())
+                session.receive_data(data, clock())
                 expired = False
                 continue
             writing = False
@@ -89,15 +92,15 @@ def drive(
         if expired:
             # The wait ended at the deadline and nothing more came: the session judges.
             expired = False
-            session.timed_out(time.monotonic())
+            session.timed_out(clock())
             continue
-        now = time.monotonic()
+        now = clock()
         left = session.deadline - now
         if give_back:
             if policy.gives_back_at_once(writing, session.idle, left):
                 return GiveBack(False)
             held = policy.hold(*session.pace(now))
-            if wait_ready(fd, writing, min(held.seconds, left)):
+            if wait(fd, writing, min(held.seconds, left)):
                 continue
             if left > held.seconds:
                 waits = someone_waits is None or someone_waits()
@@ -106,10 +109,10 @@ def drive(
                 return GiveBack(writing)
         else:
             before = unsent_bytes(sock) if writing else None
-            if wait_ready(fd, writing, left):
+            if wait(fd, writing, left):
                 continue
             if policy.reader_moved(before, unsent_bytes(sock) if writing else None):
-                session.client_read(time.monotonic())  # slow, not stalled: wait on
+                session.client_read(clock())  # slow, not stalled: wait on
                 continue
         expired = True
 
