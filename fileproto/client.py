@@ -25,7 +25,7 @@ from typing import BinaryIO, Protocol
 from fileproto.addresses import DEFAULT_PORT, ConnectError, connect_error, parse_address
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.ratelimit import TokenBucket
-from fileproto.timing import Phases, Timing
+from fileproto.timing import Marks, Timing
 from fileproto.wire.events import Data, Dialect
 from fileproto.wire.requests import encode_request, iter_upload_request
 from fileproto.wire.response_parser import Response, ResponseParser, ResponseViolation
@@ -33,7 +33,7 @@ from fileproto.wire.response_parser import Response, ResponseParser, ResponseVio
 __all__ = [
     "Client",
     "ConnectError",
-    "Phases",
+    "Marks",
     "Timing",
     "Transfer",
     "connect_error",
@@ -114,8 +114,8 @@ class Client:
         self._bucket = TokenBucket(rate) if rate is not None else None
         #: The Timing of the last completed request.
         self.last_timing: Timing | None = None
-        #: The phases of the last request, completed or not.
-        self.last_phases: Phases | None = None
+        #: The marks of the last request (when it reached each phase), completed or not.
+        self.last_marks: Marks | None = None
         self._port: int | None = None
 
     # -- connection -------------------------------------------------------------------
@@ -133,7 +133,7 @@ class Client:
             finally:
                 self._sock = None
 
-    def _connection(self, phases: Phases | None = None) -> socket.socket:
+    def _connection(self, marks: Marks | None = None) -> socket.socket:
         sock = self._sock
         if sock is not None and self._closed_by_peer(sock):
             self.close()
@@ -150,12 +150,12 @@ class Client:
             self._sock = sock
             self._parser = ResponseParser()
             self._port = sock.getsockname()[1]  # once per connection, for the timeline
-            if phases is not None:
-                phases.connected = time.monotonic()
-        elif phases is not None:
-            phases.connected = phases.connect  # kept from an earlier request
-        if phases is not None:
-            phases.port = self._port
+            if marks is not None:
+                marks.connected = time.monotonic()
+        elif marks is not None:
+            marks.connected = marks.connect  # kept from an earlier request
+        if marks is not None:
+            marks.port = self._port
         return sock
 
     def abort(self) -> int:
@@ -189,31 +189,31 @@ class Client:
         self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None
     ) -> Response:
         # One time.monotonic() per phase, nothing per byte (docs/trace.md).
-        phases = self.last_phases = Phases(time.monotonic())
+        marks = self.last_marks = Marks(time.monotonic())
         try:
-            sock = self._connection(phases)
+            sock = self._connection(marks)
         except BaseException:
-            phases.done = time.monotonic()
+            marks.done = time.monotonic()
             raise
-        assert phases.connected is not None
-        started = phases.connected
+        assert marks.connected is not None
+        started = marks.connected
         try:
             try:
                 for piece in pieces:
                     self._send(sock, piece)
-                phases.sent = time.monotonic()
+                marks.sent = time.monotonic()
             except (BrokenPipeError, ConnectionResetError):
                 # The server may have refused the request early (a bad name, a size
                 # limit) and closed; its answer can still be waiting to be read.
                 pass
-            response, first_byte = self._read_response(sock, sink, phases)
+            response, first_byte = self._read_response(sock, sink, marks)
         except BaseException:
-            phases.done = time.monotonic()
+            marks.done = time.monotonic()
             self.close()  # the connection is in an unknown state now
             raise
-        phases.first_byte = first_byte  # also when the answer came with no recv here
-        phases.done = time.monotonic()
-        self.last_timing = Timing(first_byte - started, phases.done - started)
+        marks.first_byte = first_byte  # also when the answer came with no recv here
+        marks.done = time.monotonic()
+        self.last_timing = Timing(first_byte - started, marks.done - started)
         if not response.ok:
             raise ServerError(response.message, command)
         return response
@@ -234,7 +234,7 @@ class Client:
         self,
         sock: socket.socket,
         sink: Callable[[bytes], None] | None,
-        phases: Phases | None = None,
+        marks: Marks | None = None,
     ) -> tuple[Response, float]:
         """The response and the moment (time.monotonic()) its first byte arrived."""
         parser = self._parser
@@ -253,8 +253,8 @@ class Client:
                 data = sock.recv(size)
                 if not first_byte:
                     first_byte = time.monotonic()
-                    if phases is not None:  # kept if the rest of the answer fails
-                        phases.first_byte = first_byte
+                    if marks is not None:  # kept if the rest of the answer fails
+                        marks.first_byte = first_byte
                 if bucket is not None:
                     bucket.take(len(data))
                 parser.receive_data(data)

@@ -1,5 +1,5 @@
-"""What a client felt of one request: its time to first byte and total, and when each
-of its steps happened (the client's side of a timeline, docs/trace.md)."""
+"""What a client felt of one request: its time to first byte and total, and the marks
+between its phases (the client's side of a timeline, docs/trace.md)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ class Timing:
 
 
 @dataclass
-class Phases:
-    """When one request's steps happened, in time.monotonic() seconds (docs/trace.md):
-    connecting began (for a kept connection: the request began), connected, request
-    fully sent, first byte of the answer, done (the answer's end, or the error). None:
-    not reached. ``port`` is the client's local TCP port, as the server sees it."""
+class Marks:
+    """When one request reached each mark between its phases, in time.monotonic()
+    seconds (docs/trace.md): connecting began (for a kept connection: the request
+    began), connected, request fully sent, first byte of the answer, done (the answer's
+    end, or the error). None: not reached. ``port`` is the client's local TCP port, as
+    the server sees it."""
 
     connect: float
     connected: float | None = None

@@ -14,8 +14,8 @@ from fileproto.load.testfiles import Comparator
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
 
-#: Seconds a prepared worker waits to be ready or to be told to go.
-READY_TIMEOUT = 120.0
+#: Seconds a worker may take to prepare (start and connect), and then waits to be told to go.
+PREPARE_TIMEOUT = 120.0
 
 
 class Cancelled(Exception):
@@ -113,11 +113,11 @@ class Progress:
 def transfer(
     spec: LoadSpec,
     index: int,
-    ready: Callable[[], None],
+    prepared: Callable[[], None],
     go: Callable[[], bool],
     progress: Progress,
 ) -> ClientOutcome:
-    """Client ``index``: connect, say ready, wait for the go, then move the file once.
+    """Client ``index``: connect, say it is prepared, wait for the go, then move the file once.
     Every failure is returned as an outcome, none is raised. The outcome carries the
     request's timing when an answer came, and the file bytes moved even when the
     transfer did not finish."""
@@ -131,7 +131,7 @@ def transfer(
         connect_timeout=connect_timeout,
         rate=spec.rate,
     )
-    ready()
+    prepared()
     if not go():
         return ClientOutcome(index, False, 0.0, 0, name, "not started", "cancelled")
     deadline = Deadline(client, spec.deadline)
@@ -169,20 +169,20 @@ def transfer(
                 moved = max(0, moved - deadline.unsent * 3 // 4)
         ttfb, total = _timing(client)
         return ClientOutcome(
-            index, False, elapsed, 0, name, message, kind, moved, ttfb, total, **_phases(client)
+            index, False, elapsed, 0, name, message, kind, moved, ttfb, total, **_marks(client)
         )
     finally:
         deadline.cancel()
         client.close()
     ttfb, total = _timing(client)
-    phases = _phases(client)
+    marks = _marks(client)
     if problem is not None:
         return ClientOutcome(
             index, False, seconds, done.size, name, problem, "wrong bytes", done.size, ttfb,
-            total, **phases,
+            total, **marks,
         )  # fmt: skip
     return ClientOutcome(
-        index, True, seconds, done.size, name, None, None, done.size, ttfb, total, **phases
+        index, True, seconds, done.size, name, None, None, done.size, ttfb, total, **marks
     )
 
 
@@ -192,10 +192,10 @@ def _timing(client: Client) -> tuple[float | None, float | None]:
     return (None, None) if timing is None else (timing.ttfb, timing.total)
 
 
-def _phases(client: Client) -> dict[str, Any]:
-    """The request's phases for the timeline (docs/trace.md); none if none was made."""
-    phases = client.last_phases
-    return {} if phases is None else dataclasses.asdict(phases)
+def _marks(client: Client) -> dict[str, Any]:
+    """The request's marks for the timeline (docs/trace.md); none if none was made."""
+    marks = client.last_marks
+    return {} if marks is None else dataclasses.asdict(marks)
 
 
 def lost(spec: LoadSpec, index: int, wall: float, why: str, kind: str) -> ClientOutcome:
