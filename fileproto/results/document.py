@@ -26,6 +26,8 @@ Source = str | os.PathLike[str] | Document
 
 #: Top-level key under which a matrix run keeps the limit figures it measured.
 LIMIT_KEY = "fileproto_limit"
+#: Top-level key of the comparisons the run states, one entry each (``Stated.as_dict``).
+VERDICTS_KEY = "fileproto_verdicts"
 
 
 # -- writing ------------------------------------------------------------------------------
