@@ -108,10 +108,10 @@ class CaseRun:
     def rounds(self) -> int:
         return self.result.rounds or 1
 
-    def run_another(self) -> None:
-        started = time.monotonic()
+    def run_another(self, clock: Callable[[], float] = time.monotonic) -> None:
+        started = clock()
         one, duration = self.another()
-        self.round_cost = time.monotonic() - started
+        self.round_cost = clock() - started
         self.result = self.finish(LoadResult.merge([self.result, one]))
         self.entry = BenchmarkEntry(
             name=self.entry.name,
@@ -174,6 +174,7 @@ class Refiner:
     off: str | None = None
     #: Report progress, one line per load (None: silent).
     say: Callable[[str], None] | None = None
+    clock: Callable[[], float] = time.monotonic
     _last_of_load: dict[Load, str] = field(default_factory=dict)
     _runs: dict[Load, list[CaseRun]] = field(default_factory=dict)
     done: list[Refined] = field(default_factory=list)
@@ -223,7 +224,7 @@ class Refiner:
         comparisons = len(stated([r.result for r in runs], {}))
         before = comparisons - len(open_pairs)
         spent, passes, stopped = 0.0, 0, "decided"
-        started = time.monotonic()
+        started = self.clock()
         while open_pairs:
             wanted = list(dict.fromkeys(case_id for pair in open_pairs for case_id in pair))
             todo = [by_id[i] for i in wanted if by_id[i].rounds < MAX_ROUNDS]
@@ -237,9 +238,9 @@ class Refiner:
                 break
             shift = passes % len(todo)
             for run in todo[shift:] + todo[:shift]:
-                run.run_another()
+                run.run_another(self.clock)
             passes += 1
-            spent = time.monotonic() - started
+            spent = self.clock() - started
             open_pairs = judge()
         refined = Refined(
             load,
