@@ -273,6 +273,10 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"HTML report written to {folder / 'index.html'}" in run.stdout
+    # The terminal: the answer first, its one case the best of its one load.
+    out = run.stdout
+    assert out.index("fileproto: the answer") < out.index("fileproto stress matrix")
+    assert re.search(r"^UPLOAD +10 +1 +★ 1\.00 +\d+\.\d{3}$", out, re.M), out
     page = (folder / "index.html").read_text()
     assert {"results.md", "results.csv", "results.png", "index.html"} <= {
         p.name for p in folder.iterdir()
@@ -280,3 +284,4 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     assert re.search(r"<h3>thread pool</h3><table", page)
     assert "-k thread-UPLOAD-10MiB-c1-w1 --fileproto-report=" in page
     assert 'id="findings"' in page
+    assert page.index('id="answer"') < page.index('id="findings"')

@@ -109,7 +109,11 @@ def method(verdicts: Verdicts, cases: Sequence[Case]) -> str:
     comparisons were decided and how many are open."""
     rounds = [c.result.rounds or 1 for c in cases] or [0]
     low, high = min(rounds), max(rounds)
-    per_case = f"{low} round{'' if low == 1 else 's'}" if low == high else f"{low} to {high} rounds"
+    per_case = (
+        f"{low} round{'' if low == 1 else 's'}"
+        if low == high
+        else f"{low} to {high} rounds (more where a comparison was still open)"
+    )
     # A run from before each round's time was kept has none to compare.
     unkept = sum(1 for c in cases if not c.result.times_of_rounds())
     whole = Compared(verdicts.stated)
