@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from fileproto.report.answer import OPEN, SLOWER, answer
+from fileproto.report.answer import OPEN, SLOWER, answer, decided_line
 from fileproto.report.answer_render import (
     explained,
     render_answer_html,
@@ -108,6 +108,24 @@ def test_one_round_decides_no_cell_and_a_failed_case_is_never_best() -> None:
     assert plain.mark is OPEN and plain.ratio == pytest.approx(3.0) and plain.text == "? 3.00"
     cell = row.cells["process pool", 1]
     assert cell.mark is OPEN and math.isnan(cell.ratio) and cell.text == "? -"
+
+
+def test_how_firmly_each_load_is_decided_is_said() -> None:
+    clear = [_case("thread", 1, 1.0, clients=5), _case("thread", 5, 2.0, clients=5)]
+    tied = [_case("thread", 1, 1.0, clients=50), _case("thread", 5, 1.03, clients=50)]
+    assert decided_line(answer(clear)) == (
+        "In its load, every other case is slower than the best (at 95% confidence)."
+    )
+    assert decided_line(answer(clear + tied)) == (
+        "In 1 of the 2 loads every other case is slower than the best (at 95% "
+        "confidence); in the other 1, some case is the same within 10% or not decided."
+    )
+    assert decided_line(answer(tied)).startswith("In no load is every other case decided")
+    single = [dataclasses.replace(r, round_times_s=r.round_times_s[:1]) for r in clear]
+    assert decided_line(answer(single)) == (
+        "In no load is every other case decided slower than the best: a verdict needs at "
+        "least 4 rounds per case, and every case has 1."
+    )
 
 
 def test_slow_client_cases_are_left_out_and_missing_models_named() -> None:

@@ -75,7 +75,8 @@ def test_one_round_decides_nothing_and_says_so() -> None:
     assert "docs/statistics.md" in text
     assert "Of the 162 comparisons" in text
     assert "0 are decided (0 found a difference, 0 the same within 10%) and 162 are open" in text
-    assert "at least 4 rounds per case: run --fileproto-rounds 5" in text
+    assert "at least 4 rounds per case, and 108 of the 108 cases have fewer" in text
+    assert "run --fileproto-rounds 5" in text
 
 
 def test_one_round_states_no_difference_however_large() -> None:
@@ -139,7 +140,7 @@ def test_three_rounds_say_a_verdict_needs_four() -> None:
     assert text.startswith("Each case ran 3 rounds. ")
     assert "Of the 1 comparison " in text
     assert "0 are decided" in text and "1 is open" in text
-    assert "at least 4 rounds per case: run --fileproto-rounds 5" in text
+    assert "at least 4 rounds per case, and " in text and "run --fileproto-rounds 5" in text
     alone = findings(load_cases({"benchmarks": benches[:1]}))
     assert "This run has no two cases to compare." in _texts(alone, "noise")[0]
 

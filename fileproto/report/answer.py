@@ -24,7 +24,14 @@ from fileproto.report.findings.index import model_of
 from fileproto.report.findings.words import times
 from fileproto.report.order import operation_rank, size_text
 from fileproto.results import LoadResult
-from fileproto.results.verdict import CONFIDENCE, MARGIN, Comparison, Verdict, compare
+from fileproto.results.verdict import (
+    CONFIDENCE,
+    MARGIN,
+    Comparison,
+    Verdict,
+    compare,
+    rounds_to_decide,
+)
 from servers.registry import KINDS
 
 #: A column of the table: a model's name and its server workers.
@@ -222,10 +229,38 @@ def summary(a: Answer) -> str:
     if not counts:
         return ""
     n = len(a.rows)
+    if n == 1:
+        return f"The best: {column_text(counts[0][0])}."
     if len(counts) == 1:
         return f"The best, load by load: {column_text(counts[0][0])} for all {n} loads."
     parts = [f"{column_text(c)} for {k}" for c, k in counts]
     return f"The best, load by load: {'; '.join(parts)} of the {n} loads."
+
+
+def decided_line(a: Answer) -> str:
+    """How firmly: in how many loads every other case is slower than the best."""
+    contested = [r for r in a.rows if len(r.cells) > 1]
+    if not contested:
+        return ""
+    m = len(contested)
+    clear = sum(1 for r in contested if all(c.mark in (BEST, SLOWER) for c in r.cells.values()))
+    confidence = f"at {_percent(a.confidence)} confidence"
+    if clear == m:
+        where = "every load" if m > 1 else "its load"
+        return f"In {where}, every other case is slower than the best ({confidence})."
+    if clear:
+        return (
+            f"In {clear} of the {m} loads every other case is slower than the best "
+            f"({confidence}); in the other {m - clear}, some case is the same within "
+            f"{_percent(a.margin)} or not decided."
+        )
+    need = rounds_to_decide(a.confidence)
+    text = "In no load is every other case decided slower than the best"
+    low, high = a.rounds
+    if low < need:
+        have = f"every case has {low}" if low == high else f"some cases have {low}"
+        return text + f": a verdict needs at least {need} rounds per case, and {have}."
+    return text + f": some case is the same within {_percent(a.margin)} or not decided."
 
 
 def not_run_line(a: Answer) -> str:

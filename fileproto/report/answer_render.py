@@ -26,6 +26,7 @@ from fileproto.report.answer import (
     answer,
     cell_title,
     column_text,
+    decided_line,
     legend,
     not_run_line,
     summary,
@@ -73,6 +74,11 @@ def explained(
     return Explained(table, found, "" if found else without_reasons(cases))
 
 
+def _first(a: Answer) -> str:
+    """The answer in words, above the table: the best per load, and how firmly."""
+    return " ".join(t for t in (summary(a), decided_line(a)) if t)
+
+
 def _best_time(row: Row) -> str:
     return f"{row.best.avg_time_s:.3f}"
 
@@ -111,7 +117,7 @@ def render_answer_text(e: Explained) -> str:
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
 
-    out = [TITLE, "=" * len(TITLE), *textwrap.wrap(summary(a), WIDTH), ""]
+    out = [TITLE, "=" * len(TITLE), *textwrap.wrap(_first(a), WIDTH), ""]
     out += [model_line.rstrip(), line(header)]
     out.append("  ".join("-" * w for w in widths))
     out += [line(r) for r in cells]
@@ -134,7 +140,7 @@ def render_answer_text(e: Explained) -> str:
 def render_answer_markdown(e: Explained) -> str:
     a = e.answer
     header = [*HEADERS, *(column_text(c) for c in a.columns), BEST_HEADER]
-    lines = [f"## {TITLE}", "", summary(a), "", "| " + " | ".join(header) + " |"]
+    lines = [f"## {TITLE}", "", _first(a), "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "|".join(":---" if i == 0 else "---:" for i in range(len(header))) + "|")
     for row in a.rows:
         cells = [*row.label, *(row.cells[c].text if c in row.cells else "" for c in a.columns),
@@ -270,7 +276,7 @@ def render_answer_html(e: Explained, drawn: Sequence[str] = ()) -> str:
         words.append(f'<p><strong>Why</strong></p><ul class="why">{items}</ul>')
     elif e.note:
         words.append(f"<p>{_code(e.note)}</p>")
-    first = f'<p class="summary"><strong>{_e(summary(a))}</strong></p>'
+    first = f'<p class="summary"><strong>{_e(summary(a))}</strong> {_e(decided_line(a))}</p>'
     return f'<section id="answer"><h2>{_e(TITLE)}</h2>{first}{table}{"".join(words)}</section>'
 
 

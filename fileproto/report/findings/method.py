@@ -141,9 +141,11 @@ def method(verdicts: Verdicts, cases: Sequence[Case]) -> str:
             "from before each round's time was kept): not decided."
         )
     need = rounds_to_decide(verdicts.confidence)
-    if low < need:
+    few = sum(1 for n in rounds if n < need)
+    if few:
         text += (
-            f" A verdict needs at least {need} rounds per case: run --fileproto-rounds "
-            f"{need + 1} or more."
+            f" A verdict needs at least {need} rounds per case, and {few} of the {len(rounds)} "
+            f"cases have fewer: run --fileproto-rounds {need + 1}, or give the rounds added "
+            "to open comparisons a larger --fileproto-budget."
         )
     return text
