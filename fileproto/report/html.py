@@ -1,9 +1,11 @@
 """The whole report as one self-contained HTML page.
 
 Nothing is loaded from anywhere: the styles are inline, the charts and timelines are PNG
-``data:`` URIs, and there is no script. In order: the findings, the classic table per
+``data:`` URIs, and there is no script. In order: the answer (:mod:`.answer_render`: which
+model and worker count suits which load, and why), the findings, the classic table per
 server kind, the throughput chart, the slow-client table and chart, the timelines of
-the telling cases, the machine, and the commands that reproduce the run.
+the telling cases and of those the answer cites, the machine, and the commands that
+reproduce the run.
 """
 
 from __future__ import annotations
