@@ -192,6 +192,7 @@ class Recorder:
         if not results and not slow:
             return
         if results:
+            _write_answer(terminalreporter, self._report_document(), self.verdicts())
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
             for line in _measured_nothing(results):
@@ -285,6 +286,18 @@ def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
                 "throughput_Bps": info.get("limit_Bps"),
             }
     return [best[size] for size in sorted(best)]
+
+
+def _write_answer(terminalreporter: Any, document: dict[str, Any], verdicts: list[Stated]) -> None:
+    """The answer first: which model and worker count suits which load, and why
+    (fileproto.report.answer_render), from the run's verdicts."""
+    from fileproto.report.answer_render import explained, render_answer_text
+    from fileproto.report.cases import load_cases
+
+    answer = explained(document, load_cases(document), verdicts)
+    if answer is not None:
+        terminalreporter.section("fileproto: the answer")
+        terminalreporter.write_line(render_answer_text(answer))
 
 
 def _write_html(
