@@ -32,7 +32,7 @@ from fileproto.results.verdict import (
     compare,
     rounds_to_decide,
 )
-from servers.registry import KINDS
+from fileproto.server.registry import KINDS
 
 #: A column of the table: a model's name and its server workers.
 Column = tuple[str, int]
