@@ -132,7 +132,7 @@ def test_slow_client_cases_are_left_out_and_missing_models_named() -> None:
     slow = dataclasses.replace(_case("thread", 5, 0.1), scenario="idle")
     table = answer([_case("thread", 1, 1.0), slow])
     assert [list(r.cells) for r in table.rows] == [[("thread pool", 1)]]
-    assert table.not_run == ["process pool", "asyncio event loops"]
+    assert table.not_run == ["process pool", "asyncio event loops", "thread per connection"]
 
 
 def _document(results: list[LoadResult]) -> dict[str, object]:
@@ -182,8 +182,8 @@ def test_text_markdown_and_html_show_the_same_cells() -> None:
     assert "Size (MiB)" in text and "Best time (s)" in text
     assert "thread pool on 5 workers" in markdown and "Best time (s)" in page
     assert (
-        "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
-        in (text.replace("\n", " "))
+        "Not run: asyncio event loops and thread per connection (add them with "
+        "--fileproto-kinds thread,process,asyncio,perconn)." in (text.replace("\n", " "))
     )
     for output in (text.replace("\n", " "), markdown):
         assert "at 95% confidence, from 5 rounds per case (docs/statistics.md)" in output

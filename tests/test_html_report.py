@@ -143,12 +143,13 @@ def test_the_first_screen_shows_the_answer(
     # One round per case: the best of each load, and every other cell not decided.
     assert view["marks"].count("best") == 18
     assert set(view["marks"]) == {"best", "open"}
+    every = "--fileproto-kinds thread,process,asyncio,perconn"
     if models == 2:
         assert view["notRun"] == (
-            "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
+            f"Not run: asyncio event loops and thread per connection (add them with {every})."
         )
     else:
-        assert view["notRun"] is None
+        assert view["notRun"] == f"Not run: thread per connection (add it with {every})."
 
 
 def test_the_answer_links_each_reason_to_a_drawn_timeline(browser: Browser, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from fileproto.argtypes import positive_int
@@ -57,7 +58,14 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         # Exactly this line, flushed: fixtures and scripts wait for it.
         print(f"{LISTENING_PREFIX}{shown}:{port}", flush=True)
 
-    server.serve_forever(listening)
+    try:
+        server.serve_forever(listening)
+    finally:
+        # Stopped: the signals of a burst still on their way are ignored. A Python
+        # handler left in place would be reset to the default action as the interpreter
+        # finalizes, and a late SIGTERM would then kill the exiting process.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
