@@ -19,6 +19,7 @@ import pytest
 from fileproto.report.cases import load_cases
 from fileproto.report.findings import findings
 from fileproto.report.html import render_html
+from fileproto.server.registry import KINDS
 from tests.helpers.browser import Browser, chromium
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
@@ -143,13 +144,11 @@ def test_the_first_screen_shows_the_answer(
     # One round per case: the best of each load, and every other cell not decided.
     assert view["marks"].count("best") == 18
     assert set(view["marks"]) == {"best", "open"}
-    every = "--fileproto-kinds thread,process,asyncio,perconn"
-    if models == 2:
-        assert view["notRun"] == (
-            f"Not run: asyncio event loops and thread per connection (add them with {every})."
-        )
-    else:
-        assert view["notRun"] == f"Not run: thread per connection (add it with {every})."
+    # The registry's kinds the run did not have, named, and how to add them.
+    ran_kinds = ("thread", "process") if models == 2 else ("thread", "process", "asyncio")
+    others = [kind.label for name, kind in KINDS.items() if name not in ran_kinds]
+    assert view["notRun"].startswith(f"Not run: {' and '.join(others)} (add ")
+    assert view["notRun"].endswith(f" with --fileproto-kinds {','.join(KINDS)}).")
 
 
 def test_the_answer_links_each_reason_to_a_drawn_timeline(browser: Browser, tmp_path: Path) -> None:
