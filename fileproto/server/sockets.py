@@ -1,10 +1,8 @@
 """What the drivers ask of a connection's socket besides its bytes: who is at the other
-end, how much of what was sent the client has not taken yet, whether it is ready, and
-how it ends."""
+end, how much of what was sent the client has not taken yet, and whether it is ready."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import select
 import socket
@@ -42,11 +40,3 @@ def wait_ready(fd: int, writing: bool, timeout: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLOUT if writing else select.POLLIN)
     return bool(poller.poll(max(0.0, timeout) * 1000.0))
-
-
-def end_connection(sock: socket.socket) -> None:
-    """End the connection, not just this descriptor of it: in the process pool another
-    process may hold one too, and a close alone would leave the connection open."""
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
