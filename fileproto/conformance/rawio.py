@@ -4,9 +4,11 @@ well-behaved client would, and to judge responses byte for byte."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import select
 import socket
+import struct
 import time
 from typing import Any
 
@@ -54,10 +56,19 @@ def parse_response(message: bytes) -> Reply:
 class Conn:
     """One TCP connection; responses are read one at a time, leftovers kept."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, rcvbuf: int | None = None) -> None:
+        """``rcvbuf``: a receive buffer of this size, set before connecting (a client that
+        will not read holds back that much of its answer at most)."""
         self.timeout = timeout
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            if rcvbuf is None:
+                self.sock = socket.create_connection((host, port), timeout=timeout)
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                self.sock = socket.socket(family, socket.SOCK_STREAM)
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+                self.sock.settimeout(timeout)
+                self.sock.connect((host, port))
         except OSError as exc:
             raise NoAnswer(f"cannot connect to {host}:{port}: {exc}") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -71,6 +82,13 @@ class Conn:
         self.close()
 
     def close(self) -> None:
+        self.sock.close()
+
+    def reset(self) -> None:
+        """Leave abruptly: close with a reset, discarding what was not read, so that the
+        server's next send on this connection fails."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
     def send(self, data: bytes) -> None:
