@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
+import os
 import select
 import socket
 import struct
@@ -71,6 +73,19 @@ class Conn:
                 self.sock.connect((host, port))
         except OSError as exc:
             raise NoAnswer(f"cannot connect to {host}:{port}: {exc}") from None
+        self._connected()
+
+    @classmethod
+    def adopt(cls, sock: socket.socket, timeout: float) -> Conn:
+        """A connection over ``sock``, whose connect (``begin_connect``) has completed."""
+        conn = cls.__new__(cls)
+        conn.timeout = timeout
+        conn.sock = sock
+        sock.settimeout(timeout)
+        conn._connected()
+        return conn
+
+    def _connected(self) -> None:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = bytearray()
         self._scanned = 0
@@ -153,6 +168,31 @@ class Conn:
             return True
         ready, _, _ = select.select([self.sock], [], [], wait)
         return bool(ready)
+
+
+def begin_connect(host: str, port: int) -> socket.socket:
+    """A socket whose connect has begun and is not waited for: it becomes writable once
+    the handshake is done (``SO_ERROR`` then says whether it failed). A server that serves
+    one connection at a time with a short listen queue completes it only when it has
+    finished with the connections before, which the caller can meanwhile read and close."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        error = sock.connect_ex((host, port))
+    except OSError as exc:  # a name that does not resolve
+        sock.close()
+        raise NoAnswer(f"cannot connect to {host}:{port}: {exc}") from None
+    if error not in (0, errno.EINPROGRESS):
+        sock.close()
+        raise NoAnswer(f"cannot connect to {host}:{port}: {os.strerror(error)}")
+    return sock
+
+
+def connect_error(sock: socket.socket) -> str | None:
+    """Why a connect begun with ``begin_connect`` failed, once it is writable."""
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return os.strerror(error) if error else None
 
 
 # -- requests, written by hand ------------------------------------------------------------

@@ -7,6 +7,7 @@ at once and names the first answer that reaches the wrong one."""
 from __future__ import annotations
 
 import select
+import socket
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -14,7 +15,16 @@ from dataclasses import dataclass
 
 from fileproto.conformance.context import decode_file
 from fileproto.conformance.model import Blocked, Violation
-from fileproto.conformance.rawio import Conn, NoAnswer, Reply, brief, parse_response, show
+from fileproto.conformance.rawio import (
+    Conn,
+    NoAnswer,
+    Reply,
+    begin_connect,
+    brief,
+    connect_error,
+    parse_response,
+    show,
+)
 
 
 @dataclass(frozen=True)
@@ -27,22 +37,65 @@ class Owned:
 
 
 class Party:
-    """One connection of a rule and the files it asked for, oldest first."""
+    """One connection of a rule and the files it asked for, oldest first. Its connect is
+    begun, not waited for: what it asks before the handshake is done is sent then
+    (``collect``), so a rule can hold more connections than a server that serves one at
+    a time has room for in its listen queue, and still read and close the first ones."""
 
-    def __init__(self, label: str, conn: Conn) -> None:
+    def __init__(self, label: str, host: str, port: int, timeout: float) -> None:
         self.label = label
-        self.conn = conn
+        self.timeout = timeout
+        self.address = f"{host}:{port}"
+        self.connecting: socket.socket | None = begin_connect(host, port)
+        self._conn: Conn | None = None
+        self.outgoing = b""
         self.waiting: deque[Owned] = deque()
         self.closed = False
 
+    @property
+    def conn(self) -> Conn:
+        if self._conn is None:
+            raise RuntimeError(f"connection {self.label} is not connected yet")
+        return self._conn
+
+    @property
+    def sock(self) -> socket.socket:
+        return self.connecting if self.connecting is not None else self.conn.sock
+
     def ask(self, data: bytes, *files: Owned) -> None:
         """Send ``data``: the GETs of ``files``, in this order (pipelined if several)."""
-        self.conn.send(data)
+        if self._conn is None:
+            self.outgoing += data
+        else:
+            self._conn.send(data)
         self.waiting.extend(files)
+
+    def connected(self) -> None:
+        """The handshake is done (the socket became writable): send what was asked."""
+        sock, self.connecting = self.connecting, None
+        assert sock is not None
+        failed = connect_error(sock)
+        if failed is not None:
+            sock.close()
+            self.closed = True
+            raise NoAnswer(f"connection {self.label} could not connect to {self.address}: {failed}")
+        self._conn = Conn.adopt(sock, self.timeout)
+        if self.outgoing:
+            data, self.outgoing = self.outgoing, b""
+            self._conn.send(data)
+
+    def wait_connected(self) -> None:
+        if self.connecting is not None:
+            _, ready, _ = select.select([], [self.connecting], [], self.timeout)
+            if not ready:
+                raise NoAnswer(
+                    f"connection {self.label} was not accepted within {self.timeout:g} s"
+                )
+            self.connected()
 
     def close(self) -> None:
         self.closed = True
-        self.conn.close()
+        self.sock.close()
 
 
 def whose(reply: Reply, files: Sequence[Owned]) -> str:
@@ -136,16 +189,24 @@ def collect(
         waiting = [p for p in open_parties if p.waiting]
         if not waiting:
             return []
-        buffered = [p for p in open_parties if p.conn.buffer]
+        buffered = [p for p in open_parties if p.connecting is None and p.conn.buffer]
         if buffered:
             _receive(buffered[0], files)
             continue
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return waiting
-        ready, _, _ = select.select([p.conn.sock for p in open_parties], [], [], remaining)
+        readable, writable, _ = select.select(
+            [p.sock for p in open_parties if p.connecting is None],
+            [p.sock for p in open_parties if p.connecting is not None],
+            [],
+            remaining,
+        )
+        for party in open_parties:  # in the parties' order: requests go out in it
+            if party.connecting is not None and party.sock in writable:
+                party.connected()
         for party in open_parties:
-            if party.conn.sock in ready and not party.closed:
+            if party.sock in readable and not party.closed:
                 _receive(party, files)
 
 
@@ -154,6 +215,7 @@ def before_own(party: Party, files: Sequence[Owned], limit: int) -> tuple[list[s
     most ``limit`` of them: what came before it, in words, and whether it came. Reading
     them all empties whatever the server kept for this connection, so that it does not
     reach the next one."""
+    party.wait_connected()
     expected = party.waiting[0]
     before: list[str] = []
     for _ in range(limit):
