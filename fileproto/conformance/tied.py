@@ -98,10 +98,11 @@ class Party:
         self.sock.close()
 
 
-def whose(reply: Reply, files: Sequence[Owned]) -> str:
-    """Which request of the rule ``reply`` answers, in words."""
+def whose(reply: Reply, files: Sequence[Owned]) -> tuple[str, Owned | None]:
+    """Which request of the rule ``reply`` answers, in words, and the file it carries
+    (None: none of the rule's)."""
     if reply.get("status") != "OK":
-        return f"an answer with status {reply.get('status')}: {show(reply)}"
+        return f"an answer with status {reply.get('status')}: {show(reply)}", None
     name = reply.get("data_namafile")
     try:
         content: bytes | None = decode_file(reply)
@@ -112,14 +113,18 @@ def whose(reply: Reply, files: Sequence[Owned]) -> str:
     if by_content:
         found = by_content[0]
         named = "" if name in (None, found.name) else f", though named {brief(str(name))}"
-        return f"the answer to connection {found.owner}'s GET of {brief(found.name)}{named}"
+        return f"the answer to connection {found.owner}'s GET of {brief(found.name)}{named}", found
     if by_name:
         size = "content that is not base64" if content is None else f"{len(content)} bytes"
         return (
             f"an answer naming connection {by_name[0].owner}'s file {brief(by_name[0].name)} "
             f"but holding other content ({size})"
-        )
-    return f"an answer to no request of this check: {show(reply)}"
+        ), by_name[0]
+    return f"an answer to no request of this check: {show(reply)}", None
+
+
+def _verdict(found: Owned | None) -> str:
+    return "answers crossed connections" if found is not None else "not its own answer"
 
 
 def _tied(reply: Reply, file: Owned) -> bool:
@@ -135,9 +140,10 @@ def _tied(reply: Reply, file: Owned) -> bool:
 
 def _judge(party: Party, reply: Reply, files: Sequence[Owned]) -> None:
     if not party.waiting:
+        seen, found = whose(reply, files)
         raise Violation(
-            f"connection {party.label}, with no request outstanding, received "
-            f"{whose(reply, files)}: answers crossed connections"
+            f"connection {party.label}, with no request outstanding, received {seen}: "
+            f"{_verdict(found)}"
         )
     expected = party.waiting.popleft()
     asked = f"connection {party.label}'s GET of {brief(expected.name)}"
@@ -146,7 +152,8 @@ def _judge(party: Party, reply: Reply, files: Sequence[Owned]) -> None:
         # rule passes.
         raise Blocked("get.ok.1", f"{asked} was answered {show(reply)}")
     if not _tied(reply, expected):
-        raise Violation(f"{asked} was answered with {whose(reply, files)}: answers crossed")
+        seen, found = whose(reply, files)
+        raise Violation(f"{asked} was answered with {seen}: {_verdict(found)}")
 
 
 def _receive(party: Party, files: Sequence[Owned]) -> None:
@@ -162,9 +169,9 @@ def _receive(party: Party, files: Sequence[Owned]) -> None:
         party.close()  # an idle connection the server closed: nothing crossed
         return
     except Violation as exc:
-        whom = "its own request" if party.waiting else "no request"
+        whom = "its own answer" if party.waiting else "nothing"
         raise Violation(
-            f"connection {party.label} (waiting for {whom}) received bytes that are no "
+            f"connection {party.label}, waiting for {whom}, received bytes that are no "
             f"answer ({exc}): the rest of another connection's answer?"
         ) from None
     _judge(party, reply, files)
@@ -238,7 +245,7 @@ def before_own(party: Party, files: Sequence[Owned], limit: int) -> tuple[list[s
         if not before and reply.get("status") != "OK" and not any(_tied(reply, f) for f in files):
             raise Blocked("get.ok.1", f"connection {party.label}'s GET of "
                           f"{brief(expected.name)} was answered {show(reply)}")  # fmt: skip
-        before.append(whose(reply, files))
+        before.append(whose(reply, files)[0])
     return before, False
 
 
