@@ -141,6 +141,11 @@ class LoadResult:
     #: seconds from the case's start.
     server_events: Sequence[Mapping[str, Any]] | None = None
     server_events_dropped: int | None = None
+    #: Probes due before the case ended: each answered OK, failed (probe_failures) or
+    #: cut off, still waiting or unsent at the end (docs/trace.md, "Probes cut off").
+    probe_due: int | None = None
+    probe_answered: int | None = None
+    probe_cut_off: int | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The benchmark's name; not part of extra_info.
@@ -214,6 +219,9 @@ class LoadResult:
             request_sent_s=pooled([r.request_sent_s for r in rounds]),
             probe_sent_s=pooled([r.probe_sent_s for r in rounds]),
             probe_late=total("probe_late"),
+            probe_due=total("probe_due"),
+            probe_answered=total("probe_answered"),
+            probe_cut_off=total("probe_cut_off"),
             background=Background.merge(backgrounds) if backgrounds else None,
         )
 
@@ -327,6 +335,9 @@ _OPTIONAL: dict[str, Callable[[Any], Any]] = {
     "timeline": timeline_of,
     "server_events": server_events_of,
     "server_events_dropped": int_field,
+    "probe_due": int_field,
+    "probe_answered": int_field,
+    "probe_cut_off": int_field,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 _NULLABLE = frozenset({"first_error", *_OPTIONAL})
@@ -381,5 +392,8 @@ _KEYS = (
     "timeline",
     "server_events",
     "server_events_dropped",
+    "probe_due",
+    "probe_answered",
+    "probe_cut_off",
 )
 assert set(_KEYS) == _KNOWN
