@@ -23,6 +23,7 @@ from fileproto.report.findings import (
     render_findings_markdown,
 )
 from fileproto.report.ranktest import mann_whitney_p, smallest_p
+from fileproto.units import MIB
 from tests.helpers.timeline_runs import (
     refuse,
     simulated_case,
@@ -289,7 +290,10 @@ def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("Findings\n========\n")
+    # The models that ran first (one line), then the findings, then the tables.
+    first, rest = run.stdout.split("\n\n", 1)
+    assert first.startswith("Models in this run: ") and "\n" not in first
+    assert rest.startswith("Findings\n========\n")
     assert run.stdout.index("Findings") < run.stdout.index("thread pool\n===========")
     md = tmp_path / "r.md"
     run = subprocess.run(
@@ -298,7 +302,8 @@ def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     text = md.read_text()
-    assert text.startswith("## Findings\n")
+    first, rest = text.split("\n\n", 1)
+    assert first.startswith("Models in this run: ") and rest.startswith("## Findings\n")
     assert re.search(r"^### thread pool$", text, re.M)
     assert render_findings_markdown(findings(load_cases(FULL_RUN))) in text
 
@@ -385,14 +390,14 @@ def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
     _flat(document, "process")
     _scale(document, "process", {1: 1.0, 5: 2.0, 50: 4.0})
     cases = load_cases(document)
-    agg = {c.id: c.result.aggregate_Bps / 1e9 for c in cases}
+    agg = {c.id: c.result.aggregate_Bps / MIB for c in cases}
     texts = _texts(findings(cases), "workers")
     (pattern,) = [t for t in texts if t.startswith("UPLOAD with 50 clients: ")]
-    process = " -> ".join(f"{agg[f'process-UPLOAD-10MiB-c50-w{w}']:.2f}" for w in (1, 5, 50))
-    thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:.2f}" for w in (1, 5, 50))
+    process = " -> ".join(f"{agg[f'process-UPLOAD-10MiB-c50-w{w}']:,.1f}" for w in (1, 5, 50))
+    thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:,.1f}" for w in (1, 5, 50))
     assert "process pool's time grows with server workers" in pattern
-    assert f"{process} GB/s" in pattern
-    assert f"thread pool's stays flat (within noise in 1 of 1 size; {thread} GB/s)" in pattern
+    assert f"{process} MiB/s" in pattern
+    assert f"thread pool's stays flat (within noise in 1 of 1 size; {thread} MiB/s)" in pattern
     # Both flat: no such pattern.
     flat = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5, 50))
     _flat(flat, "thread")

@@ -23,6 +23,37 @@ def kind_label(kind: str) -> str:
     return known.label if known is not None else _TITLES.get(kind, kind)
 
 
+def model_name(kind: str, dispatch: str | None) -> str:
+    """A model as the report names it: "thread pool (ready)", "asyncio event loops (loop)"."""
+    return kind_label(kind) + (f" ({dispatch})" if dispatch else "")
+
+
+def kinds_note(results: Iterable[LoadResult]) -> str | None:
+    """Which models ran (each with its count of cases), and which registry kinds did
+    not, with the option that adds them; None for a run of a server we did not start."""
+    counts: dict[tuple[str, str | None], int] = {}
+    for result in sort_results(results):
+        key = (result.server_kind, result.dispatch)
+        counts[key] = counts.get(key, 0) + 1
+    ran = [kind for kind, _ in counts if kind != EXTERNAL]
+    if not ran:
+        return None
+    models = ", ".join(
+        f"{model_name(kind, dispatch)} in {n} case{'' if n == 1 else 's'}"
+        for (kind, dispatch), n in counts.items()
+    )
+    text = f"Models in this run: {models}."
+    missing = [kind for kind in KINDS if kind not in ran]
+    if missing:
+        wanted = ",".join(dict.fromkeys([*ran, *missing]))
+        text += (
+            f" Not in this run: {', '.join(kind_label(k) for k in missing)}; add "
+            f"{'it' if len(missing) == 1 else 'them'} with --fileproto-kinds {wanted} "
+            "(pytest -m full, or -m slowclients)."
+        )
+    return text
+
+
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
     # Known values in their fixed order, anything unexpected after them, alphabetically.
     return (order.index(value), "") if value in order else (len(order), value)
