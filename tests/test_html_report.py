@@ -185,3 +185,12 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     assert re.search(r"<h3>thread pool</h3><table", page)
     assert "-k thread-UPLOAD-10MiB-c1-w1 --fileproto-report=" in page
     assert 'id="findings"' in page
+    # The terminal has the findings too, under the table, with the models that ran;
+    # results.md has them as `fileproto report --md` writes them.
+    out = run.stdout
+    assert out.index("fileproto stress matrix") < out.index("fileproto findings")
+    findings_part = out[out.index("fileproto findings") :]
+    assert "Models in this run: thread pool (ready) in 1 case." in findings_part
+    assert "Failed clients\n--------------\n- No client failed: " in findings_part
+    markdown = (folder / "results.md").read_text()
+    assert markdown.startswith("Models in this run: ") and "\n## Findings\n" in markdown

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fileproto.results import EXTERNAL, LoadResult
-from servers.registry import KINDS
+from servers.registry import CLASSIC_KINDS, KINDS
 
 _OPERATION_ORDER = ("UPLOAD", "DOWNLOAD")
 #: Titles of what is not a registered kind (the registry's labels name the others).
@@ -45,11 +45,12 @@ def kinds_note(results: Iterable[LoadResult]) -> str | None:
     text = f"Models in this run: {models}."
     missing = [kind for kind in KINDS if kind not in ran]
     if missing:
-        wanted = ",".join(dict.fromkeys([*ran, *missing]))
+        # Left out by --fileproto-kinds, or deselected (-k): say what the option does.
         text += (
-            f" Not in this run: {', '.join(kind_label(k) for k in missing)}; add "
-            f"{'it' if len(missing) == 1 else 'them'} with --fileproto-kinds {wanted} "
-            "(pytest -m full, or -m slowclients)."
+            f" Not in this run: {', '.join(kind_label(k) for k in missing)}. "
+            f"--fileproto-kinds chooses the kinds (default {','.join(CLASSIC_KINDS)}); "
+            f"--fileproto-kinds {','.join(KINDS)} runs every one (pytest -m full, or -m "
+            "slowclients)."
         )
     return text
 

@@ -119,9 +119,14 @@ def _workers_text(workers: Sequence[str]) -> str:
 def render_timeline_png(
     case: Case, path: str | os.PathLike[str], *, order: str = "service"
 ) -> None:
-    """Draw one case's timeline, rows in ``order`` (:data:`.workers.ORDERS`: by worker
-    and when its service began, or by connect time); ValueError if the case has no
-    client timeline."""
+    """Draw one case's timeline (:func:`timeline_figure`) as a PNG."""
+    timeline_figure(case, order=order).savefig(os.fspath(path), format="png")
+
+
+def timeline_figure(case: Case, *, order: str = "service") -> Any:
+    """One case's timeline, rows in ``order`` (:data:`.workers.ORDERS`: by worker and
+    when its service began, or by connect time); ValueError if the case has no client
+    timeline."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -195,7 +200,7 @@ def render_timeline_png(
     else:
         lanes.set_xlabel("seconds from the case's start")
     figure.tight_layout()
-    figure.savefig(os.fspath(path), format="png")
+    return figure
 
 
 def _bands(ax: Any, runs: Sequence[tuple[str, int, int]], size: int) -> None:
