@@ -22,7 +22,7 @@ from fileproto.report.findings import (
     phase_shares,
     render_findings_markdown,
 )
-from fileproto.report.ranktest import mann_whitney_p, smallest_p
+from fileproto.results.verdict import mann_whitney_p, smallest_p
 from fileproto.units import MIB
 from tests.helpers.timeline_runs import (
     refuse,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from fileproto.report.cases import Case
-from fileproto.report.ranktest import ALPHA, mann_whitney_p, smallest_p
+from fileproto.results.verdict import ALPHA, mann_whitney_p, smallest_p
 
 #: The ratio a difference must reach with one round (README "Performance": single
 #: figures of this matrix move by about +/-30% between runs on the same machine).
