@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from fileproto.report import load_results
+from fileproto.report.answer_render import explained
 from fileproto.report.cases import load_cases
 from fileproto.report.chart import chart_figure
 from fileproto.report.compose import report_markdown, report_text
 from fileproto.report.html import render_html
 from fileproto.report.order import kinds_note
 from fileproto.report.slow import render_slow_text
+from fileproto.report.verdicts import document_verdicts
 from fileproto.units import MIB
 from tests.helpers.timeline_runs import simulated_case, simulated_run
 
@@ -67,8 +69,7 @@ def test_one_unit_per_quantity_in_every_output() -> None:
     """Throughput in MiB/s, a client's time in seconds, latency in ms: no B/s, no GB/s,
     no latency in seconds, in the text, the Markdown and the page."""
     document = simulated_run(kinds=("thread",), clients=(1, 5), workers=(1,))
-    cases = load_cases(document)
-    text, markdown = report_text(cases), report_markdown(cases)
+    text, markdown = _text_and_markdown(document)
     page = render_html(document)
     for output in (text, markdown, page):
         assert not re.search(r"(?<![MK]i)B/s|GB/s", output), re.findall(r".{40}B/s", output)
@@ -88,27 +89,45 @@ def test_the_slow_table_says_latency_in_ms() -> None:
     assert "TTFB p99 ms" in text and "750.0" in text and "TTFB p99 s" not in text
 
 
+def _text_and_markdown(document: dict[str, Any]) -> tuple[str, str]:
+    """What `fileproto report` prints and writes with --md."""
+    cases = load_cases(document)
+    verdicts = document_verdicts(document, [c.result for c in cases])
+    answer = explained(document, cases, verdicts)
+    return report_text(cases, verdicts, answer), report_markdown(cases, verdicts, answer)
+
+
+NOT_RUN = "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
+
+
 def test_the_models_that_ran_and_the_kinds_that_did_not() -> None:
-    two = simulated_run(
-        kinds=("thread", "process"), clients=(1,), workers=(1, 5), operations=("UPLOAD",)
-    )
+    two = simulated_run(kinds=("thread", "process"), clients=(1,), workers=(1, 5))
     note = kinds_note(load_results(two))
-    assert note is not None
-    assert note.startswith(
-        "Models in this run: thread pool (ready) in 2 cases, process pool (ready) in 2 cases."
+    assert note == (
+        "Models in this run: thread pool (ready) in 2 cases, process pool (ready) in 2 cases. "
+        + NOT_RUN
     )
-    assert "Not in this run: asyncio event loops. --fileproto-kinds chooses the kinds " \
-        "(default thread,process); --fileproto-kinds thread,process,asyncio runs every " \
-        "one" in note  # fmt: skip
-    cases = load_cases(two)
-    assert report_text(cases).startswith(note)
-    assert report_markdown(cases).startswith(note)
+    # With classic cases the answer leads, its columns the models that ran, and it names
+    # the kinds that did not, once, in every output.
+    text, markdown = _text_and_markdown(two)
     page = render_html(two)
-    assert page.index("Models in this run") < page.index('id="findings"')
+    for output in (text, markdown, page):
+        assert output.count("Not run: asyncio event loops") == 1
+    assert NOT_RUN in text and NOT_RUN in markdown
     assert "<code>--fileproto-kinds thread,process,asyncio</code>" in page
+    # Without them (slow clients alone) there is no answer: the note comes first.
+    slow = simulated_run(kinds=("thread", "process"), clients=(5,), workers=(1,))
+    for bench in slow["benchmarks"]:
+        bench["extra_info"].update(scenario="idle", dispatch="accept")
+    text, markdown = _text_and_markdown(slow)
+    note = kinds_note(load_results(slow))
+    assert note is not None and note.startswith("Models in this run: thread pool (accept)")
+    assert text.startswith(note) and markdown.startswith(note)
+    page = render_html(slow)
+    assert page.index("Models in this run") < page.index('id="findings"')
     # Every kind ran: nothing to add.
     every = kinds_note(load_results(simulated_run(clients=(1,), workers=(1,))))
-    assert every is not None and "Not in this run" not in every
+    assert every is not None and "Not run" not in every
     assert "asyncio event loops (loop) in 1 case" in every
     # A server we did not start: no kinds of ours to speak of.
     external = simulated_run(kinds=("thread",), clients=(1,), workers=(1,))

@@ -9,12 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fileproto import report
+from fileproto.report.answer_render import (
+    explained,
+)
 from fileproto.report.cases import Case
 from fileproto.report.compose import report_markdown, report_text
 from fileproto.report.html import render_html
 from fileproto.report.timeline import choose as choose_cases
 from fileproto.report.timeline import render_timeline_png
 from fileproto.report.trace_events import render_trace_events
+from fileproto.report.verdicts import document_verdicts
 from fileproto.report.workers import ORDERS
 from fileproto.results import LoadResult
 
@@ -143,11 +147,16 @@ def run(args: argparse.Namespace) -> int:
     classic, slow = report.split(cases)
     views = report.load_cases(document)
     wanted = (args.md, args.csv, args.png, args.html, args.trace_events, args.timeline)
+    verdicts = document_verdicts(document, [c.result for c in views])
+    answer = explained(document, views, verdicts)
     if all(path is None for path in wanted):
-        _print_text(report_text(views))
+        _print_text(report_text(views, verdicts, answer))
         return 0
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
-        (args.md, lambda p: _write(p, report_markdown(views), "Markdown tables")),
+        (
+            args.md,
+            lambda p: _write(p, report_markdown(views, verdicts, answer), "Markdown tables"),
+        ),
         (args.html, lambda p: _write(p, render_html(document), "HTML report")),
         (args.trace_events, lambda p: _write_trace(p, views, args.case, args.order)),
     ]

@@ -29,7 +29,7 @@ from fileproto.cases.comparisons import Stated, stated
 from fileproto.pytest.fixtures import LIMIT_BOOK
 from fileproto.pytest.refine import REFINED_PROPERTY, REFINER, UPDATE_PROPERTY, statistics_of
 from fileproto.pytest.settings import Options
-from fileproto.report.cases import Case
+from fileproto.report.answer_render import explained, render_answer_text
 from fileproto.report.compose import report_markdown
 from fileproto.report.findings import findings, render_findings_text
 from fileproto.report.order import kinds_note
@@ -198,6 +198,12 @@ class Recorder:
             return
         document = self._report_document()
         cases = report.load_cases(document)
+        verdicts = self.verdicts()
+        answer = explained(document, cases, verdicts)
+        if answer is not None:
+            # The answer first: which model and worker count suits which load, and why.
+            terminalreporter.section("fileproto: the answer")
+            terminalreporter.write_line(render_answer_text(answer))
         if results:
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
@@ -215,13 +221,16 @@ class Recorder:
             terminalreporter.write_line(report.render_slow_text(slow))
         # What the run shows, in words, under its tables (the same as the report's).
         terminalreporter.section("fileproto findings")
-        note = kinds_note(r for r in (*results, *slow))
+        note = None if answer else kinds_note(r for r in (*results, *slow))
         if note:
             terminalreporter.write_line(note)
-        terminalreporter.write_line(render_findings_text(findings(cases)))
+        terminalreporter.write_line(render_findings_text(findings(cases, verdicts)))
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is not None:
-            _write_report(terminalreporter, report_dir, results, list(limits.values()), slow, cases)
+            markdown = report_markdown(cases, verdicts, answer)
+            _write_report(
+                terminalreporter, report_dir, results, list(limits.values()), slow, markdown
+            )
             _write_html(terminalreporter, report_dir, document, self.config)
 
     def _report_document(self) -> dict[str, Any]:
@@ -324,13 +333,14 @@ def _write_report(
     results: list[LoadResult],
     limits: list[LoadResult],
     slow: list[LoadResult],
-    cases: list[Case],
+    markdown: str,
 ) -> None:
-    """results.md (the findings and every table, as ``fileproto report --md``), and per
-    part of the run its CSV and chart: results.csv and results.png for the classic
-    matrix, results-slowclients.csv and .png for the slow-client cases."""
+    """results.md (``markdown``: the answer, the findings and every table, as
+    ``fileproto report --md`` writes them), and per part of the run its CSV and chart:
+    results.csv and results.png for the classic matrix, results-slowclients.csv and .png
+    for the slow-client cases."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.md").write_text(report_markdown(cases))
+    (folder / "results.md").write_text(markdown)
     written = ["results.md"]
     charts: list[tuple[str, Any]] = []
     if results:

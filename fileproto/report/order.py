@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fileproto.results import EXTERNAL, LoadResult
-from servers.registry import CLASSIC_KINDS, KINDS
+from servers.registry import KINDS
 
 _OPERATION_ORDER = ("UPLOAD", "DOWNLOAD")
 #: Titles of what is not a registered kind (the registry's labels name the others).
@@ -28,31 +28,41 @@ def model_name(kind: str, dispatch: str | None) -> str:
     return kind_label(kind) + (f" ({dispatch})" if dispatch else "")
 
 
+def kinds_not_run(results: Iterable[LoadResult]) -> list[str]:
+    """The labels of the registry's kinds with no case among ``results``; none when no
+    kind of ours ran (a server we did not start)."""
+    ran = {r.server_kind for r in results}
+    if not ran & set(KINDS):
+        return []
+    return [kind.label for name, kind in KINDS.items() if name not in ran]
+
+
+def not_run_text(labels: Sequence[str]) -> str:
+    """The kinds that did not run and the option that adds them; "" if every one ran."""
+    if not labels:
+        return ""
+    return (
+        f"Not run: {' and '.join(labels)} (add {'it' if len(labels) == 1 else 'them'} with "
+        f"--fileproto-kinds {','.join(KINDS)})."
+    )
+
+
 def kinds_note(results: Iterable[LoadResult]) -> str | None:
     """Which models ran (each with its count of cases), and which registry kinds did
     not, with the option that adds them; None for a run of a server we did not start."""
+    ordered = sort_results(results)
     counts: dict[tuple[str, str | None], int] = {}
-    for result in sort_results(results):
+    for result in ordered:
         key = (result.server_kind, result.dispatch)
         counts[key] = counts.get(key, 0) + 1
-    ran = [kind for kind, _ in counts if kind != EXTERNAL]
-    if not ran:
+    if not any(kind != EXTERNAL for kind, _ in counts):
         return None
     models = ", ".join(
         f"{model_name(kind, dispatch)} in {n} case{'' if n == 1 else 's'}"
         for (kind, dispatch), n in counts.items()
     )
-    text = f"Models in this run: {models}."
-    missing = [kind for kind in KINDS if kind not in ran]
-    if missing:
-        # Left out by --fileproto-kinds, or deselected (-k): say what the option does.
-        text += (
-            f" Not in this run: {', '.join(kind_label(k) for k in missing)}. "
-            f"--fileproto-kinds chooses the kinds (default {','.join(CLASSIC_KINDS)}); "
-            f"--fileproto-kinds {','.join(KINDS)} runs every one (pytest -m full, or -m "
-            "slowclients)."
-        )
-    return text
+    missing = not_run_text(kinds_not_run(ordered))
+    return f"Models in this run: {models}." + (f" {missing}" if missing else "")
 
 
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
