@@ -22,7 +22,13 @@ from statistics import median
 from fileproto.cases.comparisons import Stated, classic
 from fileproto.report.findings.index import model_of
 from fileproto.report.findings.words import times
-from fileproto.report.order import operation_rank, size_text
+from fileproto.report.order import (
+    kind_order,
+    kinds_not_run,
+    not_run_text,
+    operation_rank,
+    size_text,
+)
 from fileproto.results import LoadResult
 from fileproto.results.verdict import (
     CONFIDENCE,
@@ -32,7 +38,6 @@ from fileproto.results.verdict import (
     compare,
     rounds_to_decide,
 )
-from servers.registry import KINDS
 
 #: A column of the table: a model's name and its server workers.
 Column = tuple[str, int]
@@ -168,7 +173,7 @@ def answer(results: Sequence[LoadResult], verdicts: Sequence[Stated] = ()) -> An
     dispatches: dict[str, set[str]] = {}
     for r in cases:
         dispatches.setdefault(r.server_kind, set()).add(r.dispatch or "")
-    kinds = list(KINDS)
+    kinds = list(kind_order())
 
     def model_rank(r: LoadResult) -> tuple[int, str, str]:
         kind = r.server_kind
@@ -188,8 +193,7 @@ def answer(results: Sequence[LoadResult], verdicts: Sequence[Stated] = ()) -> An
         for load in sorted(by_load, key=lambda x: (operation_rank(x[0]), x[1], x[2]))
         if (row := _row(load, by_load[load], settings)) is not None
     ]
-    ran = {r.server_kind for r in cases}
-    not_run = [k.label for name, k in KINDS.items() if name not in ran] if ran & set(KINDS) else []
+    not_run = kinds_not_run(cases)
     counts = [len(_times(r)) for r in cases] or [0]
     return Answer(ordered, rows, *settings, (min(counts), max(counts)), not_run)
 
@@ -265,14 +269,7 @@ def decided_line(a: Answer) -> str:
 
 def not_run_line(a: Answer) -> str:
     """The models that did not run and the option that adds them; "" if all ran."""
-    if not a.not_run:
-        return ""
-    names = " and ".join(a.not_run)
-    every = ",".join(KINDS)
-    return (
-        f"Not run: {names} (add {'it' if len(a.not_run) == 1 else 'them'} with "
-        f"--fileproto-kinds {every})."
-    )
+    return not_run_text(a.not_run)
 
 
 def cell_title(cell: Cell, best: LoadResult) -> str:
