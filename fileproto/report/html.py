@@ -1,9 +1,11 @@
 """The whole report as one self-contained HTML page.
 
 Nothing is loaded from anywhere: the styles are inline, the charts and timelines are PNG
-``data:`` URIs, and there is no script. In order: the findings, the classic table per
+``data:`` URIs, and there is no script. In order: the answer (:mod:`.answer_render`: which
+model and worker count suits which load, and why), the findings, the classic table per
 server kind, the throughput chart, the slow-client table and chart, the timelines of
-the telling cases, the machine, and the commands that reproduce the run.
+the telling cases and of those the answer cites, the machine, and the commands that
+reproduce the run.
 """
 
 from __future__ import annotations
@@ -17,13 +19,23 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from fileproto.report.answer_render import STYLE as ANSWER_STYLE
+from fileproto.report.answer_render import (
+    Explained,
+    cited,
+    explained,
+    render_answer_html,
+    timeline_anchor,
+)
 from fileproto.report.cases import Case, load_cases
 from fileproto.report.chart import render_png
 from fileproto.report.findings import findings, grouped
+from fileproto.report.order import kinds_note
 from fileproto.report.slow import HEADERS_SLOW_TEXT, LEGEND, SLOW_HEADERS, slow_table
 from fileproto.report.slowchart import render_slow_png
 from fileproto.report.tables import HEADERS, MARK, table_sections
 from fileproto.report.timeline import render_timeline_png, telling_cases, title_of
+from fileproto.report.verdicts import document_verdicts
 from fileproto.results.document import Document, load_document, load_references
 
 _STYLE = """
@@ -60,7 +72,8 @@ def _e(text: object) -> str:
 
 def _with_code(text: str) -> str:
     """Escaped text with command-line options as code, kept on one line."""
-    return re.sub(r"(--[a-z][\w-]*(?: \d+)?)", r"<code>\1</code>", _e(text))
+    # An option with its value: a number, or a comma-separated list (of kinds).
+    return re.sub(r"(--[a-z][\w-]*(?: (?:\d+|[a-z]+(?:,[a-z]+)+))?)", r"<code>\1</code>", _e(text))
 
 
 def _png_uri(draw: Callable[[Path], None]) -> str:
@@ -71,9 +84,10 @@ def _png_uri(draw: Callable[[Path], None]) -> str:
     return f"data:image/png;base64,{data}"
 
 
-def _figure(uri: str, alt: str, caption: str, css_class: str) -> str:
+def _figure(uri: str, alt: str, caption: str, css_class: str, anchor: str = "") -> str:
+    at = f' id="{_e(anchor)}"' if anchor else ""
     return (
-        f'<figure class="{css_class}"><img src="{uri}" alt="{_e(alt)}">'
+        f'<figure class="{css_class}"{at}><img src="{uri}" alt="{_e(alt)}">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
     )
 
@@ -159,8 +173,20 @@ def reproduce_commands(document: Document, cases: Sequence[Case]) -> list[str]:
     return out
 
 
-def _timelines(cases: Sequence[Case]) -> str:
+def drawn_timelines(cases: Sequence[Case], answer: Explained | None) -> list[Case]:
+    """The cases whose timelines the page draws: the telling ones, then any the answer's
+    sentences cite."""
     chosen = [c for c in telling_cases(cases) if c.requests]
+    by_id = {c.id: c for c in cases if c.requests}
+    return chosen + [by_id[i] for i in cited(answer) if i in by_id and by_id[i] not in chosen]
+
+
+def _answer(answer: Explained | None, drawn: Sequence[Case]) -> str:
+    """The answer first: its table and why (fileproto.report.answer_render)."""
+    return render_answer_html(answer, [c.id for c in drawn]) if answer else ""
+
+
+def _timelines(chosen: Sequence[Case]) -> str:
     if not chosen:
         return (
             "<p>No timelines in this run (each case records one in its results since the "
@@ -168,12 +194,19 @@ def _timelines(cases: Sequence[Case]) -> str:
         )
     parts = [
         "<p>Each row is one client request, coloured by what it was waiting for; the text "
-        "after a row names the server worker(s) that served it. The cases: the most clients "
-        "on the fewest and the next fewest workers, for each model.</p>"
+        "after a row names the server worker(s) that served it. The rows are grouped by the "
+        "worker that first served them (named on the right), each worker's in the order it "
+        "took them. Under the rows, the LIST probe: a probe still waiting when the case ended "
+        "is cut off (a grey triangle at the time it had waited by then), not a timeout. The "
+        "cases: the most clients on the fewest and the next fewest workers, for each model, "
+        "and those the answer cites.</p>"
     ]
     for case in chosen:
         uri = _png_uri(partial(render_timeline_png, case))
-        parts.append(_figure(uri, f"timeline of {case.id}", title_of(case), "timeline"))
+        parts.append(
+            _figure(uri, f"timeline of {case.id}", title_of(case), "timeline",
+                    timeline_anchor(case.id))
+        )  # fmt: skip
     return "".join(parts)
 
 
@@ -185,9 +218,13 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         raise ValueError("no matrix cases (no benchmark records an 'operation')")
     classic = [c for c in cases if not c.result.scenario]
     slow = [c for c in cases if c.result.scenario]
-    found = findings(cases)
-    sections = [("findings", "Findings")]
-    body = []
+    verdicts = document_verdicts(document, [c.result for c in cases])
+    found = findings(cases, verdicts)
+    answer = explained(document, cases, verdicts)
+    drawn = drawn_timelines(cases, answer)
+    sections = [("answer", "Answer")] if answer else []
+    sections.append(("findings", "Findings"))
+    body = [_answer(answer, drawn)]
     findings_html = "".join(
         f"<h3>{_e(title)}</h3><ul>" + "".join(f"<li>{_with_code(t)}</li>" for t in texts) + "</ul>"
         for title, texts in grouped(found)
@@ -217,8 +254,8 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         )
         body.append(
             '<section id="results"><h2>Results</h2><p class="legend">Per case: the time '
-            "per client (average over the clients that succeeded), per-client and "
-            "aggregate throughput, clients that succeeded and failed.</p>"
+            "per client in seconds (average over the clients that succeeded), per-client "
+            "and aggregate throughput in MiB/s, clients that succeeded and failed.</p>"
             + "".join(tables)
             + "</section>"
         )
@@ -242,7 +279,7 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
             + "</section>"
         )
     sections.append(("timelines", "Timelines"))
-    body.append(f'<section id="timelines"><h2>Timelines</h2>{_timelines(cases)}</section>')
+    body.append(f'<section id="timelines"><h2>Timelines</h2>{_timelines(drawn)}</section>')
     sections.append(("machine", "Machine"))
     body.append(f'<section id="machine"><h2>Machine</h2>{_machine(document)}</section>')
     sections.append(("reproduce", "Reproduce"))
@@ -257,6 +294,10 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
     when = document.get("datetime")
     if when:
         subtitle += f", run at {when}"
+    # The answer names the models that did not run under its table; without one (no
+    # classic case), the models that ran and those that did not are said here.
+    note = None if answer else kinds_note(c.result for c in cases)
+    kinds = f'<p class="sub kinds">{_with_code(note)}</p>' if note else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -264,8 +305,8 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         "<title>fileproto report</title>"
         # No request may leave the page: an empty favicon keeps the browser from asking.
         '<link rel="icon" href="data:,">'
-        f"<style>{_STYLE}</style></head><body>"
-        f'<h1>fileproto report</h1><p class="sub">{_e(subtitle)}</p><nav>{nav}</nav>'
+        f"<style>{_STYLE}{ANSWER_STYLE}</style></head><body>"
+        f'<h1>fileproto report</h1><p class="sub">{_e(subtitle)}</p>{kinds}<nav>{nav}</nav>'
         + "".join(body)
         + "</body></html>\n"
     )
