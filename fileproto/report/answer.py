@@ -6,10 +6,10 @@ workers. Each cell is that case's time per client relative to the best case of i
 row, marked with what the statistics module (:mod:`fileproto.results.verdict`) says of
 the cell against the best: the best itself, the same within the margin, slower with
 confidence, or not decided. The best of a row is the case with the lowest median time
-per client over its rounds; against it a cell is never decided faster (most of its
-rounds' differences to the best are not negative), so the four marks cover every case.
-The ratio is the statistics module's estimate (from the rounds); a case without rounds
-to compare shows its plain ratio, not decided.
+per client over its rounds, and a cell's number is its median over the best's, so no
+number is below 1. The verdict compares every round, not the medians: should it ever
+find a cell faster than the best (rounds spread so that the two disagree), the cell is
+marked not decided rather than contradict its number.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ BEST = Mark("best", "★", "the best for its load (lowest median time per client
 SAME = Mark("same", "≈", "the same as the best, within the margin")
 SLOWER = Mark("slower", "", "slower than the best")
 OPEN = Mark("open", "?", "not decided: too few rounds, or too close to the margin to tell")
-#: Each verdict of a cell against the best (a faster one cannot happen; see above).
+#: Each verdict of a cell against the best (faster: see the module's docstring).
 MARKS = {Verdict.SAME: SAME, Verdict.SLOWER: SLOWER, Verdict.UNDECIDED: OPEN,
          Verdict.FASTER: OPEN}  # fmt: skip
 
@@ -159,9 +159,7 @@ def _row(load: Load, found: dict[Column, LoadResult], settings: tuple[float, flo
             cells[column] = Cell(result, math.nan, OPEN)
             continue
         comparison = compare(_times(best), _times(result), margin, confidence)
-        ratio = comparison.ratio
-        if not math.isfinite(ratio):
-            ratio = median(_times(result)) / median(_times(best))
+        ratio = median(_times(result)) / median(_times(best))
         cells[column] = Cell(result, ratio, MARKS[comparison.verdict], comparison)
     return Row(load, best, cells)
 
