@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from fileproto.pytest import comparing
 from fileproto.pytest.classic import fileproto_run_case, parametrize
 
 # Fixtures are found where the plugin is registered: this module.
@@ -58,6 +59,7 @@ MARKERS = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_plugin_options(parser)
+    comparing.add_compare_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     check_options(config)
     check_xdist_saving(config)
     config.pluginmanager.register(Recorder(config), "fileproto-recorder")
+    comparing.configure(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
