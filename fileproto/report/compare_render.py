@@ -21,13 +21,16 @@ def _ms(value: float | None) -> str:
 
 
 def _ratio(value: float) -> str:
-    return f"{value:.3f}" if math.isfinite(value) else "-"
+    if not math.isfinite(value):
+        return "-"
+    # Three decimals where ratios live; far from 1 (a hand-made or broken run), digits.
+    return f"{value:.3f}" if 0.01 <= value < 1000 else f"{value:.3g}"
 
 
 def _interval(change: CaseChange) -> str:
     if change.too_few_rounds:
         return "none"
-    return f"{change.comparison.low:.3f} .. {change.comparison.high:.3f}"
+    return f"{_ratio(change.comparison.low)} .. {_ratio(change.comparison.high)}"
 
 
 def _row(change: CaseChange) -> tuple[str, ...]:
@@ -63,7 +66,7 @@ def summary_line(comparison: RunComparison) -> str:
     if mean is not None:
         line += (
             f" Geometric mean of NEW/OLD over the {over} case(s) with times in both runs: "
-            f"{mean:.3f}."
+            f"{_ratio(mean)}."
         )
     return line
 
@@ -80,7 +83,7 @@ def gate_lines(comparison: RunComparison, percent: float | None) -> list[str]:
         f"Gate {name}: FAILED: {len(failing)} case(s) slower beyond noise by more than "
         f"{percent:g}% (their whole interval above {1 + percent / 100:.3f}):"
     ]
-    lines += [f"  {c.id}: NEW/OLD {c.comparison.ratio:.3f} ({_interval(c)})" for c in failing]
+    lines += [f"  {c.id}: NEW/OLD {_ratio(c.comparison.ratio)} ({_interval(c)})" for c in failing]
     return lines
 
 
