@@ -291,3 +291,10 @@ def test_each_rounds_time_per_client_is_kept() -> None:
     assert LoadResult.merge(
         [_round(0.1), dataclasses.replace(_round(1.0), avg_time_s=0.0, successes=0, failures=5)]
     ).times_of_rounds() == [0.1]
+
+
+def test_a_merged_record_weighs_as_many_rounds_as_it_holds() -> None:
+    three = LoadResult.merge([_round(0.1), _round(0.2), _round(0.3)])
+    four = LoadResult.merge([three, _round(0.6)])
+    assert four.avg_time_s == pytest.approx(0.3)
+    assert (four.rounds, four.successes) == (4, 20)

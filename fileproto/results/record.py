@@ -155,13 +155,18 @@ class LoadResult:
     @classmethod
     def merge(cls, rounds: Sequence[LoadResult]) -> LoadResult:
         """One case over its rounds: times and rates averaged, counts summed, the
-        clients' peak memory the highest, verified only if every round was."""
+        clients' peak memory the highest, verified only if every round was. A record
+        that merged several rounds already weighs as many."""
         if not rounds:
             raise ValueError("no rounds to merge")
-        count = len(rounds)
+        weights = [r.rounds or 1 for r in rounds]
+        count = sum(weights)
 
         def mean(key: str) -> float:
-            return sum(float(getattr(r, key)) for r in rounds) / count
+            return (
+                sum(w * float(getattr(r, key)) for w, r in zip(weights, rounds, strict=True))
+                / count
+            )
 
         peaks = [r.client_peak_rss_bytes for r in rounds if r.client_peak_rss_bytes is not None]
 
@@ -170,8 +175,9 @@ class LoadResult:
             return sum(values) if values else None
 
         def average(key: str) -> float | None:
-            values = [float(getattr(r, key)) for r in rounds if getattr(r, key) is not None]
-            return sum(values) / len(values) if values else None
+            pairs = zip(weights, rounds, strict=True)
+            known = [(w, float(getattr(r, key))) for w, r in pairs if getattr(r, key) is not None]
+            return sum(w * v for w, v in known) / sum(w for w, _ in known) if known else None
 
         backgrounds = [r.background for r in rounds if r.background is not None]
         kinds = [r.failure_kinds for r in rounds if r.failure_kinds is not None]

@@ -34,6 +34,12 @@ from statistics import NormalDist, median
 CONFIDENCE = 0.95
 #: Ratios within [1 / (1 + MARGIN), 1 + MARGIN] count as the same time.
 MARGIN = 0.10
+#: The method, as a results file states it.
+METHOD = (
+    "ratio of the times per client of two cases' rounds: Hodges-Lehmann estimate with the "
+    "distribution-free interval of the Mann-Whitney test; faster or slower when the whole "
+    "interval lies beyond the margin, same when it lies within it, else undecided"
+)
 #: Below this many rounds per side the U distribution is counted exactly.
 _EXACT_UP_TO = 25
 
