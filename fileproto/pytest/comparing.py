@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fileproto.argtypes import percent
-from fileproto.pytest.recording import Recorder, _xdist_controller
+from fileproto.pytest.recording import Recorder, xdist_controller
 from fileproto.report.compare import MORE_ROUNDS, Run, RunComparison, compare_runs
 from fileproto.report.compare_render import render_text
 from fileproto.results.verdict import rounds_to_decide
@@ -82,7 +82,7 @@ class Comparer:
     def _this_run(self) -> Run:
         recorder = self.config.pluginmanager.get_plugin("fileproto-recorder")
         entries = recorder.entries if isinstance(recorder, Recorder) else []
-        parallel = _xdist_controller(self.config)
+        parallel = xdist_controller(self.config)
         document = {"benchmarks": entries, "machine_info": {"parallel": parallel}}
         return Run.load(document, label="this run")
 

@@ -54,7 +54,7 @@ def record(item: pytest.Item, entry: BenchmarkEntry) -> None:
     item.user_properties.append((BENCHMARK_PROPERTY, entry.as_dict()))
 
 
-def _xdist_controller(config: pytest.Config) -> bool:
+def xdist_controller(config: pytest.Config) -> bool:
     """This is the controller of a pytest-xdist run (pytest-benchmark's own test)."""
     return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
 
@@ -70,7 +70,7 @@ def _benchmarks_on(config: pytest.Config) -> bool:
 
 def check_xdist_saving(config: pytest.Config) -> None:
     """A UsageError at start for what cannot be done under pytest-xdist."""
-    if not _xdist_controller(config) or not _benchmarks_on(config):
+    if not xdist_controller(config) or not _benchmarks_on(config):
         return
     for option in ("benchmark_save", "benchmark_autosave"):
         if config.getoption(option, None):
@@ -150,7 +150,7 @@ class Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         config = self.config
         target = config.getoption("benchmark_json", None)
-        if not target or not _xdist_controller(config) or not _benchmarks_on(config):
+        if not target or not xdist_controller(config) or not _benchmarks_on(config):
             return
         write_document(self._parallel_document(), target)
         # pytest-benchmark 5 gives a Path; 4 gave the file it opened.
