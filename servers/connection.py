@@ -27,11 +27,13 @@ import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.store import FileStore
+from fileproto.tcpinfo import accept_wait
 from servers.config import ServerConfig
-from servers.trace import Tracer, worker_name
+from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason, worker_name
 
 log = logging.getLogger("fileproto.server")
 
@@ -66,6 +68,17 @@ def peer_of(sock: socket.socket) -> str:
     except OSError:
         return "?"
     return f"{host}:{port}"
+
+
+def accepted_fields(sock: socket.socket) -> dict[str, Any]:
+    """The ``accepted`` (or ``refused``) event's own keys for a socket just accepted:
+    the client's address and, where the kernel tells it, how long the connection had
+    waited in the listen queue (docs/trace.md)."""
+    fields: dict[str, Any] = {"peer": peer_of(sock)}
+    waited = accept_wait(sock)
+    if waited is not None:
+        fields["accept_wait_s"] = waited
+    return fields
 
 
 def unsent_bytes(sock: socket.socket) -> int | None:
@@ -110,7 +123,10 @@ def drive(
             except BlockingIOError:
                 count = 0
             if count:
+                served = session.served
                 session.sent(count, now)
+                if session.served != served:
+                    trace_buffered(session, unsent_bytes(sock))
                 expired = False
                 continue
             writing = True
@@ -134,6 +150,7 @@ def drive(
             continue
         now = time.monotonic()
         left = session.deadline - now
+        why = wait_reason(session, writing)
         if give_back:
             if not writing and session.idle and left > HOLD:
                 # Between requests: the next one may be far off, and a client that sends
@@ -143,7 +160,12 @@ def drive(
             # Too early to tell (a client starting up among many): treated as fast.
             fast = elapsed < FAST_HOLD or moved >= FAST_RATE * elapsed
             hold = FAST_HOLD if fast else HOLD
-            if _wait(fd, writing, min(hold, left)):
+            ready = _wait(fd, writing, min(hold, left))
+            if ready or hold > HOLD:
+                # The worker held the connection while the client was behind (a wait
+                # of HOLD that ends in a give-back is the give-back's: not traced).
+                trace_wait(session, why, now, time.monotonic())
+            if ready:
                 continue
             if left > hold:
                 if not fast or wanted is None or wanted():
@@ -153,7 +175,9 @@ def drive(
                 continue
         else:
             queued = unsent_bytes(sock) if writing else None
-            if _wait(fd, writing, left):
+            ready = _wait(fd, writing, left)
+            trace_wait(session, why, now, time.monotonic())
+            if ready:
                 continue
             if queued is not None and (unsent_bytes(sock) or 0) < queued:
                 session.client_read(time.monotonic())  # slow, not stalled: wait on
@@ -190,9 +214,7 @@ def send_closing(sock: socket.socket, session: ServerSession) -> Close:
 
 def give_back_reason(session: ServerSession, outcome: GiveBack) -> str:
     """Why a worker gave a connection back, as the trace says it."""
-    if outcome.writing:
-        return "write"
-    return "idle" if session.idle else "read"
+    return wait_reason(session, outcome.writing)
 
 
 def serve_connection(

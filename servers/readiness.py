@@ -31,7 +31,7 @@ from typing import Protocol
 
 from fileproto.session import Close, Receive, ServerSession, State, Work
 from servers.config import POLL
-from servers.connection import peer_of, send_closing, unsent_bytes
+from servers.connection import accepted_fields, peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
 from servers.trace import Tracer
 
@@ -178,7 +178,7 @@ class ReadyDispatcher:
                 continue
             session = server.new_session(conn_id, now)
             if server.tracer is not None:
-                server.tracer.event(conn_id, "accepted", peer=peer_of(conn))
+                server.tracer.event(conn_id, "accepted", **accepted_fields(conn))
             parked = Parked(conn_id, conn, session, now)
             self._settle(parked, session.poll(now), registered=False)
 
