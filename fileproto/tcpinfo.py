@@ -91,12 +91,19 @@ def tcp_info(sock: socket.socket) -> TcpInfo | None:
     )
 
 
+def since_sent(sock: socket.socket) -> float | None:
+    """Seconds since the connection last sent data (on a socket that has sent none:
+    since its handshake completed), exact to one jiffy; None where the kernel does not
+    say."""
+    info = tcp_info(sock)
+    return None if info is None else info.last_data_sent_s
+
+
 def accept_wait(sock: socket.socket) -> float | None:
     """Seconds a connection just accepted waited in the listen queue (from the end of
     its handshake), exact to one jiffy; None where the kernel does not say. Only
     meaningful before the server sent anything on it."""
-    info = tcp_info(sock)
-    return None if info is None else info.last_data_sent_s
+    return since_sent(sock)
 
 
 def stalls(before: TcpInfo | None, after: TcpInfo | None) -> Stalls | None:

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fileproto import tcpinfo
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.store import FileStore
-from fileproto.tcpinfo import accept_wait
 from servers.config import ServerConfig
 from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason, worker_name
 
@@ -57,6 +57,8 @@ class GiveBack:
     (``writing``) or for bytes, with its session."""
 
     writing: bool
+    #: Seconds the worker had waited on the client just before (the trace's).
+    waited: float = 0.0
 
 
 Outcome = Close | GiveBack
@@ -75,9 +77,20 @@ def accepted_fields(sock: socket.socket) -> dict[str, Any]:
     the client's address and, where the kernel tells it, how long the connection had
     waited in the listen queue (docs/trace.md)."""
     fields: dict[str, Any] = {"peer": peer_of(sock)}
-    waited = accept_wait(sock)
+    waited = tcpinfo.accept_wait(sock)
     if waited is not None:
         fields["accept_wait_s"] = waited
+    return fields
+
+
+def closed_fields(sock: socket.socket, close: Close) -> dict[str, Any]:
+    """The ``closed`` event's own keys: why, which deadline, and, where the kernel tells
+    it, how long before the server had last sent data on it (when the client had taken
+    the last of its answer into its own buffers, docs/trace.md)."""
+    fields: dict[str, Any] = {"reason": close.reason, "deadline": close.deadline}
+    last = tcpinfo.since_sent(sock)
+    if last is not None:
+        fields["last_sent_s"] = last
     return fields
 
 
@@ -161,17 +174,14 @@ def drive(
             fast = elapsed < FAST_HOLD or moved >= FAST_RATE * elapsed
             hold = FAST_HOLD if fast else HOLD
             ready = _wait(fd, writing, min(hold, left))
-            if ready or hold > HOLD:
-                # The worker held the connection while the client was behind (a wait
-                # of HOLD that ends in a give-back is the give-back's: not traced).
-                trace_wait(session, why, now, time.monotonic())
-            if ready:
-                continue
-            if left > hold:
-                if not fast or wanted is None or wanted():
-                    return GiveBack(writing)
-                # Fast, and no connection waits for a worker: keep it (its pace falls
-                # while it waits, so a client that stops is given back all the same).
+            end = time.monotonic()
+            if not ready and left > hold and (not fast or wanted is None or wanted()):
+                # The wait just made goes to the trace with the give-back.
+                return GiveBack(writing, end - now)
+            # Ready, or fast and no connection waits for a worker: keep it (its pace
+            # falls while it waits, so a client that stops is given back all the same).
+            trace_wait(session, why, now, end)
+            if ready or left > hold:
                 continue
         else:
             queued = unsent_bytes(sock) if writing else None
@@ -212,9 +222,10 @@ def send_closing(sock: socket.socket, session: ServerSession) -> Close:
     return Close("answer not sent: the client takes nothing", "error")
 
 
-def give_back_reason(session: ServerSession, outcome: GiveBack) -> str:
-    """Why a worker gave a connection back, as the trace says it."""
-    return wait_reason(session, outcome.writing)
+def given_back_fields(session: ServerSession, outcome: GiveBack) -> dict[str, Any]:
+    """The ``given_back`` event's own keys: why (docs/trace.md), and how long the worker
+    had waited on the client just before."""
+    return {"why": wait_reason(session, outcome.writing), "waited_s": round(outcome.waited, 6)}
 
 
 def serve_connection(
@@ -246,7 +257,7 @@ def serve_connection(
     finally:
         session.abort()
     if tracer is not None:
-        tracer.event(conn, "closed", reason=close.reason, deadline=close.deadline)
+        tracer.event(conn, "closed", **closed_fields(sock, close))
     return close
 
 

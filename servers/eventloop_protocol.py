@@ -23,7 +23,7 @@ from typing import cast
 from fileproto import tcpinfo
 from fileproto.session import Close, Limits, Receive, Send, ServerSession, busy_message
 from fileproto.store import FileStore
-from servers.connection import unsent_bytes
+from servers.connection import closed_fields, unsent_bytes
 from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason
 
 log = logging.getLogger("fileproto.server")
@@ -253,9 +253,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._cancel_timer()
         log.info("%s: closing: %s", self.peer, action.reason)
         if self.state.tracer is not None:
-            self.state.tracer.event(
-                self._conn, "closed", reason=action.reason, deadline=action.deadline
-            )
+            sock = None if self.transport is None else self.transport.get_extra_info("socket")
+            fields = {"reason": action.reason, "deadline": action.deadline}
+            if sock is not None:
+                fields = closed_fields(sock, action)
+            self.state.tracer.event(self._conn, "closed", **fields)
         if self.session is not None:
             self.session.abort()
         transport = self.transport

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from fileproto.session import Close, Receive, ServerSession, State, Work
 from servers.config import POLL
-from servers.connection import accepted_fields, peer_of, send_closing, unsent_bytes
+from servers.connection import accepted_fields, closed_fields, peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
 from servers.trace import Tracer
 
@@ -281,9 +281,7 @@ class ReadyDispatcher:
         if close.kind != "peer" or parked.session.served:
             log.info("%s: closing: %s", peer_of(parked.sock), close.reason)
         if server.tracer is not None:
-            server.tracer.event(
-                parked.conn_id, "closed", reason=close.reason, deadline=close.deadline
-            )
+            server.tracer.event(parked.conn_id, "closed", **closed_fields(parked.sock, close))
         server.finished(parked.conn_id, close.linger)
 
     def uploads_in_progress(self) -> frozenset[Path]:

@@ -84,7 +84,6 @@ def trace_wait(session: ServerSession, why: str, began: float, now: float) -> No
         session.trace("waited", {"why": why, "waited_s": round(now - began, 6)})
 
 
-
 def trace_buffered(session: ServerSession, unsent: int | None) -> None:
     """A response just completed with ``unsent`` of its bytes still in the server's
     send buffers (the client has yet to take them): a ``buffered`` event, when any are."""

@@ -33,6 +33,11 @@ WAITING_ON_CLIENT = "waiting on the client"
 UNSPLIT = "given back: the client, then the queue"
 #: Refused at the connection cap: the server's refusal on its way, then closed.
 REFUSED = "refused at the cap"
+#: A server trace read on its own (:mod:`.connections`) splits "waiting on the client"
+#: by what the client was to do, and tells the time between requests apart.
+CLIENT_SENDING = "waiting for the client to send"
+CLIENT_READING = "waiting for the client to read"
+IDLE = "idle between requests"
 #: Every server phase, in the order the timeline's legend lists them.
 SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT, UNSPLIT, REFUSED)
 #: The phases every traced timeline shows in its legend; the others only where present.
