@@ -46,6 +46,10 @@ class LoopState:
     ids: itertools.count[int] = field(default_factory=itertools.count)
     #: The one read buffer of the loop (reads never overlap in one thread).
     read_buffer: memoryview = field(default_factory=lambda: memoryview(bytearray(1 << 20)))
+    #: Seconds the loop's connections spent working (parsing, decoding, encoding, disk),
+    #: summed: a connection's wait on its client is traced without the loop's work for
+    #: the others meanwhile (then the client's bytes were there, the loop was not).
+    busy: float = 0.0
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
@@ -79,8 +83,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._burst = 0
         self._wants_read = True
         self._unsent = 0
-        #: While the loop waits on the client, for the trace: (why, since when).
-        self._wait: tuple[str, float] | None = None
+        #: While the loop waits on the client, for the trace: (why, since when, the
+        #: loop's busy seconds then).
+        self._wait: tuple[str, float, float] | None = None
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -143,6 +148,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         now = time.monotonic()
         self._waited(now)
         self.session.receive_data(data, now)
+        self.state.busy += time.monotonic() - now
         self._pump()
         self._burst += nbytes
         if self._burst >= FAIR_SHARE and self._reading and not self._closing:
@@ -156,15 +162,16 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._wants_read and not self._closing:
             if self._wait is not None:
                 # The wait on the client begins now: the pause was the loop's.
-                self._wait = (self._wait[0], time.monotonic())
+                self._wait = (self._wait[0], time.monotonic(), self.state.busy)
             self._resume_reading()
 
     def _waited(self, now: float) -> None:
         """The client moved: the loop's wait on it (if any) goes to the trace."""
         if self._wait is not None and self.session is not None:
-            why, since = self._wait
+            why, since, busy = self._wait
             self._wait = None
-            trace_wait(self.session, why, since, now)
+            others = self.state.busy - busy
+            trace_wait(self.session, why, min(now, since + others), now)
 
     def eof_received(self) -> bool:
         if self._closing or self.session is None:
@@ -179,7 +186,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self._can_write = False
-        self._wait = ("write", time.monotonic())
+        self._wait = ("write", time.monotonic(), self.state.busy)
         # The transport's buffer is full: the session judges a client that takes
         # nothing of it (the send deadline), as it does for the pools.
         self._arm_send_timer()
@@ -226,10 +233,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 session.sent(len(action.data), now)
                 if session.served != served and session.trace is not None:
                     trace_buffered(session, self._unsent_bytes())
+                self.state.busy += time.monotonic() - now
             elif isinstance(action, Receive):
                 self._wants_read = True
                 if self._wait is None:
-                    self._wait = (wait_reason(session, False), now)
+                    self._wait = (wait_reason(session, False), now, self.state.busy)
                 self._resume_reading()
                 self._set_timer(action.deadline, self._deadline)
                 return
