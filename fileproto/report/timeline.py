@@ -9,8 +9,11 @@ it (:mod:`.phases`); each row ends with the worker(s) that served it. A trace wi
 ``ready`` events shows the give-back to the next take as one phase, and a refused
 connection its refusal. Without server events (a server of someone
 else's, or tracing off), the rows show the client's own phases: connecting, sending,
-waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
-its latency per probe: from the time it was due (filled) and from its start (hollow).
+waiting for the first byte, receiving, with what TCP told the client: the part of the
+sending the server's receive window was closed, and the part of the wait during which
+the request was still reaching the server (:func:`.phases.client_segments`). Under the
+rows, when the case had a LIST probe, its latency per probe: from the time it was due
+(filled) and from its start (hollow).
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from fileproto.report.order import (
 )
 from fileproto.report.phases import (
     CLIENT_PHASES,
+    HELD_BACK,
     MAIN_SERVER_PHASES,
+    MIRROR_PHASES,
     QUEUED,
+    REACHING,
     REFUSED,
     SERVED,
     SERVER_PHASES,
@@ -54,6 +60,8 @@ COLOURS = {
     "sending": "#b07aa1",
     "waiting for first byte": "#f28e2b",
     "receiving": "#4e79a7",
+    HELD_BACK: "#e15759",
+    REACHING: "#f1ce63",
 }
 
 
@@ -189,9 +197,9 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
 def legend_phases(segments: Sequence[Segment], traced: bool) -> tuple[str, ...]:
     """The phases the legend names: the client's own without server events; else the
     main server phases, and the others only where a row has them."""
-    if not traced:
-        return CLIENT_PHASES
     present = {s.phase for s in segments}
+    if not traced:
+        return tuple(p for p in MIRROR_PHASES if p in CLIENT_PHASES or p in present)
     return tuple(p for p in SERVER_PHASES if p in MAIN_SERVER_PHASES or p in present)
 
 

@@ -14,6 +14,7 @@ from fileproto.report.phases import (
     SERVED,
     WAITING_TO_CONNECT,
 )
+from fileproto.report.seconds import seconds_text
 from fileproto.report.trace_analysis import TraceAnalysis
 
 #: A phase with at least this share of a connection's time is what the connection did.
@@ -39,16 +40,6 @@ _READING = {
     IDLE: ("idle between requests", "the client kept the connection open without asking",
            "the clients kept their connections open without asking"),
 }  # fmt: skip
-
-
-def seconds_text(value: float) -> str:
-    if value >= 100:
-        return f"{value:.0f} s"
-    if value >= 10:
-        return f"{value:.1f} s"
-    if value >= 0.1:
-        return f"{value:.2g} s" if value < 1 else f"{value:.1f} s"
-    return f"{value * 1000:.2g} ms"
 
 
 def _dominant(conn: ConnectionPhases) -> str | None:

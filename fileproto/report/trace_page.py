@@ -11,8 +11,9 @@ from functools import partial
 
 from fileproto.report.connections import CONNECTION_PHASES, PHASE_KEYS, ConnectionPhases
 from fileproto.report.html import _STYLE, _e, _figure, _png_uri, _table
+from fileproto.report.seconds import seconds_text
 from fileproto.report.trace_analysis import TraceAnalysis, longest
-from fileproto.report.trace_findings import seconds_text, trace_findings
+from fileproto.report.trace_findings import trace_findings
 from fileproto.report.trace_timeline import render_trace_timeline_png
 
 #: Connections a table lists at most (the longest); ``--json`` and ``--csv`` have all.

@@ -6,7 +6,9 @@ a rank test with several rounds, a fixed, stated ratio with one). One module per
 in the order they are printed (:data:`.topics.TOPICS`): the noise rule itself, how time
 per client grows with clients and where adding server workers stops helping
 (:mod:`.scaling`), the models compared per operation and size (:mod:`.models`), the
-share of a client's time spent queued (:mod:`.queued`, from timelines), failed clients
+share of a client's time spent queued (:mod:`.queued`, from timelines), where the time
+went from the client's side against a server that was not traced
+(:mod:`fileproto.report.mirror`, from what TCP told the clients), failed clients
 and who completed the slow-client scenarios (:mod:`.failures`), and how responsive the
 server stayed (:mod:`.responsiveness`, the LIST probe).
 """
@@ -17,6 +19,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 
 from fileproto.report.cases import Case
+from fileproto.report.findings.client_side import client_side
 from fileproto.report.findings.failures import failures, slow_completion
 from fileproto.report.findings.index import Index, model_of
 from fileproto.report.findings.models import models
@@ -64,6 +67,7 @@ def findings(cases: Sequence[Case]) -> list[Finding]:
             lambda: models(index, noise),
             lambda: queued(index, classic),
         ]
+    steps.append(lambda: client_side(cases))
     steps += [lambda: failures(cases), lambda: slow_completion(cases)]
     steps.append(lambda: responsiveness(Index(classic), cases))
     for step in steps:
