@@ -38,6 +38,10 @@ def non_negative_seconds(text: str) -> float:
     )
 
 
+def non_negative_factor(text: str) -> float:
+    return _number(text, float, "a number", lambda v: 0 <= v < math.inf, "cannot be negative")
+
+
 def positive_seconds(text: str) -> float:
     return _number(
         text,

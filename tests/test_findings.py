@@ -1,5 +1,5 @@
-"""Findings in words: every statement computed from the run, with its numbers, and only
-differences larger than the run's own noise."""
+"""Findings in words: every statement computed from the run, with its numbers, and every
+difference as the run's verdicts state it (docs/statistics.md)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ import pytest
 
 from fileproto.report.cases import load_cases
 from fileproto.report.findings import (
-    NOISE_FLOOR,
     Finding,
     findings,
-    noise_of,
     phase_shares,
     render_findings_markdown,
 )
-from fileproto.report.ranktest import mann_whitney_p, smallest_p
+from fileproto.results.verdict import mann_whitney_p, smallest_p
 from tests.helpers.timeline_runs import (
     refuse,
     simulated_case,
     simulated_run,
+    with_rounds,
     without_ready,
     without_timelines,
 )
@@ -64,104 +63,112 @@ def test_mann_whitney_with_ties_uses_the_normal_approximation() -> None:
     assert 0 < p < 0.01
 
 
-# -- the noise rule -------------------------------------------------------------------------
+# -- the method, and the verdicts the findings are written from -------------------------------
 
 
-def test_one_round_threshold_is_fixed_and_stated() -> None:
-    """One round has no measure of noise in the data itself: the threshold is a fixed
-    1.5x (README "Performance"), whatever the one-client cases spread."""
-    cases = load_cases(FULL_RUN)
-    noise = noise_of(cases)
-    assert noise.rounds == 1
-    assert noise.threshold == NOISE_FLOOR == 1.5
-    (text,) = _texts(findings(cases), "noise")
-    assert "differences under 1.5x are held back, a fixed threshold" in text
-    assert "+/-30%" in text and "Performance" in text
+def test_one_round_decides_nothing_and_says_so() -> None:
+    """docs/full-run.json has one round per case: none of its 162 comparisons can be
+    decided, and the method says so with the rounds a verdict needs."""
+    (text,) = _texts(findings(load_cases(FULL_RUN)), "noise")
+    assert text.startswith("Each case ran 1 round. ")
+    assert "95% confidence interval" in text and "within 10%" in text
+    assert "docs/statistics.md" in text
+    assert "Of the 162 comparisons" in text
+    assert "0 are decided (0 found a difference, 0 the same within 10%) and 162 are open" in text
+    assert "at least 4 rounds per case, and 108 of the 108 cases have fewer" in text
+    assert "run --fileproto-rounds 5" in text
 
 
-def test_a_real_effect_on_one_client_does_not_raise_the_threshold() -> None:
-    """Process pool with one client on 5 workers 3x slower (a real effect): the threshold
-    stays 1.5x, and a 2x difference elsewhere is still stated."""
-    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
-    for bench in document["benchmarks"]:
-        info = bench["extra_info"]
-        if info["server_kind"] == "process":
-            info["avg_time_s"] *= 3 if (info["client_workers"], info["server_workers"]) == (
-                1, 5) else 2  # fmt: skip
-    cases = load_cases(document)
-    assert noise_of(cases).threshold == 1.5
-    (models,) = _texts(findings(cases), "models")
-    assert "on 1 worker slower in 2 of 2 (2.00x to 2.00x)" in models
-    assert "on 5 workers slower in 2 of 2 (2.00x to 3.00x)" in models
-
-
-def test_one_round_holds_back_differences_under_the_threshold() -> None:
-    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
-    # Process pool 40% slower everywhere: under the 1.5x threshold, so not stated.
-    for bench in document["benchmarks"]:
-        info = bench["extra_info"]
-        if info["server_kind"] == "process":
-            info["avg_time_s"] *= 1.4
-    found = findings(load_cases(document))
-    (models,) = _texts(found, "models")
-    assert "not told apart" in models
-    # Twice as slow is stated, with the numbers.
-    for bench in document["benchmarks"]:
-        info = bench["extra_info"]
-        if info["server_kind"] == "process":
-            info["avg_time_s"] *= 2 / 1.4
+def test_one_round_states_no_difference_however_large() -> None:
+    """A 3x difference in one round is a figure, not a verdict: the models finding says
+    it is not decided (the old rule called anything past a fixed 1.5x a difference)."""
+    document = simulated_run(kinds=("thread", "process"), clients=(50,), workers=(1, 5))
+    _scale(document, "process", {1: 3.0, 5: 3.0})
     (models,) = _texts(findings(load_cases(document)), "models")
-    assert "not told apart" not in models
-    assert "on 1 worker slower in 2 of 2 (2.00x to 2.00x)" in models
-    assert "on 5 workers slower in 2 of 2 (2.00x to 2.00x)" in models
+    assert "process pool against thread pool, not decided" in models
+    assert "on 1 worker not decided in all 1 (3.00x)" in models
+
+
+def _models_run(process: dict[int, float], spread: tuple[float, ...] | None = None) -> str:
+    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        if info["server_kind"] == "process":
+            info["avg_time_s"] *= process[info["server_workers"]]
+    with_rounds(document, *(() if spread is None else (spread,)))
+    (models,) = _texts(findings(load_cases(document)), "models")
+    return models
+
+
+def test_models_from_verdicts_slower_same_and_open() -> None:
+    """Five tight rounds: 40% slower is decided slower, 3% slower is the same within the
+    10% margin; rounds that spread widely leave 40% open."""
+    models = _models_run({1: 1.4, 5: 1.03})
+    assert "on 1 worker slower in 2 of 2 (1.40x to 1.40x)" in models
+    assert "on 5 workers the same within 10% in all 2 (1.03x to 1.03x)" in models
+    wide = _models_run({1: 1.4, 5: 1.4}, spread=(0.6, 0.8, 1.0, 1.25, 1.6))
+    assert "process pool against thread pool, not decided" in wide
+    assert "on 1 worker not decided in all 2" in wide
 
 
 def test_models_opposite_directions_are_told_per_worker_count() -> None:
     """Process pool 3x slower on 5 workers and 3x faster on 1: no mean of both; each
     worker count with its own direction."""
-    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
-    for bench in document["benchmarks"]:
-        info = bench["extra_info"]
-        if info["server_kind"] == "process":
-            info["avg_time_s"] *= 3 if info["server_workers"] == 5 else 1 / 3
-    (models,) = _texts(findings(load_cases(document)), "models")
+    models = _models_run({1: 1 / 3, 5: 3.0})
     assert "on 1 worker faster in 2 of 2 (0.33x to 0.33x)" in models
     assert "on 5 workers slower in 2 of 2 (3.00x to 3.00x)" in models
     assert "geometric mean" not in models and "takes" not in models
 
 
-def test_several_rounds_use_the_rank_test() -> None:
-    def run(process_rounds: list[float]) -> list[Finding]:
-        benchmarks = []
-        thread_rounds = [1.0, 1.02, 0.98, 1.01, 0.99]
-        for kind, rounds in (("thread", thread_rounds), ("process", process_rounds)):
-            for workers in (1, 5):
-                bench = simulated_case(kind, 5, workers, durations=rounds)
-                bench["extra_info"]["avg_time_s"] = sum(rounds) / len(rounds)
-                benchmarks.append(bench)
-        document = {"machine_info": {}, "benchmarks": benchmarks}
-        return findings(load_cases(document))
-
-    # Every process round slower than every thread round: a difference, even if small.
-    found = run([1.05, 1.06, 1.07, 1.08, 1.09])
-    assert "5 rounds per case" in _texts(found, "noise")[0]
-    assert "on 1 worker slower with 5 clients (1.07x" in _texts(found, "models")[0]
-    # Rounds that overlap: not told apart, even with a larger mean difference.
-    found = run([0.9, 1.0, 1.1, 1.6, 1.7])
-    assert "not told apart" in _texts(found, "models")[0]
+def test_the_method_counts_what_was_decided() -> None:
+    document = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5))
+    _scale(document, "process", {1: 1.4, 5: 1.03})
+    with_rounds(document)
+    (text,) = _texts(findings(load_cases(document)), "noise")
+    assert text.startswith("Each case ran 5 rounds. ")
+    # 8 cases: 4 worker comparisons and 4 model comparisons, every one decided.
+    assert "Of the 8 comparisons" in text and "and 0 are open" in text
+    assert "at least 4 rounds" not in text
 
 
-def test_three_rounds_say_nothing_can_be_told_apart() -> None:
-    bench = simulated_case("thread", 5, 1, durations=[1.0, 1.1, 1.2])
-    found = findings(load_cases({"benchmarks": [bench]}))
-    assert "smallest p reachable is 0.10" in _texts(found, "noise")[0]
+def test_three_rounds_say_a_verdict_needs_four() -> None:
+    benches = [simulated_case("thread", 5, w) for w in (1, 5)]
+    for bench, factor in zip(benches, (1.0, 3.0), strict=True):
+        bench["extra_info"]["round_times_s"] = [factor * t for t in (1.0, 1.1, 1.2)]
+        bench["extra_info"]["rounds"] = 3
+    (text,) = _texts(findings(load_cases({"benchmarks": benches})), "noise")
+    assert text.startswith("Each case ran 3 rounds. ")
+    assert "Of the 1 comparison " in text
+    assert "0 are decided" in text and "1 is open" in text
+    assert "at least 4 rounds per case, and " in text and "run --fileproto-rounds 5" in text
+    alone = findings(load_cases({"benchmarks": benches[:1]}))
+    assert "This run has no two cases to compare." in _texts(alone, "noise")[0]
+
+
+def test_findings_follow_the_recorded_verdicts() -> None:
+    """Where the benchmark JSON holds fileproto_verdicts, the findings say what it says,
+    not what the rounds alone would."""
+    document = with_rounds(simulated_run(kinds=("thread", "process"), clients=(50,), workers=(1,)))
+    cases = load_cases(document)
+    (computed,) = _texts(findings(cases), "models")
+    assert "not decided" not in computed  # the same times, tight rounds: the same
+    document["fileproto_verdicts"] = [
+        {"a": "thread-UPLOAD-10MiB-c50-w1", "b": "process-UPLOAD-10MiB-c50-w1",
+         "axis": "kind", "verdict": "undecided", "ratio": 1.0, "low": 0.5, "high": 2.0,
+         "rounds": [5, 5], "confidence": 0.95, "margin": 0.1}
+    ]  # fmt: skip
+    from fileproto.report.verdicts import document_verdicts
+
+    stated = document_verdicts(document, [c.result for c in cases])
+    (recorded,) = _texts(findings(cases, stated), "models")
+    assert "on 1 worker not decided in all 1 (1.00x)" in recorded
 
 
 # -- what the findings say ------------------------------------------------------------------
 
 
 def test_scaling_and_workers_from_the_data() -> None:
-    found = findings(load_cases(simulated_run(kinds=("thread",))))
+    found = findings(load_cases(with_rounds(simulated_run(kinds=("thread",)))))
     (scaling,) = _texts(found, "scaling")
     # The made-up server: 50 clients through one worker take 25x one client's time.
     cases = {c.id: c.result for c in load_cases(simulated_run(kinds=("thread",)))}
@@ -172,6 +179,11 @@ def test_scaling_and_workers_from_the_data() -> None:
     assert f"{ratio:,.0f}x on 1 worker" in scaling
     (workers,) = _texts(found, "workers")
     assert workers.startswith("thread pool, 50 clients: adding workers helped up to 5")
+    # One round: the same figures, and nothing decided.
+    (single,) = _texts(findings(load_cases(simulated_run(kinds=("thread",)))), "workers")
+    assert single.startswith(
+        "thread pool, 50 clients: whether adding workers beyond 1 helps is not decided"
+    )
 
 
 def test_queued_share_from_the_server_events() -> None:
@@ -273,6 +285,7 @@ def test_findings_follow_the_data_not_a_script() -> None:
     for bench in document["benchmarks"]:
         if bench["extra_info"]["server_kind"] == "thread":
             bench["extra_info"]["avg_time_s"] *= 3
+    with_rounds(document)
     (models,) = _texts(findings(load_cases(document)), "models")
     assert "on 1 worker faster in 2 of 2 (0.33x to 0.33x)" in models
     swapped = copy.deepcopy(document)
@@ -289,7 +302,9 @@ def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("Findings\n========\n")
+    # The answer first, then the findings, then the tables.
+    assert run.stdout.startswith("The answer: ")
+    assert run.stdout.index("The answer") < run.stdout.index("Findings\n========\n")
     assert run.stdout.index("Findings") < run.stdout.index("thread pool\n===========")
     md = tmp_path / "r.md"
     run = subprocess.run(
@@ -298,7 +313,8 @@ def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     text = md.read_text()
-    assert text.startswith("## Findings\n")
+    assert text.startswith("## The answer: ")
+    assert text.index("## The answer") < text.index("## Findings\n")
     assert re.search(r"^### thread pool$", text, re.M)
     assert render_findings_markdown(findings(load_cases(FULL_RUN))) in text
 
@@ -358,23 +374,36 @@ def _flat(document: dict[str, Any], kind: str) -> None:
 
 
 def test_workers_compares_the_ends_and_says_made_slower() -> None:
-    """Each step up in workers 1.4x slower (under the 1.5x threshold), 1 -> 50 workers
-    1.96x: the ends are compared, and the finding says more workers made clients slower,
-    with one operation/size's times on every worker count."""
+    """Each step up in workers 1.4x slower, 1 -> 50 workers 1.96x, all decided from five
+    tight rounds: the finding says more workers made clients slower, with one
+    operation/size's times on every worker count."""
     document = simulated_run(kinds=("process",), clients=(1, 50), workers=(1, 5, 50))
     _flat(document, "process")
     _scale(document, "process", {1: 1.0, 5: 1.4, 50: 1.96})
+    with_rounds(document)
     cases = load_cases(document)
     by_id = {c.id: c.result.avg_time_s for c in cases}
     (text,) = _texts(findings(cases), "workers")
     assert text.startswith(
         "process pool, 50 clients: more workers made clients slower: "
-        "50 workers instead of 1 were slower beyond noise in 1 of 1"
+        "50 workers instead of 1 were slower in 1 of 1"
     )
     path = " -> ".join(f"{by_id[f'process-UPLOAD-10MiB-c50-w{w}']:.3f} s" for w in (1, 5, 50))
     assert f"UPLOAD 10 MiB, 50 clients: {path} on 1 / 5 / 50 workers" in text
-    assert "5 workers instead of 1: 1.40x the time (within noise in 1 of 1)" in text
+    assert "5 workers instead of 1: 1.40x the time (slower in 1 of 1)" in text
     assert "50 workers instead of 1: 1.96x the time (slower in 1 of 1" in text
+    # One round: the same figures, nothing decided, nothing said to be slower.
+    (single,) = _texts(findings(load_cases(without_rounds(document))), "workers")
+    assert "5 workers instead of 1: 1.40x the time (not decided in 1 of 1)" in single
+    assert "made clients slower" not in single
+
+
+def without_rounds(document: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(document)
+    for bench in out["benchmarks"]:
+        bench["extra_info"].pop("round_times_s", None)
+        bench["extra_info"]["rounds"] = 1
+    return out
 
 
 def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
@@ -384,6 +413,7 @@ def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
     _flat(document, "thread")
     _flat(document, "process")
     _scale(document, "process", {1: 1.0, 5: 2.0, 50: 4.0})
+    with_rounds(document)
     cases = load_cases(document)
     agg = {c.id: c.result.aggregate_Bps / 1e9 for c in cases}
     texts = _texts(findings(cases), "workers")
@@ -392,11 +422,14 @@ def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
     thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:.2f}" for w in (1, 5, 50))
     assert "process pool's time grows with server workers" in pattern
     assert f"{process} GB/s" in pattern
-    assert f"thread pool's stays flat (within noise in 1 of 1 size; {thread} GB/s)" in pattern
+    assert f"thread pool's stays flat (the same within 10% in 1 of 1 size; {thread} GB/s)" in (
+        pattern
+    )
     # Both flat: no such pattern.
     flat = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5, 50))
     _flat(flat, "thread")
     _flat(flat, "process")
+    with_rounds(flat)
     assert not [t for t in _texts(findings(load_cases(flat)), "workers") if "grows" in t]
 
 

@@ -1,6 +1,7 @@
 """The HTML report as a reader sees it, in a real browser (headless Chromium from
-Debian's ``chromium`` package): findings first, the tables with their rows, every image
-loaded, nothing fetched from the network, nothing on the console."""
+Debian's ``chromium`` package): the answer on the first screen, then the findings, the
+tables with their rows, every image loaded, nothing fetched from the network, nothing on
+the console."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fileproto.report.cases import load_cases
 from fileproto.report.findings import findings
 from fileproto.report.html import render_html
 from tests.helpers.browser import Browser, chromium
-from tests.helpers.timeline_runs import simulated_run
+from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
 pytestmark = pytest.mark.smoke
 
@@ -77,6 +78,102 @@ class _Links(HTMLParser):
         self.urls += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "action")]
 
 
+# The answer table as the first screen shows it: where it is, a cell per case, and which
+# cells are wholly on the screen and not covered by anything.
+FIRST_SCREEN = """(() => {
+  const table = document.querySelector("table.answer");
+  const box = table.getBoundingClientRect();
+  const cells = [...table.querySelectorAll("td[data-case]")];
+  const onScreen = (td) => {
+    const b = td.getBoundingClientRect();
+    const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+    return b.top >= 0 && b.left >= 0 && b.bottom <= innerHeight && b.right <= innerWidth
+      && hit === td;
+  };
+  return {
+    screen: [innerWidth, innerHeight, scrollY],
+    table: [box.top, box.bottom, box.left, box.right],
+    cases: cells.map(td => td.dataset.case),
+    shown: cells.filter(onScreen).map(td => td.dataset.case),
+    marks: cells.map(td => td.classList[1]),
+    summary: document.querySelector("#answer .summary").innerText,
+    notRun: document.querySelector("#answer .not-run")?.innerText ?? null,
+  };
+})()"""
+
+
+def _three_models() -> dict[str, Any]:
+    """The classic matrix of all three models (162 cases), without timelines."""
+    return without_timelines(
+        simulated_run(
+            clients=(1, 5, 50),
+            workers=(1, 5, 50),
+            operations=("UPLOAD", "DOWNLOAD"),
+            sizes=(1, 10, 100),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("run", "models"),
+    [
+        pytest.param(FULL_RUN, 2, id="108 cases, two models"),
+        pytest.param(_three_models(), 3, id="162 cases, three models"),
+    ],
+)
+def test_the_first_screen_shows_the_answer(
+    browser: Browser, tmp_path: Path, run: Any, models: int
+) -> None:
+    """At 1400x900, before any scrolling, the answer table is wholly on the screen with
+    a cell for every case that ran, each cell visible."""
+    ran = sorted(c.result.id for c in load_cases(run))
+    load = browser.load(_page(tmp_path, run).as_uri(), FIRST_SCREEN, viewport=(1400, 900))
+    assert load.errors == [] and load.remote_requests == []
+    view = load.value
+    assert view["screen"] == [1400, 900, 0]
+    top, bottom, left, right = view["table"]
+    assert top > 0 and bottom <= 900 and left >= 0 and right <= 1400
+    assert sorted(view["cases"]) == ran and len(ran) == 54 * models
+    assert sorted(view["shown"]) == ran
+    assert view["summary"].startswith("The best, load by load: ")
+    assert view["summary"].endswith(
+        "In no load is every other case decided slower than the best: a verdict needs at "
+        "least 4 rounds per case, and every case has 1."
+    )
+    # One round per case: the best of each load, and every other cell not decided.
+    assert view["marks"].count("best") == 18
+    assert set(view["marks"]) == {"best", "open"}
+    if models == 2:
+        assert view["notRun"] == (
+            "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
+        )
+    else:
+        assert view["notRun"] is None
+
+
+def test_the_answer_links_each_reason_to_a_drawn_timeline(browser: Browser, tmp_path: Path) -> None:
+    """Each sentence under the table links to timelines the page draws."""
+    view_links = """[...document.querySelectorAll("#answer ul.why li")].map(li => ({
+      text: li.innerText,
+      links: [...li.querySelectorAll("a")].map(a => {
+        const target = document.querySelector(a.getAttribute("href"));
+        return target ? target.querySelector("img").alt : null;
+      }),
+    }))"""
+    run = with_rounds(simulated_run(kinds=("thread", "process"), clients=(5,), workers=(1, 5)))
+    load = browser.load(_page(tmp_path, run).as_uri(), view_links)
+    assert load.errors == []
+    reasons = load.value
+    assert 1 <= len(reasons) <= 5
+    for reason in reasons:
+        assert reason["links"] and None not in reason["links"], reason
+    assert reasons[0]["links"] == [
+        "timeline of thread-UPLOAD-10MiB-c5-w1",
+        "timeline of thread-UPLOAD-10MiB-c5-w5",
+    ]
+    assert "queued for a worker" in reasons[0]["text"]
+
+
 def test_the_page_needs_nothing_from_elsewhere() -> None:
     links = _Links()
     links.feed(render_html(SLOW_RUN))
@@ -92,12 +189,14 @@ def test_full_run_as_a_reader_sees_it(browser: Browser, tmp_path: Path) -> None:
     assert load.errors == []
     assert load.remote_requests == []
     view = load.value
-    assert view["order"] == ["findings", "results", "timelines", "machine", "reproduce"]
-    # The findings, as computed, are what the page shows first.
+    assert view["order"] == ["answer", "findings", "results", "timelines", "machine", "reproduce"]
+    # The findings, as computed, are what the page shows after the answer.
     expected = [f.text for f in findings(load_cases(FULL_RUN))]
     assert view["findings"] == expected
-    assert any("differences under 1.5x are held back" in t for t in view["findings"])
+    assert any("Each case ran 1 round." in t for t in view["findings"])
     # The classic table per kind: 54 cases each, none marked (no failure in this run).
+    (answer,) = [t for t in view["tables"] if t["cls"] == "answer"]
+    assert answer["rows"] == 18
     results = [t for t in view["tables"] if t["cls"] == "results"]
     assert [(t["title"], t["rows"], t["marked"]) for t in results] == [
         ("thread pool", 54, 0),
@@ -178,6 +277,10 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"HTML report written to {folder / 'index.html'}" in run.stdout
+    # The terminal: the answer first, its one case the best of its one load.
+    out = run.stdout
+    assert out.index("fileproto: the answer") < out.index("fileproto stress matrix")
+    assert re.search(r"^UPLOAD +10 +1 +★ 1\.00 +\d+\.\d{3}$", out, re.M), out
     page = (folder / "index.html").read_text()
     assert {"results.md", "results.csv", "results.png", "index.html"} <= {
         p.name for p in folder.iterdir()
@@ -185,3 +288,4 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     assert re.search(r"<h3>thread pool</h3><table", page)
     assert "-k thread-UPLOAD-10MiB-c1-w1 --fileproto-report=" in page
     assert 'id="findings"' in page
+    assert page.index('id="answer"') < page.index('id="findings"')

@@ -279,3 +279,22 @@ def test_runs_without_timelines_still_load(run: Path) -> None:
     results = load_results(run)
     assert results and all(r.timeline is None and r.server_events is None for r in results)
     assert all(r.probe_sent_s is None and r.ttfb_sent_s is None for r in results)
+
+
+def test_each_rounds_time_per_client_is_kept() -> None:
+    merged = LoadResult.merge([_round(0.1), _round(0.3), _round(0.2)])
+    assert merged.round_times_s == [0.1, 0.3, 0.2]
+    again = LoadResult.merge([merged, _round(0.4)])
+    assert again.times_of_rounds() == [0.1, 0.3, 0.2, 0.4]
+    assert LoadResult.from_extra_info(merged.extra_info()).times_of_rounds() == [0.1, 0.3, 0.2]
+    # A round in which every client failed has no time per client.
+    assert LoadResult.merge(
+        [_round(0.1), dataclasses.replace(_round(1.0), avg_time_s=0.0, successes=0, failures=5)]
+    ).times_of_rounds() == [0.1]
+
+
+def test_a_merged_record_weighs_as_many_rounds_as_it_holds() -> None:
+    three = LoadResult.merge([_round(0.1), _round(0.2), _round(0.3)])
+    four = LoadResult.merge([three, _round(0.6)])
+    assert four.avg_time_s == pytest.approx(0.3)
+    assert (four.rounds, four.successes) == (4, 20)

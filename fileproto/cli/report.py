@@ -6,17 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fileproto import report
+from fileproto.cases.comparisons import Stated
 from fileproto.cli.report_trace import is_server_trace, run_trace
+from fileproto.report.answer_render import (
+    Explained,
+    explained,
+    render_answer_markdown,
+    render_answer_text,
+)
 from fileproto.report.cases import Case
 from fileproto.report.findings import findings, render_findings_markdown, render_findings_text
 from fileproto.report.html import render_html
 from fileproto.report.timeline import choose as choose_cases
 from fileproto.report.timeline import render_timeline_png
 from fileproto.report.trace_events import render_trace_events
+from fileproto.report.verdicts import document_verdicts
 from fileproto.results import LoadResult
 
 #: Exit code for input the command cannot use (missing, unreadable or empty file).
@@ -159,14 +167,22 @@ def run(args: argparse.Namespace) -> int:
     classic, slow = report.split(cases)
     views = report.load_cases(document)
     wanted = (args.md, args.csv, args.png, args.html, args.trace_events, args.timeline)
+    verdicts = document_verdicts(document, [c.result for c in views])
+    answer = explained(document, views, verdicts)
     if all(path is None for path in wanted):
-        texts = [render_findings_text(findings(views))]
+        texts = [render_answer_text(answer)] if answer else []
+        texts += [render_findings_text(findings(views, verdicts))]
         texts += [report.render_text(classic)] if classic else []
         texts += [report.render_slow_text(slow)] if slow else []
         _print_text("\n".join(texts))
         return 0
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
-        (args.md, lambda p: _write(p, markdown(classic, slow, views), "Markdown tables")),
+        (
+            args.md,
+            lambda p: _write(
+                p, markdown(classic, slow, views, verdicts, answer), "Markdown tables"
+            ),
+        ),
         (args.html, lambda p: _write(p, render_html(document), "HTML report")),
         (args.trace_events, lambda p: _write_trace(p, views, args.case)),
     ]
@@ -199,9 +215,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def markdown(classic: list[LoadResult], slow: list[LoadResult], views: list[Case]) -> str:
-    """The findings, the classic tables, then the slow-client table."""
-    parts = [render_findings_markdown(findings(views))]
+def markdown(
+    classic: list[LoadResult],
+    slow: list[LoadResult],
+    views: list[Case],
+    verdicts: Sequence[Stated],
+    answer: Explained | None,
+) -> str:
+    """The answer, the findings, the classic tables, then the slow-client table."""
+    parts = [render_answer_markdown(answer)] if answer else []
+    parts += [render_findings_markdown(findings(views, verdicts))]
     parts += [report.render_markdown(classic)] if classic else []
     parts += [report.render_slow_markdown(slow)] if slow else []
     return "\n".join(p for p in parts if p)

@@ -12,6 +12,7 @@ from fileproto.cases.classic import MatrixCase, matrix_cases
 from fileproto.cases.slowclients import default_dispatch
 from fileproto.load.testfiles import TestFile
 from fileproto.pytest.fixtures import LimitBook
+from fileproto.pytest.refine import REFINER, CaseRun, group_name
 from fileproto.pytest.runner import CaseLoad, CaseRunner
 from fileproto.pytest.servers import ServerPool
 from fileproto.pytest.settings import Options
@@ -34,7 +35,13 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
             if case in seen:
                 continue
             seen.add(case)
-        marks = [pytest.mark.full, pytest.mark.timeout(MATRIX_TIMEOUT)]
+        # One load's cases on one pytest-xdist worker (--dist loadgroup): the refiner
+        # interleaves their added rounds.
+        marks = [
+            pytest.mark.full,
+            pytest.mark.timeout(MATRIX_TIMEOUT),
+            pytest.mark.xdist_group(group_name(case)),
+        ]
         if case.smoke or (external and case.size_mib == 10 and case.clients in (1, 5)):
             marks.append(pytest.mark.smoke)
         params.append(pytest.param(case, id=case.id, marks=marks))
@@ -65,13 +72,24 @@ def fileproto_run_case(
     fileproto_options: Options,
     fileproto_limit: LimitBook,
 ) -> Callable[[MatrixCase], dict[str, Any]]:
-    """Run one matrix case as a benchmark; returns (and records) its extra_info."""
-    runner = CaseRunner(
-        request.node,
-        benchmark,
-        fileproto_servers,
-        fileproto_testfile,
-        fileproto_options,
-        fileproto_limit,
-    )
-    return lambda case: runner(classic_load(case))
+    """Run one matrix case as a benchmark; returns (and records) its extra_info. The last
+    case of a load adds rounds where the load's comparisons are open (.refine)."""
+    refiner = request.config.stash.get(REFINER, None)
+
+    def run(case: MatrixCase) -> dict[str, Any]:
+        def refine(ran: CaseRun) -> None:
+            if refiner is not None:
+                refiner.finished(request.node, case, ran)
+
+        runner = CaseRunner(
+            request.node,
+            benchmark,
+            fileproto_servers,
+            fileproto_testfile,
+            fileproto_options,
+            fileproto_limit,
+            refine,
+        )
+        return runner(classic_load(case))
+
+    return run

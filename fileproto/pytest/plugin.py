@@ -8,6 +8,8 @@ is already running elsewhere (``--fileproto-target``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from fileproto.pytest.classic import fileproto_run_case, parametrize
@@ -23,7 +25,14 @@ from fileproto.pytest.fixtures import (
     server_param,
 )
 from fileproto.pytest.recording import Recorder, check_xdist_saving
-from fileproto.pytest.settings import add_plugin_options, check_options
+from fileproto.pytest.refine import (
+    REFINER,
+    group_by_load,
+    order_by_load,
+    refiner_for,
+    tell_worker,
+)
+from fileproto.pytest.settings import Options, add_plugin_options, check_options
 from fileproto.pytest.slowclients import fileproto_run_slow_case, parametrize_slow
 from servers.registry import KINDS, kind_names
 
@@ -37,8 +46,11 @@ __all__ = [
     "fileproto_servers",
     "fileproto_testfile",
     "pytest_addoption",
+    "pytest_cmdline_main",
+    "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_generate_tests",
 ]
 
@@ -53,6 +65,9 @@ MARKERS = (
     "for stalled (--fileproto-slow-deadline)",
     "limit: the machine's ceiling, the simplest pipeline that moves the same bytes",
     "conformance: protocol rules any server must keep (use with --fileproto-target)",
+    # pytest-xdist's own, named here too so the matrix collects without it.
+    "xdist_group(name): run tests of one group on one pytest-xdist worker "
+    "(--dist loadgroup): the matrix groups one load's cases",
 )
 
 
@@ -60,11 +75,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_plugin_options(parser)
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """After pytest-xdist has read ``-n``: keep one load's cases on one worker."""
+    group_by_load(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist starts a worker: tell it how tests are grouped."""
+    tell_worker(node.config, node.workerinput)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     check_options(config)
     check_xdist_saving(config)
+    config.stash[REFINER] = refiner_for(config, Options.from_config(config).budget)
     config.pluginmanager.register(Recorder(config), "fileproto-recorder")
 
 
@@ -78,8 +105,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --fileproto-target there is one server: tests parametrized over our server
-    kinds would run once per kind against it, so keep the first kind's copy only."""
+    """The matrix's cases load by load (one load's cases are compared, and the last of
+    them adds rounds where a comparison is open). With --fileproto-target there is one
+    server: tests parametrized over our server kinds would run once per kind against
+    it, so keep the first kind's copy only."""
+    order_by_load(items)
     if not config.getoption("--fileproto-target"):
         return
     first = kind_names()[0]
@@ -93,3 +123,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[REFINER].plan(session.items)

@@ -25,11 +25,15 @@ from typing import Any
 import pytest
 
 from fileproto import report
+from fileproto.cases.comparisons import Stated, stated
 from fileproto.pytest.fixtures import LIMIT_BOOK
+from fileproto.pytest.refine import REFINED_PROPERTY, REFINER, UPDATE_PROPERTY, statistics_of
 from fileproto.pytest.settings import Options
 from fileproto.results import LoadResult
 from fileproto.results.document import (
     LIMIT_KEY,
+    STATISTICS_KEY,
+    VERDICTS_KEY,
     BenchmarkEntry,
     benchmark_document,
     machine_info,
@@ -80,6 +84,8 @@ class Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.entries: list[dict[str, Any]] = []
+        #: What the added rounds of each load did (fileproto.pytest.refine).
+        self.refined: list[dict[str, Any]] = []
         self.workers: set[str] = set()
         self.json_written: Path | None = None
 
@@ -87,11 +93,39 @@ class Recorder:
         if report.when != "call":
             return
         for key, value in report.user_properties:
-            if key == BENCHMARK_PROPERTY and isinstance(value, dict):
+            if not isinstance(value, dict):
+                continue
+            if key == BENCHMARK_PROPERTY:
                 self.entries.append(value)
                 worker = getattr(getattr(report, "node", None), "workerinput", {})
                 if isinstance(worker, dict) and "workerid" in worker:
                     self.workers.add(str(worker["workerid"]))
+            elif key == UPDATE_PROPERTY:
+                # A case that gained rounds after its own test ended: its record again.
+                names = [entry.get("fullname") for entry in self.entries]
+                if value.get("fullname") in names:
+                    self.entries[names.index(value.get("fullname"))] = value
+                else:
+                    self.entries.append(value)
+            elif key == REFINED_PROPERTY:
+                self.refined.append(value)
+
+    def verdicts(self) -> list[Stated]:
+        """The comparisons the run states, from every case's rounds as they are now."""
+        results = self._results()
+        return stated(results, {r.id: r.times_of_rounds() for r in results})
+
+    def statistics(self) -> dict[str, Any]:
+        """How the verdicts were reached: the method, the rounds and the budget."""
+        options = Options.from_config(self.config)
+        refiner = self.config.stash.get(REFINER, None)
+        return statistics_of(
+            self.verdicts(),
+            first_rounds=options.rounds,
+            budget=options.budget,
+            refined=self.refined,
+            off=None if refiner is None else refiner.off,
+        )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_json(
@@ -101,6 +135,10 @@ class Recorder:
         book = config.stash.get(LIMIT_BOOK, None)
         if book is not None and book.results:
             output_json[LIMIT_KEY] = [r.extra_info() for _, r in sorted(book.results.items())]
+        verdicts = self.verdicts()
+        if verdicts:
+            output_json[VERDICTS_KEY] = [v.as_dict() for v in verdicts]
+            output_json[STATISTICS_KEY] = self.statistics()
 
     # -- the benchmark JSON under pytest-xdist ------------------------------------------
 
@@ -154,10 +192,12 @@ class Recorder:
         if not results and not slow:
             return
         if results:
+            _write_answer(terminalreporter, self._report_document(), self.verdicts())
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
             for line in _measured_nothing(results):
                 terminalreporter.write_line(line)
+            terminalreporter.write_line(verdicts_line(self.statistics()))
         limits = {r.size_bytes: r for r in results if r.limit_time_s}
         for size, r in sorted(limits.items()):
             terminalreporter.write_line(
@@ -181,6 +221,27 @@ class Recorder:
         if limits:
             document[LIMIT_KEY] = limits
         return document
+
+
+def verdicts_line(statistics: dict[str, Any]) -> str:
+    """The run's verdicts in one line: how many, how decided, at what cost."""
+    counts = statistics["verdicts"]
+    if not statistics["comparisons"]:
+        return "fileproto verdicts: no two cases of one load to compare"
+    rounds = statistics["rounds"] or {}
+    text = (
+        f"fileproto verdicts: {statistics['comparisons']} comparisons: {counts['faster']} "
+        f"faster, {counts['slower']} slower, {counts['same']} the same within "
+        f"{statistics['margin']:.0%}, {counts['undecided']} undecided "
+        f"({statistics['confidence']:.0%} confidence; {rounds.get('min')} to "
+        f"{rounds.get('max')} rounds per case"
+    )
+    if statistics["not_added"]:
+        return f"{text}; {statistics['not_added']})"
+    return (
+        f"{text}; {statistics['rounds_added']} round(s) added in "
+        f"{statistics['seconds_added']:.0f} s; docs/statistics.md)"
+    )
 
 
 def _machine_and_commit(config: pytest.Config) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -225,6 +286,18 @@ def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
                 "throughput_Bps": info.get("limit_Bps"),
             }
     return [best[size] for size in sorted(best)]
+
+
+def _write_answer(terminalreporter: Any, document: dict[str, Any], verdicts: list[Stated]) -> None:
+    """The answer first: which model and worker count suits which load, and why
+    (fileproto.report.answer_render), from the run's verdicts."""
+    from fileproto.report.answer_render import explained, render_answer_text
+    from fileproto.report.cases import load_cases
+
+    answer = explained(document, load_cases(document), verdicts)
+    if answer is not None:
+        terminalreporter.section("fileproto: the answer")
+        terminalreporter.write_line(render_answer_text(answer))
 
 
 def _write_html(

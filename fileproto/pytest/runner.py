@@ -16,6 +16,7 @@ import pytest
 from fileproto.load.testfiles import TestFile
 from fileproto.pytest.fixtures import LimitBook
 from fileproto.pytest.recording import record
+from fileproto.pytest.refine import CaseRun
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL, LoadResult
@@ -85,8 +86,12 @@ class CaseRunner:
         testfile: Callable[[int], TestFile],
         options: Options,
         limits: LimitBook | None = None,
+        refine: Callable[[CaseRun], None] | None = None,
     ) -> None:
         self.item = item
+        #: Hands a classic case that ran to the refiner (more rounds where a comparison
+        #: of its load is open).
+        self.refine = refine
         self.benchmark = benchmark
         self.servers = servers
         self.testfile = testfile
@@ -107,8 +112,10 @@ class CaseRunner:
                 stalled_name = self.servers.name(f"stalled-{case.stalled_size}.bin")
                 server.store(self.testfile(case.stalled_size), stalled_name)
             around = Surroundings(self.options.probe, case.waiting, stalled_name)
+            started = time.monotonic()
             rounds, durations = run_load(self.benchmark, self.options.rounds, spec, server, around)
             result = self._result(case, server, source, rounds)
+            seconds = time.monotonic() - started
             alive = server.external or (server.process is not None and server.process.running)
         finally:
             if stalled_name is not None:
@@ -117,12 +124,47 @@ class CaseRunner:
                 self.servers.stop(server)
         info = result.extra_info()
         self.benchmark.extra_info.update(info)
-        record(
-            self.item,
-            benchmark_entry(self.item, self.benchmark, info, durations, self.options.rounds),
-        )
+        entry = benchmark_entry(self.item, self.benchmark, info, durations, self.options.rounds)
+        record(self.item, entry)
         self._judge(case, result, rounds, alive)
+        if self.refine is not None and case.fresh_server_args is None and not server.external:
+            self.refine(
+                CaseRun(
+                    result,
+                    entry,
+                    seconds,
+                    another=lambda: self._another(case, server, source, spec, around),
+                    finish=lambda one: self._finish(one, source),
+                    metadata=getattr(self.benchmark, "stats", None),
+                )
+            )
         return info
+
+    def _another(
+        self,
+        case: CaseLoad,
+        server: RunningServer,
+        source: TestFile,
+        spec: LoadSpec,
+        around: Surroundings,
+    ) -> tuple[LoadResult, float]:
+        """One more round of a case, outside pytest-benchmark's timing (the refiner adds
+        its duration): run, verified and cleaned up like the case's own."""
+        prepared = prepare_round(spec, server, around)
+        start = time.perf_counter()
+        outcome = prepared.run()
+        duration = time.perf_counter() - start
+        peak = verify_and_clean(server, source, [outcome])
+        kind, workers = case.kind, case.server_workers
+        one = merge_rounds([outcome], kind, workers, dispatch=case.dispatch, scenario=case.scenario)
+        return one.with_server_peak(peak), duration
+
+    def _finish(self, result: LoadResult, source: TestFile) -> LoadResult:
+        """A record that gained rounds: the limit's ratio again over its new time."""
+        if self.limits is None:
+            return result
+        limit = self.limits.get(source.size)
+        return result.with_limit(limit.seconds, limit.throughput)
 
     def _server(self, case: CaseLoad) -> RunningServer:
         if case.kind == EXTERNAL:
@@ -197,19 +239,19 @@ def run_load(
 ) -> tuple[list[RoundOutcome], list[float]]:
     """``count`` rounds of ``spec`` against ``server``: each round's uploads removed
     before it, the server's peak memory reset, ``around`` beside the clients."""
-    uploads = [spec.upload_name(i) for i in range(spec.clients)]
+    return run_rounds(benchmark, count, lambda: prepare_round(spec, server, around))
+
+
+def prepare_round(spec: LoadSpec, server: RunningServer, around: Surroundings) -> PreparedLoad:
+    """A round's untimed setup: the last round's uploads removed, the server's peak
+    memory reset, its trace marked, the clients started and ready."""
     if spec.operation == "UPLOAD":
+        uploads = [spec.upload_name(i) for i in range(spec.clients)]
+        server.remove(uploads)
         server.stored.update(uploads)  # removed at the end even if the case fails
-
-    def prepare() -> PreparedLoad:
-        if spec.operation == "UPLOAD":
-            server.remove(uploads)
-            server.stored.update(uploads)
-        server.reset_peak_rss()
-        server.mark_trace()
-        return PreparedLoad(spec, surroundings=around)
-
-    return run_rounds(benchmark, count, prepare)
+    server.reset_peak_rss()
+    server.mark_trace()
+    return PreparedLoad(spec, surroundings=around)
 
 
 def verify_and_clean(server: RunningServer, source: TestFile, rounds: list[RoundOutcome]) -> int:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fileproto.argtypes import positive_seconds
+from fileproto.argtypes import non_negative_factor, positive_seconds
 from fileproto.cases.slowclients import DEFAULT_DEADLINE
 from fileproto.client import parse_address
+from fileproto.pytest.refine import BUDGET, FLOOR_S
 from fileproto.stress import Method
 from fileproto.stress.load_arguments import add_kind_options, add_load_options, add_probe_option
 from fileproto.wire.events import Dialect
@@ -35,6 +36,16 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         default=None,
         help="write the results table (Markdown, CSV), plot (PNG) and the whole report "
         "as one HTML page (index.html: findings, tables, charts, timelines) into DIR",
+    )
+    group.addoption(
+        f"--{PREFIX}budget",
+        type=non_negative_factor,
+        default=BUDGET,
+        metavar="FACTOR",
+        help="where a comparison of two cases is still undecided after their own rounds "
+        "(--fileproto-rounds), add rounds to the cases of that load, interleaved, for up "
+        f"to FACTOR times what their own rounds took (at least {FLOOR_S:g} s per load); 0 "
+        f"adds none (default: {BUDGET:g}; docs/statistics.md)",
     )
     group.addoption(
         f"--{PREFIX}allow-failures",
@@ -96,6 +107,8 @@ class Options:
     slow_deadline: float | None = None
     #: Start our servers with --trace and attach their events to each case.
     trace: bool = False
+    #: Added rounds may take this many times what a load's own rounds took.
+    budget: float = BUDGET
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -111,4 +124,5 @@ class Options:
             probe=not config.getoption("--fileproto-no-probe"),
             slow_deadline=config.getoption("--fileproto-slow-deadline"),
             trace=config.getoption("fileproto_trace"),
+            budget=config.getoption("--fileproto-budget"),
         )

@@ -7,7 +7,10 @@ cases (those with a scenario) have a table and a chart of their own (:mod:`.slow
 :mod:`.slowchart`); :func:`split` tells the two apart. :mod:`.cases` reads the cases
 with their timelines; from them :mod:`.findings` says what the run shows in words,
 :mod:`.trace_events` writes the Chrome Trace Event form, :mod:`.timeline` draws a case's
-timeline, and :mod:`.html` puts everything on one self-contained page. Everything is a
+timeline, and :mod:`.html` puts everything on one self-contained page. Every output
+leads with the answer: :mod:`.answer` (which model and worker count suits which load) and
+:mod:`.why` (queued against served), rendered by :mod:`.answer_render`, from the run's
+verdicts as :mod:`.verdicts` reads them. Everything is a
 pure function of its input, except the ``render_*png`` functions, which write one file
 each.
 """

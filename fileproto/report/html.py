@@ -1,9 +1,11 @@
 """The whole report as one self-contained HTML page.
 
 Nothing is loaded from anywhere: the styles are inline, the charts and timelines are PNG
-``data:`` URIs, and there is no script. In order: the findings, the classic table per
+``data:`` URIs, and there is no script. In order: the answer (:mod:`.answer_render`: which
+model and worker count suits which load, and why), the findings, the classic table per
 server kind, the throughput chart, the slow-client table and chart, the timelines of
-the telling cases, the machine, and the commands that reproduce the run.
+the telling cases and of those the answer cites, the machine, and the commands that
+reproduce the run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from fileproto.report.answer_render import STYLE as ANSWER_STYLE
+from fileproto.report.answer_render import (
+    Explained,
+    cited,
+    explained,
+    render_answer_html,
+    timeline_anchor,
+)
 from fileproto.report.cases import Case, load_cases
 from fileproto.report.chart import render_png
 from fileproto.report.findings import findings, grouped
@@ -24,6 +34,7 @@ from fileproto.report.slow import HEADERS_SLOW_TEXT, LEGEND, SLOW_HEADERS, slow_
 from fileproto.report.slowchart import render_slow_png
 from fileproto.report.tables import HEADERS, MARK, table_sections
 from fileproto.report.timeline import render_timeline_png, telling_cases, title_of
+from fileproto.report.verdicts import document_verdicts
 from fileproto.results.document import Document, load_document, load_references
 
 _STYLE = """
@@ -71,9 +82,10 @@ def _png_uri(draw: Callable[[Path], None]) -> str:
     return f"data:image/png;base64,{data}"
 
 
-def _figure(uri: str, alt: str, caption: str, css_class: str) -> str:
+def _figure(uri: str, alt: str, caption: str, css_class: str, anchor: str = "") -> str:
+    at = f' id="{_e(anchor)}"' if anchor else ""
     return (
-        f'<figure class="{css_class}"><img src="{uri}" alt="{_e(alt)}">'
+        f'<figure class="{css_class}"{at}><img src="{uri}" alt="{_e(alt)}">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
     )
 
@@ -159,8 +171,20 @@ def reproduce_commands(document: Document, cases: Sequence[Case]) -> list[str]:
     return out
 
 
-def _timelines(cases: Sequence[Case]) -> str:
+def drawn_timelines(cases: Sequence[Case], answer: Explained | None) -> list[Case]:
+    """The cases whose timelines the page draws: the telling ones, then any the answer's
+    sentences cite."""
     chosen = [c for c in telling_cases(cases) if c.requests]
+    by_id = {c.id: c for c in cases if c.requests}
+    return chosen + [by_id[i] for i in cited(answer) if i in by_id and by_id[i] not in chosen]
+
+
+def _answer(answer: Explained | None, drawn: Sequence[Case]) -> str:
+    """The answer first: its table and why (fileproto.report.answer_render)."""
+    return render_answer_html(answer, [c.id for c in drawn]) if answer else ""
+
+
+def _timelines(chosen: Sequence[Case]) -> str:
     if not chosen:
         return (
             "<p>No timelines in this run (each case records one in its results since the "
@@ -169,11 +193,15 @@ def _timelines(cases: Sequence[Case]) -> str:
     parts = [
         "<p>Each row is one client request, coloured by what it was waiting for; the text "
         "after a row names the server worker(s) that served it. The cases: the most clients "
-        "on the fewest and the next fewest workers, for each model.</p>"
+        "on the fewest and the next fewest workers, for each model, and those the answer "
+        "cites.</p>"
     ]
     for case in chosen:
         uri = _png_uri(partial(render_timeline_png, case))
-        parts.append(_figure(uri, f"timeline of {case.id}", title_of(case), "timeline"))
+        parts.append(
+            _figure(uri, f"timeline of {case.id}", title_of(case), "timeline",
+                    timeline_anchor(case.id))
+        )  # fmt: skip
     return "".join(parts)
 
 
@@ -185,9 +213,13 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         raise ValueError("no matrix cases (no benchmark records an 'operation')")
     classic = [c for c in cases if not c.result.scenario]
     slow = [c for c in cases if c.result.scenario]
-    found = findings(cases)
-    sections = [("findings", "Findings")]
-    body = []
+    verdicts = document_verdicts(document, [c.result for c in cases])
+    found = findings(cases, verdicts)
+    answer = explained(document, cases, verdicts)
+    drawn = drawn_timelines(cases, answer)
+    sections = [("answer", "Answer")] if answer else []
+    sections.append(("findings", "Findings"))
+    body = [_answer(answer, drawn)]
     findings_html = "".join(
         f"<h3>{_e(title)}</h3><ul>" + "".join(f"<li>{_with_code(t)}</li>" for t in texts) + "</ul>"
         for title, texts in grouped(found)
@@ -242,7 +274,7 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
             + "</section>"
         )
     sections.append(("timelines", "Timelines"))
-    body.append(f'<section id="timelines"><h2>Timelines</h2>{_timelines(cases)}</section>')
+    body.append(f'<section id="timelines"><h2>Timelines</h2>{_timelines(drawn)}</section>')
     sections.append(("machine", "Machine"))
     body.append(f'<section id="machine"><h2>Machine</h2>{_machine(document)}</section>')
     sections.append(("reproduce", "Reproduce"))
@@ -264,7 +296,7 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         "<title>fileproto report</title>"
         # No request may leave the page: an empty favicon keeps the browser from asking.
         '<link rel="icon" href="data:,">'
-        f"<style>{_STYLE}</style></head><body>"
+        f"<style>{_STYLE}{ANSWER_STYLE}</style></head><body>"
         f'<h1>fileproto report</h1><p class="sub">{_e(subtitle)}</p><nav>{nav}</nav>'
         + "".join(body)
         + "</body></html>\n"

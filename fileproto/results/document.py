@@ -26,6 +26,10 @@ Source = str | os.PathLike[str] | Document
 
 #: Top-level key under which a matrix run keeps the limit figures it measured.
 LIMIT_KEY = "fileproto_limit"
+#: Top-level keys of the comparisons a run states (fileproto.cases.comparisons) and of how
+#: they were decided (docs/statistics.md).
+VERDICTS_KEY = "fileproto_verdicts"
+STATISTICS_KEY = "fileproto_statistics"
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ def float_field(value: Any) -> float:
     return float(value)
 
 
+def float_list(value: Any) -> list[float]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of numbers, got {value!r}")
+    return [float_field(v) for v in value]
+
+
 def size_field(value: Any) -> int | float:
     number = float_field(value)
     return int(number) if number.is_integer() else number

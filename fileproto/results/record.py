@@ -11,28 +11,13 @@ pytest-benchmark saves with the case; the keys and their meaning are fixed, beca
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.results.felt import (
-    Background,
-    Percentiles,
-    background_of,
-    counts_of,
-    percentiles_of,
-    pooled,
-    sum_counts,
-)
-from fileproto.results.fields import (
-    bool_field,
-    float_field,
-    int_field,
-    server_workers_field,
-    size_field,
-    str_field,
-)
-from fileproto.results.timeline import Timeline, server_events_of, timeline_of
+from fileproto.results.felt import Background, Percentiles, pooled, sum_counts
+from fileproto.results.keys import KEYS, KNOWN, NULLABLE, OPTIONAL, REQUIRED
+from fileproto.results.timeline import Timeline
 from fileproto.units import MIB
 
 
@@ -141,6 +126,9 @@ class LoadResult:
     #: seconds from the case's start.
     server_events: Sequence[Mapping[str, Any]] | None = None
     server_events_dropped: int | None = None
+    #: The time per client of each round with a client that succeeded, in the order
+    #: they ran: what the verdicts compare (fileproto.results.verdict).
+    round_times_s: Sequence[float] | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The benchmark's name; not part of extra_info.
@@ -167,13 +155,18 @@ class LoadResult:
     @classmethod
     def merge(cls, rounds: Sequence[LoadResult]) -> LoadResult:
         """One case over its rounds: times and rates averaged, counts summed, the
-        clients' peak memory the highest, verified only if every round was."""
+        clients' peak memory the highest, verified only if every round was. A record
+        that merged several rounds already weighs as many."""
         if not rounds:
             raise ValueError("no rounds to merge")
-        count = len(rounds)
+        weights = [r.rounds or 1 for r in rounds]
+        count = sum(weights)
 
         def mean(key: str) -> float:
-            return sum(float(getattr(r, key)) for r in rounds) / count
+            return (
+                sum(w * float(getattr(r, key)) for w, r in zip(weights, rounds, strict=True))
+                / count
+            )
 
         peaks = [r.client_peak_rss_bytes for r in rounds if r.client_peak_rss_bytes is not None]
 
@@ -182,8 +175,9 @@ class LoadResult:
             return sum(values) if values else None
 
         def average(key: str) -> float | None:
-            values = [float(getattr(r, key)) for r in rounds if getattr(r, key) is not None]
-            return sum(values) / len(values) if values else None
+            pairs = zip(weights, rounds, strict=True)
+            known = [(w, float(getattr(r, key))) for w, r in pairs if getattr(r, key) is not None]
+            return sum(w * v for w, v in known) / sum(w for w, _ in known) if known else None
 
         backgrounds = [r.background for r in rounds if r.background is not None]
         kinds = [r.failure_kinds for r in rounds if r.failure_kinds is not None]
@@ -215,7 +209,19 @@ class LoadResult:
             probe_sent_s=pooled([r.probe_sent_s for r in rounds]),
             probe_late=total("probe_late"),
             background=Background.merge(backgrounds) if backgrounds else None,
+            round_times_s=[t for r in rounds for t in r.times_of_rounds()],
         )
+
+    def times_of_rounds(self) -> list[float]:
+        """The time per client of each round that had one (a round in which every client
+        failed has none). An older run of several rounds did not keep them: empty."""
+        if self.round_times_s is not None:
+            times = list(self.round_times_s)
+        elif (self.rounds or 1) == 1:
+            times = [self.avg_time_s]
+        else:
+            times = []
+        return [t for t in times if t > 0]
 
     def with_server_peak(self, peak_rss: int) -> LoadResult:
         return dataclasses.replace(self, server_peak_rss_bytes=peak_rss)
@@ -235,9 +241,9 @@ class LoadResult:
         """The benchmark's extra_info: every known key in its fixed order; optional
         keys only when known (a stress run has no server memory), then unknown ones."""
         info: dict[str, Any] = {}
-        for key in _KEYS:
+        for key in KEYS:
             value = getattr(self, key)
-            if value is not None or key in _REQUIRED:
+            if value is not None or key in REQUIRED:
                 info[key] = _jsonable(value)
         info.update(self.extra)
         return info
@@ -246,22 +252,22 @@ class LoadResult:
     def from_extra_info(cls, info: Mapping[str, Any], name: str = "") -> LoadResult:
         """Read one benchmark's ``extra_info``; ValueError names the benchmark and the
         fields that are missing or of the wrong type."""
-        missing = [key for key in _REQUIRED if key not in info]
+        missing = [key for key in REQUIRED if key not in info]
         if missing:
             raise ValueError(
                 f"benchmark {name!r}: extra_info lacks required field(s) {', '.join(missing)}"
             )
         values: dict[str, Any] = {"name": name}
-        for key, convert in (*_REQUIRED.items(), *_OPTIONAL.items()):
+        for key, convert in (*REQUIRED.items(), *OPTIONAL.items()):
             raw = info.get(key)
-            if raw is None and key in _NULLABLE:
+            if raw is None and key in NULLABLE:
                 values[key] = None
                 continue
             try:
                 values[key] = convert(raw)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"benchmark {name!r}: extra_info field {key!r}: {exc}") from None
-        values["extra"] = {k: v for k, v in info.items() if k not in _KNOWN}
+        values["extra"] = {k: v for k, v in info.items() if k not in KNOWN}
         return cls(**values)
 
 
@@ -277,109 +283,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     return value
-
-
-_REQUIRED: dict[str, Callable[[Any], Any]] = {
-    "operation": str_field,
-    "size_mib": size_field,
-    "size_bytes": int_field,
-    "client_workers": int_field,
-    "server_workers": server_workers_field,
-    "server_kind": str_field,
-    "method": str_field,
-    "avg_time_s": float_field,
-    "throughput_Bps": float_field,
-    "aggregate_Bps": float_field,
-    "wall_time_s": float_field,
-    "successes": int_field,
-    "failures": int_field,
-    "verified": bool_field,
-    "first_error": str_field,
-}
-_OPTIONAL: dict[str, Callable[[Any], Any]] = {
-    "dialect": str_field,
-    "client_peak_rss_bytes": int_field,
-    "rounds": int_field,
-    "interrupted": bool_field,
-    "server_peak_rss_bytes": int_field,
-    "limit_time_s": float_field,
-    "limit_Bps": float_field,
-    "ratio_to_limit": float_field,
-    "dispatch": str_field,
-    "scenario": str_field,
-    "rate_Bps": float_field,
-    "deadline_s": float_field,
-    "moved_bytes": int_field,
-    "moved_Bps": float_field,
-    "offered_Bps": float_field,
-    "ratio_to_offered": float_field,
-    "failure_kinds": counts_of,
-    "ttfb_s": percentiles_of,
-    "request_s": percentiles_of,
-    "probe_s": percentiles_of,
-    "probe_failures": int_field,
-    "background": background_of,
-    "ttfb_sent_s": percentiles_of,
-    "request_sent_s": percentiles_of,
-    "probe_sent_s": percentiles_of,
-    "probe_late": int_field,
-    "probe_in_flight": int_field,
-    "timeline": timeline_of,
-    "server_events": server_events_of,
-    "server_events_dropped": int_field,
-}
-#: Fields that may hold null (first_error is required but null when nothing failed).
-_NULLABLE = frozenset({"first_error", *_OPTIONAL})
-_KNOWN = frozenset({*_REQUIRED, *_OPTIONAL})
-#: extra_info's key order, as the plugin has always written it.
-_KEYS = (
-    "operation",
-    "size_mib",
-    "size_bytes",
-    "client_workers",
-    "server_workers",
-    "server_kind",
-    "method",
-    "dialect",
-    "avg_time_s",
-    "throughput_Bps",
-    "aggregate_Bps",
-    "wall_time_s",
-    "successes",
-    "failures",
-    "verified",
-    "first_error",
-    "client_peak_rss_bytes",
-    "rounds",
-    "interrupted",
-    "server_peak_rss_bytes",
-    "limit_time_s",
-    "limit_Bps",
-    "ratio_to_limit",
-    # Added for clients that wait: after every older key, so an older run's
-    # extra_info reads and writes back unchanged.
-    "dispatch",
-    "scenario",
-    "rate_Bps",
-    "deadline_s",
-    "moved_bytes",
-    "moved_Bps",
-    "offered_Bps",
-    "ratio_to_offered",
-    "failure_kinds",
-    "ttfb_s",
-    "request_s",
-    "probe_s",
-    "probe_failures",
-    "background",
-    # Added for timelines and latency without coordinated omission (docs/trace.md).
-    "ttfb_sent_s",
-    "request_sent_s",
-    "probe_sent_s",
-    "probe_late",
-    "probe_in_flight",
-    "timeline",
-    "server_events",
-    "server_events_dropped",
-)
-assert set(_KEYS) == _KNOWN

@@ -172,14 +172,22 @@ class Browser:
 
     # -- what a test asks ---------------------------------------------------------------
 
-    def load(self, url: str, expression: str) -> PageLoad:
-        """Open ``url`` in a new tab, wait for its load event, evaluate ``expression``."""
+    def load(self, url: str, expression: str, viewport: tuple[int, int] | None = None) -> PageLoad:
+        """Open ``url`` in a new tab (a window of ``viewport`` CSS pixels, width and
+        height, if given), wait for its load event, evaluate ``expression``."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=session)
+        if viewport is not None:
+            width, height = viewport
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+            )
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=session)
         self.wait_event("Page.loadEventFired")

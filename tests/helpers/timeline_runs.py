@@ -215,3 +215,17 @@ def without_timelines(document: dict[str, Any]) -> dict[str, Any]:
         for key in ("timeline", "server_events", "server_events_dropped"):
             bench["extra_info"].pop(key, None)
     return out
+
+
+#: Five rounds within +/-2% of a case's time: tight enough for every verdict to be
+#: decided against a 10% margin.
+TIGHT = (0.98, 0.99, 1.0, 1.01, 1.02)
+
+
+def with_rounds(document: dict[str, Any], spread: tuple[float, ...] = TIGHT) -> dict[str, Any]:
+    """Each case's rounds (``round_times_s``): its time per client times each factor."""
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        info["round_times_s"] = [info["avg_time_s"] * f for f in spread]
+        info["rounds"] = len(spread)
+    return document

@@ -1,11 +1,12 @@
 """What a run shows, in words, each statement with its numbers; all computed from the
 cases, none written in advance.
 
-A difference is stated only when it is larger than the run's own noise (:mod:`.noise`:
-a rank test with several rounds, a fixed, stated ratio with one). One module per topic,
-in the order they are printed (:data:`.topics.TOPICS`): the noise rule itself, how time
-per client grows with clients and where adding server workers stops helping
-(:mod:`.scaling`), the models compared per operation and size (:mod:`.models`), the
+A difference is stated only as the run's verdicts state it (:mod:`.method`: every
+comparison the suite states, with its verdict from the statistics module, read by
+:mod:`fileproto.report.verdicts`). One module per topic, in the order they are printed
+(:data:`.topics.TOPICS`): the method itself, how time per client grows with clients and
+where adding server workers stops helping (:mod:`.scaling`), the models compared per
+operation and size (:mod:`.models`), the
 share of a client's time spent queued (:mod:`.queued`, from timelines), where the time
 went from the client's side against a server that was not traced
 (:mod:`fileproto.report.mirror`, from what TCP told the clients), failed clients
@@ -18,12 +19,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Sequence
 
+from fileproto.cases.comparisons import Stated
 from fileproto.report.cases import Case
 from fileproto.report.findings.client_side import client_side
 from fileproto.report.findings.failures import failures, slow_completion
 from fileproto.report.findings.index import Index, model_of
+from fileproto.report.findings.method import Verdicts, method
 from fileproto.report.findings.models import models
-from fileproto.report.findings.noise import NOISE_FLOOR, Noise, noise_of
 from fileproto.report.findings.queued import phase_shares, queued
 from fileproto.report.findings.responsiveness import (
     UNCORRECTED_KEYS,
@@ -32,17 +34,17 @@ from fileproto.report.findings.responsiveness import (
 )
 from fileproto.report.findings.scaling import scaling, workers_help
 from fileproto.report.findings.topics import TOPICS, Finding
+from fileproto.report.verdicts import run_verdicts
 
 __all__ = [
-    "NOISE_FLOOR",
     "TOPICS",
     "UNCORRECTED_KEYS",
     "Finding",
-    "Noise",
+    "Verdicts",
     "findings",
     "grouped",
+    "method",
     "model_of",
-    "noise_of",
     "phase_shares",
     "probe_figures",
     "render_findings_markdown",
@@ -50,21 +52,25 @@ __all__ = [
 ]
 
 
-def findings(cases: Sequence[Case]) -> list[Finding]:
-    """Every finding of the run, topic by topic (TOPICS' order)."""
+def findings(cases: Sequence[Case], stated: Sequence[Stated] | None = None) -> list[Finding]:
+    """Every finding of the run, topic by topic (TOPICS' order), from ``stated``, the
+    run's verdicts (:func:`fileproto.report.verdicts.document_verdicts`); without them,
+    the verdicts computed from the cases' rounds."""
     if not cases:
         return []
     classic = [c for c in cases if not c.result.scenario]
     steps: list[Callable[[], list[Finding]]] = []
     out: list[Finding] = []
     if classic:
-        noise = noise_of(classic)
+        verdicts = Verdicts(
+            stated if stated is not None else run_verdicts([c.result for c in classic])
+        )
         index = Index(classic)
-        out.append(Finding("noise", noise.basis))
+        out.append(Finding("noise", method(verdicts, classic)))
         steps += [
-            lambda: scaling(index, noise),
-            lambda: workers_help(index, noise),
-            lambda: models(index, noise),
+            lambda: scaling(index),
+            lambda: workers_help(index, verdicts),
+            lambda: models(index, verdicts),
             lambda: queued(index, classic),
         ]
     steps.append(lambda: client_side(cases))

@@ -22,9 +22,9 @@ from fileproto.report.phases import (
 )
 
 
-def phase_shares(case: Case) -> dict[str, float] | None:
-    """Share of the clients' summed time per phase (server phases when the server's
-    events are joined, else the client's own); None without a timeline."""
+def phase_seconds(case: Case) -> dict[str, float] | None:
+    """Seconds per phase, summed over the clients' requests (server phases when the
+    server's events are joined, else the client's own); None without a timeline."""
     if not case.requests:
         return None
     joined = case.conn_events()
@@ -33,8 +33,14 @@ def phase_shares(case: Case) -> dict[str, float] | None:
         events = joined.get(request.port) if request.port is not None else None
         for segment in case.segments(request, events):
             totals[segment.phase] = totals.get(segment.phase, 0.0) + (segment.end - segment.start)
-    whole = sum(totals.values())
-    return {k: v / whole for k, v in totals.items()} if whole > 0 else None
+    return totals
+
+
+def phase_shares(case: Case) -> dict[str, float] | None:
+    """Share of the clients' summed time per phase; None without a timeline."""
+    totals = phase_seconds(case)
+    whole = sum(totals.values()) if totals else 0.0
+    return {k: v / whole for k, v in totals.items()} if totals and whole > 0 else None
 
 
 def queued(index: Index, cases: Sequence[Case]) -> list[Finding]:

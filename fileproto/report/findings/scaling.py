@@ -1,19 +1,26 @@
-"""Scaling: how the time per client grows with clients at each server-worker count, and
-where adding server workers stops helping."""
+"""Scaling: how the time per client grows with clients at each server-worker count (a
+measured figure: the suite states no verdict across client counts), and where adding
+server workers stops helping (the run's verdicts on server workers within a model)."""
 
 from __future__ import annotations
 
 from fileproto.report.cases import Case
 from fileproto.report.findings.index import Index
-from fileproto.report.findings.noise import Noise, compare, geomean
+from fileproto.report.findings.method import Verdicts, compare, geomean
 from fileproto.report.findings.topics import Finding
 from fileproto.report.findings.words import clients as clients_text
 from fileproto.report.findings.words import pairs_text, times
 from fileproto.report.findings.words import workers as workers_text
 from fileproto.report.order import size_text
+from fileproto.results.verdict import Verdict
 
 
-def scaling(index: Index, noise: Noise) -> list[Finding]:
+def _ratio(a: Case, b: Case) -> float | None:
+    ta, tb = a.result.avg_time_s, b.result.avg_time_s
+    return tb / ta if ta > 0 and tb > 0 else None
+
+
+def scaling(index: Index) -> list[Finding]:
     """Per model: how time per client grows from the fewest to the most clients."""
     if len(index.clients) < 2:
         return []
@@ -22,25 +29,17 @@ def scaling(index: Index, noise: Noise) -> list[Finding]:
     for model in index.models:
         parts = []
         for workers in index.workers:
-            pairs = [
-                (a, b)
+            ratios = [
+                ratio
                 for op, size in index.pairs()
                 if (a := index.get(model, op, size, low, workers))
                 and (b := index.get(model, op, size, high, workers))
+                and (ratio := _ratio(a, b)) is not None
             ]
-            compared = compare(noise, pairs)
-            if not compared.n:
+            if not ratios:
                 continue
-            growth = geomean(compared.ratios)
-            spread = (
-                f" ({times(min(compared.ratios))} to {times(max(compared.ratios))})"
-                if compared.n > 1
-                else ""
-            )
-            if compared.slower == 0:
-                parts.append(f"no growth beyond noise on {workers_text(workers)}")
-            else:
-                parts.append(f"{times(growth)} on {workers_text(workers)}{spread}")
+            spread = f" ({times(min(ratios))} to {times(max(ratios))})" if len(ratios) > 1 else ""
+            parts.append(f"{times(geomean(ratios))} on {workers_text(workers)}{spread}")
         if parts:
             n = len(index.pairs())
             out.append(
@@ -83,7 +82,7 @@ def _path(index: Index, model: str, op: str, size: float, clients: int) -> str:
     )
 
 
-def workers_help(index: Index, noise: Noise) -> list[Finding]:
+def workers_help(index: Index, verdicts: Verdicts) -> list[Finding]:
     """Per model and client count: each step up in server workers and the ends (fewest
     against most workers), and whether more workers helped or made clients slower."""
     if len(index.workers) < 2:
@@ -94,42 +93,52 @@ def workers_help(index: Index, noise: Noise) -> list[Finding]:
         # One client keeps one worker busy: more workers cannot help it.
         for clients in (c for c in index.clients if c > 1):
             steps, helped_to = [], fewest
-            stopped = False
+            stopped, open_there = False, False
             for fewer, more in zip(index.workers, index.workers[1:], strict=False):
-                compared = compare(noise, _pairs(index, model, clients, fewer, more))
-                if not compared.n:
+                compared = compare(verdicts, _pairs(index, model, clients, fewer, more))
+                if not compared.ratios:
                     continue
                 steps.append(
                     f"{more} workers instead of {fewer}: {times(geomean(compared.ratios))} "
-                    f"the time ({compared.summary()})"
+                    f"the time ({compared.summary(verdicts.margin)})"
                 )
                 if not stopped and compared.faster > compared.n / 2:
                     helped_to = more
-                else:
-                    stopped = True
+                elif not stopped:
+                    # Where helping ended: decided (the same or slower), or not known.
+                    stopped, open_there = True, compared.open >= compared.n / 2
             if not steps:
                 continue
             ends_pairs = _pairs(index, model, clients, fewest, most)
-            ends = compare(noise, ends_pairs)
-            if len(index.workers) > 2 and ends.n:
+            ends = compare(verdicts, ends_pairs)
+            if len(index.workers) > 2 and ends.ratios:
                 steps.append(
                     f"{most} workers instead of {fewest}: {times(geomean(ends.ratios))} the "
-                    f"time ({ends.summary()}, {times(min(ends.ratios))} to "
+                    f"time ({ends.summary(verdicts.margin)}, {times(min(ends.ratios))} to "
                     f"{times(max(ends.ratios))})"
                 )
             if ends.n and ends.slower > ends.n / 2:
-                worst = max(zip(ends.ratios, ends_pairs, strict=True), key=lambda x: x[0])[1][0]
-                r = worst.result
-                path = _path(index, model, r.operation, float(r.size_mib), clients)
+                worst = max(
+                    (s for s in ends.found if s.comparison.verdict is Verdict.SLOWER),
+                    key=lambda s: s.comparison.ratio,
+                )
+                op, size, _ = worst.pair.load
+                path = _path(index, model, op, size, clients)
                 verdict = (
                     f"more workers made clients slower: {most} workers instead of {fewest} "
-                    f"were slower beyond noise in {ends.slower} of {ends.n} operation/size "
-                    f"pairs (at the most, {path})"
+                    f"were slower in {ends.slower} of {ends.n} operation/size pairs "
+                    f"(at the most, {path})"
+                )
+            elif helped_to == most:
+                verdict = f"adding workers helped up to {helped_to}, the most tried"
+            elif open_there:
+                verdict = (
+                    f"whether adding workers beyond {helped_to} helps is not decided"
+                    if helped_to == fewest
+                    else f"adding workers helped up to {helped_to}; beyond it, not decided"
                 )
             elif helped_to == fewest:
                 verdict = f"adding workers beyond {fewest} did not help"
-            elif helped_to == most:
-                verdict = f"adding workers helped up to {helped_to}, the most tried"
             else:
                 verdict = f"adding workers helped up to {helped_to} and stopped helping there"
             out.append(
@@ -138,15 +147,15 @@ def workers_help(index: Index, noise: Noise) -> list[Finding]:
                     f"{model}, {clients} clients: {verdict}. " + "; ".join(steps) + ".",
                 )
             )
-    out += _aggregate_with_workers(index, noise)
+    out += _aggregate_with_workers(index, verdicts)
     return out
 
 
-def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
+def _aggregate_with_workers(index: Index, verdicts: Verdicts) -> list[Finding]:
     """Per operation, at the most clients: a model whose time grows with server workers
-    (most workers against fewest, slower beyond noise in most sizes) beside one whose
-    time stays within noise, with the aggregate throughput (all clients' bytes over the
-    case's time) on each worker count."""
+    (most workers against fewest, slower in most sizes) beside one whose time stays the
+    same within the margin in every size, with the aggregate throughput (all clients'
+    bytes over the case's time) on each worker count."""
     if len(index.workers) < 2 or len(index.models) < 2 or len(index.clients) < 2:
         return []
     top, fewest, most = index.clients[-1], index.workers[0], index.workers[-1]
@@ -157,9 +166,10 @@ def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
             for size in index.sizes
             if (a := index.get(model, op, size, top, fewest))
             and (b := index.get(model, op, size, top, most))
+            and verdicts.of(a, b) is not None
         ]
-        verdicts = [noise.verdict(a, b) for a, b in pairs]
-        return pairs, verdicts.count(1), verdicts.count(0)
+        compared = compare(verdicts, pairs)
+        return pairs, compared.slower, compared.same
 
     def aggregate(model: str, op: str, size: float) -> str:
         found = [c for w in index.workers if (c := index.get(model, op, size, top, w))]
@@ -184,8 +194,8 @@ def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
             size = float(a.result.size_mib)
             label = f"{op} {size_text(int(size) if size.is_integer() else size)} MiB"
             others = " and ".join(
-                f"{other}'s stays flat (within noise in {len(o_pairs)} of {len(o_pairs)} "
-                f"size{'' if len(o_pairs) == 1 else 's'}; "
+                f"{other}'s stays flat ({verdicts.margin_words} in {len(o_pairs)} of "
+                f"{len(o_pairs)} size{'' if len(o_pairs) == 1 else 's'}; "
                 f"{aggregate(other, op, size)})"
                 for other, o_pairs in flat
             )
@@ -194,7 +204,7 @@ def _aggregate_with_workers(index: Index, noise: Noise) -> list[Finding]:
                     "workers",
                     f"{op} with {top} clients: {model}'s time grows with server workers on "
                     f"the machine that ran this ({most} workers instead of {fewest}: slower "
-                    f"beyond noise in {slower} of {sizes}; "
+                    f"in {slower} of {sizes}; "
                     "aggregate throughput of "
                     f"{label} on {' / '.join(map(str, index.workers))} workers: "
                     f"{aggregate(model, op, size)}), while {others}.",

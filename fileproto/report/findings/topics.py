@@ -12,7 +12,7 @@ class Finding:
 
 
 TOPICS: tuple[tuple[str, str], ...] = (
-    ("noise", "How differences are told from noise"),
+    ("noise", "How differences are decided"),
     ("scaling", "Time per client as clients grow"),
     ("workers", "Adding server workers"),
     ("models", "The models compared, per operation and size"),
