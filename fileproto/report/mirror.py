@@ -87,15 +87,18 @@ def mirror_text(case: Case, mirror: Mirror) -> str:
                  "yet taken by the server")  # fmt: skip
     parts += [wait, f"{seconds_text(mirror.receiving)} receiving"]
     text = (
-        f"{r.operation} {r.size_mib:g} MiB, {r.client_workers} clients: a request took "
+        f"{r.operation} {r.size_mib:g} MiB, {r.client_workers} client"
+        f"{'' if r.client_workers == 1 else 's'}: a request took "
         f"{seconds_text(mirror.total)} on average ({mirror.requests} told by TCP): "
         + "; ".join(parts)
     )
-    return f"{text}. {_verdict(mirror, held_share, server_wait, total)}"
+    return f"{text}. {_verdict(mirror, server_wait, total)}"
 
 
-def _verdict(mirror: Mirror, held_share: float, server_wait: float, total: float) -> str:
-    if held_share >= 0.5 and mirror.sending >= 0.3 * total:
+def _verdict(mirror: Mirror, server_wait: float, total: float) -> str:
+    if mirror.held + mirror.reaching >= 0.5 * total:
+        # Held back while sending, or the request's end still in our buffers after it
+        # was written: either way the server did not take it as fast as it came.
         return "The server reads slowly."
     if server_wait >= 0.5 * total:
         return ("The server took its time to answer once it had the whole request: queued "

@@ -68,8 +68,9 @@ COLOURS = {
 def telling_cases(cases: Sequence[Case]) -> list[Case]:
     """The cases that show a model best: for each kind and dispatch, the most clients on
     the fewest and the next fewest server workers (50 clients on 1 and on 5), first
-    operation, smallest size; among the cases with a timeline when any has one."""
-    pool = [c for c in cases if not c.result.scenario and isinstance(c.result.server_workers, int)]
+    operation, smallest size; among the cases with a timeline when any has one. A server
+    of someone else's ("external" workers) counts as one worker count of its own."""
+    pool = [c for c in cases if not c.result.scenario]
     if any(c.has_timeline for c in pool):
         pool = [c for c in pool if c.has_timeline]
     models: dict[tuple[str, str], list[Case]] = {}
@@ -181,7 +182,9 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
     if case.server_events_dropped:
         notes.append(f"{case.server_events_dropped} server events left out at the bound")
     if not traced:
-        notes.append("no server events: the client's own phases")
+        told = any(r.tcp is not None for r, _ in rows)
+        notes.append("no server events: the client's own phases"
+                     + (", split by what TCP told it" if told else ""))  # fmt: skip
     if notes:
         figure.text(0.99, 0.005, "; ".join(notes), ha="right", va="bottom", fontsize=7,
                     color="dimgrey")  # fmt: skip
