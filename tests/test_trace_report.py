@@ -88,11 +88,11 @@ def traced(
     with ServerProcess(
         kind, 2, folder / "root", extra_args=[*args, "--trace", str(trace)]
     ) as server:
-        ports = {
-            "slow reader": [slow_download(server, "source.bin")],
-            "slow sender": [slow_upload(server, "slow.bin", content, SLOW_PIECE, SLOW_PAUSE)],
-            "fast": _fast_clients(server, content),
-        }
+        # The fast ones first: the server is stopped while they send, and a connection
+        # closing meanwhile would be seen closed only when it runs again.
+        ports = {"fast": _fast_clients(server, content)}
+        ports["slow reader"] = [slow_download(server, "source.bin")]
+        ports["slow sender"] = [slow_upload(server, "slow.bin", content, SLOW_PIECE, SLOW_PAUSE)]
     yield _report(trace, folder / "connections.json"), ports
 
 
