@@ -41,16 +41,17 @@ SLOW_PIECE, SLOW_PAUSE = 64 << 10, 0.05
 PAUSED = 0.5
 
 
-def _report(trace: Path, out: Path) -> dict[str, dict[str, Any]]:
+def _report(trace: Path, out: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """``fileproto report TRACE --json OUT``, run as a user would: the connections by
-    their client's port."""
+    their client's port, and the notes on what the trace cannot tell."""
     done = subprocess.run(
         [sys.executable, "-m", "fileproto", "report", str(trace), "--json", str(out)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text())
-    return {c["peer"].rpartition(":")[2]: c for c in document["connections"]}
+    by_port = {c["peer"].rpartition(":")[2]: c for c in document["connections"]}
+    return by_port, document["notes"]
 
 
 def _fast_clients(server: ServerProcess, content: bytes) -> list[int]:
@@ -76,9 +77,9 @@ def _fast_clients(server: ServerProcess, content: bytes) -> list[int]:
 @pytest.fixture(scope="module", params=sorted(MODES))
 def traced(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, list[int]]]]:
+) -> Iterator[dict[str, Any]]:
     """A server of one mode, traced, used by a slow reader, a slow sender and two fast
-    clients; the report's connections and each client's ports."""
+    clients: the report's connections and notes, each client's ports, the mode."""
     kind, args = MODES[request.param]
     folder = tmp_path_factory.mktemp(f"trace-{request.param}")
     content = os.urandom(SIZE)
@@ -93,7 +94,8 @@ def traced(
         ports = {"fast": _fast_clients(server, content)}
         ports["slow reader"] = [slow_download(server, "source.bin")]
         ports["slow sender"] = [slow_upload(server, "slow.bin", content, SLOW_PIECE, SLOW_PAUSE)]
-    yield _report(trace, folder / "connections.json"), ports
+    connections, notes = _report(trace, folder / "connections.json")
+    yield {"connections": connections, "ports": ports, "notes": notes, "mode": request.param}
 
 
 def _share(conn: dict[str, Any], *keys: str) -> float:
@@ -103,21 +105,21 @@ def _share(conn: dict[str, Any], *keys: str) -> float:
 
 
 def test_a_slow_reader_waits_for_the_client_to_read(traced: Any) -> None:
-    connections, ports = traced
+    connections, ports = traced["connections"], traced["ports"]
     (conn,) = (connections[str(p)] for p in ports["slow reader"])
     assert _share(conn, "client_read_s") > 0.5, conn
     assert [r["cmd"] for r in conn["requests"]] == ["GET"]
 
 
 def test_a_slow_sender_waits_for_the_client_to_send(traced: Any) -> None:
-    connections, ports = traced
+    connections, ports = traced["connections"], traced["ports"]
     (conn,) = (connections[str(p)] for p in ports["slow sender"])
     assert _share(conn, "client_send_s") > 0.5, conn
     assert [r["cmd"] for r in conn["requests"]] == ["UPLOAD"]
 
 
 def test_a_fast_client_is_never_waited_on_and_its_late_accept_shows(traced: Any) -> None:
-    connections, ports = traced
+    connections, ports = traced["connections"], traced["ports"]
     for port in ports["fast"]:
         conn = connections[str(port)]
         assert _share(conn, "client_send_s", "client_read_s") < 0.1, conn
@@ -128,8 +130,16 @@ def test_a_fast_client_is_never_waited_on_and_its_late_accept_shows(traced: Any)
 def test_every_connection_adds_up(traced: Any) -> None:
     """The phases of a connection cover its time exactly, and its requests' time is
     within it."""
-    connections, _ = traced
+    connections = traced["connections"]
     keys = ("accept_wait_s", "queued_s", "served_s", "client_send_s", "client_read_s", "idle_s")
     for conn in connections.values():
         assert sum(conn[k] for k in keys) == pytest.approx(conn["total_s"], abs=1e-5), conn
         assert sum(r["total_s"] for r in conn["requests"]) <= conn["total_s"] + 1e-5, conn
+
+
+def test_the_notes_say_what_this_dispatch_cannot_tell(traced: Any) -> None:
+    kind, args = MODES[traced["mode"]]
+    notes = " ".join(traced["notes"])
+    assert ("classic dispatch" in notes) == ("accept" in args), notes
+    assert ("Event loops serve many connections" in notes) == (kind == "asyncio"), notes
+    assert "exact to one kernel tick" in notes

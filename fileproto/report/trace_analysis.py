@@ -93,12 +93,15 @@ def _notes(analysis: TraceAnalysis) -> list[str]:
             "Event loops serve many connections at once: a connection whose loop was busy "
             "with others shows as being served, never queued."
         )
-    classic = [c for c in conns if _classic(c)]
-    if classic:
+    pools = [c for c in conns if c.workers and not any(w.startswith("loop:") for w in c.workers)]
+    if pools and not any(c.given_back for c in pools):
+        # No connection was ever given back: the classic dispatch, where a worker holds
+        # its connection from accept to close.
         notes.append(
-            f"{len(classic)} connection(s) were served in the classic dispatch (a worker "
-            "holds the connection from accept to close): its waits on the client of 1 ms "
-            "or more are told apart; shorter ones count as served."
+            "The server used the classic dispatch (a worker holds its connection from "
+            "accept to close): its waits on the client of 1 ms or more are told apart, "
+            "shorter ones count as served; a client that holds a worker shows in the "
+            "others' time as queued."
         )
     if any(r.cmd is None and r.status is None for c in conns for r in c.requests):
         notes.append("A request without a header or answer in the trace is counted without "
@@ -112,16 +115,6 @@ def _notes(analysis: TraceAnalysis) -> list[str]:
             "4,096 per connection); their seconds are counted."
         )
     return notes
-
-
-def _classic(conn: ConnectionPhases) -> bool:
-    """Held by one worker thread or process from accept to close, never given back: the
-    classic dispatch (a loop's connections are never given back either)."""
-    return (
-        bool(conn.workers)
-        and conn.given_back == 0
-        and not any(w.startswith("loop:") for w in conn.workers)
-    )
 
 
 def longest(conns: Sequence[ConnectionPhases], count: int) -> list[ConnectionPhases]:

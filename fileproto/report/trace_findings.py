@@ -82,7 +82,9 @@ def _told(phase: str, group: Sequence[ConnectionPhases], count: int) -> list[str
         return []
     doing, why_one, why_many = _READING[phase]
     ranked = sorted(group, key=lambda c: -c.share(phase) * c.total_s)
-    if len(group) <= ONE_BY_ONE:
+    if len(group) <= ONE_BY_ONE and phase not in (SERVED, IDLE):
+        # Told one by one: a connection held back by someone. Served or idle ones are
+        # told as a group: nobody held them.
         return [
             f"C{_name(c)[1:]} spent {c.share(phase):.0%} of its "
             f"{seconds_text(c.total_s)} {doing}: {why_one}."
@@ -93,9 +95,12 @@ def _told(phase: str, group: Sequence[ConnectionPhases], count: int) -> list[str
     doing_many = doing.replace("its answer", "their answers").replace(
         "its request", "their requests"
     )
+    if len(group) == 1:
+        return [f"C{_name(top)[1:]} spent {top.share(phase):.0%} of its "
+                f"{seconds_text(top.total_s)} {doing}: {why_one}."]  # fmt: skip
     return [
         f"{len(group)} of the {count} connections spent most of their time {doing_many} "
-        f"(from {min(shares):.0%} to {max(shares):.0%}; the most: {_name(top)}, "
+        f"(from {min(shares):.0%} to {max(shares):.0%}; the longest: {_name(top)}, "
         f"{top.share(phase):.0%} of its {seconds_text(top.total_s)}): {why_many}."
     ]
 
