@@ -167,7 +167,14 @@ def test_stress_json_has_the_timeline(fileproto_servers: ServerPool, tmp_path: P
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "  from its send" in run.stdout  # the uncorrected figures, under the corrected
+    assert " cut off by the end; " in run.stdout
     (case,) = json.loads(out.read_text())["benchmarks"]
+    info = case["extra_info"]
+    # Every probe due is counted once: answered, failed, or cut off by the case's end.
+    assert info["probe_due"] >= 1 and info["probe_due"] == len(info["timeline"]["probes"])
+    assert info["probe_due"] == (
+        info["probe_answered"] + info["probe_failures"] + info["probe_cut_off"]
+    )
     timeline = LoadResult.from_extra_info(case["extra_info"]).timeline
     assert timeline is not None and [c.client for c in timeline.clients] == [0, 1]
     assert all(c.ok and c.port and c.done for c in timeline.clients)

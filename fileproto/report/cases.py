@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.report.phases import CLIENT_PHASES, Segment, client_segments, server_segments
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
@@ -90,7 +89,8 @@ def _tcp(raw: Any) -> TcpSpan | None:
 
 @dataclass(frozen=True)
 class Probe:
-    """One LIST probe: due on the schedule, sent (maybe late), answered."""
+    """One LIST probe: due on the schedule, sent (maybe late), answered, failed, or cut
+    off by the case's end (no ``done``: docs/trace.md, "Probes cut off")."""
 
     due: float
     sent: float | None
@@ -99,12 +99,20 @@ class Probe:
     ok: bool
     #: When its connection began (the probe's actual start); older records lack it.
     connect: float | None = None
+    #: Held back by the bound of probes in flight, as recorded; None in older records
+    #: (:func:`.probes.held_back` then tells it from the times).
+    late: bool | None = None
 
     @property
-    def corrected_s(self) -> float:
-        """Latency from when it was due (what a client on the schedule felt); one never
-        answered counts as the probe's timeout, as the record counts it."""
-        return PROBE_TIMEOUT if self.done is None else self.done - self.due
+    def cut_off(self) -> bool:
+        """Still waiting, or not yet sent, when the case ended: no answer, no failure."""
+        return self.done is None
+
+    @property
+    def corrected_s(self) -> float | None:
+        """Latency from when it was due (what a client on the schedule felt); None for
+        a probe cut off (its latency is unknown: :meth:`waited_s` is a bound)."""
+        return None if self.done is None else self.done - self.due
 
     @property
     def start(self) -> float | None:
@@ -114,10 +122,15 @@ class Probe:
     @property
     def uncorrected_s(self) -> float | None:
         """Latency from when it actually began (hides a stall's queue), as the record's
-        probe_sent_s counts it; None if it never began, the timeout if never answered."""
-        if self.start is None:
+        probe_sent_s counts it; None if it never began or was cut off."""
+        if self.start is None or self.done is None:
             return None
-        return PROBE_TIMEOUT if self.done is None else self.done - self.start
+        return self.done - self.start
+
+    def waited_s(self, end: float) -> float:
+        """How long it had waited from its due time by ``end`` (the case's end): for a
+        probe cut off, a bound from below of its latency."""
+        return max(0.0, end - self.due)
 
     @classmethod
     def of(cls, raw: Any) -> Probe | None:
@@ -126,6 +139,7 @@ class Probe:
         due = _number(raw.get("due"))
         if due is None:
             return None
+        late = raw.get("late")
         return cls(
             due,
             _number(raw.get("sent")),
@@ -133,6 +147,7 @@ class Probe:
             _number(raw.get("done")),
             raw.get("ok") is True,
             _number(raw.get("connect")),
+            late if isinstance(late, bool) else None,
         )
 
 
@@ -199,6 +214,16 @@ class Case:
     def id(self) -> str:
         """The param when there is one (unique in a run), else the record's id."""
         return self.param or self.result.id
+
+    @property
+    def end(self) -> float:
+        """The last moment the timeline knows of: the case ended no earlier."""
+        marks = [r.end for r in self.requests]
+        for probe in self.probes:
+            marks += [
+                m for m in (probe.due, probe.connect, probe.sent, probe.done) if m is not None
+            ]
+        return max(marks, default=0.0)
 
     def matches(self, wanted: str) -> bool:
         return wanted in (self.param, self.name, self.result.id)

@@ -30,6 +30,7 @@ from fileproto.report.answer_render import (
 from fileproto.report.cases import Case, load_cases
 from fileproto.report.chart import render_png
 from fileproto.report.findings import findings, grouped
+from fileproto.report.order import kinds_note
 from fileproto.report.slow import HEADERS_SLOW_TEXT, LEGEND, SLOW_HEADERS, slow_table
 from fileproto.report.slowchart import render_slow_png
 from fileproto.report.tables import HEADERS, MARK, table_sections
@@ -71,7 +72,8 @@ def _e(text: object) -> str:
 
 def _with_code(text: str) -> str:
     """Escaped text with command-line options as code, kept on one line."""
-    return re.sub(r"(--[a-z][\w-]*(?: \d+)?)", r"<code>\1</code>", _e(text))
+    # An option with its value: a number, or a comma-separated list (of kinds).
+    return re.sub(r"(--[a-z][\w-]*(?: (?:\d+|[a-z]+(?:,[a-z]+)+))?)", r"<code>\1</code>", _e(text))
 
 
 def _png_uri(draw: Callable[[Path], None]) -> str:
@@ -192,9 +194,12 @@ def _timelines(chosen: Sequence[Case]) -> str:
         )
     parts = [
         "<p>Each row is one client request, coloured by what it was waiting for; the text "
-        "after a row names the server worker(s) that served it. The cases: the most clients "
-        "on the fewest and the next fewest workers, for each model, and those the answer "
-        "cites.</p>"
+        "after a row names the server worker(s) that served it. The rows are grouped by the "
+        "worker that first served them (named on the right), each worker's in the order it "
+        "took them. Under the rows, the LIST probe: a probe still waiting when the case ended "
+        "is cut off (a grey triangle at the time it had waited by then), not a timeout. The "
+        "cases: the most clients on the fewest and the next fewest workers, for each model, "
+        "and those the answer cites.</p>"
     ]
     for case in chosen:
         uri = _png_uri(partial(render_timeline_png, case))
@@ -249,8 +254,8 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         )
         body.append(
             '<section id="results"><h2>Results</h2><p class="legend">Per case: the time '
-            "per client (average over the clients that succeeded), per-client and "
-            "aggregate throughput, clients that succeeded and failed.</p>"
+            "per client in seconds (average over the clients that succeeded), per-client "
+            "and aggregate throughput in MiB/s, clients that succeeded and failed.</p>"
             + "".join(tables)
             + "</section>"
         )
@@ -289,6 +294,10 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
     when = document.get("datetime")
     if when:
         subtitle += f", run at {when}"
+    # The answer names the models that did not run under its table; without one (no
+    # classic case), the models that ran and those that did not are said here.
+    note = None if answer else kinds_note(c.result for c in cases)
+    kinds = f'<p class="sub kinds">{_with_code(note)}</p>' if note else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -297,7 +306,7 @@ def render_html(source: Document | Any, *, commands: Sequence[str] | None = None
         # No request may leave the page: an empty favicon keeps the browser from asking.
         '<link rel="icon" href="data:,">'
         f"<style>{_STYLE}{ANSWER_STYLE}</style></head><body>"
-        f'<h1>fileproto report</h1><p class="sub">{_e(subtitle)}</p><nav>{nav}</nav>'
+        f'<h1>fileproto report</h1><p class="sub">{_e(subtitle)}</p>{kinds}<nav>{nav}</nav>'
         + "".join(body)
         + "</body></html>\n"
     )

@@ -113,10 +113,11 @@ class ClientSpan:
 
 @dataclass(frozen=True)
 class ProbeSpan:
-    """One LIST probe: when it was due by the schedule, and its phases. ``connect`` and
-    ``connected`` extend the agreed schema: ``connect`` later than ``due`` means the
-    probe waited for a free slot (the bound of probes in flight was full). A probe due
-    but never sent before the case ended has only ``due``."""
+    """One LIST probe: when it was due by the schedule, and its phases. ``connect``,
+    ``connected`` and ``late`` extend the agreed schema: ``late`` says the probe was
+    held back (the bound of probes in flight was full when it was due), None in runs
+    from before it was recorded. A probe without ``done`` was cut off by the case's end;
+    one due but never sent before then has only ``due``."""
 
     due: float
     sent: float | None
@@ -126,6 +127,7 @@ class ProbeSpan:
     port: int | None
     connect: float | None = None
     connected: float | None = None
+    late: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +139,7 @@ class ProbeSpan:
             "port": self.port,
             "connect": self.connect,
             "connected": self.connected,
+            "late": self.late,
         }
 
 
@@ -256,6 +259,7 @@ def _probe_span(value: Any, where: str) -> ProbeSpan:
         _port(item.get("port"), f"{where}.port"),
         at("connect"),
         at("connected"),
+        None if item.get("late") is None else _flag(item.get("late"), f"{where}.late"),
     )
 
 

@@ -75,6 +75,10 @@ class RoundOutcome:
     probe_late: int = 0
     probe_in_flight: int | None = None
     probe_spans: list[ProbeSpan] = field(default_factory=list)
+    #: Probes due before the round ended, and of them answered and cut off by its end.
+    probe_due: int = 0
+    probe_answered: int = 0
+    probe_cut_off: int = 0
     #: Our server's trace events of the round (docs/trace.md), if it was traced.
     server_events: Sequence[Mapping[str, Any]] | None = None
     server_events_dropped: int = 0
@@ -244,6 +248,9 @@ class RoundOutcome:
             ),
             probe_late=None if self.probe_latencies is None else self.probe_late,
             probe_in_flight=None if self.probe_latencies is None else self.probe_in_flight,
+            probe_due=None if self.probe_latencies is None else self.probe_due,
+            probe_answered=None if self.probe_latencies is None else self.probe_answered,
+            probe_cut_off=None if self.probe_latencies is None else self.probe_cut_off,
             timeline=self.timeline(),
             server_events=self.server_events,
             server_events_dropped=None
