@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 from fileproto.addresses import DEFAULT_PORT, ConnectError, connect_error, parse_address
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.ratelimit import TokenBucket
+from fileproto.tcpinfo import TcpInfo, stalls, tcp_info
 from fileproto.timing import Phases, Timing
 from fileproto.wire.events import Data, Dialect
 from fileproto.wire.requests import encode_request, iter_upload_request
@@ -117,6 +118,8 @@ class Client:
         #: The phases of the last request, completed or not.
         self.last_phases: Phases | None = None
         self._port: int | None = None
+        #: The request's last TCP_INFO reading (its start, then when it was sent).
+        self._tcp: TcpInfo | None = None
 
     # -- connection -------------------------------------------------------------------
 
@@ -197,11 +200,18 @@ class Client:
             raise
         assert phases.connected is not None
         started = phases.connected
+        # TCP's own account, three readings a request (not one per send): what held
+        # the request back, and what of it the server had not taken (docs/trace.md).
+        self._tcp = tcp_info(sock)
         try:
             try:
                 for piece in pieces:
                     self._send(sock, piece)
                 phases.sent = time.monotonic()
+                at_sent = tcp_info(sock)
+                phases.sending = stalls(self._tcp, at_sent)
+                phases.unsent_at_sent = _unacknowledged(sock) if at_sent is not None else None
+                self._tcp = at_sent
             except (BrokenPipeError, ConnectionResetError):
                 # The server may have refused the request early (a bad name, a size
                 # limit) and closed; its answer can still be waiting to be read.
@@ -255,6 +265,8 @@ class Client:
                     first_byte = time.monotonic()
                     if phases is not None:  # kept if the rest of the answer fails
                         phases.first_byte = first_byte
+                        if phases.sent is not None:
+                            phases.waiting = stalls(self._tcp, tcp_info(sock))
                 if bucket is not None:
                     bucket.take(len(data))
                 parser.receive_data(data)

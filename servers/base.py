@@ -20,7 +20,7 @@ from types import FrameType
 from fileproto.session import Limits, ServerSession, busy_message
 from fileproto.store import FileStore
 from servers.config import POLL, ServerConfig
-from servers.connection import peer_of, send_closing
+from servers.connection import accepted_fields, send_closing
 from servers.linger import Lingerer
 from servers.options import DEFAULT_MAX_CONNECTIONS
 from servers.readiness import Parked, ReadyDispatcher
@@ -194,17 +194,18 @@ class PoolServer(BaseServer):
                 self.refuse(conn, accepted_at)
                 continue
             if self.tracer is not None:
-                self.tracer.event(conn_id, "accepted", peer=peer_of(conn))
+                self.tracer.event(conn_id, "accepted", **accepted_fields(conn))
             self.serve_accepted(conn_id, conn, accepted_at)
 
     def refuse(self, conn: socket.socket, now: float) -> None:
         """Past the cap: the session's answer, sent without blocking, then lingering."""
+        fields = accepted_fields(conn) if self.tracer is not None else {}
         session = self.new_session(-1, now)
         session.refuse(busy_message(self.open_count()))
         conn.setblocking(False)
         close = send_closing(conn, session)
         if self.tracer is not None:
-            self.tracer.event(refusal_id(), "refused", peer=peer_of(conn), reason=close.reason)
+            self.tracer.event(refusal_id(), "refused", reason=close.reason, **fields)
         self.lingerer.linger(conn, close.linger)
 
     def shutdown(self) -> None:

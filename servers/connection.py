@@ -27,11 +27,13 @@ import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from fileproto import tcpinfo
 from fileproto.session import Close, Receive, Send, ServerSession
 from fileproto.store import FileStore
 from servers.config import ServerConfig
-from servers.trace import Tracer, worker_name
+from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason, worker_name
 
 log = logging.getLogger("fileproto.server")
 
@@ -55,6 +57,8 @@ class GiveBack:
     (``writing``) or for bytes, with its session."""
 
     writing: bool
+    #: Seconds the worker had waited on the client just before (the trace's).
+    waited: float = 0.0
 
 
 Outcome = Close | GiveBack
@@ -66,6 +70,28 @@ def peer_of(sock: socket.socket) -> str:
     except OSError:
         return "?"
     return f"{host}:{port}"
+
+
+def accepted_fields(sock: socket.socket) -> dict[str, Any]:
+    """The ``accepted`` (or ``refused``) event's own keys for a socket just accepted:
+    the client's address and, where the kernel tells it, how long the connection had
+    waited in the listen queue (docs/trace.md)."""
+    fields: dict[str, Any] = {"peer": peer_of(sock)}
+    waited = tcpinfo.accept_wait(sock)
+    if waited is not None:
+        fields["accept_wait_s"] = waited
+    return fields
+
+
+def closed_fields(sock: socket.socket, close: Close) -> dict[str, Any]:
+    """The ``closed`` event's own keys: why, which deadline, and, where the kernel tells
+    it, how long before the server had last sent data on it (when the client had taken
+    the last of its answer into its own buffers, docs/trace.md)."""
+    fields: dict[str, Any] = {"reason": close.reason, "deadline": close.deadline}
+    last = tcpinfo.since_sent(sock)
+    if last is not None:
+        fields["last_sent_s"] = last
+    return fields
 
 
 def unsent_bytes(sock: socket.socket) -> int | None:
@@ -110,7 +136,10 @@ def drive(
             except BlockingIOError:
                 count = 0
             if count:
+                served = session.served
                 session.sent(count, now)
+                if session.served != served:
+                    trace_buffered(session, unsent_bytes(sock))
                 expired = False
                 continue
             writing = True
@@ -134,6 +163,7 @@ def drive(
             continue
         now = time.monotonic()
         left = session.deadline - now
+        why = wait_reason(session, writing)
         if give_back:
             if not writing and session.idle and left > HOLD:
                 # Between requests: the next one may be far off, and a client that sends
@@ -143,17 +173,21 @@ def drive(
             # Too early to tell (a client starting up among many): treated as fast.
             fast = elapsed < FAST_HOLD or moved >= FAST_RATE * elapsed
             hold = FAST_HOLD if fast else HOLD
-            if _wait(fd, writing, min(hold, left)):
-                continue
-            if left > hold:
-                if not fast or wanted is None or wanted():
-                    return GiveBack(writing)
-                # Fast, and no connection waits for a worker: keep it (its pace falls
-                # while it waits, so a client that stops is given back all the same).
+            ready = _wait(fd, writing, min(hold, left))
+            end = time.monotonic()
+            if not ready and left > hold and (not fast or wanted is None or wanted()):
+                # The wait just made goes to the trace with the give-back.
+                return GiveBack(writing, end - now)
+            # Ready, or fast and no connection waits for a worker: keep it (its pace
+            # falls while it waits, so a client that stops is given back all the same).
+            trace_wait(session, why, now, end)
+            if ready or left > hold:
                 continue
         else:
             queued = unsent_bytes(sock) if writing else None
-            if _wait(fd, writing, left):
+            ready = _wait(fd, writing, left)
+            trace_wait(session, why, now, time.monotonic())
+            if ready:
                 continue
             if queued is not None and (unsent_bytes(sock) or 0) < queued:
                 session.client_read(time.monotonic())  # slow, not stalled: wait on
@@ -188,11 +222,10 @@ def send_closing(sock: socket.socket, session: ServerSession) -> Close:
     return Close("answer not sent: the client takes nothing", "error")
 
 
-def give_back_reason(session: ServerSession, outcome: GiveBack) -> str:
-    """Why a worker gave a connection back, as the trace says it."""
-    if outcome.writing:
-        return "write"
-    return "idle" if session.idle else "read"
+def given_back_fields(session: ServerSession, outcome: GiveBack) -> dict[str, Any]:
+    """The ``given_back`` event's own keys: why (docs/trace.md), and how long the worker
+    had waited on the client just before."""
+    return {"why": wait_reason(session, outcome.writing), "waited_s": round(outcome.waited, 6)}
 
 
 def serve_connection(
@@ -224,7 +257,7 @@ def serve_connection(
     finally:
         session.abort()
     if tracer is not None:
-        tracer.event(conn, "closed", reason=close.reason, deadline=close.deadline)
+        tracer.event(conn, "closed", **closed_fields(sock, close))
     return close
 
 

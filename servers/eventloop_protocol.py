@@ -20,9 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import cast
 
+from fileproto import tcpinfo
 from fileproto.session import Close, Limits, Receive, Send, ServerSession, busy_message
 from fileproto.store import FileStore
-from servers.trace import Tracer
+from servers.connection import closed_fields, unsent_bytes
+from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason
 
 log = logging.getLogger("fileproto.server")
 #: Bytes one connection may read before the others get a turn of the loop: a few
@@ -44,6 +46,10 @@ class LoopState:
     ids: itertools.count[int] = field(default_factory=itertools.count)
     #: The one read buffer of the loop (reads never overlap in one thread).
     read_buffer: memoryview = field(default_factory=lambda: memoryview(bytearray(1 << 20)))
+    #: Seconds the loop's connections spent working (parsing, decoding, encoding, disk),
+    #: summed: a connection's wait on its client is traced without the loop's work for
+    #: the others meanwhile (then the client's bytes were there, the loop was not).
+    busy: float = 0.0
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
@@ -56,6 +62,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         "_reading",
         "_timer",
         "_unsent",
+        "_wait",
         "_wants_read",
         "peer",
         "session",
@@ -76,6 +83,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._burst = 0
         self._wants_read = True
         self._unsent = 0
+        #: While the loop waits on the client, for the trace: (why, since when, the
+        #: loop's busy seconds then).
+        self._wait: tuple[str, float, float] | None = None
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -89,6 +99,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
         state = self.state
         now = time.monotonic()
         tracer = state.tracer
+        sock = transport.get_extra_info("socket")
+        # Read before anything is sent on it (docs/trace.md).
+        accept_wait = None if tracer is None or sock is None else tcpinfo.accept_wait(sock)
+        waited = {} if accept_wait is None else {"accept_wait_s": accept_wait}
         self._conn = f"{os.getpid()}.{next(state.ids)}"
         trace = None if tracer is None else tracer.for_conn(self._conn)
         # The parser comes with the first byte: an idle connection costs a timer and a
@@ -96,19 +110,18 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.session = session = ServerSession(state.store, state.limits, now, trace)
         if len(state.connections) >= state.max_connections:
             if tracer is not None:
-                tracer.event(self._conn, "refused", peer=self.peer)
+                tracer.event(self._conn, "refused", peer=self.peer, **waited)
             session.refuse(busy_message(len(state.connections)))
             self._pump()
             return
         state.connections.add(self)
         if tracer is not None:
-            tracer.event(self._conn, "accepted", peer=self.peer)
+            tracer.event(self._conn, "accepted", peer=self.peer, **waited)
             tracer.event(self._conn, "taken", worker=f"loop:{os.getpid()}")
         limits = state.limits
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
         transport.set_write_buffer_limits(high=high, low=high // 4)
-        sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high)
         if state.verbose:
@@ -132,7 +145,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
             return
         data = bytes(self.state.read_buffer[:nbytes])
         assert self.session is not None
-        self.session.receive_data(data, time.monotonic())
+        now = time.monotonic()
+        self._waited(now)
+        self.session.receive_data(data, now)
+        self.state.busy += time.monotonic() - now
         self._pump()
         self._burst += nbytes
         if self._burst >= FAIR_SHARE and self._reading and not self._closing:
@@ -144,11 +160,23 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def _end_turn(self) -> None:
         if self._wants_read and not self._closing:
+            if self._wait is not None:
+                # The wait on the client begins now: the pause was the loop's.
+                self._wait = (self._wait[0], time.monotonic(), self.state.busy)
             self._resume_reading()
+
+    def _waited(self, now: float) -> None:
+        """The client moved: the loop's wait on it (if any) goes to the trace."""
+        if self._wait is not None and self.session is not None:
+            why, since, busy = self._wait
+            self._wait = None
+            others = self.state.busy - busy
+            trace_wait(self.session, why, min(now, since + others), now)
 
     def eof_received(self) -> bool:
         if self._closing or self.session is None:
             return False  # refused or closing: close now
+        self._waited(time.monotonic())
         if self.session.idle:
             self._close(Close("peer closed", "peer"))  # left before saying anything
             return False
@@ -158,6 +186,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self._can_write = False
+        self._wait = ("write", time.monotonic(), self.state.busy)
         # The transport's buffer is full: the session judges a client that takes
         # nothing of it (the send deadline), as it does for the pools.
         self._arm_send_timer()
@@ -170,7 +199,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self._can_write = True
         if self.session is not None:
-            self.session.client_read(time.monotonic())
+            now = time.monotonic()
+            self._waited(now)
+            self.session.client_read(now)
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -198,9 +229,15 @@ class SessionProtocol(asyncio.BufferedProtocol):
             action = session.next_action(now)
             if isinstance(action, Send):
                 transport.write(action.data)  # buffered by the transport: taken whole
+                served = session.served
                 session.sent(len(action.data), now)
+                if session.served != served and session.trace is not None:
+                    trace_buffered(session, self._unsent_bytes())
+                self.state.busy += time.monotonic() - now
             elif isinstance(action, Receive):
                 self._wants_read = True
+                if self._wait is None:
+                    self._wait = (wait_reason(session, False), now, self.state.busy)
                 self._resume_reading()
                 self._set_timer(action.deadline, self._deadline)
                 return
@@ -210,14 +247,25 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # Many small pieces in a row: let other connections have the loop.
         asyncio.get_running_loop().call_soon(self._pump)
 
+    def _unsent_bytes(self) -> int | None:
+        """What the client has not yet taken: the transport's buffer and the socket's."""
+        transport = self.transport
+        if transport is None:
+            return None
+        sock = transport.get_extra_info("socket")
+        queued = None if sock is None else unsent_bytes(sock)
+        return transport.get_write_buffer_size() + (queued or 0)
+
     def _close(self, action: Close) -> None:
         self._closing = True
         self._cancel_timer()
         log.info("%s: closing: %s", self.peer, action.reason)
         if self.state.tracer is not None:
-            self.state.tracer.event(
-                self._conn, "closed", reason=action.reason, deadline=action.deadline
-            )
+            sock = None if self.transport is None else self.transport.get_extra_info("socket")
+            fields = {"reason": action.reason, "deadline": action.deadline}
+            if sock is not None:
+                fields = closed_fields(sock, action)
+            self.state.tracer.event(self._conn, "closed", **fields)
         if self.session is not None:
             self.session.abort()
         transport = self.transport

@@ -33,7 +33,14 @@ from fileproto.session import Close, ServerSession
 from fileproto.store import FileStore
 from servers.base import PoolServer
 from servers.config import ServerConfig
-from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
+from servers.connection import (
+    GiveBack,
+    closed_fields,
+    drive,
+    given_back_fields,
+    peer_of,
+    serve_connection,
+)
 from servers.readiness import Parked
 from servers.trace import Tracer, open_tracer, worker_name
 
@@ -138,7 +145,7 @@ def _serve_ready(
         raise
     if isinstance(outcome, GiveBack):
         if tracer is not None:
-            tracer.event(conn_id, "given_back", why=give_back_reason(session, outcome))
+            tracer.event(conn_id, "given_back", **given_back_fields(session, outcome))
         fds = session.descriptors()
         shares = [reduction.DupFd(fd) for fd in fds]  # each holds a duplicate till fetched
         for fd in fds:
@@ -147,9 +154,10 @@ def _serve_ready(
         return Suspended(session, shares, outcome.writing)
     log.info("%s: closing: %s", peer_of(sock), outcome.reason)
     session.abort()
+    fields = closed_fields(sock, outcome) if tracer is not None else {}
     sock.close()
     if tracer is not None:
-        tracer.event(conn_id, "closed", reason=outcome.reason, deadline=outcome.deadline)
+        tracer.event(conn_id, "closed", **fields)
     return outcome
 
 

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from fileproto.session import Close, Receive, ServerSession, State, Work
 from servers.config import POLL
-from servers.connection import peer_of, send_closing, unsent_bytes
+from servers.connection import accepted_fields, closed_fields, peer_of, send_closing, unsent_bytes
 from servers.linger import Lingerer
 from servers.trace import Tracer
 
@@ -178,7 +178,7 @@ class ReadyDispatcher:
                 continue
             session = server.new_session(conn_id, now)
             if server.tracer is not None:
-                server.tracer.event(conn_id, "accepted", peer=peer_of(conn))
+                server.tracer.event(conn_id, "accepted", **accepted_fields(conn))
             parked = Parked(conn_id, conn, session, now)
             self._settle(parked, session.poll(now), registered=False)
 
@@ -281,9 +281,7 @@ class ReadyDispatcher:
         if close.kind != "peer" or parked.session.served:
             log.info("%s: closing: %s", peer_of(parked.sock), close.reason)
         if server.tracer is not None:
-            server.tracer.event(
-                parked.conn_id, "closed", reason=close.reason, deadline=close.deadline
-            )
+            server.tracer.event(parked.conn_id, "closed", **closed_fields(parked.sock, close))
         server.finished(parked.conn_id, close.linger)
 
     def uploads_in_progress(self) -> frozenset[Path]:

@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fileproto.session import Close
 from servers.base import PoolServer
-from servers.connection import GiveBack, drive, give_back_reason, peer_of, serve_connection
+from servers.connection import (
+    GiveBack,
+    closed_fields,
+    drive,
+    given_back_fields,
+    peer_of,
+    serve_connection,
+)
 from servers.readiness import Parked
 from servers.trace import worker_name
 
@@ -73,8 +80,8 @@ class ThreadPoolServer(PoolServer):
         else:
             if isinstance(outcome, GiveBack):
                 if tracer is not None:
-                    why = give_back_reason(session, outcome)
-                    tracer.event(parked.conn_id, "given_back", why=why)
+                    fields = given_back_fields(session, outcome)
+                    tracer.event(parked.conn_id, "given_back", **fields)
                 assert self.ready is not None
                 self.ready.give_back(parked.conn_id, sock, session, outcome.writing)
                 return
@@ -82,7 +89,7 @@ class ThreadPoolServer(PoolServer):
             log.info("%s: closing: %s", peer_of(sock), close.reason)
         session.abort()
         if tracer is not None:
-            tracer.event(parked.conn_id, "closed", reason=close.reason, deadline=close.deadline)
+            tracer.event(parked.conn_id, "closed", **closed_fields(sock, close))
         self.finished(parked.conn_id, close.linger)
 
     def stop_pool(self) -> None:

@@ -14,7 +14,12 @@ import threading
 import time
 from typing import Any
 
-from fileproto.session import Trace
+from fileproto.session import ServerSession, Trace
+
+#: A wait on the client shorter than this is not traced: it counts as served. The
+#: readiness dispatch's hold (``servers/connection.py``), the shortest wait after which
+#: a worker gives a connection back, so both dispatches resolve waits alike.
+WAIT_TRACED = 0.001
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -62,3 +67,25 @@ def worker_name() -> str:
     if thread is threading.main_thread():
         return f"process:{os.getpid()}"
     return f"thread:{thread.name.rpartition('_')[2]}"
+
+
+def wait_reason(session: ServerSession, writing: bool) -> str:
+    """What a connection waits for, as the trace says it: "write" (room to send: the
+    client reads its answer), "read" (the rest of a request), "idle" (a request)."""
+    if writing:
+        return "write"
+    return "idle" if session.idle else "read"
+
+
+def trace_wait(session: ServerSession, why: str, began: float, now: float) -> None:
+    """A wait on the client, from ``began`` to ``now``, as a ``waited`` event (when
+    traced and at least :data:`WAIT_TRACED` long)."""
+    if session.trace is not None and now - began >= WAIT_TRACED:
+        session.trace("waited", {"why": why, "waited_s": round(now - began, 6)})
+
+
+def trace_buffered(session: ServerSession, unsent: int | None) -> None:
+    """A response just completed with ``unsent`` of its bytes still in the server's
+    send buffers (the client has yet to take them): a ``buffered`` event, when any are."""
+    if session.trace is not None and unsent:
+        session.trace("buffered", {"bytes": unsent})

@@ -1,4 +1,5 @@
-"""``fileproto report``: tables and a chart from a benchmark JSON file."""
+"""``fileproto report``: tables and a chart from a benchmark JSON file, or a server's
+trace file read on its own (:mod:`.report_trace`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fileproto import report
+from fileproto.cli.report_trace import is_server_trace, run_trace
 from fileproto.report.answer_render import (
     explained,
 )
@@ -38,9 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "a table and a chart of their own: kind, dispatch, workers, scenario, clients "
         "completed and failed, aggregate throughput and its ratio to the links' rate, "
         "the LIST probe's latency and the time to first byte. The findings (what the "
-        "data shows, in words, each with its numbers) come first.",
+        "data shows, in words, each with its numbers) come first. Given the file that "
+        "'fileproto serve --trace FILE' writes instead, whatever the client was: per "
+        "connection and per request, the time spent waiting to be accepted, queued for a "
+        "worker, served, waiting for the client to send and to read, and idle, with "
+        "findings in words (--png or --timeline: its timeline; --json: every connection).",
     )
-    parser.add_argument("json", metavar="RESULTS.json", help="benchmark results to read")
+    parser.add_argument(
+        "json",
+        metavar="RESULTS.json|TRACE.jsonl",
+        help="benchmark results, or a server's trace file (docs/trace.md)",
+    )
     parser.add_argument(
         "--md",
         metavar="FILE",
@@ -88,6 +98,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "coloured by phase, the worker that served it marked",
     )
     parser.add_argument(
+        "--json",
+        dest="report_json",
+        metavar="FILE",
+        type=Path,
+        help="for a server trace: write each connection as one JSON object (conn, peer, "
+        "total_s and the seconds of each phase: accept_wait_s, queued_s, served_s, "
+        "client_send_s, client_read_s, idle_s; and its requests)",
+    )
+    parser.add_argument(
         "--order",
         choices=ORDERS,
         default="service",
@@ -131,6 +150,13 @@ def _print_text(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the report; 0 on success, 2 if the input is unusable, 1 if a write fails."""
+    try:
+        if is_server_trace(args.json):
+            return run_trace(args)
+    except OSError as exc:
+        return _fail(f"cannot read {args.json}: {exc.strerror or exc}")
+    if args.report_json is not None:
+        return _fail("--json is for a server trace; benchmark results are JSON already")
     try:
         document = report.load_document(args.json)
         cases = report.load_results(document)

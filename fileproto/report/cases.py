@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.report.phases import CLIENT_PHASES, Segment, server_segments
+from fileproto.report.phases import CLIENT_PHASES, Segment, client_segments, server_segments
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
-from fileproto.results.timeline import ClientSpan
+from fileproto.results.timeline import ClientSpan, TcpSpan
 
 
 def _number(value: Any) -> float | None:
@@ -73,7 +73,18 @@ class Request(ClientSpan):
             sent=_number(raw.get("sent")),
             first_byte=_number(raw.get("first_byte")),
             done=_number(raw.get("done")),
+            tcp=_tcp(raw.get("tcp")),
         )
+
+
+def _tcp(raw: Any) -> TcpSpan | None:
+    """What TCP told the client, or None when absent or damaged."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return TcpSpan.of(raw.get("sending"), raw.get("waiting"), raw.get("unsent_at_sent"))
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -236,9 +247,9 @@ class Case:
     def segments(self, request: Request, events: Sequence[ServerEvent] | None) -> list[Segment]:
         """The request's time split into phases: with the server's events of its
         connection, the server's (:func:`.phases.server_segments`); else the client's
-        own."""
+        own, split by what TCP told it (:func:`.phases.client_segments`)."""
         if not events:
-            return [Segment(p, s, e) for p, s, e in request.client_phases()]
+            return client_segments(request)
         return server_segments(request, events)
 
 

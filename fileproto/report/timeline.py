@@ -9,8 +9,11 @@ it (:mod:`.phases`); each row ends with the worker(s) that served it. A trace wi
 ``ready`` events shows the give-back to the next take as one phase, and a refused
 connection its refusal. Without server events (a server of someone
 else's, or tracing off), the rows show the client's own phases: connecting, sending,
-waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
-its latency per probe: from the time it was due (filled) and from its start (hollow).
+waiting for the first byte, receiving, with what TCP told the client: the part of the
+sending the server's receive window was closed, and the part of the wait during which
+the request was still reaching the server (:func:`.phases.client_segments`). Under the
+rows, when the case had a LIST probe, its latency per probe: from the time it was due
+(filled) and from its start (hollow).
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from fileproto.report.order import (
 )
 from fileproto.report.phases import (
     CLIENT_PHASES,
+    HELD_BACK,
     MAIN_SERVER_PHASES,
+    MIRROR_PHASES,
     QUEUED,
+    REACHING,
     REFUSED,
     SERVED,
     SERVER_PHASES,
@@ -56,14 +62,17 @@ COLOURS = {
     "sending": "#b07aa1",
     "waiting for first byte": "#f28e2b",
     "receiving": "#4e79a7",
+    HELD_BACK: "#e15759",
+    REACHING: "#f1ce63",
 }
 
 
 def telling_cases(cases: Sequence[Case]) -> list[Case]:
     """The cases that show a model best: for each kind and dispatch, the most clients on
     the fewest and the next fewest server workers (50 clients on 1 and on 5), first
-    operation, smallest size; among the cases with a timeline when any has one."""
-    pool = [c for c in cases if not c.result.scenario and isinstance(c.result.server_workers, int)]
+    operation, smallest size; among the cases with a timeline when any has one. A server
+    of someone else's ("external" workers) counts as one worker count of its own."""
+    pool = [c for c in cases if not c.result.scenario]
     if any(c.has_timeline for c in pool):
         pool = [c for c in pool if c.has_timeline]
     models: dict[tuple[str, str], list[Case]] = {}
@@ -190,7 +199,9 @@ def timeline_figure(case: Case, *, order: str = "service") -> Any:
     if case.server_events_dropped:
         notes.append(f"{case.server_events_dropped} server events left out at the bound")
     if not traced:
-        notes.append("no server events: the client's own phases")
+        told = any(r.request.tcp is not None for r in ordered)
+        notes.append("no server events: the client's own phases"
+                     + (", split by what TCP told it" if told else ""))  # fmt: skip
     if notes:
         figure.text(0.99, 0.005, "; ".join(notes), ha="right", va="bottom", fontsize=7,
                     color="dimgrey")  # fmt: skip
@@ -219,9 +230,9 @@ def _bands(ax: Any, runs: Sequence[tuple[str, int, int]], size: int) -> None:
 def legend_phases(segments: Sequence[Segment], traced: bool) -> tuple[str, ...]:
     """The phases the legend names: the client's own without server events; else the
     main server phases, and the others only where a row has them."""
-    if not traced:
-        return CLIENT_PHASES
     present = {s.phase for s in segments}
+    if not traced:
+        return tuple(p for p in MIRROR_PHASES if p in CLIENT_PHASES or p in present)
     return tuple(p for p in SERVER_PHASES if p in MAIN_SERVER_PHASES or p in present)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from fileproto.results import LoadResult, size_mib_of
 from fileproto.results.felt import Background, Percentiles
-from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
+from fileproto.results.timeline import ClientSpan, ProbeSpan, TcpSpan, Timeline
 from fileproto.stress.spec import LoadSpec
 
 
@@ -40,6 +40,11 @@ class ClientOutcome:
     first_byte: float | None = None
     done: float | None = None
     port: int | None = None
+    #: What TCP told the client of the request (fileproto/timing.py's Phases, as plain
+    #: objects: they cross from client processes).
+    sending: dict[str, float] | None = None
+    waiting: dict[str, float] | None = None
+    unsent_at_sent: int | None = None
 
 
 @dataclass
@@ -174,6 +179,7 @@ class RoundOutcome:
                 at(o.sent),
                 at(o.first_byte),
                 at(o.done),
+                TcpSpan.of(o.sending, o.waiting, o.unsent_at_sent),
             )
             for o in sorted(self.clients, key=lambda o: o.index)
             if o.connect is not None
