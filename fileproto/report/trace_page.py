@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from fileproto.report.connections import CONNECTION_PHASES, PHASE_KEYS, ConnectionPhases
-from fileproto.report.html import _STYLE, _e, _figure, _png_uri, _table
+from fileproto.report.htmlparts import STYLE, escape, figure, png_uri, table
 from fileproto.report.seconds import seconds_text
 from fileproto.report.trace_analysis import TraceAnalysis, longest
 from fileproto.report.trace_findings import trace_findings
@@ -131,19 +131,19 @@ def render_trace_csv(analysis: TraceAnalysis) -> str:
 def trace_section(analysis: TraceAnalysis) -> str:
     """The trace's section of an HTML page: findings, timeline, table, notes."""
     shown, more = _shown(analysis)
-    findings = "".join(f"<li>{_e(f)}</li>" for f in trace_findings(analysis))
-    uri = _png_uri(partial(render_trace_timeline_png, analysis))
-    figure = _figure(uri, f"timeline of {analysis.path.name}",
+    findings = "".join(f"<li>{escape(f)}</li>" for f in trace_findings(analysis))
+    uri = png_uri(partial(render_trace_timeline_png, analysis))
+    picture = figure(uri, f"timeline of {analysis.path.name}",
                      "Each row one connection, coloured by what it was waiting for, from "
                      "the server's events alone; the text after a row: its requests.",
                      "timeline")  # fmt: skip
-    table = _table(HEADERS, rows(shown), [c.open or bool(c.deadline) for c in shown],
+    connections = table(HEADERS, rows(shown), [c.open or bool(c.deadline) for c in shown],
                    frozenset({"peer", "requests", "ended"}), "trace")  # fmt: skip
-    notes = "".join(f"<li>{_e(n)}</li>" for n in analysis.notes)
+    notes = "".join(f"<li>{escape(n)}</li>" for n in analysis.notes)
     return (
-        f'<section id="trace"><h2>{_e(_heading(analysis))}</h2>'
-        f'<ul class="findings">{findings}</ul>{figure}<h3>Connections</h3>{table}'
-        + (f'<p class="legend">{_e(more)}</p>' if more else "")
+        f'<section id="trace"><h2>{escape(_heading(analysis))}</h2>'
+        f'<ul class="findings">{findings}</ul>{picture}<h3>Connections</h3>{connections}'
+        + (f'<p class="legend">{escape(more)}</p>' if more else "")
         + (f'<ul class="legend">{notes}</ul>' if notes else "")
         + "</section>"
     )
@@ -155,9 +155,9 @@ def render_trace_html(analysis: TraceAnalysis) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>fileproto report: {_e(analysis.path.name)}</title>"
+        f"<title>fileproto report: {escape(analysis.path.name)}</title>"
         '<link rel="icon" href="data:,">'
-        f"<style>{_STYLE}</style></head><body>"
+        f"<style>{STYLE}</style></head><body>"
         '<h1>fileproto report</h1><p class="sub">What the server did with each '
         "connection, read from its trace alone (fileproto serve --trace).</p>"
         + trace_section(analysis)
