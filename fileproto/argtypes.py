@@ -88,3 +88,14 @@ def byte_size(text: str) -> int:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"a size cannot be negative, got {text}")
     return int(value)
+
+
+def percent(text: str) -> float:
+    """A percentage, 0 or more: ``5``, ``5%``, ``2.5``."""
+    return _number(
+        text.strip().removesuffix("%"),
+        float,
+        "a percentage",
+        lambda v: 0 <= v < math.inf,
+        "cannot be negative",
+    )

@@ -25,7 +25,8 @@ from typing import BinaryIO, Protocol
 from fileproto.addresses import DEFAULT_PORT, ConnectError, connect_error, parse_address
 from fileproto.errors import ProtocolViolation, ServerError
 from fileproto.ratelimit import TokenBucket
-from fileproto.timing import Marks, Timing
+from fileproto.tcpinfo import TcpInfo, stalls, tcp_info
+from fileproto.timing import Phases, Timing
 from fileproto.wire.events import Data, Dialect
 from fileproto.wire.requests import encode_request, iter_upload_request
 from fileproto.wire.response_parser import Response, ResponseParser, ResponseViolation
@@ -33,7 +34,7 @@ from fileproto.wire.response_parser import Response, ResponseParser, ResponseVio
 __all__ = [
     "Client",
     "ConnectError",
-    "Marks",
+    "Phases",
     "Timing",
     "Transfer",
     "connect_error",
@@ -114,9 +115,11 @@ class Client:
         self._bucket = TokenBucket(rate) if rate is not None else None
         #: The Timing of the last completed request.
         self.last_timing: Timing | None = None
-        #: The marks of the last request (when it reached each phase), completed or not.
-        self.last_marks: Marks | None = None
+        #: The phases of the last request, completed or not.
+        self.last_phases: Phases | None = None
         self._port: int | None = None
+        #: The request's last TCP_INFO reading (its start, then when it was sent).
+        self._tcp: TcpInfo | None = None
 
     # -- connection -------------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class Client:
             finally:
                 self._sock = None
 
-    def _connection(self, marks: Marks | None = None) -> socket.socket:
+    def _connection(self, phases: Phases | None = None) -> socket.socket:
         sock = self._sock
         if sock is not None and self._closed_by_peer(sock):
             self.close()
@@ -150,12 +153,12 @@ class Client:
             self._sock = sock
             self._parser = ResponseParser()
             self._port = sock.getsockname()[1]  # once per connection, for the timeline
-            if marks is not None:
-                marks.connected = time.monotonic()
-        elif marks is not None:
-            marks.connected = marks.connect  # kept from an earlier request
-        if marks is not None:
-            marks.port = self._port
+            if phases is not None:
+                phases.connected = time.monotonic()
+        elif phases is not None:
+            phases.connected = phases.connect  # kept from an earlier request
+        if phases is not None:
+            phases.port = self._port
         return sock
 
     def abort(self) -> int:
@@ -189,31 +192,38 @@ class Client:
         self, command: str, pieces: Iterable[bytes], sink: Callable[[bytes], None] | None = None
     ) -> Response:
         # One time.monotonic() per phase, nothing per byte (docs/trace.md).
-        marks = self.last_marks = Marks(time.monotonic())
+        phases = self.last_phases = Phases(time.monotonic())
         try:
-            sock = self._connection(marks)
+            sock = self._connection(phases)
         except BaseException:
-            marks.done = time.monotonic()
+            phases.done = time.monotonic()
             raise
-        assert marks.connected is not None
-        started = marks.connected
+        assert phases.connected is not None
+        started = phases.connected
+        # TCP's own account, three readings a request (not one per send): what held
+        # the request back, and what of it the server had not taken (docs/trace.md).
+        self._tcp = tcp_info(sock)
         try:
             try:
                 for piece in pieces:
                     self._send(sock, piece)
-                marks.sent = time.monotonic()
+                phases.sent = time.monotonic()
+                at_sent = tcp_info(sock)
+                phases.sending = stalls(self._tcp, at_sent)
+                phases.unsent_at_sent = _unacknowledged(sock) if at_sent is not None else None
+                self._tcp = at_sent
             except (BrokenPipeError, ConnectionResetError):
                 # The server may have refused the request early (a bad name, a size
                 # limit) and closed; its answer can still be waiting to be read.
                 pass
-            response, first_byte = self._read_response(sock, sink, marks)
+            response, first_byte = self._read_response(sock, sink, phases)
         except BaseException:
-            marks.done = time.monotonic()
+            phases.done = time.monotonic()
             self.close()  # the connection is in an unknown state now
             raise
-        marks.first_byte = first_byte  # also when the answer came with no recv here
-        marks.done = time.monotonic()
-        self.last_timing = Timing(first_byte - started, marks.done - started)
+        phases.first_byte = first_byte  # also when the answer came with no recv here
+        phases.done = time.monotonic()
+        self.last_timing = Timing(first_byte - started, phases.done - started)
         if not response.ok:
             raise ServerError(response.message, command)
         return response
@@ -234,7 +244,7 @@ class Client:
         self,
         sock: socket.socket,
         sink: Callable[[bytes], None] | None,
-        marks: Marks | None = None,
+        phases: Phases | None = None,
     ) -> tuple[Response, float]:
         """The response and the moment (time.monotonic()) its first byte arrived."""
         parser = self._parser
@@ -253,8 +263,10 @@ class Client:
                 data = sock.recv(size)
                 if not first_byte:
                     first_byte = time.monotonic()
-                    if marks is not None:  # kept if the rest of the answer fails
-                        marks.first_byte = first_byte
+                    if phases is not None:  # kept if the rest of the answer fails
+                        phases.first_byte = first_byte
+                        if phases.sent is not None:
+                            phases.waiting = stalls(self._tcp, tcp_info(sock))
                 if bucket is not None:
                     bucket.take(len(data))
                 parser.receive_data(data)

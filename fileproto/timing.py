@@ -1,9 +1,11 @@
-"""What a client felt of one request: its time to first byte and total, and the marks
-between its phases (the client's side of a timeline, docs/trace.md)."""
+"""What a client felt of one request: its time to first byte and total, and when each
+of its steps happened (the client's side of a timeline, docs/trace.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from fileproto.tcpinfo import Stalls
 
 
 @dataclass(frozen=True)
@@ -16,12 +18,17 @@ class Timing:
 
 
 @dataclass
-class Marks:
-    """When one request reached each mark between its phases, in time.monotonic()
-    seconds (docs/trace.md): connecting began (for a kept connection: the request
-    began), connected, request fully sent, first byte of the answer, done (the answer's
-    end, or the error). None: not reached. ``port`` is the client's local TCP port, as
-    the server sees it."""
+class Phases:
+    """When one request's steps happened, in time.monotonic() seconds (docs/trace.md):
+    connecting began (for a kept connection: the request began), connected, request
+    fully sent, first byte of the answer, done (the answer's end, or the error). None:
+    not reached. ``port`` is the client's local TCP port, as the server sees it.
+
+    What TCP tells the sender (Linux, fileproto/tcpinfo.py), read at the request's
+    start, when it was sent and at the answer's first byte: ``sending``, while the
+    request was sent, and ``waiting``, from then to the answer; ``unsent_at_sent``, the
+    bytes of the request the server had not yet taken when the client had written the
+    last. None: not known."""
 
     connect: float
     connected: float | None = None
@@ -29,3 +36,6 @@ class Marks:
     first_byte: float | None = None
     done: float | None = None
     port: int | None = None
+    sending: Stalls | None = None
+    waiting: Stalls | None = None
+    unsent_at_sent: int | None = None

@@ -1,9 +1,9 @@
-"""The trace's vocabulary, defined once: what a server's trace says of each connection,
-and what a case's timeline says of each client request (docs/trace.md).
+"""The trace's vocabulary, defined once: what a server's trace says of each connection
+(docs/trace.md), and the event as the reports read it back.
 
-The servers write these names, the session emits two of them itself (a request's
-``header`` and its ``response``), the results record keeps them and the reports read
-them back. The names are ``StrEnum`` members: each is its own string, so the JSON lines
+The servers write these names, the session emits some of them itself (a request's
+``header`` and ``response``, a worker's ``waited``), the results record keeps them and the
+reports read them back. The names are ``StrEnum`` members: each is its own string, so the JSON lines
 read and write exactly as before and a name read from a file compares equal to its
 member. This module imports nothing else of fileproto: every layer may import it.
 """
@@ -27,8 +27,14 @@ class Ev(enum.StrEnum):
     HEADER = "header"
     #: A worker took the connection (``worker``); after ``given_back``, a resume.
     TAKEN = "taken"
-    #: The worker gave the connection back to the dispatcher (``why``: GiveBackWhy).
+    #: The worker gave the connection back to the dispatcher (``why``: Why; ``waited_s``:
+    #: how long it had waited on the client just before).
     GIVEN_BACK = "given_back"
+    #: A worker that kept the connection, or an event loop, waited on the client until
+    #: now (``why``, ``waited_s``); waits under a millisecond are not written.
+    WAITED = "waited"
+    #: A response just completed with ``bytes`` of it still in the server's send buffers.
+    BUFFERED = "buffered"
     #: A connection given back mid-request or mid-response can move again (bytes came,
     #: or room to send: ``writing``); from here it waits for a worker.
     READY = "ready"
@@ -38,8 +44,9 @@ class Ev(enum.StrEnum):
     CLOSED = "closed"
 
 
-class GiveBackWhy(enum.StrEnum):
-    """Why a worker gave a connection back (``given_back``'s ``why``)."""
+class Why(enum.StrEnum):
+    """What a connection waits for: why a worker gave it back (``given_back``'s ``why``),
+    or what a worker or loop waited on (``waited``'s)."""
 
     #: Between requests: nothing received, nothing to send.
     IDLE = "idle"
@@ -81,98 +88,11 @@ class Closing(enum.StrEnum):
     REQUEST_LIMIT = "request limit of this connection reached"
 
 
-#: The phases of a client request as the client's own marks split it, in order:
-#: connect -> connected -> sent -> first_byte -> done.
-CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
-
-
 def lenient_number(value: Any) -> float | None:
     """A number read from a record, or None when it is not one (a damaged file)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
-
-
-def _port(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True)
-class ClientSpan:
-    """One measured client's request. ``connect`` is when it began connecting (for a
-    connection kept from an earlier request, when the request began); a later phase is
-    None when the request never got there. ``done`` is when the client stopped: the
-    answer's end, or the error (``ok`` says which)."""
-
-    client: int
-    op: str
-    port: int | None
-    ok: bool
-    error: str | None
-    connect: float
-    connected: float | None = None
-    sent: float | None = None
-    first_byte: float | None = None
-    done: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "client": self.client,
-            "op": self.op,
-            "port": self.port,
-            "ok": self.ok,
-            "error": self.error,
-            "connect": self.connect,
-            "connected": self.connected,
-            "sent": self.sent,
-            "first_byte": self.first_byte,
-            "done": self.done,
-        }
-
-
-@dataclass(frozen=True)
-class Request(ClientSpan):
-    """One client request's phases, seconds from the case's start (None: not reached):
-    the record's ``ClientSpan``, read leniently (a report shows what it can of a damaged
-    file), with what the report needs of it."""
-
-    @property
-    def end(self) -> float:
-        """The last moment known of this request."""
-        marks = (self.done, self.first_byte, self.sent, self.connected)
-        return next((m for m in marks if m is not None), self.connect)
-
-    def client_phases(self) -> list[tuple[str, float, float]]:
-        """(phase, start, end) of the phases the request reached."""
-        marks = [self.connect, self.connected, self.sent, self.first_byte, self.done]
-        out = []
-        for phase, start, end in zip(CLIENT_PHASES, marks, marks[1:], strict=False):
-            if start is None or end is None:
-                break
-            out.append((phase, start, max(start, end)))
-        return out
-
-    @classmethod
-    def of(cls, raw: Any) -> Request | None:
-        if not isinstance(raw, Mapping):
-            return None
-        connect = lenient_number(raw.get("connect"))
-        client = raw.get("client")
-        if connect is None or not isinstance(client, int) or isinstance(client, bool):
-            return None
-        error = raw.get("error")
-        return cls(
-            client=client,
-            op=str(raw.get("op") or ""),
-            port=_port(raw.get("port")),
-            ok=raw.get("ok") is True,
-            error=error if isinstance(error, str) else None,
-            connect=connect,
-            connected=lenient_number(raw.get("connected")),
-            sent=lenient_number(raw.get("sent")),
-            first_byte=lenient_number(raw.get("first_byte")),
-            done=lenient_number(raw.get("done")),
-        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """``fileproto check`` in both profiles against servers with one known defect each
 (tests/peers/defective_server.py, a correct classic-style text server given one defect at
-a time). Ours pass in both profiles: tests/test_conformance.py.
+a time; tests/peers/crossing_server.py, the same protocol in a process-pool server whose
+answers cross connections, one design at a time). Ours pass in both profiles:
+tests/test_conformance.py.
 
 Each verdict is pinned in both profiles: one defect is one FAIL (or the few rules about
 it), never a cascade; our stricter rules are NON-STRICT with ``--profile classic``; the
@@ -32,11 +34,34 @@ pytestmark = pytest.mark.smoke
 
 PEERS = Path(__file__).resolve().parent / "peers"
 sys.path.insert(0, str(PEERS))
+from crossing_server import DESIGNS  # noqa: E402
 from defective_server import DEFECTS, SPOOL  # noqa: E402
 
 PROFILES = ("fileproto", "classic")
 #: The correct peer, then one per defect.
 NAMES = ("correct", *DEFECTS)
+#: The crossing server's default design, checked with the others (its only defect is
+#: that one client receives another's answers: docs/conformance.md, "Crossed answers").
+CROSSING = "crossing"
+#: Each of its other designs, and the rule whose order of requests makes it cross.
+FORCED_BY = {
+    "current-connection": "concurrency.own.1",
+    "first-in-line": "concurrency.own.1",
+    "finish-order": "concurrency.own.3",
+    "pipeline-order": "concurrency.own.4",
+}
+#: What the report says it saw. An answer handed to the first in line when that is a
+#: connection whose client has just closed (the server has not read its end yet) is lost,
+#: and the connection it belonged to waits in vain.
+CROSSED = r"connection [A-D]\b.*the answer to connection [A-D]'s GET of"
+SEEN = {
+    "current-connection": "connection B, with no request outstanding, received the answer "
+    "to connection A's GET of",
+    "first-in-line": CROSSED + r"|no answer within 5 s: connection B for its GET of",
+    "finish-order": CROSSED,
+    "pipeline-order": "connection A's GET of '[^']+-large.bin' was answered with the answer "
+    "to connection A's GET of '[^']+-small.bin'",
+}
 #: 50 rounds of four simultaneous uploads: long against the one-at-a-time server (each
 #: round waits for a SYN retry), and about none of these defects.
 SLOW = "concurrency.same-name.1"
@@ -55,17 +80,32 @@ class DefectiveServer(ServerProcess):
                 "--port", "0", "--root", str(self.root), *extra]  # fmt: skip
 
 
+class CrossingServer(ServerProcess):
+    def __init__(self, design: str, root: Path) -> None:
+        super().__init__(f"crossing-{design}", 4, root, log_path=root.parent / f"{design}.log")
+        self.design = design
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, str(PEERS / "crossing_server.py"), "--host", self.host,
+                "--port", "0", "--root", str(self.root), "--design", self.design,
+                "--workers", str(self.workers)]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DefectiveServer]]:
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
     base = tmp_path_factory.mktemp("peers")
-    servers = {name: DefectiveServer(name, base / name / "root") for name in NAMES}
+    servers: dict[str, ServerProcess] = {
+        name: DefectiveServer(name, base / name / "root") for name in NAMES
+    }
+    servers[CROSSING] = CrossingServer(DESIGNS[0], base / CROSSING / "root")
     with all_started(servers):
         yield servers
 
 
 @pytest.fixture(scope="module")
 def reports(
-    peers: dict[str, DefectiveServer], tmp_path_factory: pytest.TempPathFactory
+    peers: dict[str, ServerProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
     """profile -> label -> that target's JSON report: one ``fileproto check`` of every
     peer (the peers checked at once, with --root), judged in both profiles."""
@@ -179,9 +219,16 @@ def test_one_client_at_a_time_is_queued_not_refused(
     reports: dict[str, dict[str, Any]], profile: str
 ) -> None:
     """One thread, listen(1): the 32 paced clients are all answered, one after another
-    (their SYNs are retried while the listen queue is full)."""
-    assert seen(reports, profile, "blocking")["concurrency.queue.1"] == "PASS"
+    (their SYNs are retried while the listen queue is full). Nor does it cross answers:
+    the crossing rules PASS, checked in the order such a server can serve (said in the
+    note of the one that would need two connections served at once)."""
+    outcomes = seen(reports, profile, "blocking")
+    assert outcomes["concurrency.queue.1"] == "PASS"
     assert "32 clients" in detail(reports, profile, "blocking", "concurrency.queue.1")
+    crossing = [r for r in outcomes if r.startswith("concurrency.own.")]
+    assert {r: outcomes[r] for r in crossing} == dict.fromkeys(crossing, "PASS")
+    assert len(crossing) == 4
+    assert "one connection at a time" in detail(reports, profile, "blocking", "concurrency.own.1")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -199,8 +246,53 @@ def test_what_needs_a_failed_rule_is_blocked(
     )
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_crossed_answers_fail_in_both_and_nothing_else(
+    reports: dict[str, dict[str, Any]], profile: str
+) -> None:
+    """A receiver of the process-pool server keeps what a client sent past the request it
+    answers when that client leaves: the client served next by that receiver (the fourth
+    after it, handed out in turn) is answered the first one's requests, its file. One
+    crossing rule FAILs, in both profiles (a privacy defect, not a strictness); the rest
+    of the protocol, the other crossing rules included, PASSes."""
+    assert bad(reports, profile, CROSSING) == {"concurrency.own.2": "FAIL"}
+    seen_there = detail(reports, profile, CROSSING, "concurrency.own.2")
+    assert re.search(r"B4 received the answer to connection A's GET of '[^']+-a\.bin' "
+                     r"\(\d+ times\), then its own", seen_there), seen_there  # fmt: skip
+    outcomes = seen(reports, profile, CROSSING)
+    others = ["concurrency.own.1", "concurrency.own.3", "concurrency.own.4"]
+    assert {r: outcomes[r] for r in others} == dict.fromkeys(others, "PASS")
+
+
+@pytest.fixture(scope="module")
+def designs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
+    base = tmp_path_factory.mktemp("designs")
+    servers: dict[str, ServerProcess] = {
+        design: CrossingServer(design, base / design / "root") for design in FORCED_BY
+    }
+    with all_started(servers):
+        yield servers
+
+
+@pytest.mark.parametrize("design", list(FORCED_BY))
+def test_each_crossing_design_fails_the_rule_that_forces_it(
+    designs: dict[str, ServerProcess], design: str
+) -> None:
+    """The other ways answers cross (docs/conformance.md, "Crossed answers"): each fails,
+    in both profiles, the rule whose order of requests makes that design cross, and the
+    report says whose answer reached which connection."""
+    server = designs[design]
+    rule = next(r for r in CATALOGUE if r.id == FORCED_BY[design])
+    runner = Runner(Target(server.host, server.port, design, server.root), timeout=5.0)
+    for profile in PROFILES:
+        result = runner.run_rule(rule, profile)
+        assert result.outcome is Outcome.FAIL, (profile, result.detail)
+        assert re.search(SEEN[design], result.detail), result.detail
+    assert runner.sweep() == []
+
+
 def test_every_root_is_left_as_it_was(
-    reports: dict[str, dict[str, Any]], peers: dict[str, DefectiveServer]
+    reports: dict[str, dict[str, Any]], peers: dict[str, ServerProcess]
 ) -> None:
     """After the run: the roots hold what they held before (the peer's spool folder),
     nothing of ours is beside them or (written there through `../../tmp/x` and `/tmp/x`

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from fileproto.server.drive import GiveBack, Outcome, drive, give_back_why
+from fileproto.server.drive import GiveBack, Outcome, drive, given_back_fields
 from fileproto.server.policy import FAST_HOLD, HOLD
 from fileproto.session import Close, Limits, ServerSession, State
 from fileproto.store import FileStore
-from fileproto.trace import Deadline, GiveBackWhy
+from fileproto.trace import Deadline, Why
 from fileproto.wire import TERMINATOR, encode_request
 from tests.helpers.drivers import FakeClock, answers, pair, read_answer
 
@@ -56,15 +56,15 @@ def test_given_back_mid_header_then_idle(store: FileStore) -> None:
     session = ServerSession(store, LIMITS, clock())
     client.sendall(encode_request("LIST") + b"LI")  # one request, and the next cut short
     outcome = run(server, session, clock)
-    assert outcome == GiveBack(writing=False)
-    assert give_back_why(session, outcome) is GiveBackWhy.READ
+    assert isinstance(outcome, GiveBack) and outcome.writing is False
+    assert given_back_fields(session, outcome)["why"] is Why.READ
     assert session.state is State.RECEIVING_HEADER
     assert answers(read_answer(client)) == [OK_EMPTY]
     client.sendall(b"ST" + TERMINATOR)
     outcome = run(server, session, clock)
     assert answers(read_answer(client)) == [OK_EMPTY]
-    assert outcome == GiveBack(writing=False)
-    assert give_back_why(session, outcome) is GiveBackWhy.IDLE
+    assert isinstance(outcome, GiveBack) and outcome.writing is False
+    assert given_back_fields(session, outcome)["why"] is Why.IDLE
 
 
 def test_given_back_mid_body_then_stored(store: FileStore, tmp_path: Path) -> None:
@@ -73,15 +73,15 @@ def test_given_back_mid_body_then_stored(store: FileStore, tmp_path: Path) -> No
     session = ServerSession(store, LIMITS, clock())
     client.sendall(b"UPLOAD body.bin QUJD")
     outcome = run(server, session, clock)
-    assert outcome == GiveBack(writing=False)
-    assert give_back_why(session, outcome) is GiveBackWhy.READ
+    assert isinstance(outcome, GiveBack) and outcome.writing is False
+    assert given_back_fields(session, outcome)["why"] is Why.READ
     assert session.state is State.RECEIVING_BODY
     assert session.upload_path is not None and session.upload_path.exists()
     client.sendall(b"REVG" + TERMINATOR)
     outcome = run(server, session, clock)
     assert answers(read_answer(client))[0]["status"] == "OK"
     assert (tmp_path / "body.bin").read_bytes() == b"ABCDEF"
-    assert give_back_why(session, outcome) is GiveBackWhy.IDLE
+    assert given_back_fields(session, outcome)["why"] is Why.IDLE
 
 
 def test_given_back_mid_response_then_sent_whole(store: FileStore, tmp_path: Path) -> None:
@@ -92,8 +92,8 @@ def test_given_back_mid_response_then_sent_whole(store: FileStore, tmp_path: Pat
     session = ServerSession(store, LIMITS, clock())
     client.sendall(encode_request("GET", "big.bin"))  # and reads nothing, for now
     outcome = run(server, session, clock)
-    assert outcome == GiveBack(writing=True)
-    assert give_back_why(session, outcome) is GiveBackWhy.WRITE
+    assert isinstance(outcome, GiveBack) and outcome.writing is True
+    assert given_back_fields(session, outcome)["why"] is Why.WRITE
     assert session.state is State.SENDING_RESPONSE
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(read_answer(client)))
@@ -103,7 +103,7 @@ def test_given_back_mid_response_then_sent_whole(store: FileStore, tmp_path: Pat
         if isinstance(outcome, GiveBack) and not outcome.writing:
             break
     reader.join(10)
-    assert give_back_why(session, outcome) is GiveBackWhy.IDLE
+    assert given_back_fields(session, outcome)["why"] is Why.IDLE
     body = json.loads(received[0][: -len(TERMINATOR)])
     assert base64.b64decode(body["data_file"]) == content
 
@@ -115,7 +115,7 @@ def test_idle_between_requests_is_given_back_at_once(store: FileStore) -> None:
     client.sendall(encode_request("LIST"))
     outcome = run(server, session, clock)
     assert answers(read_answer(client)) == [OK_EMPTY]
-    assert give_back_why(session, outcome) is GiveBackWhy.IDLE  # type: ignore[arg-type]
+    assert given_back_fields(session, outcome)["why"] is Why.IDLE  # type: ignore[arg-type]
     assert session.served == 1
     assert clock.waited == []  # no hold: the next request may be far off
 
@@ -129,7 +129,7 @@ def test_a_fast_client_is_kept_only_while_nobody_waits(store: FileStore, waits: 
     session = ServerSession(store, LIMITS, clock())
     client.sendall(b"UPLOAD fast.bin QUJD")
     outcome = run(server, session, clock, someone_waits=lambda: waits)
-    assert outcome == GiveBack(writing=False)
+    assert isinstance(outcome, GiveBack) and outcome.writing is False
     if waits:
         assert clock.waited == [FAST_HOLD]
     else:  # kept past its first hold, then given back once its pace is slow

@@ -21,6 +21,7 @@ from fileproto.report.findings import (
     render_findings_markdown,
 )
 from fileproto.results.verdict import mann_whitney_p, smallest_p
+from fileproto.units import MIB
 from tests.helpers.timeline_runs import (
     refuse,
     simulated_case,
@@ -415,14 +416,14 @@ def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
     _scale(document, "process", {1: 1.0, 5: 2.0, 50: 4.0})
     with_rounds(document)
     cases = load_cases(document)
-    agg = {c.id: c.result.aggregate_Bps / 1e9 for c in cases}
+    agg = {c.id: c.result.aggregate_Bps / MIB for c in cases}
     texts = _texts(findings(cases), "workers")
     (pattern,) = [t for t in texts if t.startswith("UPLOAD with 50 clients: ")]
-    process = " -> ".join(f"{agg[f'process-UPLOAD-10MiB-c50-w{w}']:.2f}" for w in (1, 5, 50))
-    thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:.2f}" for w in (1, 5, 50))
+    process = " -> ".join(f"{agg[f'process-UPLOAD-10MiB-c50-w{w}']:,.1f}" for w in (1, 5, 50))
+    thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:,.1f}" for w in (1, 5, 50))
     assert "process pool's time grows with server workers" in pattern
-    assert f"{process} GB/s" in pattern
-    assert f"thread pool's stays flat (the same within 10% in 1 of 1 size; {thread} GB/s)" in (
+    assert f"{process} MiB/s" in pattern
+    assert f"thread pool's stays flat (the same within 10% in 1 of 1 size; {thread} MiB/s)" in (
         pattern
     )
     # Both flat: no such pattern.

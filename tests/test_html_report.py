@@ -289,3 +289,13 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     assert "-k thread-UPLOAD-10MiB-c1-w1 --fileproto-report=" in page
     assert 'id="findings"' in page
     assert page.index('id="answer"') < page.index('id="findings"')
+    # The terminal has the findings too, under the tables (after the answer, which names
+    # the kinds that did not run); results.md has them as `fileproto report --md` does.
+    out = run.stdout
+    assert out.index("fileproto: the answer") < out.index("fileproto stress matrix")
+    assert out.index("fileproto stress matrix") < out.index("fileproto findings")
+    assert "Not run: process pool and asyncio event loops (add them with" in out
+    findings_part = out[out.index("fileproto findings") :]
+    assert "Failed clients\n--------------\n- No client failed: " in findings_part
+    markdown = (folder / "results.md").read_text()
+    assert markdown.startswith("## The answer") and "\n## Findings\n" in markdown

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fileproto.timing",
         "fileproto.ratelimit",
         "fileproto.procinfo",
+        "fileproto.tcpinfo",
         "fileproto.argtypes",
         "fileproto.addresses",
     ),
@@ -58,8 +59,10 @@ def _imports(name: str, path: Path) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            targets.add(base)
-            targets.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                # ``from package import module`` imports the module, not the package.
+                full = f"{base}.{alias.name}"
+                targets.add(full if full in MODULES else base)
     known = set()
     for target in targets:
         while target and target not in MODULES:

@@ -25,26 +25,10 @@ import pytest
 
 from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE
-from fileproto.pytest.process import ServerProcess
+from tests.helpers.classroom import DIALECTS, PEERS, ClassroomServer
 from tests.helpers.servers import all_started
 
 pytestmark = pytest.mark.smoke
-
-PEERS = Path(__file__).resolve().parent / "peers"
-DIALECTS = ("json", "text")
-
-
-class ClassroomServer(ServerProcess):
-    """A classroom server script, started and stopped like ours."""
-
-    def __init__(self, dialect: str, root: Path) -> None:
-        super().__init__(f"classroom-{dialect}", 1, root, log_path=root.parent / f"{dialect}.log")
-        self.script = PEERS / f"classroom_{dialect}_server.py"
-
-    @property
-    def command(self) -> list[str]:
-        return [sys.executable, str(self.script), "--host", self.host, "--port", "0",
-                "--root", str(self.root)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -112,17 +112,39 @@ def test_probes_keep_their_schedule_within_the_bound(server: RunningServer) -> N
     assert max(probe.sent_latencies) <= max(probe.latencies)
 
 
-def test_probes_still_waiting_at_the_end_count_with_their_wait(server: RunningServer) -> None:
+def test_probes_still_waiting_at_the_end_are_cut_off(server: RunningServer) -> None:
     probe = ListProbe(server.host, server.port, interval=0.05, in_flight=2)
     with probe:
         time.sleep(0.2)
         with frozen(server, 30.0):  # thawed only after the probe stopped
             time.sleep(0.6)
             probe.stop()
-    # The two in flight and the held ones had waited longer than any answered probe:
-    # they count with that wait; none is a failure (none had timed out).
+    # The two in flight and the held ones were cut off by the end: neither failures nor
+    # timeouts (none had timed out), and every probe due is counted once.
     assert probe.failures == 0 and probe.late >= 3
+    assert probe.answered >= 1 and probe.cut_off >= 3
+    assert probe.answered + probe.failures + probe.cut_off == probe.due_count
+    assert probe.due_count == len(probe.records)
+    cut_off = [r for r in probe.records if r.done is None]
+    assert len(cut_off) == probe.cut_off and not any(r.ok for r in cut_off)
+    # Those that had waited longer than any answered probe count with that wait (the
+    # last ones due had hardly waited: they tell nothing, and are left out).
     figures = Percentiles.of(probe.latencies)
     assert figures is not None and figures.max >= 0.5
+    assert probe.answered < figures.count <= probe.answered + probe.cut_off
     never_sent = [r for r in probe.records if r.connect is None]
     assert never_sent and all(r.late for r in never_sent)
+
+
+def test_a_probe_held_back_by_the_bound_is_late_once_sent(server: RunningServer) -> None:
+    """Frozen from the start for 0.5 s, two in flight at most: the probes due at 0.2,
+    0.3 and 0.4 s wait for a slot, go out when the first two are answered, and are late;
+    the first two went out on time and are not."""
+    probe = ListProbe(server.host, server.port, interval=0.1, in_flight=2)
+    with frozen(server, 0.5), probe:
+        time.sleep(1.0)  # thawed by then for half a second
+    first, second, *held = probe.records[:5]
+    assert not first.late and not second.late
+    assert all(r.late and r.connect is not None and r.ok for r in held), held
+    assert probe.late == sum(r.late for r in probe.records) >= 3
+    assert [s.late for s in probe.spans(probe.start or 0.0)[:5]] == [False, False] + [True] * 3

@@ -225,13 +225,13 @@ def test_markdown_sections_rows_and_numbers() -> None:
     assert thread.startswith("### thread pool")
     assert (
         "| No | Operation | Size (MiB) | Client Workers | Server Workers | Avg Time (s) "
-        "| Throughput (B/s) | Aggregate (B/s) | Client Success | Client Fail |"
+        "| Throughput (MiB/s) | Aggregate (MiB/s) | Client Success | Client Fail |"
     ) in thread
     thread_rows, process_rows = _table_rows(thread), _table_rows(process)
     assert [row.split(" | ")[0] for row in thread_rows] == ["| 1", "| 2", "| 3", "| 4"]
     assert len(process_rows) == 3
-    # 10 MiB at 300 MiB/s: avg 0.033 s, 314,572,800 B/s per client.
-    assert "| 1 | UPLOAD | 10 | 1 | 5 | 0.033 | 314,572,800 |" in thread_rows[0]
+    # 10 MiB at 300 MiB/s: avg 0.033 s, 300 MiB/s per client (the chart's unit too).
+    assert "| 1 | UPLOAD | 10 | 1 | 5 | 0.033 | 300.0 |" in thread_rows[0]
 
 
 def test_failure_marker_and_footnote_only_for_the_failing_case() -> None:
@@ -301,7 +301,7 @@ def test_cli_prints_text_table(results_json: Path) -> None:
     result = _run_cli(results_json)
     assert result.returncode == 0, result.stderr
     assert "thread pool" in result.stdout and "process pool" in result.stdout
-    assert "314,572,800" in result.stdout
+    assert "Throughput (MiB/s)" in result.stdout and "  300.0  " in result.stdout
 
 
 def test_cli_writes_md_csv_png(results_json: Path, tmp_path: Path) -> None:
@@ -403,11 +403,22 @@ def test_slow_cases_have_their_own_table() -> None:
     assert accept_idle[5:7] == ["0", "5"] and accept_idle[-1] == report.MARK
     assert accept_idle[8] == "—"  # no link rate, no ratio
     assert rows[2][7:9] == ["4.6", "0.23"] and rows[3][7:9] == ["15.0", "0.75"]
-    assert rows[3][-1] == "13.250"  # TTFB p99, seconds
+    assert rows[3][-1] == "13,250.0"  # TTFB p99, in ms as every latency
     assert "slow-links: 20 clients UPLOAD 10 MiB, at 1 MiB/s each, deadline 15 s" in text
     assert "idle: 5 clients UPLOAD 10 MiB, beside 200 idle + 20 slowloris connections" in text
     note = f"{report.MARK} No 1 (thread accept, 1 server worker, idle): 5 of 5 clients failed"
     assert f"{note} (by kind: deadline 5)" in text
+
+
+def test_the_stalled_scenario_names_its_connections() -> None:
+    """Stalled readers (a GET that reads nothing) are described like every other role,
+    not as "beside  connections"."""
+    stalled = _slow("thread", "ready", 1, "stalled", 5, 5, 300.0, 0.01)
+    stalled["extra_info"]["background"] = {"idle": 0, "slowloris": 0, "parked": 0, "stalled": 20}
+    (case,) = report.load_results({"benchmarks": [stalled]})
+    text = report.render_slow_text([case])
+    assert "stalled: 5 clients UPLOAD 10 MiB, beside 20 stalled connections" in text
+    assert "beside  connections" not in report.render_slow_markdown([case])
 
 
 def test_slow_markdown_and_csv() -> None:

@@ -15,8 +15,7 @@ from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, load_document, load_results
 from fileproto.results.felt import Background, Percentiles
 from fileproto.results.stats import FIELDS, Stats
-from fileproto.results.timeline import ProbeSpan, Timeline
-from fileproto.trace import ClientSpan
+from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
 
 pytestmark = pytest.mark.smoke
 
@@ -191,7 +190,7 @@ def _traced(**changes: Any) -> LoadResult:
         ),
         (
             ProbeSpan(0.0, 0.0012, 0.002, 0.0021, True, 40002, 0.0001, 0.001),
-            ProbeSpan(0.1, None, None, None, False, None),  # held back, never sent
+            ProbeSpan(0.1, None, None, None, False, None, late=True),  # held, never sent
         ),
         bound=5000,
         dropped=0,
@@ -230,7 +229,7 @@ def test_timeline_and_server_events_come_last_and_read_back() -> None:
     ]  # fmt: skip
     assert info["timeline"]["probes"][1] == {
         "due": 0.1, "sent": None, "first_byte": None, "done": None, "ok": False, "port": None,
-        "connect": None, "connected": None,
+        "connect": None, "connected": None, "late": True,
     }  # fmt: skip
     assert info["server_events"][1]["newer_key"] == [1]  # unknown keys kept
     again = LoadResult.from_extra_info(info, "n")
@@ -245,6 +244,20 @@ def test_rounds_keep_the_last_timeline_and_sum_the_late_probes() -> None:
     assert merged.server_events == last.server_events
     assert merged.probe_late == 4
     assert merged.probe_sent_s == Percentiles(80, 0.001, 0.002, 0.003, 0.004)
+
+
+def test_what_became_of_the_probes_comes_last_and_adds_up_over_rounds() -> None:
+    """Each probe due was answered, failed or cut off by the case's end (docs/trace.md):
+    the counts follow every older key, read back, and sum over rounds."""
+    one = _traced(probe_due=9, probe_answered=5, probe_failures=0, probe_cut_off=4)
+    info = json.loads(json.dumps(one.extra_info()))
+    assert list(info)[-3:] == ["probe_due", "probe_answered", "probe_cut_off"]
+    assert list(info)[:-3] == list(_traced().extra_info())
+    assert LoadResult.from_extra_info(info).probe_cut_off == 4
+    merged = LoadResult.merge([one, _traced(probe_due=3, probe_answered=2, probe_cut_off=1)])
+    assert (merged.probe_due, merged.probe_answered, merged.probe_cut_off) == (12, 7, 5)
+    # A run from before these counts: none of them, and none made up.
+    assert "probe_due" not in _traced().extra_info()
 
 
 def test_timeline_is_bounded_and_counts_what_it_left_out() -> None:

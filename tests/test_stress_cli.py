@@ -37,7 +37,7 @@ pytestmark = pytest.mark.smoke
 
 ROW = re.compile(
     r"^\s*(\d+)\s+(UPLOAD|DOWNLOAD)\s+(\S+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+"
-    r"([\d,]+)\s+([\d,]+)\s+(\d+)\s+(\d+)(\s+⚠)?\s*$",
+    r"([\d,.]+)\s+([\d,.]+)\s+(\d+)\s+(\d+)(\s+⚠)?\s*$",
     re.MULTILINE,
 )
 

@@ -1,4 +1,4 @@
-"""Timelines (docs/trace.md): each request's marks measured by real clients against a
+"""Timelines (docs/trace.md): each request's phases measured by real clients against a
 real server, the probes' beside them, and the server's trace file read back per case."""
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def test_a_round_records_each_request_and_probe(
         assert all(c["ok"] and c["error"] is None and c["op"] == "UPLOAD" for c in clients)
         # The client's local ports, to join with the server's "peer": real and distinct.
         assert len({c["port"] for c in clients}) == 3 and all(c["port"] for c in clients)
-        marks = ("connect", "connected", "sent", "first_byte", "done")
+        phases = ("connect", "connected", "sent", "first_byte", "done")
         for client in clients:
-            moments = [client[p] for p in marks]
+            moments = [client[p] for p in phases]
             # From the case's start, in every process alike (one monotonic clock).
             assert moments[0] >= 0 and moments == sorted(moments), client
             assert moments[-1] <= outcome.wall_time + 0.5
@@ -108,12 +108,12 @@ def test_traced_servers_write_a_trace_the_client_joins_by_port(
         server.mark_trace()
         with server.client(timeout=10.0) as client:
             client.list()
-            marks = client.last_marks
-        assert marks is not None and marks.port is not None
+            phases = client.last_phases
+        assert phases is not None and phases.port is not None
         # Written when the server accepted, so before the answer came.
-        events, _ = server.trace.since_mark(origin=marks.connect)
+        events, _ = server.trace.since_mark(origin=phases.connect)
         # The client's port joins its request with the server's events.
-        peer = f"127.0.0.1:{marks.port}"
+        peer = f"127.0.0.1:{phases.port}"
         seen = [e for e in events if e["ev"] == "accepted" and e.get("peer") == peer]
         assert seen and -1.0 < seen[0]["at"] < 10.0
     finally:
@@ -127,9 +127,9 @@ def test_a_client_that_cannot_connect_has_only_its_start() -> None:
     client = Client("127.0.0.1", port, connect_timeout=5.0)
     with pytest.raises(ConnectError):
         client.list()
-    marks = client.last_marks
-    assert marks is not None and marks.connected is None and marks.first_byte is None
-    assert marks.done is not None and marks.done >= marks.connect
+    phases = client.last_phases
+    assert phases is not None and phases.connected is None and phases.first_byte is None
+    assert phases.done is not None and phases.done >= phases.connect
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,7 +167,14 @@ def test_stress_json_has_the_timeline(fileproto_servers: ServerPool, tmp_path: P
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "  from its send" in run.stdout  # the uncorrected figures, under the corrected
+    assert " cut off by the end; " in run.stdout
     (case,) = json.loads(out.read_text())["benchmarks"]
+    info = case["extra_info"]
+    # Every probe due is counted once: answered, failed, or cut off by the case's end.
+    assert info["probe_due"] >= 1 and info["probe_due"] == len(info["timeline"]["probes"])
+    assert info["probe_due"] == (
+        info["probe_answered"] + info["probe_failures"] + info["probe_cut_off"]
+    )
     timeline = LoadResult.from_extra_info(case["extra_info"]).timeline
     assert timeline is not None and [c.client for c in timeline.clients] == [0, 1]
     assert all(c.ok and c.port and c.done for c in timeline.clients)

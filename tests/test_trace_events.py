@@ -20,6 +20,7 @@ from fileproto.report.cases import load_cases
 from fileproto.report.phases import SERVED
 from fileproto.report.timeline import legend_phases, render_timeline_png
 from fileproto.report.trace_events import render_trace_events
+from fileproto.report.workers import worker_names
 from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke
@@ -49,7 +50,9 @@ def test_one_process_per_case_and_a_track_per_client_and_worker() -> None:
     threads = _names(events, "thread_name")
     pid = next(p for p, name in processes.items() if name == "thread-UPLOAD-10MiB-c5-w2")
     mine = sorted(name for (p, _), name in threads.items() if p == pid)
-    assert mine == sorted(["thread:1", "thread:2", *(f"client {i}" for i in range(5))])
+    # Workers by readable names; beside each client's own track, the server's view of it.
+    clients = [f"client {i}" for i in range(5)] + [f"client {i}: at the server" for i in range(5)]
+    assert mine == sorted(["thread 1", "thread 2", *clients])
     probes = [e for e in events if e["ph"] == "b" and e["pid"] == pid and e["name"] == "LIST probe"]
     (bench,) = [b for b in document["benchmarks"] if b["param"] == "thread-UPLOAD-10MiB-c5-w2"]
     assert len(probes) == len(bench["extra_info"]["timeline"]["probes"])
@@ -60,12 +63,12 @@ def test_one_process_per_case_and_a_track_per_client_and_worker() -> None:
     by_track: dict[str, list[str]] = defaultdict(list)
     for e in slices:
         by_track[threads[(pid, e["tid"])]].append(e["name"])
-        assert e["cat"] == ("server" if threads[(pid, e["tid"])].startswith("thread:")
+        assert e["cat"] == ("server" if threads[(pid, e["tid"])].startswith("thread ")
                             else "client")  # fmt: skip
     assert by_track["client 3"] == ["connecting", "sending", "waiting for first byte",
                                     "receiving"]  # fmt: skip
     # Each connection is taken twice (it was given back mid-request once).
-    served = Counter(n for t in ("thread:1", "thread:2") for n in by_track[t])
+    served = Counter(n for t in ("thread 1", "thread 2") for n in by_track[t])
     assert served == Counter({f"serving conn {i}": 2 for i in range(1, 6)})
 
 
@@ -88,8 +91,8 @@ def test_slices_of_a_track_never_overlap_and_async_slices_pair() -> None:
         spans.sort()
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end - 1e-6
-    lanes = [n for n in _names(events, "thread_name").values() if n.startswith("loop:4001")]
-    assert len(lanes) > 1 and "loop:4001 #2" in lanes
+    lanes = [n for n in _names(events, "thread_name").values() if n.startswith("loop 1")]
+    assert len(lanes) > 1 and "loop 1 #2" in lanes
     begins = Counter((e["id"], e["name"]) for e in events if e["ph"] == "b")
     ends = Counter((e["id"], e["name"]) for e in events if e["ph"] == "e")
     assert begins == ends and begins
@@ -120,14 +123,36 @@ def test_cli_trace_of_chosen_cases(tmp_path: Path) -> None:
     assert run.returncode == 2 and "no case c7 in the run" in run.stderr
 
 
-def test_a_run_without_timelines_says_so(tmp_path: Path) -> None:
-    run = _report(str(FULL_RUN), "--trace-events", str(tmp_path / "t.json"))
-    assert run.returncode == 2
-    assert "no case has a timeline" in run.stderr
-    assert not (tmp_path / "t.json").exists()
-    run = _report(str(FULL_RUN), "--timeline", str(tmp_path / "tl"))
+def test_a_run_without_timelines_says_why(tmp_path: Path) -> None:
+    """docs/full-run.json is older than timelines: the command says so, names the file,
+    and says how to record a run that has them; it writes nothing."""
+    for option, out in (("--trace-events", tmp_path / "t.json"), ("--timeline", tmp_path / "tl")):
+        run = _report(str(FULL_RUN), option, str(out))
+        assert run.returncode == 2
+        assert f"{FULL_RUN} has no timelines" in run.stderr
+        assert "recorded without them" in run.stderr and "pytest -m full" in run.stderr
+        assert not out.exists()
+    # A chosen case of a run that has timelines, but none for that case, still says so.
+    document = simulated_run(kinds=("thread",), clients=(1, 5), workers=(1,))
+    document["benchmarks"][0]["extra_info"].pop("timeline")
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(document))
+    run = _report(str(run_file), "--timeline", str(tmp_path / "one"),
+                  "--case", "thread-UPLOAD-10MiB-c1-w1")  # fmt: skip
     assert run.returncode == 2
     assert "none of the chosen cases has a timeline" in run.stderr
+
+
+def test_outputs_go_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """--trace-events DIR/f beside --timeline DIR: DIR is made for the first of them."""
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(simulated_run(kinds=("thread",), clients=(5,), workers=(1,))))
+    folder = tmp_path / "new" / "dir"
+    run = _report(str(run_file), "--trace-events", str(folder / "t.json"), "--timeline",
+                  str(folder), "--md", str(tmp_path / "other" / "r.md"))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["t.json", "thread-UPLOAD-10MiB-c5-w1.png"]
+    assert (tmp_path / "other" / "r.md").exists()
 
 
 def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -> None:
@@ -212,7 +237,8 @@ def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> No
     assert workers and all(w and w.startswith(prefix) for w in workers), workers
     trace = render_trace_events([case])["traceEvents"]
     tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}
-    assert workers <= tracks
+    names = worker_names(case.server_events)
+    assert {names[w] for w in workers if w} <= tracks
     assert sum(e["ph"] == "X" and e["name"].startswith("serving conn") for e in trace) >= 4
 
 

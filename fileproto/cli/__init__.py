@@ -1,7 +1,8 @@
 """``fileproto``: serve files, talk to a server, generate load, render reports, check.
 
 One module per command, each with a ``register(subparsers)``: :mod:`.serve`,
-:mod:`.files` (ls, get, put, rm), :mod:`.stress`, :mod:`.report` and :mod:`.check`
+:mod:`.files` (ls, get, put, rm), :mod:`.stress`, :mod:`.report`, :mod:`.compare` and
+:mod:`.check`
 (the load options ``fileproto stress`` shares with the pytest plugin are in
 :mod:`fileproto.stress.load_arguments`). Commands convert their arguments into the library's
 typed options here, so library code never sees an ``argparse.Namespace``.
@@ -13,11 +14,11 @@ import argparse
 import sys
 
 from fileproto import __version__
-from fileproto.cli import check, files, report, serve, stress
+from fileproto.cli import check, compare, files, report, serve, stress
 from fileproto.errors import FileprotoError
 
 #: In the order ``fileproto --help`` lists them.
-COMMANDS = (serve, files, stress, report, check)
+COMMANDS = (serve, files, stress, report, compare, check)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,28 +1,27 @@
-"""``fileproto report``: tables and a chart from a benchmark JSON file."""
+"""``fileproto report``: tables and a chart from a benchmark JSON file, or a server's
+trace file read on its own (:mod:`.report_trace`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from fileproto import report
-from fileproto.cases.comparisons import Stated
+from fileproto.cli.report_trace import is_server_trace, run_trace
 from fileproto.report.answer_render import (
-    Explained,
     explained,
-    render_answer_markdown,
-    render_answer_text,
 )
 from fileproto.report.cases import Case
-from fileproto.report.findings import findings, render_findings_markdown, render_findings_text
+from fileproto.report.compose import report_markdown, report_text
 from fileproto.report.html import render_html
 from fileproto.report.timeline import choose as choose_cases
 from fileproto.report.timeline import render_timeline_png
 from fileproto.report.trace_events import render_trace_events
 from fileproto.report.verdicts import document_verdicts
+from fileproto.report.workers import ORDERS
 from fileproto.results import LoadResult
 
 #: Exit code for input the command cannot use (missing, unreadable or empty file).
@@ -41,9 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "a table and a chart of their own: kind, dispatch, workers, scenario, clients "
         "completed and failed, aggregate throughput and its ratio to the links' rate, "
         "the LIST probe's latency and the time to first byte. The findings (what the "
-        "data shows, in words, each with its numbers) come first.",
+        "data shows, in words, each with its numbers) come first. Given the file that "
+        "'fileproto serve --trace FILE' writes instead, whatever the client was: per "
+        "connection and per request, the time spent waiting to be accepted, queued for a "
+        "worker, served, waiting for the client to send and to read, and idle, with "
+        "findings in words (--png or --timeline: its timeline; --json: every connection).",
     )
-    parser.add_argument("json", metavar="RESULTS.json", help="benchmark results to read")
+    parser.add_argument(
+        "json",
+        metavar="RESULTS.json|TRACE.jsonl",
+        help="benchmark results, or a server's trace file (docs/trace.md)",
+    )
     parser.add_argument(
         "--md",
         metavar="FILE",
@@ -91,6 +98,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "coloured by phase, the worker that served it marked",
     )
     parser.add_argument(
+        "--json",
+        dest="report_json",
+        metavar="FILE",
+        type=Path,
+        help="for a server trace: write each connection as one JSON object (conn, peer, "
+        "total_s and the seconds of each phase: accept_wait_s, queued_s, served_s, "
+        "client_send_s, client_read_s, idle_s; and its requests)",
+    )
+    parser.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="service",
+        help="the order of the client rows in --timeline and of the client tracks in "
+        "--trace-events: 'service' (the default) groups them by the server worker that "
+        "first served them, each worker's in the order it took them; 'connect' in the "
+        "order the clients began to connect",
+    )
+    parser.add_argument(
         "--case",
         metavar="ID",
         action="append",
@@ -126,6 +151,13 @@ def _print_text(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Render the report; 0 on success, 2 if the input is unusable, 1 if a write fails."""
     try:
+        if is_server_trace(args.json):
+            return run_trace(args)
+    except OSError as exc:
+        return _fail(f"cannot read {args.json}: {exc.strerror or exc}")
+    if args.report_json is not None:
+        return _fail("--json is for a server trace; benchmark results are JSON already")
+    try:
         document = report.load_document(args.json)
         cases = report.load_results(document)
         references = report.load_references(document)
@@ -144,21 +176,15 @@ def run(args: argparse.Namespace) -> int:
     verdicts = document_verdicts(document, [c.result for c in views])
     answer = explained(document, views, verdicts)
     if all(path is None for path in wanted):
-        texts = [render_answer_text(answer)] if answer else []
-        texts += [render_findings_text(findings(views, verdicts))]
-        texts += [report.render_text(classic)] if classic else []
-        texts += [report.render_slow_text(slow)] if slow else []
-        _print_text("\n".join(texts))
+        _print_text(report_text(views, verdicts, answer))
         return 0
     outputs: list[tuple[Path | None, Callable[[Path], None]]] = [
         (
             args.md,
-            lambda p: _write(
-                p, markdown(classic, slow, views, verdicts, answer), "Markdown tables"
-            ),
+            lambda p: _write(p, report_markdown(views, verdicts, answer), "Markdown tables"),
         ),
         (args.html, lambda p: _write(p, render_html(document), "HTML report")),
-        (args.trace_events, lambda p: _write_trace(p, views, args.case)),
+        (args.trace_events, lambda p: _write_trace(p, views, args.case, args.order)),
     ]
     if classic:
         outputs += [
@@ -174,11 +200,24 @@ def run(args: argparse.Namespace) -> int:
             (args.png and report.slow_sibling(args.png), lambda p: _write_slow_png(p, slow)),
         ]
     if args.timeline is not None:
-        outputs.append((args.timeline, lambda p: _write_timelines(p, views, args.case)))
+        outputs.append((args.timeline, lambda p: _write_timelines(p, views, args.case, args.order)))
+    timelines_wanted = args.trace_events is not None or args.timeline is not None
+    if timelines_wanted and not any(c.has_timeline for c in views):
+        # Say why before writing anything: nothing in this run can be drawn as a timeline.
+        return _fail(
+            f"{args.json} has no timelines, so there is nothing for --trace-events or "
+            "--timeline to show: its cases were recorded without them (a run saved before "
+            "runs recorded a timeline per case). A run of this version records them: "
+            "pytest -m full --benchmark-json=FILE"
+        )
     for path, write in outputs:
         if path is None:
             continue
         try:
+            if path != args.timeline:
+                # A folder named for the output that does not exist yet is made, as
+                # --timeline DIR makes its own.
+                path.parent.mkdir(parents=True, exist_ok=True)
             write(path)
         except OSError as exc:
             return _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
@@ -189,28 +228,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def markdown(
-    classic: list[LoadResult],
-    slow: list[LoadResult],
-    views: list[Case],
-    verdicts: Sequence[Stated],
-    answer: Explained | None,
-) -> str:
-    """The answer, the findings, the classic tables, then the slow-client table."""
-    parts = [render_answer_markdown(answer)] if answer else []
-    parts += [render_findings_markdown(findings(views, verdicts))]
-    parts += [report.render_markdown(classic)] if classic else []
-    parts += [report.render_slow_markdown(slow)] if slow else []
-    return "\n".join(p for p in parts if p)
-
-
-def _write_trace(path: Path, views: list[Case], wanted: list[str]) -> None:
+def _write_trace(path: Path, views: list[Case], wanted: list[str], order: str) -> None:
     if wanted:
         chosen, unknown = choose_cases(views, wanted)
         if unknown:
             raise ValueError(_unknown(unknown, views))
         views = chosen
-    trace = render_trace_events(views)
+    trace = render_trace_events(views, order=order)
     path.write_text(json.dumps(trace, separators=(",", ":")) + "\n", encoding="utf-8")
     shown = sum(1 for e in trace["traceEvents"] if e.get("name") == "process_name")
     print(f"wrote the timelines of {shown} case(s) as Chrome trace events to {path}")
@@ -221,7 +245,7 @@ def _unknown(names: list[str], views: list[Case]) -> str:
     return f"no case {', '.join(names)} in the run (cases are named like {known})"
 
 
-def _write_timelines(folder: Path, views: list[Case], wanted: list[str]) -> None:
+def _write_timelines(folder: Path, views: list[Case], wanted: list[str], order: str) -> None:
     chosen, unknown = choose_cases(views, wanted)
     if unknown:
         raise ValueError(_unknown(unknown, views))
@@ -233,7 +257,7 @@ def _write_timelines(folder: Path, views: list[Case], wanted: list[str]) -> None
         raise ValueError("none of the chosen cases has a timeline (this run recorded none)")
     folder.mkdir(parents=True, exist_ok=True)
     for case in drawable:
-        render_timeline_png(case, folder / f"{case.id}.png")
+        render_timeline_png(case, folder / f"{case.id}.png", order=order)
         print(f"wrote timeline to {folder / f'{case.id}.png'}")
 
 

@@ -4,7 +4,8 @@ the rules of the classic profile rest on, and the profiles themselves.
 ``--profile fileproto`` (the default) holds every rule of docs/protocol.md. ``--profile
 classic`` holds only the rules that rest on a sentence below, and the safety rules every
 file server owes (``SAFETY``: nothing read, written or deleted outside the root; the
-server survives bad input); our stricter rules are reported NON-STRICT there, never FAIL.
+server survives bad input; no client receives another's answers); our stricter rules are
+reported NON-STRICT there, never FAIL.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ SENTENCES: dict[str, str] = {
     "format base64 * RESULT: - BERHASIL: - status: OK",
     "delete": "DELETE * PARAMETER: - PARAMETER1 : nama file * RESULT: - BERHASIL: - status: OK",
     SAFETY: "(no sentence: what every file server owes) nothing read, written or deleted "
-    "outside its root folder, and the server survives any input",
+    "outside its root folder, the server survives any input, and each client receives the "
+    "answers to its own requests only",
 }
 
 

@@ -115,8 +115,8 @@ class Context:
 
     # -- talking to the server ----------------------------------------------------------
 
-    def connect(self, timeout: float | None = None) -> Conn:
-        return Conn(self.target.host, self.target.port, timeout or self.timeout)
+    def connect(self, timeout: float | None = None, rcvbuf: int | None = None) -> Conn:
+        return Conn(self.target.host, self.target.port, timeout or self.timeout, rcvbuf)
 
     @contextlib.contextmanager
     def conn(self) -> Iterator[Conn]:

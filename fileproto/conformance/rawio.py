@@ -4,9 +4,13 @@ well-behaved client would, and to judge responses byte for byte."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import json
+import os
 import select
 import socket
+import struct
 import time
 from typing import Any
 
@@ -54,12 +58,34 @@ def parse_response(message: bytes) -> Reply:
 class Conn:
     """One TCP connection; responses are read one at a time, leftovers kept."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, rcvbuf: int | None = None) -> None:
+        """``rcvbuf``: a receive buffer of this size, set before connecting (a client that
+        will not read holds back that much of its answer at most)."""
         self.timeout = timeout
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            if rcvbuf is None:
+                self.sock = socket.create_connection((host, port), timeout=timeout)
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                self.sock = socket.socket(family, socket.SOCK_STREAM)
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+                self.sock.settimeout(timeout)
+                self.sock.connect((host, port))
         except OSError as exc:
             raise NoAnswer(f"cannot connect to {host}:{port}: {exc}") from None
+        self._connected()
+
+    @classmethod
+    def adopt(cls, sock: socket.socket, timeout: float) -> Conn:
+        """A connection over ``sock``, whose connect (``begin_connect``) has completed."""
+        conn = cls.__new__(cls)
+        conn.timeout = timeout
+        conn.sock = sock
+        sock.settimeout(timeout)
+        conn._connected()
+        return conn
+
+    def _connected(self) -> None:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = bytearray()
         self._scanned = 0
@@ -71,6 +97,13 @@ class Conn:
         self.close()
 
     def close(self) -> None:
+        self.sock.close()
+
+    def reset(self) -> None:
+        """Leave abruptly: close with a reset, discarding what was not read, so that the
+        server's next send on this connection fails."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
     def send(self, data: bytes) -> None:
@@ -135,6 +168,31 @@ class Conn:
             return True
         ready, _, _ = select.select([self.sock], [], [], wait)
         return bool(ready)
+
+
+def begin_connect(host: str, port: int) -> socket.socket:
+    """A socket whose connect has begun and is not waited for: it becomes writable once
+    the handshake is done (``SO_ERROR`` then says whether it failed). A server that serves
+    one connection at a time with a short listen queue completes it only when it has
+    finished with the connections before, which the caller can meanwhile read and close."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        error = sock.connect_ex((host, port))
+    except OSError as exc:  # a name that does not resolve
+        sock.close()
+        raise NoAnswer(f"cannot connect to {host}:{port}: {exc}") from None
+    if error not in (0, errno.EINPROGRESS):
+        sock.close()
+        raise NoAnswer(f"cannot connect to {host}:{port}: {os.strerror(error)}")
+    return sock
+
+
+def connect_error(sock: socket.socket) -> str | None:
+    """Why a connect begun with ``begin_connect`` failed, once it is writable."""
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return os.strerror(error) if error else None
 
 
 # -- requests, written by hand ------------------------------------------------------------

@@ -9,6 +9,11 @@ each on a new connection, several in flight when the server is slow, at most
 ``in_flight`` at once; a probe due while that many wait is sent when one finishes and
 counted as late (never skipped). The figures from each probe's actual start are kept
 beside, uncorrected, as most load tools report them.
+
+Every probe due before the case ends is counted once: answered, failed (no answer
+within the timeout, or an error), or cut off (still waiting, or never sent, when the
+case ended: neither a timeout nor a failure). Late is beside: a probe held back by the
+bound, whatever became of it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fileproto.results.felt import Percentiles
+from fileproto.results.felt import Percentiles, counted_waits
 from fileproto.results.timeline import ProbeSpan
 from fileproto.wire import TERMINATOR, encode_request
 
@@ -64,13 +69,14 @@ class ListProbe:
 
     A probe not answered OK within ``timeout`` of its start counts as a failure, with
     ``timeout`` seconds (from its start; more from its due time): a frozen server shows
-    as such, not as a gap. ``stop`` ends the probes still waiting at once. Each of them,
-    and each probe due but not yet sent, has waited at least since it was due: it
-    counts with that time if that is longer than every probe answered (a server frozen
-    to the end shows so), not as a failure (it had not timed out); otherwise it tells
-    nothing and is left out.
+    as such, not as a gap. ``stop`` ends the probes still waiting at once: each of them,
+    and each probe due but not yet sent, is cut off, neither a failure nor a timeout
+    (it had not timed out). It has waited at least since it was due, and its latency
+    counts as in :func:`fileproto.results.felt.counted_waits`.
 
     ``latencies`` are from the due times, ``sent_latencies`` from the actual starts.
+    ``answered``, ``failures`` and ``cut_off`` add up to ``due_count``; ``late`` counts
+    the probes held back by the bound.
     """
 
     def __init__(
@@ -92,8 +98,13 @@ class ListProbe:
         self.records: list[ProbeRecord] = []
         self.latencies: list[float] = []
         self.sent_latencies: list[float] = []
+        self.answered = 0
         self.failures = 0
+        self.cut_off = 0
         self.late = 0
+        #: When the bound of probes in flight was last full (time.monotonic()): a probe
+        #: due before then was held back.
+        self._full_until = float("-inf")
         self._stop = threading.Event()
         self._stopped_at: float | None = None
         self._wake_r, self._wake_w = socket.socketpair()
@@ -111,6 +122,11 @@ class ListProbe:
     def due(self, k: int) -> float:
         assert self.start is not None
         return self.start + k * self.interval
+
+    @property
+    def due_count(self) -> int:
+        """Probes due so far (after ``stop``: before the case ended)."""
+        return len(self.records)
 
     def stop(self) -> Percentiles | None:
         if self._stopped_at is None:
@@ -140,6 +156,7 @@ class ListProbe:
                 r.port,
                 at(r.connect),
                 at(r.connected),
+                r.late,
             )
             for r in self.records
         ]
@@ -151,18 +168,16 @@ class ListProbe:
         selector.register(self._wake_r, selectors.EVENT_READ, None)
         active: set[_Active] = set()
         k = 0  # the next probe to send
-        held = -1  # the last probe that was due while the bound was full
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 while self.due(k) <= now and len(active) < self.in_flight:
-                    record = ProbeRecord(self.due(k), late=k <= held)
+                    # Due while the bound was full: held back. (The loop sleeps while
+                    # full, so it learns of that only when a probe ends.)
+                    record = ProbeRecord(self.due(k), late=self.due(k) < self._full_until)
                     self.records.append(record)
                     self._open(record, selector, active, now)
                     k += 1
-                if self.due(k) <= now:
-                    assert self.start is not None
-                    held = max(held, int((now - self.start) / self.interval))
                 for probe in [p for p in active if p.deadline <= now]:
                     self._finish(probe, selector, active, ok=False)
                 wait = min((p.deadline for p in active), default=now + self.interval)
@@ -173,7 +188,7 @@ class ListProbe:
                         continue  # woken by stop()
                     self._ready(key.data, events, selector, active)
         finally:
-            self._wind_up(k, held, active)
+            self._wind_up(k, active)
             selector.close()
 
     def _open(
@@ -246,6 +261,8 @@ class ListProbe:
     ) -> None:
         record = probe.record
         record.done, record.ok = time.monotonic(), ok
+        if registered and len(active) >= self.in_flight:
+            self._full_until = record.done
         active.discard(probe)
         if registered:
             with contextlib.suppress(KeyError, ValueError):
@@ -256,6 +273,7 @@ class ListProbe:
     def _account(self, record: ProbeRecord, *, ok: bool) -> None:
         assert record.connect is not None and record.done is not None
         if ok:
+            self.answered += 1
             self.latencies.append(record.done - record.due)
             self.sent_latencies.append(record.done - record.connect)
         else:
@@ -266,35 +284,32 @@ class ListProbe:
         if record.late:
             self.late += 1
 
-    def _wind_up(self, k: int, held: int, active: set[_Active]) -> None:
-        """At stop: the probes still waiting, and those held back by the bound and not
-        yet sent, count with the time they had waited if that is longer than every
-        probe counted before."""
+    def _wind_up(self, k: int, active: set[_Active]) -> None:
+        """At stop: the probes still waiting, and those due but not yet sent, are cut
+        off; their waits count as :func:`counted_waits` says."""
         stopped = self._stopped_at if self._stopped_at is not None else time.monotonic()
-        if len(active) >= self.in_flight and self.start is not None:
-            # Full at the end: every probe due since was held back (the loop sleeps
-            # while full, so it had not counted them yet).
-            held = max(held, int((stopped - self.start) / self.interval))
-        longest, longest_sent = (
-            max(self.latencies, default=0.0),
-            max(self.sent_latencies, default=0.0),
-        )
+        if len(active) >= self.in_flight:
+            # Full at the end: every probe due since was held back.
+            self._full_until = stopped
+        waits: list[float] = []
+        sent_waits: list[float] = []
         for probe in active:
             probe.sock.close()
             record = probe.record
             assert record.connect is not None
-            if stopped - record.due > longest:
-                self.latencies.append(stopped - record.due)
-            if stopped - record.connect > longest_sent:
-                self.sent_latencies.append(stopped - record.connect)
-            if record.late:
-                self.late += 1
-        while k <= held and self.due(k) <= stopped:
-            self.records.append(ProbeRecord(self.due(k), late=True))
-            self.late += 1  # due while the bound was full, never sent
-            if stopped - self.due(k) > longest:
-                self.latencies.append(stopped - self.due(k))
+            waits.append(stopped - record.due)
+            sent_waits.append(stopped - record.connect)
+        cut_off = [p.record for p in active]
+        while self.due(k) <= stopped:
+            record = ProbeRecord(self.due(k), late=self.due(k) < self._full_until)
+            self.records.append(record)
+            cut_off.append(record)
+            waits.append(stopped - record.due)
             k += 1
+        self.cut_off += len(cut_off)
+        self.late += sum(r.late for r in cut_off)
+        self.latencies = counted_waits(self.latencies, waits)
+        self.sent_latencies = counted_waits(self.sent_latencies, sent_waits)
 
     # -- one probe now, blocking (a quick look at a server) -----------------------------
 

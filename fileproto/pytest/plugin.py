@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fileproto.pytest import comparing
 from fileproto.pytest.classic import fileproto_run_case, parametrize
 
 # Fixtures are found where the plugin is registered: this module.
@@ -73,6 +74,7 @@ MARKERS = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_plugin_options(parser)
+    comparing.add_compare_options(parser)
 
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
@@ -93,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     check_xdist_saving(config)
     config.stash[REFINER] = refiner_for(config, Options.from_config(config).budget)
     config.pluginmanager.register(Recorder(config), "fileproto-recorder")
+    comparing.configure(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

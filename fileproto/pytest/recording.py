@@ -29,6 +29,11 @@ from fileproto.cases.comparisons import Stated, stated
 from fileproto.pytest.fixtures import LIMIT_BOOK
 from fileproto.pytest.refine import REFINED_PROPERTY, REFINER, UPDATE_PROPERTY, statistics_of
 from fileproto.pytest.settings import Options
+from fileproto.report.answer_render import explained, render_answer_text
+from fileproto.report.compose import report_markdown
+from fileproto.report.findings import findings, render_findings_text
+from fileproto.report.order import kinds_note
+from fileproto.report.units import throughput_text, time_text
 from fileproto.results import LoadResult
 from fileproto.results.document import (
     LIMIT_KEY,
@@ -49,7 +54,7 @@ def record(item: pytest.Item, entry: BenchmarkEntry) -> None:
     item.user_properties.append((BENCHMARK_PROPERTY, entry.as_dict()))
 
 
-def _xdist_controller(config: pytest.Config) -> bool:
+def xdist_controller(config: pytest.Config) -> bool:
     """This is the controller of a pytest-xdist run (pytest-benchmark's own test)."""
     return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
 
@@ -65,7 +70,7 @@ def _benchmarks_on(config: pytest.Config) -> bool:
 
 def check_xdist_saving(config: pytest.Config) -> None:
     """A UsageError at start for what cannot be done under pytest-xdist."""
-    if not _xdist_controller(config) or not _benchmarks_on(config):
+    if not xdist_controller(config) or not _benchmarks_on(config):
         return
     for option in ("benchmark_save", "benchmark_autosave"):
         if config.getoption(option, None):
@@ -145,7 +150,7 @@ class Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         config = self.config
         target = config.getoption("benchmark_json", None)
-        if not target or not _xdist_controller(config) or not _benchmarks_on(config):
+        if not target or not xdist_controller(config) or not _benchmarks_on(config):
             return
         write_document(self._parallel_document(), target)
         # pytest-benchmark 5 gives a Path; 4 gave the file it opened.
@@ -191,8 +196,15 @@ class Recorder:
         results = report.sort_results(classic)
         if not results and not slow:
             return
+        document = self._report_document()
+        cases = report.load_cases(document)
+        verdicts = self.verdicts()
+        answer = explained(document, cases, verdicts)
+        if answer is not None:
+            # The answer first: which model and worker count suits which load, and why.
+            terminalreporter.section("fileproto: the answer")
+            terminalreporter.write_line(render_answer_text(answer))
         if results:
-            _write_answer(terminalreporter, self._report_document(), self.verdicts())
             terminalreporter.section("fileproto stress matrix")
             terminalreporter.write_line(report.render_text(results))
             for line in _measured_nothing(results):
@@ -201,16 +213,25 @@ class Recorder:
         limits = {r.size_bytes: r for r in results if r.limit_time_s}
         for size, r in sorted(limits.items()):
             terminalreporter.write_line(
-                f"limit (bare pipeline, same run): {size / MIB:g} MiB in {r.limit_time_s:.3f} s"
-                f" = {r.limit_Bps or 0:,.0f} B/s"
+                f"limit (bare pipeline, same run): {size / MIB:g} MiB in "
+                f"{time_text(r.limit_time_s or 0.0)} = {throughput_text(r.limit_Bps or 0.0)}"
             )
         if slow:
             terminalreporter.section("fileproto slow clients")
             terminalreporter.write_line(report.render_slow_text(slow))
+        # What the run shows, in words, under its tables (the same as the report's).
+        terminalreporter.section("fileproto findings")
+        note = None if answer else kinds_note(r for r in (*results, *slow))
+        if note:
+            terminalreporter.write_line(note)
+        terminalreporter.write_line(render_findings_text(findings(cases, verdicts)))
         report_dir = Options.from_config(self.config).report_dir
         if report_dir is not None:
-            _write_report(terminalreporter, report_dir, results, list(limits.values()), slow)
-            _write_html(terminalreporter, report_dir, self._report_document(), self.config)
+            markdown = report_markdown(cases, verdicts, answer)
+            _write_report(
+                terminalreporter, report_dir, results, list(limits.values()), slow, markdown
+            )
+            _write_html(terminalreporter, report_dir, document, self.config)
 
     def _report_document(self) -> dict[str, Any]:
         """The session's cases as a benchmark document, for the HTML report."""
@@ -288,18 +309,6 @@ def _limits(entries: list[BenchmarkEntry]) -> list[dict[str, Any]]:
     return [best[size] for size in sorted(best)]
 
 
-def _write_answer(terminalreporter: Any, document: dict[str, Any], verdicts: list[Stated]) -> None:
-    """The answer first: which model and worker count suits which load, and why
-    (fileproto.report.answer_render), from the run's verdicts."""
-    from fileproto.report.answer_render import explained, render_answer_text
-    from fileproto.report.cases import load_cases
-
-    answer = explained(document, load_cases(document), verdicts)
-    if answer is not None:
-        terminalreporter.section("fileproto: the answer")
-        terminalreporter.write_line(render_answer_text(answer))
-
-
 def _write_html(
     terminalreporter: Any, folder: Path, document: dict[str, Any], config: pytest.Config
 ) -> None:
@@ -324,14 +333,14 @@ def _write_report(
     results: list[LoadResult],
     limits: list[LoadResult],
     slow: list[LoadResult],
+    markdown: str,
 ) -> None:
-    """results.md (every table), and per part of the run its CSV and chart: results.csv
-    and results.png for the classic matrix, results-slowclients.csv and .png for the
-    slow-client cases."""
+    """results.md (``markdown``: the answer, the findings and every table, as
+    ``fileproto report --md`` writes them), and per part of the run its CSV and chart:
+    results.csv and results.png for the classic matrix, results-slowclients.csv and .png
+    for the slow-client cases."""
     folder.mkdir(parents=True, exist_ok=True)
-    markdown = [report.render_markdown(results)] if results else []
-    markdown += [report.render_slow_markdown(slow)] if slow else []
-    (folder / "results.md").write_text("\n".join(markdown))
+    (folder / "results.md").write_text(markdown)
     written = ["results.md"]
     charts: list[tuple[str, Any]] = []
     if results:

@@ -1,13 +1,16 @@
 """Turn benchmark results into tables (Markdown, text, CSV) and a throughput chart.
 
 Input is the JSON written by ``pytest --benchmark-json`` or by ``fileproto stress --json``
-(read by :mod:`fileproto.results.document`). :mod:`.order` sorts and names the cases,
+(read by :mod:`fileproto.results.document`). :mod:`.order` sorts and names the cases
+(and says which kinds ran), :mod:`.units` says every figure in one unit per quantity,
 :mod:`.tables` renders the classic tables, :mod:`.chart` draws the PNG. Slow-client
 cases (those with a scenario) have a table and a chart of their own (:mod:`.slow`,
 :mod:`.slowchart`); :func:`split` tells the two apart. :mod:`.cases` reads the cases
 with their timelines; from them :mod:`.findings` says what the run shows in words,
 :mod:`.trace_events` writes the Chrome Trace Event form, :mod:`.timeline` draws a case's
-timeline, and :mod:`.html` puts everything on one self-contained page. Every output
+timeline (both with :mod:`.workers`, the rows by worker, and :mod:`.probes`, the LIST
+probes), :mod:`.compose` puts the text and Markdown in order, and :mod:`.html` puts
+everything on one self-contained page. Every output
 leads with the answer: :mod:`.answer` (which model and worker count suits which load) and
 :mod:`.why` (queued against served), rendered by :mod:`.answer_render`, from the run's
 verdicts as :mod:`.verdicts` reads them. Everything is a

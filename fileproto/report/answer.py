@@ -6,10 +6,10 @@ workers. Each cell is that case's time per client relative to the best case of i
 row, marked with what the statistics module (:mod:`fileproto.results.verdict`) says of
 the cell against the best: the best itself, the same within the margin, slower with
 confidence, or not decided. The best of a row is the case with the lowest median time
-per client over its rounds; against it a cell is never decided faster (most of its
-rounds' differences to the best are not negative), so the four marks cover every case.
-The ratio is the statistics module's estimate (from the rounds); a case without rounds
-to compare shows its plain ratio, not decided.
+per client over its rounds, and a cell's number is its median over the best's, so no
+number is below 1. The verdict compares every round, not the medians: should it ever
+find a cell faster than the best (rounds spread so that the two disagree), the cell is
+marked not decided rather than contradict its number.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from statistics import median
 from fileproto.cases.comparisons import Stated, classic
 from fileproto.report.findings.index import model_of
 from fileproto.report.findings.words import times
-from fileproto.report.order import operation_rank, size_text
+from fileproto.report.order import (
+    kind_order,
+    kinds_not_run,
+    not_run_text,
+    operation_rank,
+    size_text,
+)
 from fileproto.results import LoadResult
 from fileproto.results.verdict import (
     CONFIDENCE,
@@ -32,7 +38,6 @@ from fileproto.results.verdict import (
     compare,
     rounds_to_decide,
 )
-from fileproto.server.registry import KINDS
 
 #: A column of the table: a model's name and its server workers.
 Column = tuple[str, int]
@@ -56,7 +61,7 @@ BEST = Mark("best", "★", "the best for its load (lowest median time per client
 SAME = Mark("same", "≈", "the same as the best, within the margin")
 SLOWER = Mark("slower", "", "slower than the best")
 OPEN = Mark("open", "?", "not decided: too few rounds, or too close to the margin to tell")
-#: Each verdict of a cell against the best (a faster one cannot happen; see above).
+#: Each verdict of a cell against the best (faster: see the module's docstring).
 MARKS = {Verdict.SAME: SAME, Verdict.SLOWER: SLOWER, Verdict.UNDECIDED: OPEN,
          Verdict.FASTER: OPEN}  # fmt: skip
 
@@ -154,9 +159,7 @@ def _row(load: Load, found: dict[Column, LoadResult], settings: tuple[float, flo
             cells[column] = Cell(result, math.nan, OPEN)
             continue
         comparison = compare(_times(best), _times(result), margin, confidence)
-        ratio = comparison.ratio
-        if not math.isfinite(ratio):
-            ratio = median(_times(result)) / median(_times(best))
+        ratio = median(_times(result)) / median(_times(best))
         cells[column] = Cell(result, ratio, MARKS[comparison.verdict], comparison)
     return Row(load, best, cells)
 
@@ -168,7 +171,7 @@ def answer(results: Sequence[LoadResult], verdicts: Sequence[Stated] = ()) -> An
     dispatches: dict[str, set[str]] = {}
     for r in cases:
         dispatches.setdefault(r.server_kind, set()).add(r.dispatch or "")
-    kinds = list(KINDS)
+    kinds = list(kind_order())
 
     def model_rank(r: LoadResult) -> tuple[int, str, str]:
         kind = r.server_kind
@@ -188,8 +191,7 @@ def answer(results: Sequence[LoadResult], verdicts: Sequence[Stated] = ()) -> An
         for load in sorted(by_load, key=lambda x: (operation_rank(x[0]), x[1], x[2]))
         if (row := _row(load, by_load[load], settings)) is not None
     ]
-    ran = {r.server_kind for r in cases}
-    not_run = [k.label for name, k in KINDS.items() if name not in ran] if ran & set(KINDS) else []
+    not_run = kinds_not_run(cases)
     counts = [len(_times(r)) for r in cases] or [0]
     return Answer(ordered, rows, *settings, (min(counts), max(counts)), not_run)
 
@@ -265,14 +267,7 @@ def decided_line(a: Answer) -> str:
 
 def not_run_line(a: Answer) -> str:
     """The models that did not run and the option that adds them; "" if all ran."""
-    if not a.not_run:
-        return ""
-    names = " and ".join(a.not_run)
-    every = ",".join(KINDS)
-    return (
-        f"Not run: {names} (add {'it' if len(a.not_run) == 1 else 'them'} with "
-        f"--fileproto-kinds {every})."
-    )
+    return not_run_text(a.not_run)
 
 
 def cell_title(cell: Cell, best: LoadResult) -> str:

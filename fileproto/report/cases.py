@@ -15,16 +15,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.load.latency import PROBE_TIMEOUT
-from fileproto.report.phases import Segment, server_segments
+from fileproto.report.phases import Segment, client_segments, server_segments
+from fileproto.report.requests import Request
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
-from fileproto.trace import Ev, Request, ServerEvent, lenient_number
+from fileproto.trace import Ev, ServerEvent, lenient_number
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One LIST probe: due on the schedule, sent (maybe late), answered."""
+    """One LIST probe: due on the schedule, sent (maybe late), answered, failed, or cut
+    off by the case's end (no ``done``: docs/trace.md, "Probes cut off")."""
 
     due: float
     sent: float | None
@@ -33,12 +34,20 @@ class Probe:
     ok: bool
     #: When its connection began (the probe's actual start); older records lack it.
     connect: float | None = None
+    #: Held back by the bound of probes in flight, as recorded; None in older records
+    #: (:func:`.probes.held_back` then tells it from the times).
+    late: bool | None = None
 
     @property
-    def corrected_s(self) -> float:
-        """Latency from when it was due (what a client on the schedule felt); one never
-        answered counts as the probe's timeout, as the record counts it."""
-        return PROBE_TIMEOUT if self.done is None else self.done - self.due
+    def cut_off(self) -> bool:
+        """Still waiting, or not yet sent, when the case ended: no answer, no failure."""
+        return self.done is None
+
+    @property
+    def corrected_s(self) -> float | None:
+        """Latency from when it was due (what a client on the schedule felt); None for
+        a probe cut off (its latency is unknown: :meth:`waited_s` is a bound)."""
+        return None if self.done is None else self.done - self.due
 
     @property
     def start(self) -> float | None:
@@ -48,10 +57,15 @@ class Probe:
     @property
     def uncorrected_s(self) -> float | None:
         """Latency from when it actually began (hides a stall's queue), as the record's
-        probe_sent_s counts it; None if it never began, the timeout if never answered."""
-        if self.start is None:
+        probe_sent_s counts it; None if it never began or was cut off."""
+        if self.start is None or self.done is None:
             return None
-        return PROBE_TIMEOUT if self.done is None else self.done - self.start
+        return self.done - self.start
+
+    def waited_s(self, end: float) -> float:
+        """How long it had waited from its due time by ``end`` (the case's end): for a
+        probe cut off, a bound from below of its latency."""
+        return max(0.0, end - self.due)
 
     @classmethod
     def of(cls, raw: Any) -> Probe | None:
@@ -60,6 +74,7 @@ class Probe:
         due = lenient_number(raw.get("due"))
         if due is None:
             return None
+        late = raw.get("late")
         return cls(
             due,
             lenient_number(raw.get("sent")),
@@ -67,6 +82,7 @@ class Probe:
             lenient_number(raw.get("done")),
             raw.get("ok") is True,
             lenient_number(raw.get("connect")),
+            late if isinstance(late, bool) else None,
         )
 
 
@@ -96,6 +112,16 @@ class Case:
         """The param when there is one (unique in a run), else the record's id."""
         return self.param or self.result.id
 
+    @property
+    def end(self) -> float:
+        """The last moment the timeline knows of: the case ended no earlier."""
+        marks = [r.end for r in self.requests]
+        for probe in self.probes:
+            marks += [
+                m for m in (probe.due, probe.connect, probe.sent, probe.done) if m is not None
+            ]
+        return max(marks, default=0.0)
+
     def matches(self, wanted: str) -> bool:
         return wanted in (self.param, self.name, self.result.id)
 
@@ -118,9 +144,9 @@ class Case:
     def segments(self, request: Request, events: Sequence[ServerEvent] | None) -> list[Segment]:
         """The request's time split into phases: with the server's events of its
         connection, the server's (:func:`.phases.server_segments`); else the client's
-        own."""
+        own, split by what TCP told it (:func:`.phases.client_segments`)."""
         if not events:
-            return [Segment(p, s, e) for p, s, e in request.client_phases()]
+            return client_segments(request)
         return server_segments(request, events)
 
 

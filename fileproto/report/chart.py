@@ -40,9 +40,19 @@ def render_png(
     *,
     references: Iterable[Mapping[str, Any]] = (),
 ) -> None:
-    """Aggregate throughput against client workers: one panel per server kind (rows) and
-    operation (columns), one line per (server workers, size). Failed cases get a red x;
-    references (``load_references``) become dashed grey lines."""
+    """Aggregate throughput against client workers (:func:`chart_figure`), as a PNG."""
+    chart_figure(cases, references=references).savefig(os.fspath(path), format="png", dpi=120)
+
+
+def chart_figure(
+    cases: Iterable[LoadResult], *, references: Iterable[Mapping[str, Any]] = ()
+) -> Any:
+    """One panel per server kind (rows) and operation (columns), one line per (server
+    workers, size). Failed cases get a red x; references (``load_references``) become
+    dashed grey lines. Each panel has its own y-range, from 0 to a little above its
+    highest case: against a slow server, uploads at 1.5 MiB/s beside downloads at 150
+    would be a flat line on a shared one. A reference far above a panel's cases is
+    listed under the chart instead of drawn there."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -56,29 +66,39 @@ def render_png(
     # A Figure with an explicit Agg canvas: no pyplot global state, no GUI backend.
     figure = Figure(figsize=(12, 8), dpi=120)
     FigureCanvasAgg(figure)
-    grid = figure.subplots(len(kinds), len(operations), squeeze=False, sharex=True, sharey=True)
+    grid = figure.subplots(len(kinds), len(operations), squeeze=False, sharex=True)
     styles = _Styles(cases)
-    top = max(c.aggregate_Bps for c in cases) / MIB
     refs = _references(references)
-    shown = [r for r in refs if r.mib_s <= top * _OFF_SCALE]
-    off_scale = [r for r in refs if r.mib_s > top * _OFF_SCALE]
-    top = max([top, *(r.mib_s for r in shown)]) * 1.12 or 1.0
+    drawn: set[_Reference] = set()
+    #: Per reference, the panels it would flatten, where it is not drawn.
+    left_out: dict[_Reference, list[str]] = {}
     for row, kind in enumerate(kinds):
         for col, operation in enumerate(operations):
             ax = grid[row][col]
             panel = [c for c in cases if c.server_kind == kind and c.operation == operation]
             _plot_panel(ax, panel, styles)
-            _plot_references(ax, [r for r in shown if r.operation in (None, operation)], top)
+            highest = max((c.aggregate_Bps / MIB for c in panel), default=0.0)
+            mine = [r for r in refs if r.operation in (None, operation)]
+            shown = [r for r in mine if r.mib_s <= highest * _OFF_SCALE]
+            drawn.update(shown)
+            for ref in mine:
+                if ref not in shown:
+                    left_out.setdefault(ref, []).append(f"{kind_label(kind)} {operation}")
+            top = max([highest, *(r.mib_s for r in shown)]) * 1.12 or 1.0
+            _plot_references(ax, shown, top)
+            ax.set_ylim(0, top)
+            _y_labels(ax, top)
             ax.set_title(f"{kind_label(kind)} — {operation}")
             if row == len(kinds) - 1:
                 ax.set_xlabel("client workers")
             if col == 0:
                 ax.set_ylabel("aggregate throughput (MiB/s)")
-    _format_axes(grid[0][0], sorted({c.client_workers for c in cases}), top)
-    legend_right = styles.legend(figure, any(c.failed for c in cases), bool(shown))
-    bottom = _off_scale_note(figure, off_scale)
+    _format_axes(grid[0][0], sorted({c.client_workers for c in cases}))
+    legend_right = styles.legend(figure, any(c.failed for c in cases), bool(drawn))
+    panels = len(kinds) * len(operations)
+    bottom = _off_scale_note(figure, left_out, panels)
     figure.tight_layout(rect=(0, bottom, legend_right, 1))
-    figure.savefig(os.fspath(path), format="png", dpi=120)
+    return figure
 
 
 class _Reference(NamedTuple):
@@ -231,26 +251,36 @@ def _plot_references(ax: Any, refs: Sequence[_Reference], top: float) -> None:
         )
 
 
-def _format_axes(ax: Any, ticks: list[int], top: float) -> None:
-    """Shared by every panel (sharex/sharey): log x with the real worker counts as ticks."""
-    from matplotlib.ticker import FuncFormatter, NullLocator
+def _format_axes(ax: Any, ticks: list[int]) -> None:
+    """Shared by every panel (sharex): log x with the real worker counts as ticks; each
+    panel's own y-range, labelled with as many decimals as its scale needs."""
+    from matplotlib.ticker import NullLocator
 
     ax.set_xscale("log")
     ax.set_xticks(ticks, labels=[str(t) for t in ticks])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(ticks[0] / 1.5, ticks[-1] * 1.5)
-    ax.set_ylim(0, top)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     for panel in ax.figure.axes:
         panel.grid(True, alpha=0.3)
 
 
-def _off_scale_note(figure: Any, off_scale: Sequence[_Reference]) -> float:
-    """List references far above every case under the chart; returns the space it takes."""
-    if not off_scale:
+def _y_labels(ax: Any, top: float) -> None:
+    """Thousands separated, with the decimals a small range needs (0.5, 1.0, 1.5)."""
+    from matplotlib.ticker import FuncFormatter
+
+    decimals = 0 if top >= 10 else 1 if top >= 1 else 2
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.{decimals}f}"))
+
+
+def _off_scale_note(figure: Any, left_out: Mapping[_Reference, list[str]], panels: int) -> float:
+    """Name the references left out of a panel (far above its cases) under the chart;
+    returns the space it takes."""
+    if not left_out:
         return 0.0
-    text = "Not drawn (far above every case): " + ", ".join(
-        _reference_label([ref]) for ref in off_scale
-    )
+    parts = []
+    for ref, where in left_out.items():
+        place = "" if len(where) == panels else f" in {', '.join(where)}"
+        parts.append(f"{_reference_label([ref])}{place}")
+    text = "Not drawn (far above the cases of the panel): " + "; ".join(parts)
     figure.text(0.01, 0.01, text, fontsize=8, color="dimgrey", ha="left", va="bottom")
     return 0.035

@@ -23,6 +23,48 @@ def kind_label(kind: str) -> str:
     return known.label if known is not None else _TITLES.get(kind, kind)
 
 
+def model_name(kind: str, dispatch: str | None) -> str:
+    """A model as the report names it: "thread pool (ready)", "asyncio event loops (loop)"."""
+    return kind_label(kind) + (f" ({dispatch})" if dispatch else "")
+
+
+def kinds_not_run(results: Iterable[LoadResult]) -> list[str]:
+    """The labels of the registry's kinds with no case among ``results``; none when no
+    kind of ours ran (a server we did not start)."""
+    ran = {r.server_kind for r in results}
+    if not ran & set(KINDS):
+        return []
+    return [kind.label for name, kind in KINDS.items() if name not in ran]
+
+
+def not_run_text(labels: Sequence[str]) -> str:
+    """The kinds that did not run and the option that adds them; "" if every one ran."""
+    if not labels:
+        return ""
+    return (
+        f"Not run: {' and '.join(labels)} (add {'it' if len(labels) == 1 else 'them'} with "
+        f"--fileproto-kinds {','.join(KINDS)})."
+    )
+
+
+def kinds_note(results: Iterable[LoadResult]) -> str | None:
+    """Which models ran (each with its count of cases), and which registry kinds did
+    not, with the option that adds them; None for a run of a server we did not start."""
+    ordered = sort_results(results)
+    counts: dict[tuple[str, str | None], int] = {}
+    for result in ordered:
+        key = (result.server_kind, result.dispatch)
+        counts[key] = counts.get(key, 0) + 1
+    if not any(kind != EXTERNAL for kind, _ in counts):
+        return None
+    models = ", ".join(
+        f"{model_name(kind, dispatch)} in {n} case{'' if n == 1 else 's'}"
+        for (kind, dispatch), n in counts.items()
+    )
+    missing = not_run_text(kinds_not_run(ordered))
+    return f"Models in this run: {models}." + (f" {missing}" if missing else "")
+
+
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
     # Known values in their fixed order, anything unexpected after them, alphabetically.
     return (order.index(value), "") if value in order else (len(order), value)

@@ -15,8 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fileproto.trace import Ev, GiveBackWhy, Request, ServerEvent
+from fileproto.report.requests import Request
+from fileproto.trace import Ev, ServerEvent, Why
 
+#: What TCP tells the client splits two of them (:mod:`.mirror`): the part of sending
+#: during which the server's receive window was closed, and the part of the wait for
+#: the answer during which the request had not all reached the server yet.
+HELD_BACK = "sending, held back: the server not reading"
+REACHING = "waiting, the request still reaching the server"
+MIRROR_PHASES = ("connecting", "sending", HELD_BACK, REACHING, "waiting for first byte",
+                 "receiving")  # fmt: skip
 #: Phases once the server's events are joined in.
 WAITING_TO_CONNECT = "waiting to be accepted"
 QUEUED = "queued for a worker"
@@ -29,6 +37,11 @@ WAITING_ON_CLIENT = "waiting on the client"
 UNSPLIT = "given back: the client, then the queue"
 #: Refused at the connection cap: the server's refusal on its way, then closed.
 REFUSED = "refused at the cap"
+#: A server trace read on its own (:mod:`.connections`) splits "waiting on the client"
+#: by what the client was to do, and tells the time between requests apart.
+CLIENT_SENDING = "waiting for the client to send"
+CLIENT_READING = "waiting for the client to read"
+IDLE = "idle between requests"
 #: Every server phase, in the order the timeline's legend lists them.
 SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT, UNSPLIT, REFUSED)
 #: The phases every traced timeline shows in its legend; the others only where present.
@@ -62,7 +75,7 @@ def give_back_end(events: Sequence[ServerEvent], i: int) -> str | None:
 def _after_give_back(events: Sequence[ServerEvent], i: int, request_start: float) -> str:
     """The phase a connection enters when a worker gives it back (``events[i]``)."""
     given = events[i]
-    if given.extra.get("why") == GiveBackWhy.IDLE:
+    if given.extra.get("why") == Why.IDLE:
         # Between requests. One given back before this request began was waiting for
         # it; from the request's start the server reads its header and queues it (no
         # event marks the header's arrival), as after ``accepted``.
@@ -104,3 +117,24 @@ def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Seg
         # The answer's last bytes on their way to the client.
         out.append(Segment(phase, cursor, end, worker))
     return out
+
+
+def client_segments(request: Request) -> list[Segment]:
+    """The request's phases on the client's side, split by what TCP told it (the
+    client's own phases when it told nothing; :mod:`.mirror`): of the sending, the
+    server's closed receive window, drawn at its end (the kernel counts it, it does not
+    say when); of the wait for the answer, the request still reaching the server."""
+    tcp = request.tcp
+    out = []
+    for phase, start, end in request.client_phases():
+        length = end - start
+        if phase == "sending" and tcp is not None and tcp.sending is not None:
+            held = min(length, tcp.sending.rwnd_limited_s)
+            out += [Segment(phase, start, end - held), Segment(HELD_BACK, end - held, end)]
+        elif phase == "waiting for first byte" and tcp is not None and tcp.waiting is not None:
+            reaching = min(length, tcp.waiting.busy_s)
+            out += [Segment(REACHING, start, start + reaching),
+                    Segment(phase, start + reaching, end)]  # fmt: skip
+        else:
+            out.append(Segment(phase, start, end))
+    return [s for s in out if s.end > s.start or s.phase not in (HELD_BACK, REACHING)]

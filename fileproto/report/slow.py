@@ -13,6 +13,7 @@ from fileproto.cases.slowclients import DISPATCH_LABELS, SCENARIOS
 from fileproto.load.latency import Percentiles
 from fileproto.report.order import kind_order, rank, server_workers_key
 from fileproto.report.tables import MARK
+from fileproto.report.units import latency_cell, throughput_cell
 from fileproto.results import LoadResult
 from fileproto.units import MIB
 
@@ -31,7 +32,7 @@ SLOW_HEADERS = (
     "LIST p99 ms",
     "LIST max ms",
     "LIST fails",
-    "TTFB p99 s",
+    "TTFB p99 ms",
 )
 #: Left-aligned columns (the others are numbers).
 HEADERS_SLOW_TEXT = _TEXT_COLUMNS = frozenset({"Kind", "Dispatch", "Scenario"})
@@ -43,8 +44,10 @@ LEGEND = (
     "base64 (4 bytes on the wire per 3 of the file), so about 0.75 means every link was "
     "busy for the whole case (short transfers get a little more: a link starts with a "
     "tenth of a second's bytes in hand). LIST: a new connection every 100 ms sends LIST while the "
-    "case runs; one not answered within 5 s counts as 5 s, and as a failure. TTFB: "
-    "seconds from a request's first byte sent to its answer's first byte (an upload is "
+    "case runs; one not answered within 5 s counts as 5 s, and as a failure; one still "
+    "waiting when the case ends is cut off, not a failure. TTFB: milliseconds from the "
+    "case's start (in runs older than timelines: from the request's first byte sent) to "
+    "the answer's first byte (an upload is "
     "answered once its body is in). A case ends when its last client is done, or at its "
     "deadline, where clients still running are stopped and count as 'deadline' failures."
 )
@@ -89,7 +92,7 @@ def aggregate_Bps(case: LoadResult) -> float:
 
 
 def _ms(figures: Percentiles | None, name: str) -> str:
-    return NONE if figures is None else f"{getattr(figures, name) * 1000:,.1f}"
+    return NONE if figures is None else latency_cell(getattr(figures, name))
 
 
 def _row(number: int, case: LoadResult) -> list[str]:
@@ -102,13 +105,13 @@ def _row(number: int, case: LoadResult) -> list[str]:
         case.scenario or NONE,
         str(case.successes),
         f"{case.failures} {MARK}" if case.failed else str(case.failures),
-        f"{aggregate_Bps(case) / MIB:,.1f}",
+        throughput_cell(aggregate_Bps(case)),
         NONE if case.ratio_to_offered is None else f"{case.ratio_to_offered:.2f}",
         _ms(probe, "p50"),
         _ms(probe, "p99"),
         _ms(probe, "max"),
         NONE if case.probe_failures is None else str(case.probe_failures),
-        NONE if case.ttfb_s is None else f"{case.ttfb_s.p99:.3f}",
+        NONE if case.ttfb_s is None else latency_cell(case.ttfb_s.p99),
     ]
 
 
@@ -141,13 +144,8 @@ def _describe(cases: Sequence[LoadResult]) -> list[str]:
             parts.append(f"at {case.rate_Bps / MIB:g} MiB/s each")
         background = case.background
         if background is not None and background.opened:
-            held = [
-                f"{n} {role}"
-                for role, n in (("idle", background.idle), ("slowloris", background.slowloris),
-                                ("parked", background.parked))
-                if n
-            ]  # fmt: skip
-            parts.append(f"beside {' + '.join(held)} connections")
+            # Every role (fileproto.results.felt.ROLES), stalled readers included.
+            parts.append(f"beside {background.describe()} connections")
         if case.deadline_s is not None:
             parts.append(f"deadline {case.deadline_s:g} s")
         seen.setdefault(case.scenario or NONE, ", ".join(parts))

@@ -1,4 +1,6 @@
-"""The results table as Markdown, aligned text and CSV: pure functions of the cases."""
+"""The results table as Markdown, aligned text and CSV: pure functions of the cases.
+The tables say throughput in MiB/s and time in seconds (:mod:`.units`); the CSV keeps
+the record's plain numbers (bytes per second), for scripts."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import io
 from collections.abc import Iterable
 
 from fileproto.report.order import kind_label, sections, size_text, sort_results
+from fileproto.report.units import THROUGHPUT, TIME, throughput_cell, time_cell
 from fileproto.results import LoadResult
 
 #: Marks a case with failed clients or unverified files, in every table.
@@ -18,9 +21,9 @@ HEADERS = (
     "Size (MiB)",
     "Client Workers",
     "Server Workers",
-    "Avg Time (s)",
-    "Throughput (B/s)",
-    "Aggregate (B/s)",
+    f"Avg Time ({TIME})",
+    f"Throughput ({THROUGHPUT})",
+    f"Aggregate ({THROUGHPUT})",
     "Client Success",
     "Client Fail",
 )
@@ -49,9 +52,9 @@ def _row(number: int, case: LoadResult) -> list[str]:
         size_text(case.size_mib),
         str(case.client_workers),
         str(case.server_workers),
-        f"{case.avg_time_s:.3f}",
-        f"{round(case.throughput_Bps):,}",
-        f"{round(case.aggregate_Bps):,}",
+        time_cell(case.avg_time_s),
+        throughput_cell(case.throughput_Bps),
+        throughput_cell(case.aggregate_Bps),
         str(case.successes),
         fail,
     ]

@@ -9,8 +9,11 @@ it (:mod:`.phases`); each row ends with the worker(s) that served it. A trace wi
 ``ready`` events shows the give-back to the next take as one phase, and a refused
 connection its refusal. Without server events (a server of someone
 else's, or tracing off), the rows show the client's own phases: connecting, sending,
-waiting for the first byte, receiving. Under the rows, when the case had a LIST probe,
-its latency per probe: from the time it was due (filled) and from its start (hollow).
+waiting for the first byte, receiving, with what TCP told the client: the part of the
+sending the server's receive window was closed, and the part of the wait during which
+the request was still reaching the server (:func:`.phases.client_segments`). Under the
+rows, when the case had a LIST probe, its latency per probe: from the time it was due
+(filled) and from its start (hollow).
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ from fileproto.cases.slowclients import DISPATCH_LABELS
 from fileproto.load.latency import PROBE_TIMEOUT
 from fileproto.report.cases import Case
 from fileproto.report.order import (
-    kind_label,
     kind_order,
+    model_name,
     operation_rank,
     rank,
     server_workers_key,
     size_text,
 )
 from fileproto.report.phases import (
+    HELD_BACK,
     MAIN_SERVER_PHASES,
+    MIRROR_PHASES,
     QUEUED,
+    REACHING,
     REFUSED,
     SERVED,
     SERVER_PHASES,
@@ -41,7 +47,9 @@ from fileproto.report.phases import (
     WAITING_TO_CONNECT,
     Segment,
 )
-from fileproto.trace import CLIENT_PHASES
+from fileproto.report.probes import counts, held_back, in_order
+from fileproto.report.requests import CLIENT_PHASES
+from fileproto.report.workers import bands, rows
 
 COLOURS = {
     WAITING_TO_CONNECT: "#c7c7c7",
@@ -54,14 +62,17 @@ COLOURS = {
     "sending": "#b07aa1",
     "waiting for first byte": "#f28e2b",
     "receiving": "#4e79a7",
+    HELD_BACK: "#e15759",
+    REACHING: "#f1ce63",
 }
 
 
 def telling_cases(cases: Sequence[Case]) -> list[Case]:
     """The cases that show a model best: for each kind and dispatch, the most clients on
     the fewest and the next fewest server workers (50 clients on 1 and on 5), first
-    operation, smallest size; among the cases with a timeline when any has one."""
-    pool = [c for c in cases if not c.result.scenario and isinstance(c.result.server_workers, int)]
+    operation, smallest size; among the cases with a timeline when any has one. A server
+    of someone else's ("external" workers) counts as one worker count of its own."""
+    pool = [c for c in cases if not c.result.scenario]
     if any(c.has_timeline for c in pool):
         pool = [c for c in pool if c.has_timeline]
     models: dict[tuple[str, str], list[Case]] = {}
@@ -100,7 +111,7 @@ def choose(cases: Sequence[Case], wanted: Iterable[str]) -> tuple[list[Case], li
 
 def title_of(case: Case) -> str:
     r = case.result
-    model = kind_label(r.server_kind) + (f" ({r.dispatch})" if r.dispatch else "")
+    model = model_name(r.server_kind, r.dispatch)
     workers = f"{r.server_workers} worker{'' if r.server_workers == 1 else 's'}"
     return (
         f"{model}: {r.client_workers} clients {r.operation} {size_text(r.size_mib)} MiB "
@@ -108,15 +119,23 @@ def title_of(case: Case) -> str:
     )
 
 
-def _workers_text(segments: Sequence[Segment]) -> str:
-    workers = list(dict.fromkeys(s.worker for s in segments if s.phase == SERVED and s.worker))
+def _workers_text(workers: Sequence[str]) -> str:
     if not workers:
         return ""
     return ", ".join(workers[:2]) + (f" +{len(workers) - 2}" if len(workers) > 2 else "")
 
 
-def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
-    """Draw one case's timeline; ValueError if the case has no client timeline."""
+def render_timeline_png(
+    case: Case, path: str | os.PathLike[str], *, order: str = "service"
+) -> None:
+    """Draw one case's timeline (:func:`timeline_figure`) as a PNG."""
+    timeline_figure(case, order=order).savefig(os.fspath(path), format="png")
+
+
+def timeline_figure(case: Case, *, order: str = "service") -> Any:
+    """One case's timeline, rows in ``order`` (:data:`.workers.ORDERS`: by worker and
+    when its service began, or by connect time); ValueError if the case has no client
+    timeline."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -126,54 +145,63 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
         ) from None
     if not case.requests:
         raise ValueError(f"case {case.id} has no timeline")
-    joined = case.conn_events()
-    requests = sorted(case.requests, key=lambda r: (r.connect, r.client))
-    rows: list[tuple[Any, list[Segment]]] = []
-    traced = False
-    for request in requests:
-        events = joined.get(request.port) if request.port is not None else None
-        traced = traced or bool(events)
-        rows.append((request, case.segments(request, events)))
+    ordered = rows(case, order)
+    # Rows with the server's phases: its events were joined in.
+    traced = any(s.phase in SERVER_PHASES for r in ordered for s in r.segments)
+    by_worker = traced and order == "service"
     probes = bool(case.probes)
-    height = 1.8 + 0.15 * len(rows) + (2.0 if probes else 0)
+    height = 1.8 + 0.15 * len(ordered) + (2.0 if probes else 0)
     figure = Figure(figsize=(11, max(3.5, height)), dpi=110)
     FigureCanvasAgg(figure)
     if probes:
         lanes, latency = figure.subplots(
-            2, 1, sharex=True, gridspec_kw={"height_ratios": [max(2.0, 0.17 * len(rows)), 1.4]}
-        )
+            2, 1, sharex=True,
+            gridspec_kw={"height_ratios": [max(2.0, 0.17 * len(ordered)), 1.4]},
+        )  # fmt: skip
     else:
         lanes, latency = figure.subplots(1, 1), None
-    end = max([r.end for r in requests] + [p.done or p.due for p in case.probes])
-    for y, (request, segments) in enumerate(rows):
-        for phase in dict.fromkeys(s.phase for s in segments):
-            bars = [(s.start, s.end - s.start) for s in segments if s.phase == phase]
+    end = case.end
+    size = 7 if len(ordered) <= 30 else 6 if len(ordered) <= 60 else 5
+    if by_worker:
+        _bands(lanes, bands(ordered), size)
+    for y, row in enumerate(ordered):
+        for phase in dict.fromkeys(s.phase for s in row.segments):
+            bars = [(s.start, s.end - s.start) for s in row.segments if s.phase == phase]
             lanes.broken_barh(bars, (y - 0.4, 0.8), facecolors=COLOURS.get(phase, "black"))
-        label = _workers_text(segments)
+        label = _workers_text(row.workers)
         if label:
-            lanes.text(request.end + end * 0.005, y, label, va="center", fontsize=6, color="#333")
-        if not request.ok:
-            lanes.plot([request.end], [y], marker="x", color="red", ms=6, mew=2)
-    lanes.set_ylim(len(rows) - 0.4, -0.6)
-    # Every row named while the names stay readable: rows are in connect order, so a
-    # skipped label would leave a row nobody can name.
-    step = max(1, -(-len(rows) // 80))
-    ticks = list(range(0, len(rows), step))
-    size = 7 if len(rows) <= 30 else 6 if len(rows) <= 60 else 5
-    lanes.set_yticks(ticks, labels=[f"client {rows[i][0].client}" for i in ticks], fontsize=size)
-    lanes.set_ylabel("client requests, in the order they began to connect", fontsize=8)
-    lanes.set_xlim(0, end * 1.08 or 1.0)
+            lanes.text(row.request.end + end * 0.005, y, label, va="center", fontsize=6,
+                       color="#333")  # fmt: skip
+        if not row.request.ok:
+            lanes.plot([row.request.end], [y], marker="x", color="red", ms=6, mew=2)
+    lanes.set_ylim(len(ordered) - 0.4, -0.6)
+    # Every row named while the names stay readable: a skipped label would leave a row
+    # nobody can name.
+    step = max(1, -(-len(ordered) // 80))
+    ticks = list(range(0, len(ordered), step))
+    labels = [f"client {ordered[i].request.client}" for i in ticks]
+    lanes.set_yticks(ticks, labels=labels, fontsize=size)
+    lanes.set_ylabel(
+        "client requests, in the order their worker took them"
+        if by_worker
+        else "client requests, in the order they began to connect",
+        fontsize=8,
+    )
+    # Room right of the last bar for the text after it (the workers that served it).
+    lanes.set_xlim(0, end * (1.16 if traced else 1.04) or 1.0)
     lanes.grid(True, axis="x", alpha=0.3)
     figure.suptitle(title_of(case), fontsize=11, x=0.01, ha="left")
-    phases = legend_phases([s for _, segments in rows for s in segments], traced)
-    _legend(lanes, phases, any(not r.ok for r in requests), traced)
+    phases = legend_phases([s for r in ordered for s in r.segments], traced)
+    _legend(lanes, phases, any(not r.request.ok for r in ordered), traced)
     notes = []
     if case.dropped:
         notes.append(f"{case.dropped} timeline entries left out at the bound")
     if case.server_events_dropped:
         notes.append(f"{case.server_events_dropped} server events left out at the bound")
     if not traced:
-        notes.append("no server events: the client's own phases")
+        told = any(r.request.tcp is not None for r in ordered)
+        notes.append("no server events: the client's own phases"
+                     + (", split by what TCP told it" if told else ""))  # fmt: skip
     if notes:
         figure.text(0.99, 0.005, "; ".join(notes), ha="right", va="bottom", fontsize=7,
                     color="dimgrey")  # fmt: skip
@@ -183,15 +211,28 @@ def render_timeline_png(case: Case, path: str | os.PathLike[str]) -> None:
     else:
         lanes.set_xlabel("seconds from the case's start")
     figure.tight_layout()
-    figure.savefig(os.fspath(path), format="png")
+    return figure
+
+
+def _bands(ax: Any, runs: Sequence[tuple[str, int, int]], size: int) -> None:
+    """A shaded band per worker behind its rows, named on an axis of its own on the
+    right (outside the rows, where the text after a row cannot run into it)."""
+    for i, (_, first, last) in enumerate(runs):
+        if i % 2 == 0:
+            ax.axhspan(first - 0.5, last + 0.5, color="#ececec", zorder=0, lw=0)
+    side = ax.secondary_yaxis("right")
+    side.set_yticks([(first + last) / 2 for _, first, last in runs],
+                    labels=[worker for worker, _, _ in runs], fontsize=size)  # fmt: skip
+    side.tick_params(length=0)
+    side.set_ylabel("the worker that first served them", fontsize=8)
 
 
 def legend_phases(segments: Sequence[Segment], traced: bool) -> tuple[str, ...]:
     """The phases the legend names: the client's own without server events; else the
     main server phases, and the others only where a row has them."""
-    if not traced:
-        return CLIENT_PHASES
     present = {s.phase for s in segments}
+    if not traced:
+        return tuple(p for p in MIRROR_PHASES if p in CLIENT_PHASES or p in present)
     return tuple(p for p in SERVER_PHASES if p in MAIN_SERVER_PHASES or p in present)
 
 
@@ -219,25 +260,46 @@ def _legend(ax: Any, phases: Sequence[str], failures: bool, traced: bool) -> Non
 
 
 def _probes(ax: Any, case: Case) -> None:
-    due = [(p.due, p.corrected_s * 1000) for p in case.probes]
-    sent = [(p.start, p.uncorrected_s * 1000) for p in case.probes
-            if p.start is not None and p.uncorrected_s is not None]  # fmt: skip
-    ax.scatter([d for d, _ in due], [v for _, v in due], s=14, color="#e15759",
-               label="from when it was due")  # fmt: skip
-    ax.scatter([d for d, _ in sent], [v for _, v in sent], s=22, facecolors="none",
-               edgecolors="#59a14f", label="from when it began")  # fmt: skip
-    failed = [p.due for p in case.probes if not p.ok]
-    if failed:
-        # An unanswered probe counts as the timeout: its x sits on that line.
-        ax.scatter(failed, [PROBE_TIMEOUT * 1000] * len(failed), marker="x", color="red",
-                   label=f"unanswered ({PROBE_TIMEOUT:g} s)")  # fmt: skip
+    """Each probe's latency from when it was due (filled) and from when it began
+    (hollow); a failure at its own latency; a probe cut off by the case's end at the
+    time it had waited by then, a bound from below (docs/trace.md, "Probes cut off")."""
     from matplotlib.ticker import FuncFormatter
 
+    probes = in_order(case)
+    late = held_back(case)
+    end = case.end
+
+    def ms(seconds: float) -> float:
+        return max(seconds, 1e-5) * 1000  # a log axis: nothing at zero
+
+    answered = [p for p in probes if p.ok]
+    failed = [p for p in probes if not p.ok and not p.cut_off]
+    cut = [p for p in probes if p.cut_off]
+    ax.scatter([p.due for p in answered], [ms(p.corrected_s or 0.0) for p in answered], s=14,
+               color="#e15759", label="answered, from when it was due")  # fmt: skip
+    began = [p for p in answered if p.start is not None]
+    ax.scatter([p.start for p in began], [ms(p.uncorrected_s or 0.0) for p in began], s=22,
+               facecolors="none", edgecolors="#59a14f", label="from when it began")  # fmt: skip
+    if failed:
+        ax.scatter([p.due for p in failed], [ms(p.corrected_s or 0.0) for p in failed],
+                   marker="x", color="red",
+                   label=f"failed (no answer in {PROBE_TIMEOUT:g} s, or an error)")  # fmt: skip
+    if cut:
+        ax.scatter([p.due for p in cut], [ms(p.waited_s(end)) for p in cut], marker="^", s=22,
+                   color="#9c9c9c", label="cut off by the case's end: waited at least")  # fmt: skip
+    values = [ms(p.corrected_s or 0.0) for p in answered + failed]
+    values += [ms(p.waited_s(end)) for p in cut]
     ax.set_yscale("log")
-    highest = max([v for _, v in due] + [PROBE_TIMEOUT * 1000 if failed else 0.0])
-    ax.set_ylim(top=highest * 2)
+    ax.set_ylim(top=max(values, default=1.0) * 2)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
     ax.set_ylabel("LIST probe (ms)", fontsize=8)
     ax.grid(True, alpha=0.3)
+    tally = counts(probes, late)
     # Above the panel: inside, it would hide the slowest probes.
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=7, frameon=False)
+    ax.legend(
+        loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=7, frameon=False,
+        title=f"LIST probes: {tally['due']} due, {tally['answered']} answered, "
+        f"{tally['failed']} failed, {tally['cut off']} cut off by the case's end; "
+        f"{tally['late']} held back by the bound of probes in flight",
+        title_fontsize=7, alignment="left",
+    )  # fmt: skip

@@ -19,6 +19,7 @@ __all__ = [
     "Percentiles",
     "Waiting",
     "background_of",
+    "counted_waits",
     "counts_of",
     "percentiles_of",
     "pooled",
@@ -54,6 +55,21 @@ class Percentiles:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def counted_waits(ended: Sequence[float], cut_off: Sequence[float]) -> list[float]:
+    """The waits a latency's percentiles count (docs/trace.md, "Probes cut off").
+
+    ``ended``: the waits of the probes that ended (answered, or failed and counted as
+    their timeout). ``cut_off``: how long each probe still waiting when the case ended
+    had waited by then; its own latency is unknown, only at least that. One that waited
+    longer than every ended probe ranks above all of them whatever its latency: it
+    counts with its wait, so each percentile is exact or a bound from below (a server
+    frozen to the end shows so). Any other tells nothing of its rank and is left out
+    (the record counts it in ``probe_cut_off``).
+    """
+    longest = max(ended, default=0.0)
+    return [*ended, *(wait for wait in cut_off if wait > longest)]
 
 
 def sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:

@@ -69,6 +69,9 @@ OPTIONAL: dict[str, Callable[[Any], Any]] = {
     "server_events": server_events_of,
     "server_events_dropped": int_field,
     "round_times_s": float_list,
+    "probe_due": int_field,
+    "probe_answered": int_field,
+    "probe_cut_off": int_field,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 NULLABLE = frozenset({"first_error", *OPTIONAL})
@@ -125,5 +128,9 @@ KEYS = (
     "server_events_dropped",
     # Added for verdicts (docs/statistics.md).
     "round_times_s",
+    # Added for probes cut off by the case's end (docs/trace.md).
+    "probe_due",
+    "probe_answered",
+    "probe_cut_off",
 )
 assert set(KEYS) == KNOWN

@@ -129,6 +129,11 @@ class LoadResult:
     #: The time per client of each round with a client that succeeded, in the order
     #: they ran: what the verdicts compare (fileproto.results.verdict).
     round_times_s: Sequence[float] | None = None
+    #: Probes due before the case ended: each answered OK, failed (probe_failures) or
+    #: cut off, still waiting or unsent at the end (docs/trace.md, "Probes cut off").
+    probe_due: int | None = None
+    probe_answered: int | None = None
+    probe_cut_off: int | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The benchmark's name; not part of extra_info.
@@ -208,6 +213,9 @@ class LoadResult:
             request_sent_s=pooled([r.request_sent_s for r in rounds]),
             probe_sent_s=pooled([r.probe_sent_s for r in rounds]),
             probe_late=total("probe_late"),
+            probe_due=total("probe_due"),
+            probe_answered=total("probe_answered"),
+            probe_cut_off=total("probe_cut_off"),
             background=Background.merge(backgrounds) if backgrounds else None,
             round_times_s=[t for r in rounds for t in r.times_of_rounds()],
         )

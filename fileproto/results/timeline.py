@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fileproto.trace import ClientSpan
+from fileproto.tcpinfo import Stalls
 
 #: Entries (client requests and probes together) a case's timeline keeps at most.
 TIMELINE_BOUND = 5000
@@ -24,11 +24,97 @@ SERVER_EVENTS_BOUND = 20_000
 
 
 @dataclass(frozen=True)
+class TcpSpan:
+    """What TCP told the client of one request (Linux ``TCP_INFO``, docs/trace.md):
+    while it sent the request (``sending``) and from then to the answer's first byte
+    (``waiting``), the seconds its data was not all taken by the server (``busy_s``),
+    and of those, held back by the server's closed receive window (``rwnd_limited_s``:
+    the server was not reading) or by the client's own full send buffer
+    (``sndbuf_limited_s``); and the bytes of the request still in the client's send
+    queue when it had written the last (``unsent_at_sent``)."""
+
+    sending: Stalls | None = None
+    waiting: Stalls | None = None
+    unsent_at_sent: int | None = None
+
+    @classmethod
+    def of(
+        cls, sending: Mapping[str, Any] | None, waiting: Mapping[str, Any] | None,
+        unsent_at_sent: int | None,
+    ) -> TcpSpan | None:  # fmt: skip
+        """From plain objects (a client's outcome, a record); None if nothing is known.
+        TypeError for figures that are not seconds."""
+        if sending is None and waiting is None and unsent_at_sent is None:
+            return None
+        unsent = None if unsent_at_sent is None else _count(unsent_at_sent, "tcp.unsent_at_sent")
+        return cls(_stalls(sending, "tcp.sending"), _stalls(waiting, "tcp.waiting"), unsent)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sending": None if self.sending is None else self.sending.as_dict(),
+            "waiting": None if self.waiting is None else self.waiting.as_dict(),
+            "unsent_at_sent": self.unsent_at_sent,
+        }
+
+
+def _stalls(value: Mapping[str, Any] | None, what: str) -> Stalls | None:
+    if value is None:
+        return None
+    item = _object(value, what)
+    figures = []
+    for key in ("busy_s", "rwnd_limited_s", "sndbuf_limited_s"):
+        figure = item.get(key)
+        if isinstance(figure, bool) or not isinstance(figure, int | float) or figure < 0:
+            raise TypeError(f"{what}.{key}: expected seconds, got {figure!r}")
+        figures.append(float(figure))
+    return Stalls(*figures)
+
+
+@dataclass(frozen=True)
+class ClientSpan:
+    """One measured client's request. ``connect`` is when it began connecting (for a
+    connection kept from an earlier request, when the request began); a later phase is
+    None when the request never got there. ``done`` is when the client stopped: the
+    answer's end, or the error (``ok`` says which)."""
+
+    client: int
+    op: str
+    port: int | None
+    ok: bool
+    error: str | None
+    connect: float
+    connected: float | None = None
+    sent: float | None = None
+    first_byte: float | None = None
+    done: float | None = None
+    #: What TCP told the client (Linux); None: not known (and not written).
+    tcp: TcpSpan | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "client": self.client,
+            "op": self.op,
+            "port": self.port,
+            "ok": self.ok,
+            "error": self.error,
+            "connect": self.connect,
+            "connected": self.connected,
+            "sent": self.sent,
+            "first_byte": self.first_byte,
+            "done": self.done,
+        }
+        if self.tcp is not None:
+            out["tcp"] = self.tcp.as_dict()
+        return out
+
+
+@dataclass(frozen=True)
 class ProbeSpan:
-    """One LIST probe: when it was due by the schedule, and its phases. ``connect`` and
-    ``connected`` extend the agreed schema: ``connect`` later than ``due`` means the
-    probe waited for a free slot (the bound of probes in flight was full). A probe due
-    but never sent before the case ended has only ``due``."""
+    """One LIST probe: when it was due by the schedule, and its phases. ``connect``,
+    ``connected`` and ``late`` extend the agreed schema: ``late`` says the probe was
+    held back (the bound of probes in flight was full when it was due), None in runs
+    from before it was recorded. A probe without ``done`` was cut off by the case's end;
+    one due but never sent before then has only ``due``."""
 
     due: float
     sent: float | None
@@ -38,6 +124,7 @@ class ProbeSpan:
     port: int | None
     connect: float | None = None
     connected: float | None = None
+    late: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +136,7 @@ class ProbeSpan:
             "port": self.port,
             "connect": self.connect,
             "connected": self.connected,
+            "late": self.late,
         }
 
 
@@ -132,6 +220,7 @@ def _client_span(value: Any, where: str) -> ClientSpan:
         raise TypeError(f"{where}.op: expected a string, got {op!r}")
     if error is not None and not isinstance(error, str):
         raise TypeError(f"{where}.error: expected a string or null, got {error!r}")
+    tcp = item.get("tcp")
     return ClientSpan(
         _count(item.get("client"), f"{where}.client"),
         op,
@@ -139,11 +228,17 @@ def _client_span(value: Any, where: str) -> ClientSpan:
         _flag(item.get("ok"), f"{where}.ok"),
         error,
         _at(item.get("connect"), f"{where}.connect"),
-        *(
-            _maybe_at(item.get(k), f"{where}.{k}")
+        **{
+            k: _maybe_at(item.get(k), f"{where}.{k}")
             for k in ("connected", "sent", "first_byte", "done")
-        ),
+        },
+        tcp=None if tcp is None else _tcp_span(tcp, f"{where}.tcp"),
     )
+
+
+def _tcp_span(value: Any, where: str) -> TcpSpan | None:
+    item = _object(value, where)
+    return TcpSpan.of(item.get("sending"), item.get("waiting"), item.get("unsent_at_sent"))
 
 
 def _probe_span(value: Any, where: str) -> ProbeSpan:
@@ -161,6 +256,7 @@ def _probe_span(value: Any, where: str) -> ProbeSpan:
         _port(item.get("port"), f"{where}.port"),
         at("connect"),
         at("connected"),
+        None if item.get("late") is None else _flag(item.get("late"), f"{where}.late"),
     )
 
 

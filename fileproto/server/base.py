@@ -25,7 +25,7 @@ from fileproto.server.drive import GiveBack, send_closing
 from fileproto.server.linger import Lingerer
 from fileproto.server.policy import RunQueue
 from fileproto.server.sockets import peer_of
-from fileproto.server.tracer import Tracer, open_tracer, refusal_id
+from fileproto.server.tracer import Tracer, accepted_fields, open_tracer, refusal_id
 from fileproto.server.turn import new_session, turn
 from fileproto.server.waiting import Accepted, Parked, Queued
 from fileproto.session import Close, Limits, ServerSession, busy_message
@@ -202,7 +202,7 @@ class PoolServer(BaseServer):
         if log.isEnabledFor(logging.INFO):
             log.info("%s: closing: %s", peer_of(conn), close.reason)
         if self.tracer is not None:
-            self.tracer.closed(conn_id, close)
+            self.tracer.closed(conn_id, close, conn)
         if close.linger > 0:
             self.lingerer.linger(conn, close.linger)
             return
@@ -226,12 +226,13 @@ class PoolServer(BaseServer):
 
     def refuse(self, conn: socket.socket, now: float) -> None:
         """Past the cap: the session's answer, sent without blocking, then lingering."""
+        fields = accepted_fields(conn) if self.tracer is not None else {}
         session = ServerSession(self.store, self.limits, now)
         session.refuse(busy_message(self.open_count()))
         conn.setblocking(False)
         close = send_closing(conn, session)
         if self.tracer is not None:
-            self.tracer.event(refusal_id(), Ev.REFUSED, peer=peer_of(conn), reason=close.reason)
+            self.tracer.event(refusal_id(), Ev.REFUSED, reason=close.reason, **fields)
         self.lingerer.linger(conn, close.linger)
 
     def shutdown(self) -> None:

@@ -33,8 +33,8 @@ from typing import Protocol
 from fileproto.server import policy
 from fileproto.server.config import POLL
 from fileproto.server.drive import send_closing
-from fileproto.server.sockets import peer_of, unsent_bytes
-from fileproto.server.tracer import Tracer
+from fileproto.server.sockets import unsent_bytes
+from fileproto.server.tracer import Tracer, accepted_fields
 from fileproto.server.waiting import Fresh, Parked
 from fileproto.session import Close, Limits, Receive, ServerSession, State, Work, first_deadline
 from fileproto.trace import CloseKind, Closing, Ev
@@ -215,7 +215,7 @@ class Dispatcher:
             server.refuse(conn, now)
             return
         if server.tracer is not None:
-            server.tracer.event(conn_id, Ev.ACCEPTED, peer=peer_of(conn))
+            server.tracer.event(conn_id, Ev.ACCEPTED, **accepted_fields(conn))
         if self.classic:
             server.serve_accepted(conn_id, conn, now)
             return

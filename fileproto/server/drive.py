@@ -22,11 +22,13 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fileproto.server import policy
 from fileproto.server.sockets import unsent_bytes, wait_ready
+from fileproto.server.tracer import trace_buffered, trace_wait, wait_why
 from fileproto.session import Close, Receive, Send, ServerSession
-from fileproto.trace import CloseKind, Closing, GiveBackWhy
+from fileproto.trace import CloseKind, Closing
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +37,17 @@ class GiveBack:
     (``writing``) or for bytes, with its session."""
 
     writing: bool
+    #: Seconds the worker had waited on the client just before (the trace's).
+    waited: float = 0.0
 
 
 Outcome = Close | GiveBack
 
 
-def give_back_why(session: ServerSession, outcome: GiveBack) -> GiveBackWhy:
-    """Why a worker gave a connection back, as the trace says it."""
-    if outcome.writing:
-        return GiveBackWhy.WRITE
-    return GiveBackWhy.IDLE if session.idle else GiveBackWhy.READ
+def given_back_fields(session: ServerSession, outcome: GiveBack) -> dict[str, Any]:
+    """The ``given_back`` event's own keys: why (docs/trace.md), and how long the worker
+    had waited on the client just before."""
+    return {"why": wait_why(session, outcome.writing), "waited_s": round(outcome.waited, 6)}
 
 
 def drive(
@@ -72,7 +75,10 @@ def drive(
             except BlockingIOError:
                 count = 0
             if count:
+                served = session.served
                 session.sent(count, now)
+                if session.served != served and session.trace is not None:
+                    trace_buffered(session, unsent_bytes(sock))
                 expired = False
                 continue
             writing = True
@@ -96,20 +102,26 @@ def drive(
             continue
         now = clock()
         left = session.deadline - now
+        why = wait_why(session, writing)
         if give_back:
             if policy.gives_back_at_once(writing, session.idle, left):
                 return GiveBack(False)
             held = policy.hold(*session.pace(now))
-            if wait(fd, writing, min(held.seconds, left)):
-                continue
-            if left > held.seconds:
+            ready = wait(fd, writing, min(held.seconds, left))
+            end = clock()
+            if not ready and left > held.seconds:
                 waits = someone_waits is None or someone_waits()
-                if policy.keeps(held, waits):
-                    continue
-                return GiveBack(writing)
+                if not policy.keeps(held, waits):
+                    return GiveBack(writing, end - now)  # the wait goes with the give-back
+            # Ready, or kept: the wait was the worker's, on this client.
+            trace_wait(session, why, now, end)
+            if ready or left > held.seconds:
+                continue
         else:
             before = unsent_bytes(sock) if writing else None
-            if wait(fd, writing, left):
+            ready = wait(fd, writing, left)
+            trace_wait(session, why, now, clock())
+            if ready:
                 continue
             if policy.reader_moved(before, unsent_bytes(sock) if writing else None):
                 session.client_read(clock())  # slow, not stalled: wait on

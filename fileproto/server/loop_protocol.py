@@ -20,12 +20,14 @@ import itertools
 import logging
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import cast
 
+from fileproto import tcpinfo
 from fileproto.server import policy
-from fileproto.server.tracer import Tracer, refusal_id
+from fileproto.server.first_deadlines import FirstDeadlines
+from fileproto.server.sockets import unsent_bytes
+from fileproto.server.tracer import Tracer, refusal_id, trace_buffered, trace_wait, wait_why
 from fileproto.session import (
     Close,
     Limits,
@@ -33,10 +35,9 @@ from fileproto.session import (
     Send,
     ServerSession,
     busy_message,
-    first_deadline,
 )
 from fileproto.store import FileStore
-from fileproto.trace import CloseKind, Closing, Deadline, Ev
+from fileproto.trace import CloseKind, Closing, Deadline, Ev, Why
 
 log = logging.getLogger("fileproto.server")
 #: Bytes one connection may read before the others get a turn of the loop: a few
@@ -60,42 +61,14 @@ class LoopState:
     connections: set[SessionProtocol] = field(default_factory=set)
     #: Connection ids for the trace ("PID.N": unique across the loop processes).
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    #: Seconds the loop's connections spent working (parsing, decoding, encoding, disk),
+    #: summed: a connection's wait on its client is traced without the loop's work for
+    #: the others meanwhile (then the client's bytes were there, the loop was not).
+    busy: float = 0.0
     first_deadlines: FirstDeadlines = field(init=False)
 
     def __post_init__(self) -> None:
         self.first_deadlines = FirstDeadlines(self.limits)
-
-
-class FirstDeadlines:
-    """One timer for the first deadlines of every connection that has sent nothing, not
-    one each: they come in the order the connections were accepted. A connection whose
-    session began meanwhile has a timer of its own, and is passed over here."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self._queue: deque[SessionProtocol] = deque()
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, protocol: SessionProtocol) -> None:
-        self._queue.append(protocol)
-        if self._timer is None:
-            self._arm()
-
-    def _arm(self) -> None:
-        self._timer = None
-        if self._queue:
-            when = first_deadline(self.limits, self._queue[0].accepted_at)
-            delay = max(0.0, when - time.monotonic())
-            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
-
-    def _fire(self) -> None:
-        now = time.monotonic()
-        queue = self._queue
-        while queue and first_deadline(self.limits, queue[0].accepted_at) <= now:
-            protocol = queue.popleft()
-            if protocol.fresh:
-                protocol.deadline()
-        self._arm()
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
@@ -108,6 +81,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         "_reading",
         "_timer",
         "_unsent",
+        "_wait",
         "_wants_read",
         "accepted_at",
         "session",
@@ -128,6 +102,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._burst = 0
         self._wants_read = True
         self._unsent = 0
+        #: While the loop waits on the client, when traced: (why, since when, the loop's
+        #: busy seconds then).
+        self._wait: tuple[Why, float, float] | None = None
 
     @property
     def peer(self) -> str:
@@ -157,24 +134,28 @@ class SessionProtocol(asyncio.BufferedProtocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         state = self.state
-        self.accepted_at = time.monotonic()
+        self.accepted_at = now = time.monotonic()
         tracer = state.tracer
+        sock = transport.get_extra_info("socket")
+        # Read before anything is sent on it (docs/trace.md).
+        accept_wait = None if tracer is None or sock is None else tcpinfo.accept_wait(sock)
+        waited = {} if accept_wait is None else {"accept_wait_s": accept_wait}
         if len(state.connections) >= state.max_connections:
             if tracer is not None:
-                tracer.event(refusal_id(), Ev.REFUSED, peer=self.peer)
+                tracer.event(refusal_id(), Ev.REFUSED, peer=self.peer, **waited)
             self._session().refuse(busy_message(len(state.connections)))
             self._pump()
             return
         state.connections.add(self)
         self._conn = next(state.ids)
         if tracer is not None:
-            tracer.event(self.conn, Ev.ACCEPTED, peer=self.peer)
+            tracer.event(self.conn, Ev.ACCEPTED, peer=self.peer, **waited)
             tracer.event(self.conn, Ev.TAKEN, worker=f"loop:{state.pid}")
+            self._wait = (Why.IDLE, now, state.busy)  # for the first request
         limits = state.limits
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
         transport.set_write_buffer_limits(high=high, low=high // 4)
-        sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high)
         if state.verbose:
@@ -203,7 +184,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closing:
             return
         data = bytes(self.state.read_buffer[:nbytes])
-        self._session().receive_data(data, time.monotonic())
+        now = time.monotonic()
+        self._waited(now)
+        self._session().receive_data(data, now)
+        self.state.busy += time.monotonic() - now
         self._pump()
         self._burst += nbytes
         if self._burst >= FAIR_SHARE and self._reading and not self._closing:
@@ -215,19 +199,34 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def _end_turn(self) -> None:
         if self._wants_read and not self._closing:
+            if self._wait is not None:
+                # The wait on the client begins now: the pause was the loop's.
+                self._wait = (self._wait[0], time.monotonic(), self.state.busy)
             self._resume_reading()
+
+    def _waited(self, now: float) -> None:
+        """The client moved: the loop's wait on it (if any) goes to the trace."""
+        if self._wait is not None:
+            why, since, busy = self._wait
+            self._wait = None
+            others = self.state.busy - busy
+            trace_wait(self._session(), why, min(now, since + others), now)
 
     def eof_received(self) -> bool:
         if self._closing:
             return False  # refused or closing: close now
         # The session decides: a client that left between requests is closed at once,
         # one that half-closed after a request still gets its answer.
-        self._session().receive_data(b"", time.monotonic())
+        now = time.monotonic()
+        self._waited(now)
+        self._session().receive_data(b"", now)
         self._pump()
         return not self._closing  # open while an answer may still be due
 
     def pause_writing(self) -> None:
         self._can_write = False
+        if self.state.tracer is not None:
+            self._wait = (Why.WRITE, time.monotonic(), self.state.busy)
         # The transport's buffer is full: the session judges a client that takes
         # nothing of it (the send deadline), as it does for the pools.
         self._arm_send_timer()
@@ -240,7 +239,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self._can_write = True
         if self.session is not None:
-            self.session.client_read(time.monotonic())
+            now = time.monotonic()
+            self._waited(now)
+            self.session.client_read(now)
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -263,9 +264,15 @@ class SessionProtocol(asyncio.BufferedProtocol):
             action = session.next_action(now)
             if isinstance(action, Send):
                 transport.write(action.data)  # buffered by the transport: taken whole
+                served = session.served
                 session.sent(len(action.data), now)
+                if session.served != served and session.trace is not None:
+                    trace_buffered(session, self._unsent_bytes())
+                self.state.busy += time.monotonic() - now
             elif isinstance(action, Receive):
                 self._wants_read = True
+                if self._wait is None and session.trace is not None:
+                    self._wait = (wait_why(session, False), now, self.state.busy)
                 self._resume_reading()
                 self._set_timer(action.deadline, self.deadline)
                 return
@@ -275,6 +282,15 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # Many small pieces in a row: let other connections have the loop.
         asyncio.get_running_loop().call_soon(self._pump)
 
+    def _unsent_bytes(self) -> int | None:
+        """What the client has not yet taken: the transport's buffer and the socket's."""
+        transport = self.transport
+        if transport is None:
+            return None
+        sock = transport.get_extra_info("socket")
+        queued = None if sock is None else unsent_bytes(sock)
+        return transport.get_write_buffer_size() + (queued or 0)
+
     def _end(self, close: Close) -> None:
         """The one way a connection of the loop ends: logged, traced ``closed`` (unless
         it was refused, never counted in), and its session's files let go."""
@@ -283,7 +299,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if log.isEnabledFor(logging.INFO):
             log.info("%s: closing: %s", self.peer, close.reason)
         if self.state.tracer is not None and self._conn is not None:
-            self.state.tracer.closed(self.conn, close)
+            sock = None if self.transport is None else self.transport.get_extra_info("socket")
+            self.state.tracer.closed(self.conn, close, sock)
         if self.session is not None:
             self.session.abort()
 

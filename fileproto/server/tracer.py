@@ -11,12 +11,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import threading
 import time
 from typing import Any
 
-from fileproto.session import Close, Trace
-from fileproto.trace import Ev
+from fileproto import tcpinfo
+from fileproto.server.policy import HOLD
+from fileproto.server.sockets import peer_of
+from fileproto.session import Close, ServerSession, Trace
+from fileproto.trace import Ev, Why
+
+#: A wait on the client shorter than this is not traced: it counts as served. The
+#: readiness dispatch's hold, the shortest wait after which a worker gives a connection
+#: back, so both dispatches resolve waits alike.
+WAIT_TRACED = HOLD
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -32,10 +41,16 @@ class Tracer:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
 
-    def closed(self, conn: object, close: Close) -> None:
-        """The one way a connection's end is written: its reason, and the deadline that
-        closed it if one did."""
-        self.event(conn, Ev.CLOSED, reason=close.reason, deadline=close.deadline)
+    def closed(self, conn: object, close: Close, sock: socket.socket | None = None) -> None:
+        """The one way a connection's end is written: its reason, the deadline that
+        closed it if one did, and, where the kernel tells it, how long before the server
+        had last sent data on it (when the client had taken the last of its answer into
+        its own buffers, docs/trace.md)."""
+        fields: dict[str, Any] = {"reason": close.reason, "deadline": close.deadline}
+        last = None if sock is None else tcpinfo.since_sent(sock)
+        if last is not None:
+            fields["last_sent_s"] = last
+        self.event(conn, Ev.CLOSED, **fields)
 
     def for_conn(self, conn: object) -> Trace:
         """The session's hook for one connection."""
@@ -51,6 +66,17 @@ class Tracer:
 
 def open_tracer(path: str | None) -> Tracer | None:
     return None if path is None else Tracer(path)
+
+
+def accepted_fields(sock: socket.socket) -> dict[str, Any]:
+    """The ``accepted`` (or ``refused``) event's own keys for a socket just accepted,
+    read before anything is sent on it: the client's address and, where the kernel
+    tells it, how long the connection had waited in the listen queue (docs/trace.md)."""
+    fields: dict[str, Any] = {"peer": peer_of(sock)}
+    waited = tcpinfo.accept_wait(sock)
+    if waited is not None:
+        fields["accept_wait_s"] = waited
+    return fields
 
 
 _refusals = itertools.count()
@@ -69,3 +95,25 @@ def worker_name() -> str:
     if thread is threading.main_thread():
         return f"process:{os.getpid()}"
     return f"thread:{thread.name.rpartition('_')[2]}"
+
+
+def wait_why(session: ServerSession, writing: bool) -> Why:
+    """What a connection waits for: room to send (its client reads its answer), the rest
+    of a request, or a request."""
+    if writing:
+        return Why.WRITE
+    return Why.IDLE if session.idle else Why.READ
+
+
+def trace_wait(session: ServerSession, why: Why, began: float, now: float) -> None:
+    """A wait on the client, from ``began`` to ``now``, as a ``waited`` event (when
+    traced and at least :data:`WAIT_TRACED` long)."""
+    if session.trace is not None and now - began >= WAIT_TRACED:
+        session.trace(Ev.WAITED, {"why": why, "waited_s": round(now - began, 6)})
+
+
+def trace_buffered(session: ServerSession, unsent: int | None) -> None:
+    """A response just completed with ``unsent`` of its bytes still in the server's
+    send buffers (the client has yet to take them): a ``buffered`` event, when any are."""
+    if session.trace is not None and unsent:
+        session.trace(Ev.BUFFERED, {"bytes": unsent})

@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from fileproto.server.drive import GiveBack, Outcome, drive, give_back_why
+from fileproto.server.drive import GiveBack, Outcome, drive, given_back_fields
 from fileproto.server.sockets import peer_of
 from fileproto.server.tracer import Tracer, worker_name
 from fileproto.session import Close, Limits, ServerSession
@@ -56,7 +56,7 @@ def turn(
         outcome = Close(Closing.SERVING_FAILED, CloseKind.ERROR)
     if isinstance(outcome, GiveBack):
         if tracer is not None:
-            tracer.event(conn_id, Ev.GIVEN_BACK, why=give_back_why(session, outcome))
+            tracer.event(conn_id, Ev.GIVEN_BACK, **given_back_fields(session, outcome))
         return outcome
     session.abort()
     return outcome

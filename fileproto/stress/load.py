@@ -110,6 +110,9 @@ class PreparedLoad:
             probe_late=0 if probe is None else probe.late,
             probe_in_flight=None if probe is None else probe.in_flight,
             probe_spans=[] if probe is None else probe.spans(started),
+            probe_due=0 if probe is None else probe.due_count,
+            probe_answered=0 if probe is None else probe.answered,
+            probe_cut_off=0 if probe is None else probe.cut_off,
         )
 
     def _stop_background(self) -> Background | None:

@@ -9,9 +9,8 @@ from typing import Any
 
 from fileproto.results import LoadResult, size_mib_of
 from fileproto.results.felt import Background, Percentiles
-from fileproto.results.timeline import ProbeSpan, Timeline
+from fileproto.results.timeline import ClientSpan, ProbeSpan, TcpSpan, Timeline
 from fileproto.stress.spec import LoadSpec
-from fileproto.trace import ClientSpan
 
 
 @dataclass
@@ -41,6 +40,11 @@ class ClientOutcome:
     first_byte: float | None = None
     done: float | None = None
     port: int | None = None
+    #: What TCP told the client of the request (fileproto/timing.py's Phases, as plain
+    #: objects: they cross from client processes).
+    sending: dict[str, float] | None = None
+    waiting: dict[str, float] | None = None
+    unsent_at_sent: int | None = None
 
 
 @dataclass
@@ -71,6 +75,10 @@ class RoundOutcome:
     probe_late: int = 0
     probe_in_flight: int | None = None
     probe_spans: list[ProbeSpan] = field(default_factory=list)
+    #: Probes due before the round ended, and of them answered and cut off by its end.
+    probe_due: int = 0
+    probe_answered: int = 0
+    probe_cut_off: int = 0
     #: Our server's trace events of the round (docs/trace.md), if it was traced.
     server_events: Sequence[Mapping[str, Any]] | None = None
     server_events_dropped: int = 0
@@ -171,6 +179,7 @@ class RoundOutcome:
                 at(o.sent),
                 at(o.first_byte),
                 at(o.done),
+                TcpSpan.of(o.sending, o.waiting, o.unsent_at_sent),
             )
             for o in sorted(self.clients, key=lambda o: o.index)
             if o.connect is not None
@@ -239,6 +248,9 @@ class RoundOutcome:
             ),
             probe_late=None if self.probe_latencies is None else self.probe_late,
             probe_in_flight=None if self.probe_latencies is None else self.probe_in_flight,
+            probe_due=None if self.probe_latencies is None else self.probe_due,
+            probe_answered=None if self.probe_latencies is None else self.probe_answered,
+            probe_cut_off=None if self.probe_latencies is None else self.probe_cut_off,
             timeline=self.timeline(),
             server_events=self.server_events,
             server_events_dropped=None

@@ -172,9 +172,16 @@ def felt_block(title: str, result: LoadResult) -> list[str]:
                 if held
                 else ""
             ) + "; from each due time"
+        counted = f"{_plural(result.probe_s.count, 'probe')}, {failed} failed"
+        if result.probe_due is not None:
+            # Every probe due is answered, failed or cut off by the end (docs/trace.md).
+            counted = (
+                f"{result.probe_due} due: {result.probe_answered or 0} answered, {failed} "
+                f"failed, {result.probe_cut_off or 0} cut off by the end; "
+                f"{result.probe_s.count} counted"
+            )
         lines.append(
-            f"    {'LIST probe':<19} {percentiles_text(result.probe_s)}  "
-            f"({_plural(result.probe_s.count, 'probe')}, {failed} failed{late})"
+            f"    {'LIST probe':<19} {percentiles_text(result.probe_s)}  ({counted}{late})"
         )
         if result.probe_sent_s is not None:
             lines.append(f"    {'  from its send':<19} {percentiles_text(result.probe_sent_s)}")

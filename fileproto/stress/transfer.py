@@ -169,20 +169,20 @@ def transfer(
                 moved = max(0, moved - deadline.unsent * 3 // 4)
         ttfb, total = _timing(client)
         return ClientOutcome(
-            index, False, elapsed, 0, name, message, kind, moved, ttfb, total, **_marks(client)
+            index, False, elapsed, 0, name, message, kind, moved, ttfb, total, **_phases(client)
         )
     finally:
         deadline.cancel()
         client.close()
     ttfb, total = _timing(client)
-    marks = _marks(client)
+    phases = _phases(client)
     if problem is not None:
         return ClientOutcome(
             index, False, seconds, done.size, name, problem, "wrong bytes", done.size, ttfb,
-            total, **marks,
+            total, **phases,
         )  # fmt: skip
     return ClientOutcome(
-        index, True, seconds, done.size, name, None, None, done.size, ttfb, total, **marks
+        index, True, seconds, done.size, name, None, None, done.size, ttfb, total, **phases
     )
 
 
@@ -192,10 +192,10 @@ def _timing(client: Client) -> tuple[float | None, float | None]:
     return (None, None) if timing is None else (timing.ttfb, timing.total)
 
 
-def _marks(client: Client) -> dict[str, Any]:
-    """The request's marks for the timeline (docs/trace.md); none if none was made."""
-    marks = client.last_marks
-    return {} if marks is None else dataclasses.asdict(marks)
+def _phases(client: Client) -> dict[str, Any]:
+    """The request's phases for the timeline (docs/trace.md); none if none was made."""
+    phases = client.last_phases
+    return {} if phases is None else dataclasses.asdict(phases)
 
 
 def lost(spec: LoadSpec, index: int, wall: float, why: str, kind: str) -> ClientOutcome:

@@ -60,7 +60,7 @@ DEFECTS = (
 SPOOL = ".uploads-in-flight"
 
 _WS = re.compile(rb"[ \t\r\n]+")
-_UPLOAD_HEAD = re.compile(rb"[ \t\r\n]*upload[ \t\r\n]+[^ \t\r\n]+( |\r\n)", re.IGNORECASE)
+UPLOAD_HEAD = re.compile(rb"[ \t\r\n]*upload[ \t\r\n]+[^ \t\r\n]+( |\r\n)", re.IGNORECASE)
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 Reply = dict[str, Any]
@@ -202,7 +202,7 @@ class FileServer:
                 buffer = buffer.lstrip(b" \t\r\n")  # whitespace before a request is skipped
                 end = buffer.find(TERMINATOR)
                 if end < 0:
-                    limit = MAX_REQUEST if _UPLOAD_HEAD.match(buffer) else MAX_HEADER
+                    limit = MAX_REQUEST if UPLOAD_HEAD.match(buffer) else MAX_HEADER
                     if len(buffer) > limit:
                         conn.sendall(_encode({"status": "ERROR", "data": "request too long"}))
                         return

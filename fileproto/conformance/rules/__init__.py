@@ -9,6 +9,7 @@ from fileproto.conformance.rules import (  # noqa: F401  (imported to register t
     b64,
     commands,
     concurrency,
+    crossing,
     errors,
     framing,
     json_dialect,

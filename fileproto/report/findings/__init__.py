@@ -7,7 +7,9 @@ comparison the suite states, with its verdict from the statistics module, read b
 (:data:`.topics.TOPICS`): the method itself, how time per client grows with clients and
 where adding server workers stops helping (:mod:`.scaling`), the models compared per
 operation and size (:mod:`.models`), the
-share of a client's time spent queued (:mod:`.queued`, from timelines), failed clients
+share of a client's time spent queued (:mod:`.queued`, from timelines), where the time
+went from the client's side against a server that was not traced
+(:mod:`fileproto.report.mirror`, from what TCP told the clients), failed clients
 and who completed the slow-client scenarios (:mod:`.failures`), and how responsive the
 server stayed (:mod:`.responsiveness`, the LIST probe).
 """
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from fileproto.cases.comparisons import Stated
 from fileproto.report.cases import Case
+from fileproto.report.findings.client_side import client_side
 from fileproto.report.findings.failures import failures, slow_completion
 from fileproto.report.findings.index import Index, model_of
 from fileproto.report.findings.method import Verdicts, method
@@ -70,6 +73,7 @@ def findings(cases: Sequence[Case], stated: Sequence[Stated] | None = None) -> l
             lambda: models(index, verdicts),
             lambda: queued(index, classic),
         ]
+    steps.append(lambda: client_side(cases))
     steps += [lambda: failures(cases), lambda: slow_completion(cases)]
     steps.append(lambda: responsiveness(Index(classic), cases))
     for step in steps:

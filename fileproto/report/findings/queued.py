@@ -56,13 +56,15 @@ def queued(index: Index, cases: Sequence[Case]) -> list[Finding]:
     traced = [c for c in with_timeline if c.server_events]
     out = []
     if not traced:
+        told = any(r.tcp is not None for c in with_timeline for r in c.requests)
         out.append(
             Finding(
                 "queued",
                 f"The server's events were not recorded (0 of {len(with_timeline)} cases "
                 "with a timeline have them: a server of someone else's, or tracing off): "
                 "queued and served time cannot be told apart; the timelines show the "
-                "clients' own phases.",
+                "clients' own phases"
+                + (", split by what TCP told them (From the client's side)." if told else "."),
             )
         )
         return out

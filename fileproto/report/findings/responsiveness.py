@@ -11,6 +11,7 @@ from fileproto.report.findings.index import Index, dispatches_of, model_of
 from fileproto.report.findings.topics import Finding
 from fileproto.report.findings.words import clients, ms, workers
 from fileproto.report.order import size_text
+from fileproto.report.probes import probe_waits
 from fileproto.results.felt import Percentiles, percentiles_of
 
 #: Where a record keeps the probe's latency timed from each probe's actual start (the
@@ -20,10 +21,9 @@ UNCORRECTED_KEYS = ("probe_sent_s",)
 
 def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
     """(corrected, uncorrected) LIST probe latency as the record holds them: probe_s and,
-    if the record has it, its uncorrected figure. The record counts a probe still waiting
-    at the end as the time it waited (docs/trace.md); the timeline's probes cannot, as
-    one without an answer has no end there, so they are used only when the record has no
-    probe figures."""
+    if the record has it, its uncorrected figure; from the timeline's probes, counted
+    the same way (docs/trace.md, "Probes cut off"), only when the record has no probe
+    figures (the timeline is the last round's, and bounded)."""
     uncorrected: Percentiles | None = case.result.probe_sent_s
     if uncorrected is None:
         for key in UNCORRECTED_KEYS:
@@ -37,9 +37,7 @@ def probe_figures(case: Case) -> tuple[Percentiles | None, Percentiles | None]:
     if case.result.probe_s is not None:
         return case.result.probe_s, uncorrected
     if case.probes:
-        due = [p.corrected_s for p in case.probes]
-        sent = [p.uncorrected_s for p in case.probes if p.uncorrected_s is not None]
-        return Percentiles.of(due), Percentiles.of(sent)
+        return probe_waits(case)
     return None, uncorrected
 
 

@@ -12,6 +12,7 @@ from fileproto.report.findings.words import clients as clients_text
 from fileproto.report.findings.words import pairs_text, times
 from fileproto.report.findings.words import workers as workers_text
 from fileproto.report.order import size_text
+from fileproto.report.units import throughput_cell
 from fileproto.results.verdict import Verdict
 
 
@@ -173,7 +174,7 @@ def _aggregate_with_workers(index: Index, verdicts: Verdicts) -> list[Finding]:
 
     def aggregate(model: str, op: str, size: float) -> str:
         found = [c for w in index.workers if (c := index.get(model, op, size, top, w))]
-        return " -> ".join(f"{c.result.aggregate_Bps / 1e9:.2f}" for c in found) + " GB/s"
+        return " -> ".join(throughput_cell(c.result.aggregate_Bps) for c in found) + " MiB/s"
 
     out = []
     for op in index.ops:

@@ -17,6 +17,7 @@ TOPICS: tuple[tuple[str, str], ...] = (
     ("workers", "Adding server workers"),
     ("models", "The models compared, per operation and size"),
     ("queued", "Queued or served"),
+    ("client side", "From the client's side"),
     ("failures", "Failed clients"),
     ("slow clients", "Slow clients"),
     ("responsiveness", "Responsiveness under load"),

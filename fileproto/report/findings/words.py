@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fileproto.report.units import latency_text
+
 
 def times(value: float) -> str:
     return f"{value:.2f}x" if value < 10 else f"{value:,.0f}x"
@@ -12,7 +14,8 @@ def pairs_text(n: int) -> str:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+    """A latency, always in milliseconds (one unit per quantity: :mod:`..units`)."""
+    return latency_text(seconds)
 
 
 def workers(n: int | str) -> str:
