@@ -294,7 +294,8 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     out = run.stdout
     assert out.index("fileproto: the answer") < out.index("fileproto stress matrix")
     assert out.index("fileproto stress matrix") < out.index("fileproto findings")
-    assert "Not run: process pool and asyncio event loops (add them with" in out
+    others = [kind.label for name, kind in KINDS.items() if name != "thread"]
+    assert f"Not run: {' and '.join(others)} (add them with" in out
     findings_part = out[out.index("fileproto findings") :]
     assert "Failed clients\n--------------\n- No client failed: " in findings_part
     markdown = (folder / "results.md").read_text()
