@@ -266,14 +266,18 @@ class Refiner:
 
 def terminal_line(config: pytest.Config) -> Callable[[str], None] | None:
     """A writer of whole lines to the terminal while a test runs, past pytest's capture
-    (None on a pytest-xdist worker, whose terminal nobody sees)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None or hasattr(config, "workerinput"):
+    (None on a pytest-xdist worker, whose terminal nobody sees). The terminal is looked
+    up at each line: it registers after this plugin is configured."""
+    if hasattr(config, "workerinput"):
         return None
 
     def say(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None or capture is None:
+            return
         with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
             reporter.write_line(line)
 
     return say
