@@ -1,2 +1,3 @@
-"""The concurrency models: thin drivers (blocking, selector, event loop) over one
-server session (``fileproto.session``); ``servers.registry`` lists them."""
+"""The classic entry points, kept as they were taught: ``python -m servers.threadpool 5``,
+``python -m servers.processpool 5``, ``python -m servers.eventloop 5``. The servers
+themselves are in ``fileproto.server``."""

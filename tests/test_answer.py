@@ -23,6 +23,7 @@ from fileproto.report.verdicts import comparison_of, document_verdicts, run_verd
 from fileproto.report.why import MOST, reasons
 from fileproto.results import LoadResult
 from fileproto.results.verdict import Verdict, compare
+from fileproto.server.registry import KINDS
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
 pytestmark = pytest.mark.smoke
@@ -143,7 +144,8 @@ def test_slow_client_cases_are_left_out_and_missing_models_named() -> None:
     slow = dataclasses.replace(_case("thread", 5, 0.1), scenario="idle")
     table = answer([_case("thread", 1, 1.0), slow])
     assert [list(r.cells) for r in table.rows] == [[("thread pool", 1)]]
-    assert table.not_run == ["process pool", "asyncio event loops"]
+    # Every other kind of the registry, by its label.
+    assert table.not_run == [kind.label for name, kind in KINDS.items() if name != "thread"]
 
 
 def _document(results: list[LoadResult]) -> dict[str, object]:
@@ -192,10 +194,10 @@ def test_text_markdown_and_html_show_the_same_cells() -> None:
     assert re.search(r"thread pool +process pool +\(server workers\)", text)
     assert "Size (MiB)" in text and "Best time (s)" in text
     assert "thread pool on 5 workers" in markdown and "Best time (s)" in page
-    assert (
-        "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
-        in (text.replace("\n", " "))
-    )
+    others = [kind.label for name, kind in KINDS.items() if name not in ("thread", "process")]
+    flat = text.replace("\n", " ")
+    assert f"Not run: {' and '.join(others)} (add " in flat
+    assert f" with --fileproto-kinds {','.join(KINDS)})." in flat
     for output in (text.replace("\n", " "), markdown):
         assert "at 95% confidence, from 5 rounds per case (docs/statistics.md)" in output
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.registry import CLASSIC_KINDS
+from fileproto.server.registry import CLASSIC_KINDS
 
 pytestmark = pytest.mark.smoke
 

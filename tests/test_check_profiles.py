@@ -27,7 +27,7 @@ from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, Outcome, Runner, Target
 from fileproto.conformance.model import FEATURES
 from fileproto.conformance.rules import concurrency
-from fileproto.server_process import ServerProcess
+from fileproto.pytest.process import ServerProcess
 from tests.helpers.servers import all_started
 
 pytestmark = pytest.mark.smoke

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from fileproto.report.cases import ServerEvent
 from fileproto.report.connections import ConnectionPhases, connection_phases, connections
 from fileproto.report.phases import (
     CLIENT_READING,
@@ -18,6 +17,7 @@ from fileproto.report.phases import (
     SERVED,
     WAITING_TO_CONNECT,
 )
+from fileproto.trace import ServerEvent
 
 pytestmark = pytest.mark.smoke
 

@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from fileproto.pytest.servers import ServerPool
-from servers.config import LOOPS
-from servers.eventloop import uvloop_available
+from fileproto.server.config import LOOPS
+from fileproto.server.eventloop import uvloop_available
 from tests.helpers import (
     IO_TIMEOUT,
     RawConnection,

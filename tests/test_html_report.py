@@ -19,6 +19,7 @@ import pytest
 from fileproto.report.cases import load_cases
 from fileproto.report.findings import findings
 from fileproto.report.html import render_html
+from fileproto.server.registry import KINDS
 from tests.helpers.browser import Browser, chromium
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
@@ -143,12 +144,11 @@ def test_the_first_screen_shows_the_answer(
     # One round per case: the best of each load, and every other cell not decided.
     assert view["marks"].count("best") == 18
     assert set(view["marks"]) == {"best", "open"}
-    if models == 2:
-        assert view["notRun"] == (
-            "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
-        )
-    else:
-        assert view["notRun"] is None
+    # The registry's kinds the run did not have, named, and how to add them.
+    ran_kinds = ("thread", "process") if models == 2 else ("thread", "process", "asyncio")
+    others = [kind.label for name, kind in KINDS.items() if name not in ran_kinds]
+    assert view["notRun"].startswith(f"Not run: {' and '.join(others)} (add ")
+    assert view["notRun"].endswith(f" with --fileproto-kinds {','.join(KINDS)}).")
 
 
 def test_the_answer_links_each_reason_to_a_drawn_timeline(browser: Browser, tmp_path: Path) -> None:
@@ -294,7 +294,8 @@ def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
     out = run.stdout
     assert out.index("fileproto: the answer") < out.index("fileproto stress matrix")
     assert out.index("fileproto stress matrix") < out.index("fileproto findings")
-    assert "Not run: process pool and asyncio event loops (add them with" in out
+    others = [kind.label for name, kind in KINDS.items() if name != "thread"]
+    assert f"Not run: {' and '.join(others)} (add them with" in out
     findings_part = out[out.index("fileproto findings") :]
     assert "Failed clients\n--------------\n- No client failed: " in findings_part
     markdown = (folder / "results.md").read_text()

@@ -14,7 +14,7 @@ from fileproto.load.latency import ListProbe, Percentiles
 from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
 from fileproto.results.felt import Waiting
-from servers.registry import KINDS
+from fileproto.server.registry import KINDS
 from tests.helpers import skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from fileproto.client import Client
-from fileproto.report.cases import Case, Request
+from fileproto.pytest.process import ServerProcess
+from fileproto.report.cases import Case
 from fileproto.report.mirror import mirror_findings, mirror_of
 from fileproto.report.phases import HELD_BACK, REACHING, client_segments
+from fileproto.report.requests import Request
 from fileproto.results import LoadResult
 from fileproto.results.timeline import ClientSpan, TcpSpan, Timeline, timeline_of
-from fileproto.server_process import ServerProcess
 from fileproto.tcpinfo import Stalls
 from tests.helpers.classroom import ClassroomServer
 

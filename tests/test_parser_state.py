@@ -26,7 +26,6 @@ from fileproto.wire import (
     iter_upload_request,
 )
 from fileproto.wire.events import Event
-from fileproto.wire.request_parser import PHASES
 from tests.test_wire_properties import _split, any_request, cuts_for
 
 pytestmark = pytest.mark.smoke
@@ -94,17 +93,6 @@ def test_extra_parameters_of_a_get_are_not_a_payload() -> None:
     parser.receive_data(b'{"command": "GET", "params": ["a", "QUJD')
     assert parser.next_event() is NEED_DATA
     assert parser.state is ParserState.HEADER and not parser.in_payload
-
-
-def test_phase_is_a_mapping_of_state() -> None:
-    assert set(PHASES) == set(ParserState)
-    parser = RequestParser(max_header=64)
-    stream = b" GET a\r\n\r\nUPLOAD b QUJD\r\n\r\nFOO x" + b"y" * 100
-    for piece in _split(stream, list(range(0, len(stream), 3))):
-        parser.receive_data(piece)
-        for event in events_until_need(parser):
-            assert parser.phase == PHASES[parser.state], event
-    assert parser.state is ParserState.SKIP and parser.phase == "skip"
 
 
 def test_skip_request_only_inside_a_request() -> None:

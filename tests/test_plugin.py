@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from fileproto.procinfo import wait_gone
+from fileproto.pytest.process import ServerProcess, ServerStartError
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
-from fileproto.server_process import ServerProcess, ServerStartError
-from servers.registry import CLASSIC_KINDS, KINDS
+from fileproto.server.registry import CLASSIC_KINDS, KINDS
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.smoke
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # existence is the event the outer test waits for.
 INNER_TEST = """
 import json, os, time
-from servers.registry import KINDS
+from fileproto.server.registry import KINDS
 
 def test_start_servers(fileproto_servers):
     pids = []
@@ -186,12 +186,12 @@ def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> N
 
 
 FAKE_KIND_PLUGIN = """
-from servers.registry import KINDS, ServerKind
+from fileproto.server.registry import KINDS, ServerKind
 
 # A later kind, as the registry will list it: the plugin must need no change for it.
 KINDS["later"] = ServerKind(
     name="later",
-    target="servers.threadpool:ThreadPoolServer",
+    target="fileproto.server.threadpool:ThreadPoolServer",
     label="later kind",
     description="a stand-in for a later kind",
     default_method="thread",

@@ -18,6 +18,7 @@ from fileproto.report.html import render_html
 from fileproto.report.order import kinds_note
 from fileproto.report.slow import render_slow_text
 from fileproto.report.verdicts import document_verdicts
+from fileproto.server.registry import KINDS
 from fileproto.units import MIB
 from tests.helpers.timeline_runs import simulated_case, simulated_run
 
@@ -97,7 +98,12 @@ def _text_and_markdown(document: dict[str, Any]) -> tuple[str, str]:
     return report_text(cases, verdicts, answer), report_markdown(cases, verdicts, answer)
 
 
-NOT_RUN = "Not run: asyncio event loops (add it with --fileproto-kinds thread,process,asyncio)."
+#: The registry's kinds besides the two classic ones, and how to add them all.
+OTHERS = [kind.label for name, kind in KINDS.items() if name not in ("thread", "process")]
+NOT_RUN = (
+    f"Not run: {' and '.join(OTHERS)} (add {'it' if len(OTHERS) == 1 else 'them'} with "
+    f"--fileproto-kinds {','.join(KINDS)})."
+)
 
 
 def test_the_models_that_ran_and_the_kinds_that_did_not() -> None:
@@ -112,9 +118,10 @@ def test_the_models_that_ran_and_the_kinds_that_did_not() -> None:
     text, markdown = _text_and_markdown(two)
     page = render_html(two)
     for output in (text, markdown, page):
-        assert output.count("Not run: asyncio event loops") == 1
-    assert NOT_RUN in text and NOT_RUN in markdown
-    assert "<code>--fileproto-kinds thread,process,asyncio</code>" in page
+        assert output.count(f"Not run: {OTHERS[0]}") == 1
+    # (the text wraps its lines)
+    assert NOT_RUN in text.replace("\n", " ") and NOT_RUN in markdown
+    assert f"<code>--fileproto-kinds {','.join(KINDS)}</code>" in page
     # Without them (slow clients alone) there is no answer: the note comes first.
     slow = simulated_run(kinds=("thread", "process"), clients=(5,), workers=(1,))
     for bench in slow["benchmarks"]:
@@ -126,7 +133,7 @@ def test_the_models_that_ran_and_the_kinds_that_did_not() -> None:
     page = render_html(slow)
     assert page.index("Models in this run") < page.index('id="findings"')
     # Every kind ran: nothing to add.
-    every = kinds_note(load_results(simulated_run(clients=(1,), workers=(1,))))
+    every = kinds_note(load_results(simulated_run(kinds=tuple(KINDS), clients=(1,), workers=(1,))))
     assert every is not None and "Not run" not in every
     assert "asyncio event loops (loop) in 1 case" in every
     # A server we did not start: no kinds of ours to speak of.

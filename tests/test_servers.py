@@ -26,10 +26,10 @@ import pytest
 from fileproto.client import Client
 from fileproto.errors import ServerError
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.server.config import DISPATCHES
+from fileproto.server.registry import KINDS as REGISTRY
+from fileproto.server.registry import MODES
 from fileproto.wire import TERMINATOR, encode_request
-from servers.config import DISPATCHES
-from servers.registry import KINDS as REGISTRY
-from servers.registry import MODES
 from tests.helpers import (
     SERVER_KINDS,
     RawConnection,
@@ -47,8 +47,12 @@ pytestmark = pytest.mark.smoke
 
 #: Every kind in the registry: a new kind is tested here without editing this file.
 KINDS = SERVER_KINDS
-#: The classic ``python -m servers.<module>`` entry point of each kind.
-ENTRY_POINTS = [kind.module for kind in REGISTRY.values()]
+#: The ``python -m`` entry point of each kind, and the classic ``servers.<module>`` ones.
+ENTRY_POINTS = [kind.module for kind in REGISTRY.values()] + [
+    "servers.threadpool",
+    "servers.processpool",
+    "servers.eventloop",
+]
 IO_TIMEOUT = 20.0
 MAX_RESPONSE = 64 << 20
 REPO = Path(__file__).resolve().parent.parent

@@ -371,9 +371,9 @@ def test_a_session_travels_mid_upload_and_mid_download(tmp_path: Path) -> None:
     session.receive_data(b"UPLOAD moved.bin " + base64.b64encode(b"abcdefgh")[:5], 0.0)
     assert isinstance(session.next_action(0.0), Receive)
     fds = session.descriptors()
-    assert len(fds) == 1
-    copies = [os.dup(fd) for fd in fds]
-    for fd in fds:
+    assert list(fds) == ["upload"]
+    copies = {name: os.dup(fd) for name, fd in fds.items()}
+    for fd in fds.values():
         os.close(fd)
     moved = pickle.loads(pickle.dumps(session))
     moved.adopt(store, copies)
@@ -393,8 +393,10 @@ def test_a_session_travels_mid_upload_and_mid_download(tmp_path: Path) -> None:
         taken = len(action.data) if len(out) < 50 else len(action.data) // 2
         out += action.data[:taken]
         session.sent(taken, 2.0)
-    copies = [os.dup(fd) for fd in session.descriptors()]
-    for fd in session.descriptors():
+    fds = session.descriptors()
+    assert list(fds) == ["source"]
+    copies = {name: os.dup(fd) for name, fd in fds.items()}
+    for fd in fds.values():
         os.close(fd)
     moved = pickle.loads(pickle.dumps(session))
     moved.adopt(store, copies)

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from fileproto.pytest.process import ServerProcess
 from fileproto.report.cases import load_cases
 from fileproto.report.phases import SERVED
 from fileproto.report.timeline import legend_phases, render_timeline_png
 from fileproto.report.trace_events import render_trace_events
 from fileproto.report.workers import worker_names
-from fileproto.server_process import ServerProcess
 from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke

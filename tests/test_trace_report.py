@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from fileproto.server_process import ServerProcess
-from servers.registry import MODES
+from fileproto.pytest.process import ServerProcess
+from fileproto.server.registry import KINDS, MODES
 from tests.helpers.paced import (
     FastClient,
     fast_capacity,
@@ -140,6 +140,7 @@ def test_every_connection_adds_up(traced: Any) -> None:
 def test_the_notes_say_what_this_dispatch_cannot_tell(traced: Any) -> None:
     kind, args = MODES[traced["mode"]]
     notes = " ".join(traced["notes"])
-    assert ("classic dispatch" in notes) == ("accept" in args), notes
+    classic = "accept" in args or KINDS[kind].fixed_dispatch == "accept"
+    assert ("classic dispatch" in notes) == classic, notes
     assert ("Event loops serve many connections" in notes) == (kind == "asyncio"), notes
     assert "exact to one kernel tick" in notes

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.server.registry import KINDS, MODES
 from fileproto.wire import encode_request
-from servers.registry import KINDS, MODES
 from tests.helpers import RawConnection, log_of, read_response, temp_files, wait_for
 
 pytestmark = pytest.mark.smoke

@@ -1,7 +1,7 @@
 """The stress matrix, and which of its cases form the smoke tier.
 
 Server kind x server workers x operation x file size x client workers. The classic
-exercise is the 108 cases over ``servers.registry.CLASSIC_KINDS``; any other kind in
+exercise is the 108 cases over ``fileproto.server.registry.CLASSIC_KINDS``; any other kind in
 the registry adds 54 more when asked for (``--fileproto-kinds``).
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from fileproto.results import EXTERNAL
 from fileproto.results.record import case_id
+from fileproto.server.registry import CLASSIC_KINDS
 from fileproto.stress import OPERATIONS, Operation
-from servers.registry import CLASSIC_KINDS
 
 SIZES_MIB = (10, 50, 100)
 CLIENT_WORKERS = (1, 5, 50)

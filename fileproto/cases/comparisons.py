@@ -21,7 +21,7 @@ from typing import Literal
 
 from fileproto.results import LoadResult
 from fileproto.results.verdict import Comparison, compare
-from servers.registry import KINDS
+from fileproto.server.registry import KINDS
 
 Axis = Literal["workers", "kind"]
 #: A load: operation, file size (MiB) and client workers.

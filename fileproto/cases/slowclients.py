@@ -2,7 +2,7 @@
 their own beside the classic 108 (docs/architecture.md, "Benchmark semantics").
 
 Server kind x dispatch x server workers x scenario. The kinds come from
-``servers.registry``; a kind whose server dispatches (the pools) runs in both
+``fileproto.server.registry``; a kind whose server dispatches (the pools) runs in both
 ``accept`` (a worker owns a connection from accept to close) and ``ready`` (a selector
 holds waiting connections); a kind that does not (the event loops) runs once, as
 ``loop``. Scenarios:
@@ -34,13 +34,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from fileproto.results.felt import Waiting
+from fileproto.server.config import DISPATCHES, ServerConfig
+from fileproto.server.registry import CLASSIC_KINDS, KINDS, LOOP, get_kind
 from fileproto.stress.spec import Operation
 from fileproto.units import MIB
-from servers.config import DISPATCHES, ServerConfig
-from servers.registry import CLASSIC_KINDS, KINDS, get_kind
 
-#: The dispatch of a kind that has no choice of it: its event loops take what is ready.
-LOOP = "loop"
 #: Every dispatch a case can record.
 DISPATCH_LABELS: tuple[str, ...] = (*sorted(DISPATCHES), LOOP)
 SLOW_SERVER_WORKERS = (1, 5)
@@ -120,15 +118,15 @@ class SlowCase:
 
 
 def dispatch_variants(kind: str) -> tuple[str, ...]:
-    """accept and ready for a kind whose server dispatches, else its loop only."""
-    return DISPATCH_LABELS[:-1] if get_kind(kind).dispatches else (LOOP,)
+    """accept and ready for a kind whose server dispatches, else the one it has."""
+    fixed = get_kind(kind).fixed_dispatch
+    return DISPATCH_LABELS[:-1] if fixed is None else (fixed,)
 
 
 def fixed_dispatch(kind: str) -> str | None:
-    """LOOP for a known kind that has no choice of dispatch, else None (unknown)."""
-    if kind in KINDS and not get_kind(kind).dispatches:
-        return LOOP
-    return None
+    """The dispatch of a known kind that has no choice of it, else None (a pool, or a
+    kind we do not know)."""
+    return get_kind(kind).fixed_dispatch if kind in KINDS else None
 
 
 def default_dispatch(kind: str) -> str | None:
@@ -136,7 +134,7 @@ def default_dispatch(kind: str) -> str | None:
     matrix's); None for a kind we do not know (someone else's server)."""
     if kind not in KINDS:
         return None
-    return ServerConfig(root="").dispatch if get_kind(kind).dispatches else LOOP
+    return get_kind(kind).fixed_dispatch or ServerConfig(root="").dispatch
 
 
 def slow_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[SlowCase]:

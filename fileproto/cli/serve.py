@@ -1,12 +1,12 @@
-"""``fileproto serve``: run a server of one of the kinds in ``servers.registry``."""
+"""``fileproto serve``: run a server of one of the kinds in ``fileproto.server.registry``."""
 
 from __future__ import annotations
 
 import argparse
 
 from fileproto.argtypes import positive_int
-from servers.options import add_server_arguments
-from servers.registry import KINDS
+from fileproto.server.options import add_server_arguments
+from fileproto.server.registry import KINDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,6 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     # Imported here: the server kinds' modules (multiprocessing, asyncio) are not needed
     # to list, fetch or stress.
-    from servers.run import run as run_server
+    from fileproto.server.run import run as run_server
 
     return run_server(args.kind, args.workers, args)

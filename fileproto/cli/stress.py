@@ -27,6 +27,7 @@ from fileproto.errors import FileprotoError
 from fileproto.results import EXTERNAL
 from fileproto.results.document import load_results, write_document
 from fileproto.results.felt import Waiting
+from fileproto.server.registry import kind_names
 from fileproto.stress.display import Display
 from fileproto.stress.interrupts import Interrupts
 from fileproto.stress.load_arguments import (
@@ -50,7 +51,6 @@ from fileproto.stress.runner import LoadRounds, Runner
 from fileproto.stress.spec import method_for
 from fileproto.stress.summary import benchmark_json, failure_lines, felt_lines, summary_lines
 from fileproto.units import MIB
-from servers.registry import kind_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -34,10 +34,10 @@ from fileproto.conformance.runner import (
     new_prefix,
 )
 from fileproto.errors import FileprotoError
+from fileproto.pytest.process import ServerStartError
 from fileproto.pytest.servers import ServerPool
 from fileproto.pytest.settings import Options
-from fileproto.server_process import ServerStartError
-from servers.registry import MODES  # the one place the server kinds are read from
+from fileproto.server.registry import MODES  # the one place the server kinds are read from
 
 #: Our servers, each checked when no target is given: id -> (kind, further ``serve``
 #: arguments). Every kind we ship, in every dispatch mode it has.

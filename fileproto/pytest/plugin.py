@@ -35,7 +35,7 @@ from fileproto.pytest.refine import (
 )
 from fileproto.pytest.settings import Options, add_plugin_options, check_options
 from fileproto.pytest.slowclients import fileproto_run_slow_case, parametrize_slow
-from servers.registry import KINDS, kind_names
+from fileproto.server.registry import KINDS, kind_names
 
 __all__ = [
     "fileproto_client",

@@ -16,10 +16,10 @@ from fileproto.client import Client, parse_address
 from fileproto.errors import FileprotoError, ServerError
 from fileproto.load.testfiles import TestFile, same_content
 from fileproto.procinfo import peak_rss, reset_peak_rss
+from fileproto.pytest.process import ServerProcess
 from fileproto.pytest.settings import Options
 from fileproto.results import EXTERNAL
 from fileproto.results.timeline import TraceReader
-from fileproto.server_process import ServerProcess
 from fileproto.stress import LoadSpec, RoundOutcome, download_check
 from fileproto.wire.events import Dialect
 

@@ -15,76 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.report.phases import CLIENT_PHASES, Segment, client_segments, server_segments
+from fileproto.report.phases import Segment, client_segments, server_segments
+from fileproto.report.requests import Request
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document
-from fileproto.results.timeline import ClientSpan, TcpSpan
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _port(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True)
-class Request(ClientSpan):
-    """One client request's phases, seconds from the case's start (None: not reached):
-    the record's ``ClientSpan``, read leniently (a report shows what it can of a damaged
-    file), with what the report needs of it."""
-
-    @property
-    def end(self) -> float:
-        """The last moment known of this request."""
-        marks = (self.done, self.first_byte, self.sent, self.connected)
-        return next((m for m in marks if m is not None), self.connect)
-
-    def client_phases(self) -> list[tuple[str, float, float]]:
-        """(phase, start, end) of the phases the request reached."""
-        marks = [self.connect, self.connected, self.sent, self.first_byte, self.done]
-        out = []
-        for phase, start, end in zip(CLIENT_PHASES, marks, marks[1:], strict=False):
-            if start is None or end is None:
-                break
-            out.append((phase, start, max(start, end)))
-        return out
-
-    @classmethod
-    def of(cls, raw: Any) -> Request | None:
-        if not isinstance(raw, Mapping):
-            return None
-        connect = _number(raw.get("connect"))
-        client = raw.get("client")
-        if connect is None or not isinstance(client, int) or isinstance(client, bool):
-            return None
-        error = raw.get("error")
-        return cls(
-            client=client,
-            op=str(raw.get("op") or ""),
-            port=_port(raw.get("port")),
-            ok=raw.get("ok") is True,
-            error=error if isinstance(error, str) else None,
-            connect=connect,
-            connected=_number(raw.get("connected")),
-            sent=_number(raw.get("sent")),
-            first_byte=_number(raw.get("first_byte")),
-            done=_number(raw.get("done")),
-            tcp=_tcp(raw.get("tcp")),
-        )
-
-
-def _tcp(raw: Any) -> TcpSpan | None:
-    """What TCP told the client, or None when absent or damaged."""
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        return TcpSpan.of(raw.get("sending"), raw.get("waiting"), raw.get("unsent_at_sent"))
-    except (TypeError, ValueError):
-        return None
+from fileproto.trace import Ev, ServerEvent, lenient_number
 
 
 @dataclass(frozen=True)
@@ -136,56 +71,18 @@ class Probe:
     def of(cls, raw: Any) -> Probe | None:
         if not isinstance(raw, Mapping):
             return None
-        due = _number(raw.get("due"))
+        due = lenient_number(raw.get("due"))
         if due is None:
             return None
         late = raw.get("late")
         return cls(
             due,
-            _number(raw.get("sent")),
-            _number(raw.get("first_byte")),
-            _number(raw.get("done")),
+            lenient_number(raw.get("sent")),
+            lenient_number(raw.get("first_byte")),
+            lenient_number(raw.get("done")),
             raw.get("ok") is True,
-            _number(raw.get("connect")),
+            lenient_number(raw.get("connect")),
             late if isinstance(late, bool) else None,
-        )
-
-
-@dataclass(frozen=True)
-class ServerEvent:
-    """One server trace event, ``at`` seconds from the case's start."""
-
-    at: float
-    conn: str
-    ev: str
-    worker: str | None = None
-    peer: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def peer_port(self) -> int | None:
-        if not self.peer:
-            return None
-        _, _, port = self.peer.rpartition(":")
-        return int(port) if port.isdigit() else None
-
-    @classmethod
-    def of(cls, raw: Any) -> ServerEvent | None:
-        if not isinstance(raw, Mapping):
-            return None
-        at = _number(raw.get("at"))
-        ev, conn = raw.get("ev"), raw.get("conn")
-        if at is None or not isinstance(ev, str) or conn is None:
-            return None
-        worker, peer = raw.get("worker"), raw.get("peer")
-        known = {"at", "mono", "t", "conn", "ev", "worker", "peer"}
-        return cls(
-            at,
-            str(conn),
-            ev,
-            worker if isinstance(worker, str) else None,
-            peer if isinstance(peer, str) else None,
-            {k: v for k, v in raw.items() if k not in known},
         )
 
 
@@ -233,13 +130,13 @@ class Case:
         port_of: dict[str, int] = {}
         for event in self.server_events:
             port = event.peer_port
-            if port is not None and event.ev == "accepted":
+            if port is not None and event.ev == Ev.ACCEPTED:
                 port_of.setdefault(event.conn, port)
         joined: dict[int, list[ServerEvent]] = {}
         for event in sorted(self.server_events, key=lambda e: e.at):
             # A refusal joins by its own peer: its conn ("refused-PID-N") has no
             # "accepted" event to name the port.
-            port = event.peer_port if event.ev == "refused" else port_of.get(event.conn)
+            port = event.peer_port if event.ev == Ev.REFUSED else port_of.get(event.conn)
             if port is not None:
                 joined.setdefault(port, []).append(event)
         return joined
@@ -283,7 +180,7 @@ def _durations(bench: Mapping[str, Any]) -> tuple[float, ...]:
     data = stats.get("data") if isinstance(stats, Mapping) else None
     if not isinstance(data, list):
         return ()
-    return tuple(float(x) for x in data if _number(x) is not None)
+    return tuple(float(x) for x in data if lenient_number(x) is not None)
 
 
 def load_cases(source: Document | Any) -> list[Case]:

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.report.cases import ServerEvent
 from fileproto.report.phases import (
     CLIENT_READING,
     CLIENT_SENDING,
@@ -41,6 +40,7 @@ from fileproto.report.phases import (
     WAITING_TO_CONNECT,
     Segment,
 )
+from fileproto.trace import Ev, ServerEvent, Why
 
 #: The phases of a connection, in order, with their keys in ``--json``.
 PHASE_KEYS = {
@@ -59,7 +59,11 @@ SEGMENT_BOUND = 4096
 # sending, idle, or reading an answer's tail), and the wait after ``accepted``.
 _FOR_REQUEST = "for a request"
 _AFTER_ACCEPT = "after accept"
-_WAIT_PHASES = {"read": CLIENT_SENDING, "write": CLIENT_READING, "idle": _FOR_REQUEST}
+_WAIT_PHASES: dict[str, str] = {
+    Why.READ: CLIENT_SENDING,
+    Why.WRITE: CLIENT_READING,
+    Why.IDLE: _FOR_REQUEST,
+}
 
 
 @dataclass
@@ -203,7 +207,7 @@ class _Builder:
     def build(self, end_of_trace: float) -> ConnectionPhases:
         events = self.events
         first = events[0]
-        opened = next((e for e in events if e.ev in ("accepted", "refused")), None)
+        opened = next((e for e in events if e.ev in (Ev.ACCEPTED, Ev.REFUSED)), None)
         peer = next((e.peer for e in events if e.peer), None)
         raw = opened.extra.get("accept_wait_s") if opened is not None else None
         wait = None if isinstance(raw, bool) or not isinstance(raw, int | float) else float(raw)
@@ -217,24 +221,24 @@ class _Builder:
             self.phase = _AFTER_ACCEPT
         workers: dict[str, None] = {}
         closed: ServerEvent | None = None
-        refused = opened is not None and opened.ev == "refused"
+        refused = opened is not None and opened.ev == Ev.REFUSED
         for event in events:
             if event is opened:
                 continue
             if refused or closed is not None:
                 break
-            if event.ev in ("waited", "given_back"):
+            if event.ev in (Ev.WAITED, Ev.GIVEN_BACK):
                 # A worker's wait on the client (a give-back tells the one just before it).
                 self._waited(event)
-                if event.ev == "waited":
+                if event.ev == Ev.WAITED:
                     continue
             if self.phase == _AFTER_ACCEPT:
                 # Taken first: the classic dispatch queued it for a worker; a header
                 # first: the readiness dispatch waited for the request.
-                self.phase = QUEUED if event.ev == "taken" else _FOR_REQUEST
+                self.phase = QUEUED if event.ev == Ev.TAKEN else _FOR_REQUEST
             self._span(event.at)
             self._event(event, workers)
-            if event.ev == "closed":
+            if event.ev == Ev.CLOSED:
                 closed = event
         end = closed.at if closed is not None else (at if refused else end_of_trace)
         if self.phase == _AFTER_ACCEPT:
@@ -280,16 +284,16 @@ class _Builder:
 
     def _event(self, event: ServerEvent, workers: dict[str, None]) -> None:
         ev = event.ev
-        if ev == "taken":
+        if ev == Ev.TAKEN:
             self.phase, self.worker, self.held = SERVED, event.worker, True
             if event.worker:
                 workers[event.worker] = None
-        elif ev == "given_back":
+        elif ev == Ev.GIVEN_BACK:
             why = str(event.extra.get("why"))
             self.phase, self.worker, self.held = _WAIT_PHASES.get(why, CLIENT_SENDING), None, False
-        elif ev == "ready" and self.phase in (CLIENT_SENDING, CLIENT_READING):
+        elif ev == Ev.READY and self.phase in (CLIENT_SENDING, CLIENT_READING):
             self.phase = QUEUED
-        elif ev == "header":
+        elif ev == Ev.HEADER:
             self._resolve(True)
             self.buffered = False
             cmd = event.extra.get("cmd")
@@ -298,7 +302,7 @@ class _Builder:
             self.in_request = True
             if not self.held:
                 self.phase = QUEUED
-        elif ev == "response":
+        elif ev == Ev.RESPONSE:
             if not self.in_request:  # an answer with no header seen (an early error)
                 self._resolve(True)
                 self.requests.append(RequestPhases(len(self.requests) + 1))
@@ -308,7 +312,7 @@ class _Builder:
             request.status = status if isinstance(status, str) else None
             self.in_request = False
             self.buffered = False
-        elif ev == "buffered":
+        elif ev == Ev.BUFFERED:
             self.buffered = True
 
     def _result(
@@ -339,7 +343,7 @@ class _Builder:
             tuple(workers), reason if isinstance(reason, str) else None,
             deadline if isinstance(deadline, str) else None,
             open=closed is None and not refused, refused=refused,
-            given_back=sum(1 for e in self.events if e.ev == "given_back"),
+            given_back=sum(1 for e in self.events if e.ev == Ev.GIVEN_BACK),
         )  # fmt: skip
 
 
@@ -371,7 +375,7 @@ def connections(raw_events: Iterable[dict[str, Any]]) -> Iterator[ConnectionPhas
             done.discard(event.conn)  # an id used again (a trace of several runs)
         mine = open_events.setdefault(event.conn, [])
         mine.append(event)
-        if event.ev in ("closed", "refused"):
+        if event.ev in (Ev.CLOSED, Ev.REFUSED):
             yield connection_phases(open_events.pop(event.conn), event.at)
             done.add(event.conn)
     for mine in open_events.values():

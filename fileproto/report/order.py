@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fileproto.results import EXTERNAL, LoadResult
-from servers.registry import KINDS
+from fileproto.server.registry import KINDS
 
 _OPERATION_ORDER = ("UPLOAD", "DOWNLOAD")
 #: Titles of what is not a registered kind (the registry's labels name the others).

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fileproto.report.cases import Request, ServerEvent
+from fileproto.report.requests import Request
+from fileproto.trace import Ev, ServerEvent, Why
 
-#: Phases of a client request as the client saw them, in order.
-CLIENT_PHASES = ("connecting", "sending", "waiting for first byte", "receiving")
 #: What TCP tells the client splits two of them (:mod:`.mirror`): the part of sending
 #: during which the server's receive window was closed, and the part of the wait for
 #: the answer during which the request had not all reached the server yet.
@@ -51,7 +48,7 @@ SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT, UNSPLIT,
 MAIN_SERVER_PHASES = (WAITING_TO_CONNECT, QUEUED, SERVED, WAITING_ON_CLIENT)
 
 #: The events that change a connection's phase.
-_PHASE_EVENTS = ("taken", "given_back", "ready", "response", "closed", "refused")
+_PHASE_EVENTS = (Ev.TAKEN, Ev.GIVEN_BACK, Ev.READY, Ev.RESPONSE, Ev.CLOSED, Ev.REFUSED)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ def give_back_end(events: Sequence[ServerEvent], i: int) -> str | None:
     it (a trace from before servers wrote it, or bytes already buffered: the wait
     cannot be split), "closed", or None (the events end first)."""
     for later in events[i + 1 :]:
-        if later.ev in ("ready", "taken", "closed"):
+        if later.ev in (Ev.READY, Ev.TAKEN, Ev.CLOSED):
             return later.ev
     return None
 
@@ -78,18 +75,18 @@ def give_back_end(events: Sequence[ServerEvent], i: int) -> str | None:
 def _after_give_back(events: Sequence[ServerEvent], i: int, request_start: float) -> str:
     """The phase a connection enters when a worker gives it back (``events[i]``)."""
     given = events[i]
-    if given.extra.get("why") == "idle":
+    if given.extra.get("why") == Why.IDLE:
         # Between requests. One given back before this request began was waiting for
         # it; from the request's start the server reads its header and queues it (no
         # event marks the header's arrival), as after ``accepted``.
         return QUEUED if given.at < request_start else WAITING_ON_CLIENT
-    return UNSPLIT if give_back_end(events, i) == "taken" else WAITING_ON_CLIENT
+    return UNSPLIT if give_back_end(events, i) == Ev.TAKEN else WAITING_ON_CLIENT
 
 
 def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Segment]:
     """The request's phases from the server's events of its connection (time order)."""
     end = request.end
-    accepted = next((e.at for e in events if e.ev in ("accepted", "refused")), None)
+    accepted = next((e.at for e in events if e.ev in (Ev.ACCEPTED, Ev.REFUSED)), None)
     out: list[Segment] = []
     cursor = request.connect
     if accepted is not None:
@@ -104,15 +101,15 @@ def server_segments(request: Request, events: Sequence[ServerEvent]) -> list[Seg
         if at > cursor:
             out.append(Segment(phase, cursor, at, worker))
         cursor = at
-        if event.ev == "taken":
+        if event.ev == Ev.TAKEN:
             phase, worker = SERVED, event.worker
-        elif event.ev == "given_back":
+        elif event.ev == Ev.GIVEN_BACK:
             phase, worker = _after_give_back(events, i, request.connect), None
-        elif event.ev == "ready" and phase == WAITING_ON_CLIENT:
+        elif event.ev == Ev.READY and phase == WAITING_ON_CLIENT:
             phase = QUEUED
-        elif event.ev == "refused":
+        elif event.ev == Ev.REFUSED:
             phase, worker = REFUSED, None
-        elif event.ev == "closed":
+        elif event.ev == Ev.CLOSED:
             break
         # After "response" the worker still holds the connection (it reads the next
         # request, or closes it), so the phase stays as it was.

@@ -34,7 +34,6 @@ from fileproto.report.order import (
     size_text,
 )
 from fileproto.report.phases import (
-    CLIENT_PHASES,
     HELD_BACK,
     MAIN_SERVER_PHASES,
     MIRROR_PHASES,
@@ -49,6 +48,7 @@ from fileproto.report.phases import (
     Segment,
 )
 from fileproto.report.probes import counts, held_back, in_order
+from fileproto.report.requests import CLIENT_PHASES
 from fileproto.report.workers import bands, rows
 
 COLOURS = {

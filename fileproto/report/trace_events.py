@@ -39,10 +39,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fileproto.report.cases import Case, ServerEvent
-from fileproto.report.phases import CLIENT_PHASES, SERVED, give_back_end
+from fileproto.report.cases import Case
+from fileproto.report.phases import SERVED, give_back_end
 from fileproto.report.probes import held_back, in_order
+from fileproto.report.requests import CLIENT_PHASES
 from fileproto.report.workers import Row, rows, worker_names
+from fileproto.trace import Ev, ServerEvent, Why
 
 _US = 1e6
 #: The async slices of a connection held by no worker (docs/trace.md's events).
@@ -253,36 +255,36 @@ def _server_tracks(
         held: tuple[str, float] | None = None  # (worker, since)
         answered_by: str | None = None  # the worker that sent the last response
         for i, event in enumerate(mine):
-            if event.ev == "refused":
+            if event.ev == Ev.REFUSED:
                 # Its own peer: a trace from before refusals had ids of their own gave
                 # every refusal the conn "-".
                 args = {"conn": conn, "peer": event.peer, **_plain(event.extra)}
                 process.instant("refused", "server", event.at, args)
                 continue
-            if waiting is not None and event.ev in ("taken", "ready", "closed"):
+            if waiting is not None and event.ev in (Ev.TAKEN, Ev.READY, Ev.CLOSED):
                 name, since = waiting
-                if event.ev == "ready" and name == WAITING_ON_CLIENT:
+                if event.ev == Ev.READY and name == WAITING_ON_CLIENT:
                     process.wait(name, conn, since, event.at, {"conn": conn, "peer": peer})
                     waiting = (WAITING_FOR_WORKER, event.at)
-                elif event.ev == "taken" or (event.ev == "closed" and event.at > since):
+                elif event.ev == Ev.TAKEN or (event.ev == Ev.CLOSED and event.at > since):
                     process.wait(name, conn, since, event.at, {"conn": conn, "peer": peer})
                     waiting = None
-            if event.ev == "accepted":
+            if event.ev == Ev.ACCEPTED:
                 waiting = (WAITING_FOR_WORKER, event.at)
-            elif event.ev == "given_back":
+            elif event.ev == Ev.GIVEN_BACK:
                 waiting = (_given_back_wait(mine, i), event.at)
-            if event.ev == "taken":
+            if event.ev == Ev.TAKEN:
                 held, answered_by = (event.worker or "worker ?", event.at), None
-            elif event.ev in ("given_back", "response", "closed") and held is not None:
+            elif event.ev in (Ev.GIVEN_BACK, Ev.RESPONSE, Ev.CLOSED) and held is not None:
                 args = {"conn": conn, "peer": peer, "ended by": event.ev, **_plain(event.extra)}
                 serving.append((held[0], held[1], event.at, args))
-                answered_by = held[0] if event.ev == "response" else None
+                answered_by = held[0] if event.ev == Ev.RESPONSE else None
                 held = None
-            elif event.ev == "header" and held is None and answered_by is not None:
+            elif event.ev == Ev.HEADER and held is None and answered_by is not None:
                 # After a response the worker kept the connection (no give-back): the
                 # next request's header starts its next slice.
                 held, answered_by = (answered_by, event.at), None
-            if event.ev == "closed" and event.extra.get("deadline"):
+            if event.ev == Ev.CLOSED and event.extra.get("deadline"):
                 name = f"conn {conn} closed: {event.extra['deadline']} deadline"
                 process.instant(name, "server", event.at, {"peer": peer, **_plain(event.extra)})
         if held is not None:
@@ -308,7 +310,7 @@ def _worker_tracks(
 
 def _given_back_wait(events: Sequence[ServerEvent], i: int) -> str:
     """The async slice a connection given back at ``events[i]`` waits in."""
-    if events[i].extra.get("why") == "idle":
+    if events[i].extra.get("why") == Why.IDLE:
         return IDLE
     return GIVEN_BACK if give_back_end(events, i) == "taken" else WAITING_ON_CLIENT
 

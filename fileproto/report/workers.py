@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fileproto.report.cases import Case, Request, ServerEvent
+from fileproto.report.cases import Case
 from fileproto.report.phases import SERVED, Segment
+from fileproto.report.requests import Request
+from fileproto.trace import ServerEvent
 
 #: How rows can be ordered: by worker and when service began, or by connect time.
 ORDERS = ("service", "connect")

@@ -21,9 +21,6 @@ from fileproto.tcpinfo import Stalls
 TIMELINE_BOUND = 5000
 #: Server trace events a case keeps at most.
 SERVER_EVENTS_BOUND = 20_000
-#: The server trace events, as ``fileproto serve --trace FILE`` writes them (docs/trace.md).
-SERVER_EVENTS = ("accepted", "refused", "header", "taken", "given_back", "ready", "waited",
-                 "response", "buffered", "closed")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal
+
+from fileproto.trace import CloseKind, Deadline
 
 #: Seconds a refused connection (or one closed after an error answer) is half-closed and
 #: read from, discarding what arrives, before it is closed: a close with unread bytes
@@ -32,10 +33,6 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-#: Which deadline closed a connection.
-DeadlineName = Literal["header", "body", "keep-alive", "send"]
-
-
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send what you can of ``data``, report it with ``session.sent(count, now)``, and
@@ -61,8 +58,8 @@ class Close:
     that a reset could destroy)."""
 
     reason: str
-    kind: Literal["peer", "deadline", "error", "limit", "refused"] = "peer"
-    deadline: DeadlineName | None = None
+    kind: CloseKind = CloseKind.PEER
+    deadline: Deadline | None = None
     linger: float = 0.0
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fileproto.session.actions import DeadlineName, State
+from fileproto.session.actions import State
+from fileproto.trace import Deadline
 from fileproto.wire.request_parser import DEFAULT_MAX_HEADER
 
 
@@ -40,11 +41,19 @@ class Limits:
             raise ValueError("read_chunk must be a positive multiple of 3")
 
 
+def first_deadline(limits: Limits, accepted_at: float) -> float:
+    """When a connection that has sent nothing is over: its first header's clock runs
+    from accept. A driver may hold such a connection with no session until its first
+    byte, its end of stream or this deadline, whichever comes first, and only then make
+    the session that decides (an idle connection then costs no session)."""
+    return accepted_at + limits.header_timeout
+
+
 @dataclass(frozen=True, slots=True)
 class Expired:
     """A deadline fired. ``message`` is the ERROR answer, or None to close silently."""
 
-    deadline: DeadlineName
+    deadline: Deadline
     message: str | None
 
 
@@ -97,7 +106,7 @@ class Deadlines:
         state = self._state
         if state is State.AWAITING_REQUEST:
             if self._first:
-                return self._start + limits.header_timeout
+                return first_deadline(limits, self._start)
             return self._start + limits.keepalive_timeout
         if state is State.RECEIVING_HEADER:
             extended = limits.header_timeout + self._bytes / limits.min_rate
@@ -118,13 +127,13 @@ class Deadlines:
                 self._start, self._bytes = now, 0  # fast enough: a new window
                 return None
             return Expired(
-                "body",
+                Deadline.BODY,
                 f"request timeout: the request body arrived slower than "
                 f"{limits.min_rate:.0f} bytes/s over {window:g} s",
             )
         if state is State.SENDING_RESPONSE:
-            return Expired("send", None)  # mid-response: the framing cannot carry an error
+            return Expired(Deadline.SEND, None)  # mid-response: the framing cannot carry an error
         if state is State.AWAITING_REQUEST and not self._first:
-            return Expired("keep-alive", None)
+            return Expired(Deadline.KEEP_ALIVE, None)
         allowed = round(self.deadline - self._start, 1)
-        return Expired("header", f"request timeout: header not complete after {allowed:g} s")
+        return Expired(Deadline.HEADER, f"request timeout: header not complete after {allowed:g} s")

@@ -11,6 +11,7 @@ another process hands these along.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from fileproto.session.deadlines import Limits
@@ -24,6 +25,12 @@ from fileproto.wire.responses import (
     get_response_prefix,
     get_response_suffix,
 )
+
+#: The names of the descriptors a connection may hold besides its socket: the temporary
+#: file of an upload in progress, and the file a GET response streams.
+UPLOAD = "upload"
+SOURCE = "source"
+DESCRIPTORS = (UPLOAD, SOURCE)
 
 
 class ReadFailed(Exception):
@@ -135,21 +142,20 @@ class Responder:
 
     # -- travelling between processes --------------------------------------------------
 
-    def descriptors(self) -> list[int]:
-        fds = []
+    def descriptors(self) -> dict[str, int]:
+        fds = {}
         if self.upload is not None:
-            fds.append(self.upload.fd)
+            fds[UPLOAD] = self.upload.fd
         if self.source is not None:
-            fds.append(self.source)
+            fds[SOURCE] = self.source
         return fds
 
-    def adopt(self, store: FileStore, fds: list[int]) -> None:
+    def adopt(self, store: FileStore, fds: Mapping[str, int]) -> None:
         self.store = store
-        it = iter(fds)
         if self.upload is not None:
-            self.upload.fd = next(it)
+            self.upload.fd = fds[UPLOAD]
         if self.source is not None:
-            self.source = next(it)
+            self.source = fds[SOURCE]
 
     def __getstate__(self) -> dict[str, Any]:
         return {"limits": self.limits, "source": self.source, "upload": self.upload}

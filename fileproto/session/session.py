@@ -14,7 +14,8 @@ The session decides everything: what to answer, every deadline (the first header
 from accept, the body's minimum rate, keep-alive, a send that makes no progress), when
 a connection is refused or closed and with what answer. A driver only moves bytes and
 honours the deadline it is given; between any two calls it may hand the session to
-another thread or, pickled with ``descriptors``/``adopt``, to another process.
+another thread or, pickled with its named ``descriptors`` and ``adopt``, to another
+process.
 
 After each request the session pauses until its response has been sent whole:
 pipelined bytes wait in the parser until then.
@@ -23,7 +24,7 @@ pipelined bytes wait in the parser until then.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from fileproto.session.actions import LINGER, Action, Close, Polled, Receive, Se
 from fileproto.session.deadlines import Deadlines, Expired, Limits
 from fileproto.session.responder import ReadFailed, Responder
 from fileproto.store import FileStore
+from fileproto.trace import CloseKind, Closing, Ev
 from fileproto.wire.events import (
     NEED_DATA,
     Closed,
@@ -47,7 +49,7 @@ from fileproto.wire.responses import encode_error
 
 #: Where the session reports what happens to a connection (docs/trace.md):
 #: ``trace(event, fields)``. The driver binds the connection's id.
-Trace = Callable[[str, dict[str, Any]], None]
+Trace = Callable[[Ev, dict[str, Any]], None]
 
 #: What the connection is doing while its parser waits for bytes in each state.
 _WAITING_IN = {
@@ -207,7 +209,7 @@ class ServerSession:
         if self._held is None and self._parser is not None:
             event = self._parser.next_event()
             if isinstance(event, Closed):
-                self._close = Close("peer closed", "peer")
+                self._close = Close(Closing.PEER_CLOSED, CloseKind.PEER)
                 return self._closed()
             if not isinstance(event, NeedData):
                 self._held = event
@@ -233,7 +235,7 @@ class ServerSession:
         """Answer ``message`` and close: a connection the server will not serve."""
         self._reset_response()
         self._answer(encode_error(message), ok=False)
-        self._close = Close(message, "refused", linger=LINGER)
+        self._close = Close(message, CloseKind.REFUSED, linger=LINGER)
 
     def abort(self) -> None:
         """Drop what is in flight: the temporary upload, an open file. Idempotent."""
@@ -247,15 +249,15 @@ class ServerSession:
 
     # -- travelling between processes --------------------------------------------------
 
-    def descriptors(self) -> list[int]:
-        """The file descriptors the session holds (an upload's temporary file, the file
-        a GET streams): a driver that moves the session to another process passes
-        these along and hands the new ones to ``adopt``, in this order."""
+    def descriptors(self) -> dict[str, int]:
+        """The file descriptors the session holds, by name (``DESCRIPTORS``: an upload's
+        temporary file, the file a GET streams): a driver that moves the session to
+        another process passes these along and hands its copies to ``adopt``."""
         return self.responder.descriptors()
 
-    def adopt(self, store: FileStore, fds: list[int], trace: Trace | None = None) -> None:
+    def adopt(self, store: FileStore, fds: Mapping[str, int], trace: Trace | None = None) -> None:
         """After unpickling: the process's store and trace, and its copies of
-        ``descriptors``."""
+        ``descriptors`` under the same names."""
         self.responder.adopt(store, fds)
         self.trace = trace
 
@@ -302,13 +304,13 @@ class ServerSession:
         elif isinstance(event, RequestStarted):
             # An upload's header is complete where its payload begins.
             self._cmd = event.command or "?"
-            self._emit("header", cmd=event.command)
+            self._emit(Ev.HEADER, cmd=event.command)
             refused = self.responder.start_upload(event)
             if refused is not None:
                 self._reject(refused)
         elif isinstance(event, EndOfRequest):
             if self._cmd is None:
-                self._emit("header", cmd=event.request.command)
+                self._emit(Ev.HEADER, cmd=event.request.command)
             self._cmd = event.request.command
             data, last, ok = self.responder.respond(event.request)
             self._status = "OK" if ok else "ERROR"
@@ -317,11 +319,11 @@ class ServerSession:
             self.abort()
             self._answer(encode_error(event.message), ok=False)
             if event.fatal:
-                self._close = Close(event.message, "error", linger=LINGER)
+                self._close = Close(event.message, CloseKind.ERROR, linger=LINGER)
         elif isinstance(event, Closed):
-            self._close = Close("peer closed", "peer")
+            self._close = Close(Closing.PEER_CLOSED, CloseKind.PEER)
 
-    def _emit(self, event: str, **fields: Any) -> None:
+    def _emit(self, event: Ev, **fields: Any) -> None:
         if self.trace is not None:
             self.trace(event, fields)
 
@@ -347,10 +349,14 @@ class ServerSession:
         if self._parser is not None:
             self._parser.skip_request()
         if expired.message is None:
-            self._close = Close(f"{expired.deadline} deadline", "deadline", expired.deadline)
+            self._close = Close(
+                f"{expired.deadline} deadline", CloseKind.DEADLINE, expired.deadline
+            )
             return
         self._answer(encode_error(expired.message), ok=False)
-        self._close = Close(f"{expired.deadline} deadline", "deadline", expired.deadline, LINGER)
+        self._close = Close(
+            f"{expired.deadline} deadline", CloseKind.DEADLINE, expired.deadline, LINGER
+        )
 
     def _start_piece(self, data: bytes, last: bool, now: float) -> None:
         if self._state is not State.SENDING_RESPONSE:
@@ -365,12 +371,12 @@ class ServerSession:
     def _response_done(self, now: float) -> None:
         self.served += 1
         self._moved, self._since = 0, now
-        self._emit("response", cmd=self._cmd, status=self._status)
+        self._emit(Ev.RESPONSE, cmd=self._cmd, status=self._status)
         self._cmd, self._status = None, "OK"
         self._state = State.AWAITING_REQUEST
         self.deadlines.enter(State.AWAITING_REQUEST, now)  # the keep-alive clock
         if self.served >= self.limits.max_requests and self._close is None:
-            self._close = Close("request limit of this connection reached", "limit")
+            self._close = Close(Closing.REQUEST_LIMIT, CloseKind.LIMIT)
 
     def _file_piece(self, now: float) -> Close | None:
         """The next piece of the file a GET streams becomes the piece to send."""
@@ -379,6 +385,6 @@ class ServerSession:
         except ReadFailed as exc:
             # The prefix is out: the framing cannot carry an error any more.
             self._state = State.CLOSED
-            return Close(str(exc), "error")
+            return Close(str(exc), CloseKind.ERROR)
         self._start_piece(data, last, now)
         return None

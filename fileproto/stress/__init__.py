@@ -1,7 +1,7 @@
 """The load generator: N client workers do one operation at once, timed and verified.
 
 One round: every worker connects and moves one file (UPLOAD or DOWNLOAD) after all of
-them are ready; the round ends when the last one finishes. Workers are threads
+them are prepared; the round ends when the last one finishes. Workers are threads
 (:mod:`.threads`) or processes (:mod:`.processes`). Every transfer is streamed and
 checked: a download against the original as it arrives, an upload by what the server
 stored (:func:`verify`). A round's figures become a :class:`fileproto.results.LoadResult`.

@@ -37,7 +37,7 @@ class Surroundings:
 
 
 class PreparedLoad:
-    """Workers started and ready, background connections open, waiting for the go;
+    """Workers started and prepared, background connections open, waiting for the go;
     ``run`` is the timed part.
 
     Splitting the two keeps process start-up out of the measurement.

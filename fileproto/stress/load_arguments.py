@@ -16,11 +16,11 @@ from typing import Any, TypeVar, get_args
 from fileproto.argtypes import non_negative_int, positive_int, positive_seconds, rate
 from fileproto.client import parse_address
 from fileproto.results import EXTERNAL
+from fileproto.server.registry import CLASSIC_KINDS, get_kind, kind_names
 from fileproto.stress import METHODS, OPERATIONS, Operation
 from fileproto.stress.plan import DEFAULT_STALLED_SIZE
 from fileproto.units import MIB
 from fileproto.wire.events import Dialect
-from servers.registry import CLASSIC_KINDS, get_kind, kind_names
 
 #: ``parser.add_argument`` or ``group.addoption``.
 AddOption = Callable[..., Any]
@@ -43,7 +43,7 @@ def comma_list(convert: Callable[[str], _T]) -> Callable[[str], list[_T]]:
 
 
 def server_kind(text: str) -> str:
-    """A kind in the registry (servers.registry), by name."""
+    """A kind in the registry (fileproto.server.registry), by name."""
     try:
         return get_kind(text.strip()).name
     except ValueError as exc:

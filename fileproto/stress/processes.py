@@ -21,7 +21,7 @@ from typing import Any
 from fileproto.procinfo import peak_rss
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
-from fileproto.stress.transfer import READY_TIMEOUT, Progress, lost, transfer
+from fileproto.stress.transfer import PREPARE_TIMEOUT, Progress, lost, transfer
 
 #: What the forkserver imports once, so each client process starts with it loaded.
 PRELOAD = ["fileproto.stress.processes"]
@@ -44,16 +44,16 @@ def _keep_freed_heap() -> None:
 
 
 def _process_worker(
-    spec: LoadSpec, index: int, ready: Any, go: Any, results: Any, shared_bytes: Any
+    spec: LoadSpec, index: int, prepared: Any, go: Any, results: Any, shared_bytes: Any
 ) -> None:
     if sys.platform == "linux":
         _keep_freed_heap()
     outcome = transfer(
         spec,
         index,
-        ready.release,
+        prepared.release,
         # The parent closes its end to start everyone at once (EOF makes poll true).
-        lambda: bool(go.poll(READY_TIMEOUT + spec.timeout)),
+        lambda: bool(go.poll(PREPARE_TIMEOUT + spec.timeout)),
         Progress(shared_bytes),
     )
     results.put((asdict(outcome), peak_rss(os.getpid())))
@@ -75,17 +75,17 @@ def _main_module_hidden() -> Iterator[None]:
         sys.modules["__main__"] = saved
 
 
-def _wait_ready(ready: Any, workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+def _wait_prepared(prepared: Any, workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    deadline = time.monotonic() + PREPARE_TIMEOUT
     pending = len(workers)
     while pending:
-        if ready.acquire(timeout=0.1):
+        if prepared.acquire(timeout=0.1):
             pending -= 1
         elif any(w.exitcode not in (None, 0) for w in workers):
             codes = sorted({w.exitcode for w in workers if w.exitcode not in (None, 0)})
             raise RuntimeError(f"client processes died before starting (exit codes {codes})")
         elif time.monotonic() > deadline:
-            raise RuntimeError(f"{pending} client process(es) not ready after {READY_TIMEOUT}s")
+            raise RuntimeError(f"{pending} client process(es) not prepared in {PREPARE_TIMEOUT}s")
 
 
 def start_forkserver_ignoring_sigint() -> None:
@@ -117,11 +117,11 @@ class ProcessWorkers:
         self._results = ctx.Queue()
         shared_bytes = ctx.Value("q", 0)
         self.progress = Progress(shared_bytes)
-        ready = ctx.Semaphore(0)
+        prepared = ctx.Semaphore(0)
         self._workers = [
             ctx.Process(
                 target=_process_worker,
-                args=(spec, i, ready, self._go, self._results, shared_bytes),
+                args=(spec, i, prepared, self._go, self._results, shared_bytes),
                 name=f"fileproto-client-{i}",
                 daemon=True,
             )
@@ -131,7 +131,7 @@ class ProcessWorkers:
             with _main_module_hidden():
                 for w in self._workers:
                     w.start()
-            _wait_ready(ready, self._workers)
+            _wait_prepared(prepared, self._workers)
         except BaseException:
             self._reap(0)
             raise

@@ -76,7 +76,7 @@ class Runner:
         self._stored: dict[int, str] = {}  # size -> name of the DOWNLOAD file on the server
         self._to_delete: list[str] = []  # what we stored on the server
         self._stalled_name: str | None = None
-        self._forkserver_ready = False
+        self._forkserver_started = False
 
     # the test files ------------------------------------------------------------------
 
@@ -161,9 +161,9 @@ class Runner:
             deadline=options.deadline,
         )
         surroundings = options.surroundings(self.stalled_name())
-        if self.method == "process" and not self._forkserver_ready:
+        if self.method == "process" and not self._forkserver_started:
             start_forkserver_ignoring_sigint()
-            self._forkserver_ready = True
+            self._forkserver_started = True
         result = LoadRounds(load)
         self.results.append(result)
         for number in range(1, options.rounds + 1):

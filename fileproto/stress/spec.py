@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fileproto.load.testfiles import TestFile
+from fileproto.server.registry import KINDS, ClientMethod
 from fileproto.wire.events import Dialect
-from servers.registry import KINDS, ClientMethod
 
 Operation = Literal["UPLOAD", "DOWNLOAD"]
 #: Client workers as threads in one process, or as processes.

@@ -12,7 +12,7 @@ from concurrent.futures import wait as futures_wait
 from fileproto.procinfo import peak_rss, reset_peak_rss
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
-from fileproto.stress.transfer import READY_TIMEOUT, Progress, lost, transfer
+from fileproto.stress.transfer import PREPARE_TIMEOUT, Progress, lost, transfer
 
 
 class ThreadWorkers:
@@ -22,7 +22,7 @@ class ThreadWorkers:
         self.spec = spec
         self.cancel = cancel
         self.progress = Progress(cancel=cancel)
-        ready = threading.Semaphore(0)
+        prepared = threading.Semaphore(0)
         self._go = threading.Event()
         self._pool = ThreadPoolExecutor(
             max_workers=spec.clients, thread_name_prefix="fileproto-client"
@@ -33,14 +33,14 @@ class ThreadWorkers:
                 transfer,
                 spec,
                 i,
-                ready.release,
-                lambda: go.wait(READY_TIMEOUT) and not cancel.is_set(),
+                prepared.release,
+                lambda: go.wait(PREPARE_TIMEOUT) and not cancel.is_set(),
                 self.progress,
             )
             for i in range(spec.clients)
         ]
         for _ in self._futures:
-            ready.acquire(timeout=READY_TIMEOUT)
+            prepared.acquire(timeout=PREPARE_TIMEOUT)
 
     def run(self, tick: Callable[[], None]) -> tuple[list[ClientOutcome], float, int]:
         """Release every thread and wait for the last: (outcomes, wall time, this

@@ -14,8 +14,8 @@ from fileproto.load.testfiles import Comparator
 from fileproto.stress.outcome import ClientOutcome
 from fileproto.stress.spec import LoadSpec
 
-#: Seconds a prepared worker waits to be ready or to be told to go.
-READY_TIMEOUT = 120.0
+#: Seconds a worker may take to prepare (start and connect), and then waits to be told to go.
+PREPARE_TIMEOUT = 120.0
 
 
 class Cancelled(Exception):
@@ -113,11 +113,11 @@ class Progress:
 def transfer(
     spec: LoadSpec,
     index: int,
-    ready: Callable[[], None],
+    prepared: Callable[[], None],
     go: Callable[[], bool],
     progress: Progress,
 ) -> ClientOutcome:
-    """Client ``index``: connect, say ready, wait for the go, then move the file once.
+    """Client ``index``: connect, say it is prepared, wait for the go, then move the file once.
     Every failure is returned as an outcome, none is raised. The outcome carries the
     request's timing when an answer came, and the file bytes moved even when the
     transfer did not finish."""
@@ -131,7 +131,7 @@ def transfer(
         connect_timeout=connect_timeout,
         rate=spec.rate,
     )
-    ready()
+    prepared()
     if not go():
         return ClientOutcome(index, False, 0.0, 0, name, "not started", "cancelled")
     deadline = Deadline(client, spec.deadline)

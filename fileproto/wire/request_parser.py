@@ -12,8 +12,6 @@ events and applies the one error rule (``fileproto.wire.readers.Rejected``).
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fileproto.wire.events import NEED_DATA, Event, RequestError
 from fileproto.wire.readers import (
     ClosedReader,
@@ -27,19 +25,9 @@ from fileproto.wire.readers import (
     SkipReader,
 )
 
-__all__ = ["DEFAULT_MAX_HEADER", "PHASES", "ParserState", "Phase", "RequestParser"]
+__all__ = ["DEFAULT_MAX_HEADER", "ParserState", "RequestParser"]
 
 DEFAULT_MAX_HEADER = 64 * 1024
-Phase = Literal["idle", "header", "payload", "skip"]
-
-#: The coarser view drivers used before ``state``: a closed parser reads as idle.
-PHASES: dict[ParserState, Phase] = {
-    ParserState.IDLE: "idle",
-    ParserState.HEADER: "header",
-    ParserState.PAYLOAD: "payload",
-    ParserState.SKIP: "skip",
-    ParserState.CLOSED: "idle",
-}
 
 
 class RequestParser:
@@ -71,16 +59,6 @@ class RequestParser:
     def state(self) -> ParserState:
         """Where the connection's incoming side is: see ``ParserState``."""
         return self._reader.state
-
-    @property
-    def phase(self) -> Phase:
-        """``state`` as the four phases drivers schedule deadlines by (``PHASES``).
-
-        ``idle``: no byte of a request yet (buffered whitespace aside); ``header``: a
-        request has begun but its command and name are not known; ``payload``: the
-        payload is arriving; ``skip``: the rest of a bad request is being discarded.
-        """
-        return PHASES[self._reader.state]
 
     @property
     def buffered(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fileproto.server_process import ServerProcess
+from fileproto.pytest.process import ServerProcess
 
 PEERS = Path(__file__).resolve().parent.parent / "peers"
 DIALECTS = ("json", "text")

@@ -11,10 +11,10 @@ from typing import TypeVar
 import pytest
 
 from fileproto.procinfo import forkserver_children
+from fileproto.pytest.process import ServerProcess
 from fileproto.pytest.servers import RunningServer, ServerPool
-from fileproto.server_process import ServerProcess
+from fileproto.server.registry import KINDS as REGISTRY
 from fileproto.wire.names import RESERVED_PREFIX
-from servers.registry import KINDS as REGISTRY
 from tests.helpers.waiting import wait_for
 
 K = TypeVar("K")

@@ -11,8 +11,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from fileproto.server.registry import KINDS
+
 MIB = 1024 * 1024
-WORKER_NAMES = {"thread": "thread:{n}", "process": "process:{pid}", "asyncio": "loop:{pid}"}
+WORKER_NAMES = {
+    "thread": "thread:{n}",
+    "process": "process:{pid}",
+    "asyncio": "loop:{pid}",
+    "perconn": "thread:{n}",
+}
 
 
 def _worker(kind: str, n: int) -> str:
@@ -118,7 +125,7 @@ def simulated_case(
         "verified": failures == 0,
         "first_error": "client 0: reset: connection reset by peer" if failures else None,
         "rounds": len(durations) if durations else 1,
-        "dispatch": dispatch if kind != "asyncio" else "loop",
+        "dispatch": KINDS[kind].fixed_dispatch or dispatch if kind in KINDS else dispatch,
         "failure_kinds": {"reset": failures} if failures else {},
         "probe_s": {"count": len(probes), "p50": 0.001, "p90": 0.001, "p99": 0.051,
                     "max": 0.051},

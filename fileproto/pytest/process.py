@@ -1,5 +1,6 @@
 """A fileproto server in its own OS process: start on port 0, wait until it listens,
-stop with SIGTERM and then SIGKILL. Used by the pytest plugin and by tests.
+stop with SIGTERM and then SIGKILL. Used by the pytest plugin, by tests and by the
+benchmarks.
 
 The server runs in a process group of its own so the whole tree (the process pool's
 workers and forkserver too) can be ended together, and on Linux it is told to die with
@@ -21,10 +22,9 @@ from pathlib import Path
 from types import TracebackType
 
 from fileproto.procinfo import process_tree
+from fileproto.server.config import LISTENING_PREFIX
 
-__all__ = ["READY_PREFIX", "ServerProcess", "ServerStartError"]
-
-READY_PREFIX = "listening on "
+__all__ = ["ServerProcess", "ServerStartError"]
 
 
 class ServerStartError(RuntimeError):
@@ -119,7 +119,7 @@ class ServerProcess:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             for line in self.output().splitlines():
-                if line.startswith(READY_PREFIX):
+                if line.startswith(LISTENING_PREFIX):
                     self.port = int(line.rsplit(":", 1)[1])
                     return self
             if self.proc.poll() is not None:
@@ -130,7 +130,8 @@ class ServerProcess:
             time.sleep(0.02)
         self.kill()
         raise ServerStartError(
-            f"{self.kind} server did not print {READY_PREFIX!r} within {self.startup_timeout}s:\n"
+            f"{self.kind} server did not print {LISTENING_PREFIX!r} within "
+            f"{self.startup_timeout}s:\n"
             f"$ {' '.join(self.command)}\n{self.output()}"
         )
 

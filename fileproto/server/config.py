@@ -1,4 +1,4 @@
-"""Settings shared by every server kind."""
+"""Settings shared by every server kind, each with the reason for its default."""
 
 from __future__ import annotations
 
@@ -16,15 +16,23 @@ DISPATCHES: tuple[Dispatch, ...] = ("ready", "accept")
 POLL = 0.2
 #: The event-loop kind's loops: ``auto`` takes uvloop when it is installed.
 LOOPS: tuple[str, ...] = ("auto", "asyncio", "uvloop")
+#: How a server's one line on stdout begins, once it accepts connections: fixtures and
+#: scripts wait for it.
+LISTENING_PREFIX = "listening on "
+#: The kernel queues this many connections not yet accepted, so 50 clients arriving at
+#: once are queued, not refused.
+DEFAULT_BACKLOG = 1024
+#: Open connections at most; past it a new one is answered 'server busy' and closed.
+DEFAULT_MAX_CONNECTIONS = 10_000
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     root: str
     limits: Limits = field(default_factory=Limits)
-    #: Bytes asked of each recv(); bounds the memory a connection holds at once. The
-    #: parser's cost is per piece, so uploads want large pieces (256 KiB measured
-    #: 15-20% slower per 100 MiB upload than 1 MiB).
+    #: Bytes asked of each recv() (the event loop's read buffer too); bounds the memory
+    #: a connection holds at once. The parser's cost is per piece, so uploads want large
+    #: pieces (256 KiB measured 15-20% slower per 100 MiB upload than 1 MiB).
     recv_size: int = 1 << 20
     dispatch: Dispatch = "ready"
     #: The event-loop kind's loop: ``auto`` (uvloop when installed), ``asyncio``, ``uvloop``.
@@ -32,6 +40,8 @@ class ServerConfig:
     verbose: bool = False
     #: Append what happens to each connection to this file, as JSON lines (docs/trace.md).
     trace: str | None = None
+    #: The listening socket's backlog.
+    backlog: int = DEFAULT_BACKLOG
 
 
 #: What the receive and send buffers of all connections may take together. Large

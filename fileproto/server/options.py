@@ -1,5 +1,5 @@
-"""Command-line options of every server (``fileproto serve``, ``python -m servers.X``)
-and the ServerConfig they make."""
+"""Command-line options of every server (``fileproto serve``, the classic ``python -m``
+entry points) and the ServerConfig they make."""
 
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ from fileproto.argtypes import (
     positive_seconds,
     rate,
 )
+from fileproto.server.config import (
+    DEFAULT_MAX_CONNECTIONS,
+    DISPATCHES,
+    LOOPS,
+    ServerConfig,
+    buffer_sizes,
+)
 from fileproto.session import Limits
-from servers.config import DISPATCHES, LOOPS, ServerConfig, buffer_sizes
-
-DEFAULT_MAX_CONNECTIONS = 10_000
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
@@ -44,7 +48,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DE
         help="ready: one selector holds every connection that waits (for a request, "
         "for bytes of a body, for room to send) and a worker drives one only while its "
         "bytes move; accept: a worker owns a connection from accept to close, the "
-        "classic exercise; the asyncio kind's loops are always readiness-driven "
+        "classic exercise; the kinds without a pool (asyncio's loops, a thread per "
+        "connection) have no choice of it "
         "(default: %(default)s)",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """The one list of server kinds: every other part (CLI, classic entry points, plugin,
 matrix, report, tests) reads it. Adding a concurrency model is one module in
-``servers/`` and one line in ``KINDS``.
+``fileproto/server/`` and one entry in ``KINDS``.
 
 The server classes are named, not imported, so that reading the list (the report, the
 plugin's options) costs no multiprocessing or asyncio import and no import circle.
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from servers.base import BaseServer
+    from fileproto.server.base import BaseServer
 
+#: The dispatch of the event loops, which take what is ready themselves.
+LOOP = "loop"
 #: How a load generator runs its client workers: threads in one process, or processes.
 ClientMethod = Literal["thread", "process"]
 
@@ -29,9 +31,14 @@ class ServerKind:
     description: str
     #: The load generator's client workers default to this method against the kind.
     default_method: ClientMethod
-    #: Whether ``--dispatch ready|accept`` applies (a pool dispatches connections; the
-    #: event loops take their own).
-    dispatches: bool = True
+    #: The dispatch of a kind that has no choice of it (``LOOP``: its event loops take
+    #: what is ready); None: ``--dispatch ready|accept`` applies (a pool).
+    fixed_dispatch: str | None = None
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether ``--dispatch ready|accept`` applies."""
+        return self.fixed_dispatch is None
 
     @property
     def module(self) -> str:
@@ -48,25 +55,33 @@ KINDS: dict[str, ServerKind] = {
     for kind in (
         ServerKind(
             "thread",
-            "servers.threadpool:ThreadPoolServer",
+            "fileproto.server.threadpool:ThreadPoolServer",
             "thread pool",
             "a pool of N threads in one process",
             "thread",
         ),
         ServerKind(
             "process",
-            "servers.processpool:ProcessPoolServer",
+            "fileproto.server.processpool:ProcessPoolServer",
             "process pool",
             "a pool of N worker processes that do their own socket I/O",
             "process",
         ),
         ServerKind(
             "asyncio",
-            "servers.eventloop:EventLoopServer",
+            "fileproto.server.eventloop:EventLoopServer",
             "asyncio event loops",
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
-            dispatches=False,
+            fixed_dispatch=LOOP,
+        ),
+        ServerKind(
+            "perconn",
+            "fileproto.server.perconnection:ThreadPerConnectionServer",
+            "thread per connection",
+            "a thread started for each accepted connection, no pool (N does not apply)",
+            "thread",
+            fixed_dispatch="accept",
         ),
     )
 }

@@ -1,12 +1,16 @@
 """An asyncio Protocol that drives a ServerSession (uvicorn's shape over our session).
 
-Bytes in through ``data_received``, out through the transport. Flow control both ways:
+Bytes in through ``buffer_updated``, out through the transport. Flow control both ways:
 a response is produced piece by piece only while the transport's buffer is below its
 high-water mark (``pause_writing``/``resume_writing``), and reading pauses while a
 response is being sent, so memory stays flat in file size and in client speed. Disk
-work is bounded per step: an upload writes what one read brought (at most 1 MiB of
-base64, the loop's read buffer), a download reads one ``read_chunk``
+work is bounded per step: an upload writes what one read brought (at most one read
+buffer of base64, ``ServerConfig.recv_size``), a download reads one ``read_chunk``
 (768 KiB with 1 to 16 workers); and a connection yields the loop after each read.
+
+A connection that has sent nothing holds no session: it is made at the first byte, the
+end of stream or the first deadline (``first_deadline``), whichever comes first, and
+then decides, as in the pools' dispatcher.
 """
 
 from __future__ import annotations
@@ -14,17 +18,26 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import cast
 
 from fileproto import tcpinfo
-from fileproto.session import Close, Limits, Receive, Send, ServerSession, busy_message
+from fileproto.server import policy
+from fileproto.server.first_deadlines import FirstDeadlines
+from fileproto.server.sockets import unsent_bytes
+from fileproto.server.tracer import Tracer, refusal_id, trace_buffered, trace_wait, wait_why
+from fileproto.session import (
+    Close,
+    Limits,
+    Receive,
+    Send,
+    ServerSession,
+    busy_message,
+)
 from fileproto.store import FileStore
-from servers.connection import closed_fields, unsent_bytes
-from servers.trace import Tracer, trace_buffered, trace_wait, wait_reason
+from fileproto.trace import CloseKind, Closing, Deadline, Ev, Why
 
 log = logging.getLogger("fileproto.server")
 #: Bytes one connection may read before the others get a turn of the loop: a few
@@ -39,17 +52,23 @@ class LoopState:
     store: FileStore
     limits: Limits
     max_connections: int
+    #: The one read buffer of the loop (reads never overlap in one thread), as large as
+    #: the other kinds' recv (``ServerConfig.recv_size``).
+    read_buffer: memoryview
+    pid: int
     verbose: bool = False
     tracer: Tracer | None = None
     connections: set[SessionProtocol] = field(default_factory=set)
-    #: Connection ids for the trace, unique across the loop processes.
+    #: Connection ids for the trace ("PID.N": unique across the loop processes).
     ids: itertools.count[int] = field(default_factory=itertools.count)
-    #: The one read buffer of the loop (reads never overlap in one thread).
-    read_buffer: memoryview = field(default_factory=lambda: memoryview(bytearray(1 << 20)))
     #: Seconds the loop's connections spent working (parsing, decoding, encoding, disk),
     #: summed: a connection's wait on its client is traced without the loop's work for
     #: the others meanwhile (then the client's bytes were there, the loop was not).
     busy: float = 0.0
+    first_deadlines: FirstDeadlines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.first_deadlines = FirstDeadlines(self.limits)
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
@@ -64,7 +83,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         "_unsent",
         "_wait",
         "_wants_read",
-        "peer",
+        "accepted_at",
         "session",
         "state",
         "transport",
@@ -74,18 +93,39 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.state = state
         self.transport: asyncio.Transport | None = None
         self.session: ServerSession | None = None
-        self.peer = "?"
+        self.accepted_at = 0.0
         self._can_write = True
         self._reading = True
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
-        self._conn = ""
+        self._conn: int | None = None  # None: refused at the cap, never counted in
         self._burst = 0
         self._wants_read = True
         self._unsent = 0
-        #: While the loop waits on the client, for the trace: (why, since when, the
-        #: loop's busy seconds then).
-        self._wait: tuple[str, float, float] | None = None
+        #: While the loop waits on the client, when traced: (why, since when, the loop's
+        #: busy seconds then).
+        self._wait: tuple[Why, float, float] | None = None
+
+    @property
+    def peer(self) -> str:
+        peer = None if self.transport is None else self.transport.get_extra_info("peername")
+        return f"{peer[0]}:{peer[1]}" if peer else "?"
+
+    @property
+    def conn(self) -> str:
+        """The connection's id in the trace."""
+        return f"{self.state.pid}.{self._conn}"
+
+    def _session(self) -> ServerSession:
+        """The connection's session, made at its first byte, end or deadline."""
+        if self.session is None:
+            tracer = self.state.tracer
+            traced = tracer is not None and self._conn is not None
+            trace = tracer.for_conn(self.conn) if traced and tracer is not None else None
+            self.session = ServerSession(
+                self.state.store, self.state.limits, self.accepted_at, trace
+            )
+        return self.session
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -93,31 +133,25 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # uvloop's transports quack like asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.peer = f"{peer[0]}:{peer[1]}"
         state = self.state
-        now = time.monotonic()
+        self.accepted_at = now = time.monotonic()
         tracer = state.tracer
         sock = transport.get_extra_info("socket")
         # Read before anything is sent on it (docs/trace.md).
         accept_wait = None if tracer is None or sock is None else tcpinfo.accept_wait(sock)
         waited = {} if accept_wait is None else {"accept_wait_s": accept_wait}
-        self._conn = f"{os.getpid()}.{next(state.ids)}"
-        trace = None if tracer is None else tracer.for_conn(self._conn)
-        # The parser comes with the first byte: an idle connection costs a timer and a
-        # small session, no buffer.
-        self.session = session = ServerSession(state.store, state.limits, now, trace)
         if len(state.connections) >= state.max_connections:
             if tracer is not None:
-                tracer.event(self._conn, "refused", peer=self.peer, **waited)
-            session.refuse(busy_message(len(state.connections)))
+                tracer.event(refusal_id(), Ev.REFUSED, peer=self.peer, **waited)
+            self._session().refuse(busy_message(len(state.connections)))
             self._pump()
             return
         state.connections.add(self)
+        self._conn = next(state.ids)
         if tracer is not None:
-            tracer.event(self._conn, "accepted", peer=self.peer, **waited)
-            tracer.event(self._conn, "taken", worker=f"loop:{os.getpid()}")
+            tracer.event(self.conn, Ev.ACCEPTED, peer=self.peer, **waited)
+            tracer.event(self.conn, Ev.TAKEN, worker=f"loop:{state.pid}")
+            self._wait = (Why.IDLE, now, state.busy)  # for the first request
         limits = state.limits
         # A few pieces in flight: enough to keep the socket busy, little memory.
         high = 2 * (limits.read_chunk * 4 // 3)
@@ -126,12 +160,18 @@ class SessionProtocol(asyncio.BufferedProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high)
         if state.verbose:
             log.info("%s: connected", self.peer)
-        self._pump()  # the first wait: the header deadline, from accept
+        # The first wait, with no session yet: the header deadline, from accept.
+        state.first_deadlines.add(self)
 
-    def _deadline(self) -> None:
+    @property
+    def fresh(self) -> bool:
+        """Counted in, and nothing received yet: no session."""
+        return self.session is None and self._conn is not None and not self._closing
+
+    def deadline(self) -> None:
         """The wait's deadline: whatever arrived was delivered before this callback."""
-        if self.session is not None and not self._closing:
-            self.session.timed_out(time.monotonic())
+        if not self._closing:
+            self._session().timed_out(time.monotonic())
             self._pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -144,10 +184,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closing:
             return
         data = bytes(self.state.read_buffer[:nbytes])
-        assert self.session is not None
         now = time.monotonic()
         self._waited(now)
-        self.session.receive_data(data, now)
+        self._session().receive_data(data, now)
         self.state.busy += time.monotonic() - now
         self._pump()
         self._burst += nbytes
@@ -167,26 +206,27 @@ class SessionProtocol(asyncio.BufferedProtocol):
 
     def _waited(self, now: float) -> None:
         """The client moved: the loop's wait on it (if any) goes to the trace."""
-        if self._wait is not None and self.session is not None:
+        if self._wait is not None:
             why, since, busy = self._wait
             self._wait = None
             others = self.state.busy - busy
-            trace_wait(self.session, why, min(now, since + others), now)
+            trace_wait(self._session(), why, min(now, since + others), now)
 
     def eof_received(self) -> bool:
-        if self._closing or self.session is None:
+        if self._closing:
             return False  # refused or closing: close now
-        self._waited(time.monotonic())
-        if self.session.idle:
-            self._close(Close("peer closed", "peer"))  # left before saying anything
-            return False
-        self.session.receive_data(b"", time.monotonic())
+        # The session decides: a client that left between requests is closed at once,
+        # one that half-closed after a request still gets its answer.
+        now = time.monotonic()
+        self._waited(now)
+        self._session().receive_data(b"", now)
         self._pump()
-        return True  # keep our side open: an answer may still be due
+        return not self._closing  # open while an answer may still be due
 
     def pause_writing(self) -> None:
         self._can_write = False
-        self._wait = ("write", time.monotonic(), self.state.busy)
+        if self.state.tracer is not None:
+            self._wait = (Why.WRITE, time.monotonic(), self.state.busy)
         # The transport's buffer is full: the session judges a client that takes
         # nothing of it (the send deadline), as it does for the pools.
         self._arm_send_timer()
@@ -205,14 +245,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timer()
         self.state.connections.discard(self)
-        if self.session is not None:
-            self.session.abort()
-        if self.state.tracer is not None and not self._closing:
-            self.state.tracer.event(self._conn, "closed", reason=f"connection lost: {exc}")
-        if self.state.verbose:
-            log.info("%s: closed%s", self.peer, f": {exc}" if exc else "")
+        if not self._closing:
+            self._end(Close(f"connection lost: {exc}", CloseKind.ERROR))
 
     # -- driving the session --------------------------------------------------------
 
@@ -236,10 +271,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 self.state.busy += time.monotonic() - now
             elif isinstance(action, Receive):
                 self._wants_read = True
-                if self._wait is None:
-                    self._wait = (wait_reason(session, False), now, self.state.busy)
+                if self._wait is None and session.trace is not None:
+                    self._wait = (wait_why(session, False), now, self.state.busy)
                 self._resume_reading()
-                self._set_timer(action.deadline, self._deadline)
+                self._set_timer(action.deadline, self.deadline)
                 return
             else:
                 self._close(action)
@@ -256,22 +291,26 @@ class SessionProtocol(asyncio.BufferedProtocol):
         queued = None if sock is None else unsent_bytes(sock)
         return transport.get_write_buffer_size() + (queued or 0)
 
-    def _close(self, action: Close) -> None:
+    def _end(self, close: Close) -> None:
+        """The one way a connection of the loop ends: logged, traced ``closed`` (unless
+        it was refused, never counted in), and its session's files let go."""
         self._closing = True
         self._cancel_timer()
-        log.info("%s: closing: %s", self.peer, action.reason)
-        if self.state.tracer is not None:
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s: closing: %s", self.peer, close.reason)
+        if self.state.tracer is not None and self._conn is not None:
             sock = None if self.transport is None else self.transport.get_extra_info("socket")
-            fields = {"reason": action.reason, "deadline": action.deadline}
-            if sock is not None:
-                fields = closed_fields(sock, action)
-            self.state.tracer.event(self._conn, "closed", **fields)
+            self.state.tracer.closed(self.conn, close, sock)
         if self.session is not None:
             self.session.abort()
+
+    def _close(self, action: Close) -> None:
+        """The session's Close: end, and close the transport as it says."""
+        self._end(action)
         transport = self.transport
         if transport is None:
             return
-        if action.deadline == "send":
+        if action.deadline == Deadline.SEND:
             transport.abort()  # its buffer will never drain
         elif action.linger > 0:
             # Half-close after the answer and discard what still arrives (reads go on:
@@ -288,7 +327,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             return
         now = time.monotonic()
         unsent = transport.get_write_buffer_size()
-        if unsent < self._unsent:
+        if policy.reader_moved(self._unsent, unsent):
             session.client_read(now)  # it reads, slowly: not stalled
         if session.timed_out(now):
             self._pump_closing()
@@ -326,11 +365,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
     @property
     def waiting(self) -> bool:
         """Between requests (or before the first), with nothing in flight."""
-        return not self._closing and self.session is not None and self.session.idle
+        return not self._closing and (self.session is None or self.session.idle)
 
     def shutdown(self) -> None:
-        """The loop is stopping and the grace period is over: cut the connection."""
-        if self.session is not None:
-            self.session.abort()
+        """The loop stops: cut the connection (one in flight once its grace is over)."""
+        if not self._closing:
+            self._end(Close(Closing.SERVER_STOPPING, CloseKind.ERROR))
         if self.transport is not None:
             self.transport.abort()

@@ -1,9 +1,12 @@
 """What the server kinds share.
 
 ``BaseServer`` fits every kind: the listening socket, the store, the trace, signals and
-the stop flag. ``PoolServer`` is the base of the two pools: the two dispatch modes, the
-count of open connections and its cap, an orderly shutdown. A pool only decides who
-runs a connection: ``serve_accepted`` (classic) and ``serve_ready`` (readiness).
+the stop flag. ``PoolServer`` is the base of every kind whose workers are handed
+connections by the dispatcher (the pools, a thread per connection): the count of open
+connections and its cap, the one way a connection ends (``finished``: traced, logged,
+lingered), an orderly shutdown, and the two turns a thread runs. A subclass only says
+how a connection reaches a worker: ``serve_accepted`` (classic) and ``hand_over``
+(readiness).
 """
 
 from __future__ import annotations
@@ -13,26 +16,26 @@ import logging
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType
 
-from fileproto.session import Limits, ServerSession, busy_message
+from fileproto.server.config import DEFAULT_MAX_CONNECTIONS, ServerConfig
+from fileproto.server.dispatcher import Dispatcher
+from fileproto.server.drive import GiveBack, send_closing
+from fileproto.server.linger import Lingerer
+from fileproto.server.policy import RunQueue
+from fileproto.server.sockets import peer_of
+from fileproto.server.tracer import Tracer, accepted_fields, open_tracer, refusal_id
+from fileproto.server.turn import new_session, turn
+from fileproto.server.waiting import Accepted, Parked, Queued
+from fileproto.session import Close, Limits, ServerSession, busy_message
 from fileproto.store import FileStore
-from servers.config import POLL, ServerConfig
-from servers.connection import accepted_fields, send_closing
-from servers.linger import Lingerer
-from servers.options import DEFAULT_MAX_CONNECTIONS
-from servers.readiness import Parked, ReadyDispatcher
-from servers.trace import Tracer, open_tracer, refusal_id
+from fileproto.trace import Ev
 
 log = logging.getLogger("fileproto.server")
 
-#: The kernel queues this many connections not yet accepted, so 50 clients arriving at
-#: once are queued, not refused.
-DEFAULT_BACKLOG = 1024
-
-Ready = Callable[[str, int], None]
+#: Called once the server accepts connections, with its address.
+Listening = Callable[[str, int], None]
 
 
 class BaseServer:
@@ -42,7 +45,6 @@ class BaseServer:
         workers: int,
         host: str = "127.0.0.1",
         port: int = 0,
-        backlog: int = DEFAULT_BACKLOG,
         grace: float = 3.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
@@ -54,7 +56,7 @@ class BaseServer:
         self.max_connections = max_connections
         self.store = FileStore(config.root)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.listener = socket.create_server((host, port), family=family, backlog=backlog)
+        self.listener = socket.create_server((host, port), family=family, backlog=config.backlog)
         self.tracer: Tracer | None = open_tracer(config.trace)
         # A plain flag, not a threading.Event: it is set from a signal handler, and a
         # second signal arriving inside Event.set() would wait forever on its lock.
@@ -83,7 +85,7 @@ class BaseServer:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def serve_forever(self, ready: Ready | None = None) -> None:
+    def serve_forever(self, listening: Listening | None = None) -> None:
         raise NotImplementedError
 
     @property
@@ -93,6 +95,12 @@ class BaseServer:
 
 
 class PoolServer(BaseServer):
+    #: Whether the dispatcher keeps a connection's first bytes for ``hand_over`` (a
+    #: pool that makes the session in another process).
+    sends_first_bytes = False
+    #: A kind without a choice of dispatch: always classic.
+    classic_only = False
+
     def __init__(self, config: ServerConfig, workers: int, **kwargs: object) -> None:
         super().__init__(config, workers, **kwargs)  # type: ignore[arg-type]
         #: Every open connection, waiting or served: shutdown cuts them off from here.
@@ -100,9 +108,14 @@ class PoolServer(BaseServer):
         self._lock = threading.Lock()
         self._next_id = 0
         self.lingerer = Lingerer()
-        self.ready: ReadyDispatcher | None = None
-        if config.dispatch == "ready":
-            self.ready = ReadyDispatcher(self)
+        self.classic = self.classic_only or config.dispatch == "accept"
+        self.dispatcher = Dispatcher(self, self.classic)
+        #: Who runs next among the connections handed to the pool (``policy``).
+        self.run_queue: RunQueue[Queued] = RunQueue()
+
+    @property
+    def description(self) -> str:
+        return "accept dispatch" if self.classic else "ready dispatch"
 
     # -- for subclasses ---------------------------------------------------------------
 
@@ -113,22 +126,57 @@ class PoolServer(BaseServer):
         """Classic dispatch: a worker serves ``conn`` to its end, then ``finished``."""
         raise NotImplementedError
 
-    def serve_ready(self, parked: Parked) -> None:
-        """Readiness dispatch: a worker drives the parked connection's session while
-        bytes move, then gives it back (``ready.give_back``) or calls ``finished``."""
+    def hand_over(self, parked: Parked) -> None:
+        """Readiness dispatch: a worker drives the connection's session while bytes move,
+        then gives it back (``dispatcher.give_back``) or ends it (``finished``)."""
         raise NotImplementedError
 
     def stop_pool(self) -> None:
         raise NotImplementedError
 
-    def poll(self) -> None:
-        """Called from the dispatching loop between events (the process pool heals here)."""
+    # -- the turns of a thread ----------------------------------------------------------
+
+    def classic_turn(self, accepted: Accepted) -> None:
+        """Serve an accepted connection to its close, in this thread."""
+        # A duplicate, so that the registry's copy stays valid for shutdown(); the
+        # registry's copy is the one that is ended (and lingers).
+        conn_id = accepted.conn_id
+        sock = accepted.sock.dup()
+        try:
+            sock.setblocking(False)
+            session = self.new_session(conn_id, accepted.accepted_at)
+            outcome = turn(conn_id, sock, session, self.config.recv_size, self.tracer, False)
+        finally:
+            sock.close()
+        assert isinstance(outcome, Close)
+        self.finished(conn_id, outcome)
+
+    def next_turn(self) -> None:
+        """Serve the connection the run queue says runs next, in this thread."""
+        parked = self.run_queue.pop()
+        if isinstance(parked, Accepted):
+            self.classic_turn(parked)
+            return
+        if parked is None:
+            return
+        outcome = turn(
+            parked.conn_id,
+            parked.sock,
+            parked.session,
+            self.config.recv_size,
+            self.tracer,
+            True,
+            self.run_queue.waiting.someone_waits,
+        )
+        if isinstance(outcome, GiveBack):
+            self.dispatcher.give_back(parked, outcome.writing)
+        else:
+            self.finished(parked.conn_id, outcome)
 
     # -- shared machinery ---------------------------------------------------------------
 
     def new_session(self, conn_id: int, accepted_at: float) -> ServerSession:
-        trace = None if self.tracer is None or conn_id < 0 else self.tracer.for_conn(conn_id)
-        return ServerSession(self.store, self.limits, accepted_at, trace)
+        return new_session(self.store, self.limits, conn_id, accepted_at, self.tracer)
 
     def register(self, conn: socket.socket) -> int | None:
         """Count a new connection in (its id), or None past the cap."""
@@ -144,13 +192,19 @@ class PoolServer(BaseServer):
         with self._lock:
             return len(self._active)
 
-    def finished(self, conn_id: int, linger: float = 0.0) -> None:
+    def finished(self, conn_id: int, close: Close) -> None:
+        """The one way a connection of a pool ends: logged, traced ``closed``, and closed
+        as the session's Close says (lingering first after an answer that ends it)."""
         with self._lock:
             conn = self._active.pop(conn_id, None)
         if conn is None:
             return
-        if linger > 0:
-            self.lingerer.linger(conn, linger)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s: closing: %s", peer_of(conn), close.reason)
+        if self.tracer is not None:
+            self.tracer.closed(conn_id, close, conn)
+        if close.linger > 0:
+            self.lingerer.linger(conn, close.linger)
             return
         with contextlib.suppress(OSError):
             conn.shutdown(socket.SHUT_RDWR)
@@ -158,71 +212,34 @@ class PoolServer(BaseServer):
 
     def request_stop(self, *_: object) -> None:
         super().request_stop()
-        if self.ready is not None:
-            self.ready.wake()
+        self.dispatcher.wake()
 
-    def serve_forever(self, ready: Ready | None = None) -> None:
+    def serve_forever(self, listening: Listening | None = None) -> None:
         removed = self.store.remove_temp_files()
         if removed:
             log.warning("removed %d temporary file(s) left by an earlier run", removed)
         self.start_pool()
         try:
-            if self.ready is not None:
-                self.ready.run(ready)
-            else:
-                self._accept_loop(ready)
+            self.dispatcher.run(listening)
         finally:
             self.shutdown()
-
-    def _accept_loop(self, ready: Ready | None) -> None:
-        self.listener.settimeout(POLL)
-        if ready is not None:
-            ready(*self.address)
-        while not self._stopping:
-            self.poll()
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:  # EMFILE and the like: back off, keep serving
-                log.warning("accept failed: %s", exc)
-                time.sleep(POLL)
-                continue
-            accepted_at = time.monotonic()
-            conn_id = self.register(conn)
-            if conn_id is None:
-                self.refuse(conn, accepted_at)
-                continue
-            if self.tracer is not None:
-                self.tracer.event(conn_id, "accepted", **accepted_fields(conn))
-            self.serve_accepted(conn_id, conn, accepted_at)
 
     def refuse(self, conn: socket.socket, now: float) -> None:
         """Past the cap: the session's answer, sent without blocking, then lingering."""
         fields = accepted_fields(conn) if self.tracer is not None else {}
-        session = self.new_session(-1, now)
+        session = ServerSession(self.store, self.limits, now)
         session.refuse(busy_message(self.open_count()))
         conn.setblocking(False)
         close = send_closing(conn, session)
         if self.tracer is not None:
-            self.tracer.event(refusal_id(), "refused", reason=close.reason, **fields)
+            self.tracer.event(refusal_id(), Ev.REFUSED, reason=close.reason, **fields)
         self.lingerer.linger(conn, close.linger)
 
     def shutdown(self) -> None:
-        """Stop accepting, close waiting connections, give work in flight ``grace``
-        seconds, then cut it off."""
+        """Once the dispatcher gave work in flight its grace period: stop accepting, close
+        what still waits, cut off what is still served, and stop the pool."""
         self.listener.close()
-        if self.ready is not None:
-            self.ready.close_parked()
-        # The readiness dispatcher served requests in flight for the grace period already.
-        deadline = time.monotonic() + (self.grace if self.ready is None else 0.0)
-        while time.monotonic() < deadline:
-            if self.ready is not None:
-                self.ready.close_returned()
-            with self._lock:
-                if not self._active:
-                    break
-            time.sleep(0.05)
+        self.dispatcher.close_waiting()
         with self._lock:
             remaining = list(self._active.values())
         if remaining:
@@ -231,7 +248,6 @@ class PoolServer(BaseServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         self.stop_pool()
-        if self.ready is not None:
-            self.ready.close_returned()  # given back while the pool stopped
+        self.dispatcher.close_returned()  # given back while the pool stopped
         self.lingerer.close()
         self.store.remove_temp_files()

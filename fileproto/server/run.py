@@ -1,16 +1,19 @@
-"""Start-up shared by ``fileproto serve`` and the classic ``python -m servers.<module>``."""
+"""Start-up shared by ``fileproto serve`` and the classic ``python -m`` entry points
+(``python -m servers.threadpool 5``, ``python -m fileproto.server.threadpool 5``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from fileproto.argtypes import positive_int
 from fileproto.procinfo import raise_open_files_limit
-from servers.base import BaseServer
-from servers.options import add_server_arguments, config_from
-from servers.registry import get_kind
+from fileproto.server.base import BaseServer
+from fileproto.server.config import LISTENING_PREFIX
+from fileproto.server.options import add_server_arguments, config_from
+from fileproto.server.registry import get_kind
 
 log = logging.getLogger("fileproto.server")
 
@@ -50,20 +53,27 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
         "%s server, %d workers, %s, root %s", kind, workers, server.description, server.config.root
     )
 
-    def ready(host: str, port: int) -> None:
+    def listening(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
         # Exactly this line, flushed: fixtures and scripts wait for it.
-        print(f"listening on {shown}:{port}", flush=True)
+        print(f"{LISTENING_PREFIX}{shown}:{port}", flush=True)
 
-    server.serve_forever(ready)
+    try:
+        server.serve_forever(listening)
+    finally:
+        # Stopped: the signals of a burst still on their way are ignored. A Python
+        # handler left in place would be reset to the default action as the interpreter
+        # finalizes, and a late SIGTERM would then kill the exiting process.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
-def main(kind: str, argv: list[str] | None = None) -> int:
-    """The classic exercise's entry point: ``python -m servers.threadpool [N]``, port 45000."""
-    module = get_kind(kind).module
+def main(kind: str, argv: list[str] | None = None, module: str | None = None) -> int:
+    """The classic exercise's entry point: ``python -m servers.threadpool [N]``, port
+    45000; ``module`` is the one run (the kind's own by default)."""
     parser = argparse.ArgumentParser(
-        prog=f"python -m {module}",
+        prog=f"python -m {module or get_kind(kind).module}",
         description=f"Serve files over the fileproto protocol: {get_kind(kind).description}.",
     )
     parser.add_argument(

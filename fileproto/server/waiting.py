@@ -1,0 +1,52 @@
+"""A connection as it waits in the dispatcher, or goes from there to a worker: before its
+first byte (``Fresh``: what its first deadline needs, no session), with its session
+(``Parked``), or just accepted, for a worker that serves it to its end (``Accepted``,
+the classic dispatch)."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from fileproto.session import ServerSession
+
+
+@dataclass(slots=True, eq=False)
+class Fresh:
+    """A connection that has sent nothing yet: what its first deadline needs, no more."""
+
+    conn_id: int
+    sock: socket.socket
+    accepted_at: float
+
+
+@dataclass(slots=True, eq=False)
+class Parked:
+    """A connection with a session, waiting here or handed to a worker from here."""
+
+    conn_id: int
+    sock: socket.socket
+    session: ServerSession
+    deadline: float
+    writing: bool = False
+    #: For a connection waiting to send: what its send queue held (``unsent_bytes``).
+    unsent: int | None = None
+    #: Every byte received since accept, while the session has only parsed them: a pool
+    #: that makes the session in another process sends these instead of the session.
+    received: bytearray | None = None
+    #: When the connection was accepted, and when the first of those bytes arrived.
+    accepted_at: float = 0.0
+    first_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A connection just accepted, for a worker to serve from accept to its close."""
+
+    conn_id: int
+    sock: socket.socket
+    accepted_at: float
+
+
+#: What waits in a pool's run queue for a worker.
+Queued = Accepted | Parked
