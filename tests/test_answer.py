@@ -136,7 +136,7 @@ def test_how_firmly_each_load_is_decided_is_said() -> None:
     single = [dataclasses.replace(r, round_times_s=r.round_times_s[:1]) for r in clear]
     assert decided_line(answer(single)) == (
         "In no load is every other case decided slower than the best: a verdict needs at "
-        "least 4 rounds per case, and every case has 1."
+        "least 2 rounds per case, and every case has 1."
     )
 
 

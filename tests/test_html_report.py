@@ -139,7 +139,7 @@ def test_the_first_screen_shows_the_answer(
     assert view["summary"].startswith("The best, load by load: ")
     assert view["summary"].endswith(
         "In no load is every other case decided slower than the best: a verdict needs at "
-        "least 4 rounds per case, and every case has 1."
+        "least 2 rounds per case, and every case has 1."
     )
     # One round per case: the best of each load, and every other cell not decided.
     assert view["marks"].count("best") == 18

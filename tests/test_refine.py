@@ -106,17 +106,14 @@ def test_a_clear_difference_gets_just_the_rounds_it_needs_interleaved() -> None:
     cases = _cases()
     runs = [_run(cases[0], _steady(1.0), clock), _run(cases[1], _steady(0.2), clock)]
     properties = _refine(Refiner(budget=100.0, clock=clock), cases, runs)
-    # Four rounds each decide at 95%; the added ones alternate, the order rotating.
-    assert [r.rounds for r in runs] == [4, 4]
-    assert clock.log == [cases[0].id, cases[1].id, cases[1].id, cases[0].id,
-                         cases[0].id, cases[1].id]  # fmt: skip
+    # Far apart and tight: two rounds each decide at 95%; the added ones are interleaved.
+    assert [r.rounds for r in runs] == [2, 2]
+    assert clock.log == [cases[0].id, cases[1].id]
     refined = dict(properties)[REFINED_PROPERTY]
     assert (refined["comparisons"], refined["decided"], refined["stopped"]) == (1, 1, "decided")
     updates = [v for k, v in properties if k == UPDATE_PROPERTY]
-    assert [u["extra_info"]["round_times_s"] for u in updates][1] == pytest.approx(
-        [0.2, 0.202, 0.198, 0.201]
-    )
-    assert [len(u["stats"]["data"]) for u in updates] == [4, 4]
+    assert [u["extra_info"]["round_times_s"] for u in updates][1] == pytest.approx([0.2, 0.202])
+    assert [len(u["stats"]["data"]) for u in updates] == [2, 2]
 
 
 def test_a_decided_load_adds_nothing_and_only_open_cases_get_rounds() -> None:
@@ -165,12 +162,12 @@ def test_no_case_runs_more_than_the_most_rounds() -> None:
 def test_failed_clients_in_an_added_round_fail_the_last_case_of_the_load() -> None:
     clock = Clock()
     cases = _cases()
-    fails = iter([0, 2, 0, 0, 0, 0])
+    fails = iter([2, 0, 0, 0, 0, 0])
     runs = [
         _run(cases[0], _steady(1.0), clock, failures=lambda: next(fails)),
         _run(cases[1], _steady(0.2), clock),
     ]
-    with pytest.raises(pytest.fail.Exception, match="2 client\\(s\\) failed in the 3 round"):
+    with pytest.raises(pytest.fail.Exception, match="2 client\\(s\\) failed in the 1 round"):
         _refine(Refiner(budget=100.0), cases, runs)
     assert runs[0].result.failures == 2
 

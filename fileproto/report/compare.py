@@ -2,7 +2,7 @@
 
 Each classic case that both runs hold is compared from its rounds (each round's time per
 client, ``round_times_s``) by the one statistics module, :mod:`fileproto.results.verdict`:
-the ratio NEW/OLD (its Hodges-Lehmann estimate), its distribution-free interval and the
+the ratio NEW/OLD (of the geometric means of the rounds), its interval (Welch's) and the
 verdict read from that interval against the margin. What the module calls ``same`` is
 ``unchanged`` here: NEW's time is within the margin of OLD's.
 

@@ -192,8 +192,8 @@ def render_json(comparison: RunComparison, fail_slower: float | None = None) -> 
         "version": JSON_VERSION,
         "old": comparison.old.label,
         "new": comparison.new.label,
-        "statistic": "time per client, NEW/OLD: Hodges-Lehmann ratio of the rounds, "
-        "distribution-free interval (docs/statistics.md)",
+        "statistic": "time per client, NEW/OLD: ratio of the geometric means of the rounds, "
+        "Welch's t interval (docs/statistics.md)",
         "confidence": confidence,
         "margin": comparison.margin,
         "cases": [_case_json(c) for c in comparison.changes],

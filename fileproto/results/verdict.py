@@ -5,15 +5,13 @@ The method (docs/statistics.md says why):
 
 - Rounds are compared as ratios: the logarithms of the two sets of round times are
   compared, so "b takes 1.3x a's time" means the same for a 10 ms case and a 10 s one.
-- The estimate of the ratio b/a is the Hodges-Lehmann shift of the logarithms: the median
-  of every pairwise difference ``log b_j - log a_i``. It is the estimator that goes with
-  the Mann-Whitney U test (benchstat's test), and one wild round barely moves it.
-- Its interval is the distribution-free one that inverts the Mann-Whitney test (Moses):
-  two order statistics of those pairwise differences, chosen from the exact U
-  distribution for small samples and its normal approximation for large ones. It assumes
-  only that the rounds of a case are alike and independent, and that one case's times
-  are the other's scaled by a factor; rounds of the cases compared are interleaved so
-  that drift on a shared machine falls on both alike.
+- The estimate of the ratio b/a is the ratio of the geometric means of the rounds.
+- Its interval is Welch's: the difference of the mean logarithms, with the Student t
+  quantile at the Welch-Satterthwaite degrees of freedom. It uses the spread the rounds
+  show, so a tight case is decided in a few rounds and a noisy one needs more; with
+  two rounds a side the quantile is 4.3 or more, so little is claimed from few rounds.
+  Rounds of the cases compared are interleaved so that drift on a shared machine falls
+  on both alike.
 - The verdict reads the interval against a margin M: ``slower`` when the whole interval
   is above 1 + M, ``faster`` when it is below 1 / (1 + M), ``same`` when it lies within
   [1 / (1 + M), 1 + M], and ``undecided`` when it straddles a bound. The three decided
@@ -27,8 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
-from statistics import NormalDist, median
+from statistics import fmean, variance
 
 #: The confidence of every interval, and so of every decided verdict.
 CONFIDENCE = 0.95
@@ -36,12 +33,11 @@ CONFIDENCE = 0.95
 MARGIN = 0.10
 #: The method, as a results file states it.
 METHOD = (
-    "ratio of the times per client of two cases' rounds: Hodges-Lehmann estimate with the "
-    "distribution-free interval of the Mann-Whitney test; faster or slower when the whole "
-    "interval lies beyond the margin, same when it lies within it, else undecided"
+    "ratio of the times per client of two cases' rounds: the ratio of their geometric "
+    "means with Welch's t interval of the difference of their logarithms; faster or slower "
+    "when the whole interval lies beyond the margin, same when it lies within it, else "
+    "undecided"
 )
-#: Below this many rounds per side the U distribution is counted exactly.
-_EXACT_UP_TO = 25
 
 
 class Verdict(StrEnum):
@@ -57,7 +53,7 @@ class Verdict(StrEnum):
 class Comparison:
     """b against a: the ratio of b's time to a's, its interval and the verdict."""
 
-    #: Hodges-Lehmann estimate of b's time over a's.
+    #: b's time over a's: the ratio of the geometric means of their rounds.
     ratio: float
     #: The interval of that ratio at ``confidence`` (0 and inf when too few rounds).
     low: float
@@ -91,8 +87,8 @@ def compare(
     margin: float = MARGIN,
     confidence: float = CONFIDENCE,
 ) -> Comparison:
-    """b's rounds against a's (times, seconds: positive). With no round on either side
-    the ratio is nan and the verdict undecided."""
+    """b's rounds against a's (times, seconds: positive). With fewer than two rounds on
+    a side there is no interval: the verdict is undecided."""
     rounds = (len(a), len(b))
     if not a or not b or min(a) <= 0 or min(b) <= 0:
         nan = math.nan
@@ -126,102 +122,79 @@ def judge(low: float, high: float, margin: float = MARGIN) -> Verdict:
 def shift_interval(
     x: Sequence[float], y: Sequence[float], confidence: float = CONFIDENCE
 ) -> tuple[float, float, float]:
-    """Hodges-Lehmann estimate of the shift from x to y, and its distribution-free interval
-    at ``confidence`` (-inf, inf when the samples are too small to reach it)."""
-    diffs = sorted(yj - xi for xi in x for yj in y)
-    estimate = median(diffs)
-    k = _rank_bound(len(x), len(y), 1.0 - confidence)
-    if k < 1:
+    """The difference of the means from x to y and Welch's interval of it at
+    ``confidence`` (-inf, inf with fewer than two values on a side)."""
+    n, m = len(x), len(y)
+    estimate = fmean(y) - fmean(x)
+    if n < 2 or m < 2:
         return estimate, -math.inf, math.inf
-    return estimate, diffs[k - 1], diffs[len(diffs) - k]
-
-
-def _rank_bound(n: int, m: int, alpha: float) -> int:
-    """The largest k with P(U <= k - 1) <= alpha / 2 under the null: the interval runs
-    from the k-th smallest pairwise difference to the k-th largest. 0: none reaches it."""
-    if n <= _EXACT_UP_TO and m <= _EXACT_UP_TO:
-        total = math.comb(n + m, n)
-        cumulative, k = 0, 0
-        while k < n * m:
-            cumulative += _count(k, n, m)
-            if cumulative / total > alpha / 2 + 1e-12:
-                break
-            k += 1
-        return k
-    z = NormalDist().inv_cdf(1 - alpha / 2)
-    k = math.floor(n * m / 2 - z * math.sqrt(n * m * (n + m + 1) / 12))
-    return max(0, k)
+    vx, vy = variance(x) / n, variance(y) / m
+    se = math.sqrt(vx + vy)
+    if se == 0:
+        return estimate, estimate, estimate
+    df = (vx + vy) ** 2 / (vx**2 / (n - 1) + vy**2 / (m - 1))
+    half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    return estimate, estimate - half, estimate + half
 
 
 def rounds_to_decide(confidence: float = CONFIDENCE) -> int:
-    """The fewest rounds per side (equal sides) for which any interval exists."""
-    n = 1
-    while _rank_bound(n, n, 1.0 - confidence) < 1:
-        n += 1
-    return n
+    """The fewest rounds per side for which an interval exists (any confidence)."""
+    return 2
 
 
-# -- the Mann-Whitney U test itself ------------------------------------------------------
-
-#: benchstat's significance level, for the p-values the report may show beside a verdict.
-ALPHA = 0.05
+# -- Student's t, for any degrees of freedom ---------------------------------------------
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties given the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom (df > 0)."""
+    tail = 0.5 * _beta_regularized(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t > 0 else tail
 
 
-@cache
-def _count(u: int, n: int, m: int) -> int:
-    """How many arrangements of n and m values give a U of exactly u."""
-    if u < 0 or u > n * m:
-        return 0
-    if n == 0 or m == 0:
-        return 1 if u == 0 else 0
-    # The largest value belongs to the first sample (it beats all m) or to the second.
-    return _count(u - m, n - 1, m) + _count(u, n, m - 1)
+def t_quantile(p: float, df: float) -> float:
+    """The t with P(T <= t) = p, for 0.5 <= p < 1: bisection on the CDF (bounded: 200
+    halvings of an interval that holds every quantile below p = 1 - 1e-12)."""
+    if not 0.5 <= p < 1:
+        raise ValueError(f"p must be in [0.5, 1), got {p}")
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p and high < 1e12:
+        high *= 2
+    for _ in range(200):
+        middle = (low + high) / 2
+        if t_cdf(middle, df) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value that a and b come from the same distribution; 1.0 when either
-    sample is empty or every value is the same. Exact without ties for small samples,
-    else the normal approximation with the tie and continuity corrections."""
-    n, m = len(a), len(b)
-    if n == 0 or m == 0:
+def _beta_regularized(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function (continued fraction, modified
+    Lentz; the symmetry I_x(a, b) = 1 - I_{1-x}(b, a) keeps it converging fast)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
         return 1.0
-    ranks = _ranks([*a, *b])
-    u = sum(ranks[:n]) - n * (n + 1) / 2
-    tied = len(set([*a, *b])) < n + m
-    if not tied and n <= _EXACT_UP_TO and m <= _EXACT_UP_TO:
-        low = min(u, n * m - u)
-        total = math.comb(n + m, n)
-        tail = sum(_count(k, n, m) for k in range(int(low) + 1))
-        return min(1.0, 2 * tail / total)
-    counts: dict[float, int] = {}
-    for value in (*a, *b):
-        counts[value] = counts.get(value, 0) + 1
-    size = n + m
-    tie_term = sum(t**3 - t for t in counts.values()) / (size * (size - 1))
-    variance = n * m / 12 * ((size + 1) - tie_term)
-    if variance <= 0:
-        return 1.0
-    z = (abs(u - n * m / 2) - 0.5) / math.sqrt(variance)
-    return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2)))
-
-
-def smallest_p(n: int, m: int) -> float:
-    """The smallest p-value samples of these sizes can reach (no overlap at all)."""
-    if n == 0 or m == 0:
-        return 1.0
-    return min(1.0, 2 / math.comb(n + m, n))
+    if x > (a + 1) / (a + b + 2):
+        return 1 - _beta_regularized(b, a, 1 - x)
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
+        + b * math.log1p(-x)
+    )  # fmt: skip
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for step in range(1, 500):
+        for numerator in (
+            step * (b - step) * x / ((a + 2 * step - 1) * (a + 2 * step)),
+            -(a + step) * (a + b + step) * x / ((a + 2 * step) * (a + 2 * step + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    return math.exp(log_front) * fraction / a
