@@ -11,6 +11,7 @@ from fileproto.cases.classic import matrix_cases
 from fileproto.cases.comparisons import pairs, stated
 from fileproto.results import LoadResult
 from fileproto.results.verdict import Verdict
+from fileproto.server.registry import KINDS
 
 pytestmark = pytest.mark.smoke
 
@@ -69,3 +70,21 @@ def test_any_kind_that_ran_is_compared_with_the_others() -> None:
     cases = [_case(k, "UPLOAD", 10, 5, 5) for k in kinds]
     found = {(p.a.split("-")[0], p.b.split("-")[0]) for p in pairs(cases)}
     assert found == set(itertools.combinations(kinds, 2))
+
+
+def test_a_kind_no_workers_option_sizes_runs_once_per_load() -> None:
+    unsized = [name for name, kind in KINDS.items() if not kind.sized]
+    assert unsized, "the registry has a kind that starts what each connection needs"
+    for name in unsized:
+        cases = matrix_cases((name,))
+        assert len(cases) == 18 and {c.server_workers for c in cases} == {1}
+    every = [
+        _case(c.kind, c.operation, c.size_mib, c.clients, c.server_workers)
+        for c in matrix_cases(tuple(KINDS))
+    ]
+    found = pairs(every)
+    # Within a sized model 3 worker pairs per load; models at 1 worker: every pair of
+    # kinds; at 5 and 50: the sized ones only.
+    sized = len(KINDS) - len(unsized)
+    per_load = 3 * sized + len(KINDS) * (len(KINDS) - 1) // 2 + 2 * sized * (sized - 1) // 2
+    assert len(found) == 18 * per_load

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fileproto.results import EXTERNAL
 from fileproto.results.record import case_id
-from fileproto.server.registry import CLASSIC_KINDS
+from fileproto.server.registry import CLASSIC_KINDS, KINDS
 from fileproto.stress import OPERATIONS, Operation
 
 SIZES_MIB = (10, 50, 100)
@@ -52,11 +52,19 @@ class MatrixCase:
         )
 
 
+def worker_counts(kind: str) -> tuple[int, ...]:
+    """The server-worker counts the matrix runs a kind with: one for a kind that no
+    ``--workers`` sizes (its other counts would measure the same server)."""
+    known = KINDS.get(kind)
+    return SERVER_WORKERS if known is None or known.sized else SERVER_WORKERS[:1]
+
+
 def matrix_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[MatrixCase]:
-    """Ordered so that cases sharing a server run back to back (servers are reused)."""
+    """Kind by kind; the plugin runs them load by load (fileproto.pytest.refine)."""
     return [
         MatrixCase(kind, op, size, clients, workers)
-        for kind, workers, op, size, clients in itertools.product(
-            tuple(kinds), SERVER_WORKERS, OPERATIONS, SIZES_MIB, CLIENT_WORKERS
+        for kind in kinds
+        for workers, op, size, clients in itertools.product(
+            worker_counts(kind), OPERATIONS, SIZES_MIB, CLIENT_WORKERS
         )
     ]

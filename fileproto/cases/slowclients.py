@@ -143,7 +143,9 @@ def slow_cases(kinds: Iterable[str] = CLASSIC_KINDS) -> list[SlowCase]:
         SlowCase(kind, dispatch, workers, scenario)
         for kind in tuple(kinds)
         for dispatch, workers, scenario in itertools.product(
-            dispatch_variants(kind), SLOW_SERVER_WORKERS, SCENARIOS
+            dispatch_variants(kind),
+            SLOW_SERVER_WORKERS if get_kind(kind).sized else SLOW_SERVER_WORKERS[:1],
+            SCENARIOS,
         )
     ]
 

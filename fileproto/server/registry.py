@@ -34,6 +34,9 @@ class ServerKind:
     #: The dispatch of a kind that has no choice of it (``LOOP``: its event loops take
     #: what is ready); None: ``--dispatch ready|accept`` applies (a pool).
     fixed_dispatch: str | None = None
+    #: Whether ``--workers N`` sizes it. A kind that starts what each connection needs
+    #: (a thread per connection) has no N: the matrices run it once per load.
+    sized: bool = True
 
     @property
     def dispatches(self) -> bool:
@@ -82,6 +85,7 @@ KINDS: dict[str, ServerKind] = {
             "a thread started for each accepted connection, no pool (N does not apply)",
             "thread",
             fixed_dispatch="accept",
+            sized=False,
         ),
     )
 }
