@@ -22,7 +22,7 @@ from fileproto.report.findings.queued import phase_seconds
 from fileproto.report.verdicts import comparison_of, document_verdicts, run_verdicts
 from fileproto.report.why import MOST, reasons
 from fileproto.results import LoadResult
-from fileproto.results.verdict import Verdict, compare
+from fileproto.results.verdict import CONFIDENCE, MARGIN, Verdict, compare
 from fileproto.server.registry import KINDS
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
@@ -59,7 +59,7 @@ def _marks(results: list[LoadResult]) -> dict[str, tuple[str, float]]:
 
 def test_each_cell_against_the_best_of_its_load() -> None:
     """One load, four cases: the fastest is the best; 4% slower with tight rounds is the
-    same within 10%; 60% slower is slower; 60% slower with rounds that spread is open."""
+    same within the margin; 60% slower is slower; 60% slower with rounds that spread is open."""
     results = [
         _case("thread", 1, 1.0),
         _case("thread", 5, 1.04),
@@ -126,11 +126,11 @@ def test_how_firmly_each_load_is_decided_is_said() -> None:
     clear = [_case("thread", 1, 1.0, clients=5), _case("thread", 5, 2.0, clients=5)]
     tied = [_case("thread", 1, 1.0, clients=50), _case("thread", 5, 1.03, clients=50)]
     assert decided_line(answer(clear)) == (
-        "In its load, every other case is slower than the best (at 95% confidence)."
+        f"In its load, every other case is slower than the best (at {CONFIDENCE:.0%} confidence)."
     )
     assert decided_line(answer(clear + tied)) == (
-        "In 1 of the 2 loads every other case is slower than the best (at 95% "
-        "confidence); in the other 1, some case is the same within 10% or not decided."
+        f"In 1 of the 2 loads every other case is slower than the best (at {CONFIDENCE:.0%} "
+        f"confidence); in the other 1, some case is the same within {MARGIN:.0%} or not decided."
     )
     assert decided_line(answer(tied)).startswith("In no load is every other case decided")
     single = [dataclasses.replace(r, round_times_s=r.round_times_s[:1]) for r in clear]
@@ -199,7 +199,9 @@ def test_text_markdown_and_html_show_the_same_cells() -> None:
     assert f"Not run: {' and '.join(others)} (add " in flat
     assert f" with --fileproto-kinds {','.join(KINDS)})." in flat
     for output in (text.replace("\n", " "), markdown):
-        assert "at 95% confidence, from 5 rounds per case (docs/statistics.md)" in output
+        assert (
+            f"at {CONFIDENCE:.0%} confidence, from 5 rounds per case (docs/statistics.md)" in output
+        )
 
 
 def test_a_recorded_verdict_reads_back_and_wins_over_the_rounds() -> None:
@@ -243,10 +245,13 @@ def test_why_reads_queued_and_served_from_the_timelines() -> None:
     assert "(timeline thread-UPLOAD-10MiB-c50-w1)" in text
     # The made-up server serves each client as fast on 5 workers: no sharing is claimed.
     assert "share the machine" not in text
-    assert "faster, at 95% confidence" in text
+    assert f"faster, at {CONFIDENCE:.0%} confidence" in text
     models = found[-1].plain()
     assert models.startswith("On 1 worker, a client was served for ")
-    assert "process pool took 1.00x thread pool's time per client (the same within 10%" in models
+    assert (
+        f"process pool took 1.00x thread pool's time per client (the same within {MARGIN:.0%}"
+        in models
+    )
 
 
 def test_why_says_when_workers_share_the_cores() -> None:

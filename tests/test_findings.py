@@ -20,6 +20,7 @@ from fileproto.report.findings import (
     phase_shares,
     render_findings_markdown,
 )
+from fileproto.results.verdict import CONFIDENCE, MARGIN
 from fileproto.units import MIB
 from tests.helpers.timeline_runs import (
     refuse,
@@ -52,10 +53,13 @@ def test_one_round_decides_nothing_and_says_so() -> None:
     decided, and the method says so with the rounds a verdict needs."""
     (text,) = _texts(findings(load_cases(FULL_RUN)), "noise")
     assert text.startswith("Each case ran 1 round. ")
-    assert "95% confidence interval" in text and "within 10%" in text
+    assert f"{CONFIDENCE:.0%} confidence interval" in text and f"within {MARGIN:.0%}" in text
     assert "docs/statistics.md" in text
     assert "Of the 162 comparisons" in text
-    assert "0 are decided (0 found a difference, 0 the same within 10%) and 162 are open" in text
+    assert (
+        f"0 are decided (0 found a difference, 0 the same within {MARGIN:.0%}) and 162 are open"
+        in text
+    )
     assert "at least 2 rounds per case, and 108 of the 108 cases have fewer" in text
     assert "run --fileproto-rounds 3" in text
 
@@ -83,10 +87,10 @@ def _models_run(process: dict[int, float], spread: tuple[float, ...] | None = No
 
 def test_models_from_verdicts_slower_same_and_open() -> None:
     """Five tight rounds: 40% slower is decided slower, 3% slower is the same within the
-    10% margin; rounds that spread widely leave 40% open."""
+    margin; rounds that spread widely leave 40% open."""
     models = _models_run({1: 1.4, 5: 1.03})
     assert "on 1 worker slower in 2 of 2 (1.40x to 1.40x)" in models
-    assert "on 5 workers the same within 10% in all 2 (1.03x to 1.03x)" in models
+    assert f"on 5 workers the same within {MARGIN:.0%} in all 2 (1.03x to 1.03x)" in models
     wide = _models_run({1: 1.4, 5: 1.4}, spread=(0.6, 0.8, 1.0, 1.25, 1.6))
     assert "process pool against thread pool, not decided" in wide
     assert "on 1 worker not decided in all 2" in wide
@@ -114,10 +118,10 @@ def test_the_method_counts_what_was_decided() -> None:
 
 def test_two_rounds_that_spread_leave_a_comparison_open() -> None:
     """Two rounds a side claim little (Student's t with two degrees of freedom): a 3x
-    difference whose rounds spread 1.5x is not decided, and the method says so."""
+    difference whose rounds spread 2x is not decided, and the method says so."""
     benches = [simulated_case("thread", 5, w) for w in (1, 5)]
     for bench, factor in zip(benches, (1.0, 3.0), strict=True):
-        bench["extra_info"]["round_times_s"] = [factor * t for t in (1.0, 1.5)]
+        bench["extra_info"]["round_times_s"] = [factor * t for t in (1.0, 2.0)]
         bench["extra_info"]["rounds"] = 2
     (text,) = _texts(findings(load_cases({"benchmarks": benches})), "noise")
     assert text.startswith("Each case ran 2 rounds. ")
@@ -404,8 +408,9 @@ def test_time_growing_with_workers_beside_a_flat_model_is_stated() -> None:
     thread = " -> ".join(f"{agg[f'thread-UPLOAD-10MiB-c50-w{w}']:,.1f}" for w in (1, 5, 50))
     assert "process pool's time grows with server workers" in pattern
     assert f"{process} MiB/s" in pattern
-    assert f"thread pool's stays flat (the same within 10% in 1 of 1 size; {thread} MiB/s)" in (
-        pattern
+    assert (
+        f"thread pool's stays flat (the same within {MARGIN:.0%} in 1 of 1 size; {thread} MiB/s)"
+        in (pattern)
     )
     # Both flat: no such pattern.
     flat = simulated_run(kinds=("thread", "process"), clients=(1, 50), workers=(1, 5, 50))

@@ -106,7 +106,7 @@ def test_a_clear_difference_gets_just_the_rounds_it_needs_interleaved() -> None:
     cases = _cases()
     runs = [_run(cases[0], _steady(1.0), clock), _run(cases[1], _steady(0.2), clock)]
     properties = _refine(Refiner(budget=100.0, clock=clock), cases, runs)
-    # Far apart and tight: two rounds each decide at 95%; the added ones are interleaved.
+    # Far apart and tight: two rounds each decide; the added ones are interleaved.
     assert [r.rounds for r in runs] == [2, 2]
     assert clock.log == [cases[0].id, cases[1].id]
     refined = dict(properties)[REFINED_PROPERTY]
@@ -136,8 +136,8 @@ def test_a_decided_load_adds_nothing_and_only_open_cases_get_rounds() -> None:
 def test_rounds_stop_within_the_budget(budget: float) -> None:
     clock = Clock()
     cases = _cases()
-    # Alike within 10% but spread wider than the margin: never decided.
-    noisy = itertools.cycle((1.0, 1.3, 0.8, 1.15, 0.9))
+    # Alike, but spread far wider than the margin: never decided.
+    noisy = itertools.cycle((1.0, 3.0, 0.33, 2.5, 0.4))
     runs = [_run(c, noisy, clock, seconds=1.5) for c in cases]
     properties = _refine(Refiner(budget=budget, floor_s=0.0, clock=clock), cases, runs)
     refined = dict(properties)[REFINED_PROPERTY]
@@ -146,13 +146,13 @@ def test_rounds_stop_within_the_budget(budget: float) -> None:
     # As many passes as fit: the next one, at what the last cost, would not have.
     next_pass = sum(r.round_cost or r.seconds for r in runs)
     assert clock.now <= refined["budget_s"] < clock.now + next_pass
-    assert len(clock.log) == {0.5: 0, 2.0: 4, 5.0: 8}[budget]
+    assert len(clock.log) == {0.5: 0, 2.0: 2, 5.0: 8}[budget]
 
 
 def test_no_case_runs_more_than_the_most_rounds() -> None:
     clock = Clock()
     cases = _cases()
-    noisy = itertools.cycle((1.0, 1.3, 0.8, 1.15, 0.9))
+    noisy = itertools.cycle((1.0, 3.0, 0.33, 2.5, 0.4))
     runs = [_run(c, noisy, clock, seconds=1e6) for c in cases]
     properties = _refine(Refiner(), cases, runs)
     assert [r.rounds for r in runs] == [MAX_ROUNDS, MAX_ROUNDS]

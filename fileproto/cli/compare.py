@@ -11,7 +11,7 @@ from pathlib import Path
 from fileproto.argtypes import percent
 from fileproto.report.compare import MORE_ROUNDS, Run, RunComparison, compare_runs
 from fileproto.report.compare_render import render_json, render_markdown, render_text
-from fileproto.results.verdict import CONFIDENCE, MARGIN, rounds_to_decide
+from fileproto.results.verdict import CHANGE_MARGIN, CONFIDENCE, rounds_to_decide
 
 #: Exit codes, as --help states them.
 OK, SLOWER, TROUBLE = 0, 1, 2
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--margin",
         metavar="PERCENT",
         type=percent,
-        default=MARGIN * 100,
+        default=CHANGE_MARGIN * 100,
         help="changes within this are 'unchanged' (default: %(default)g; the statistics "
         "of docs/statistics.md)",
     )

@@ -34,8 +34,8 @@ from fileproto.results.verdict import CONFIDENCE, MARGIN, METHOD, Verdict
 MAX_ROUNDS = 30
 #: The default budget of a load's added rounds: this many times what its cases' own
 #: rounds took, and never less than FLOOR_S (a load of small cases decides cheaply).
-BUDGET = 2.0
-FLOOR_S = 3.0
+BUDGET = 2.5
+FLOOR_S = 10.0
 #: The user_properties key under which the last case of a load reports the records of
 #: the cases it added rounds to, and what the load's refinement did.
 UPDATE_PROPERTY = "fileproto_benchmark_update"

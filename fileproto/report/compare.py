@@ -25,7 +25,7 @@ from fileproto.report.order import sort_results
 from fileproto.report.slow import is_slow
 from fileproto.results import LoadResult
 from fileproto.results.document import Source, load_document, load_results
-from fileproto.results.verdict import MARGIN, Comparison, Verdict, compare, rounds_to_decide
+from fileproto.results.verdict import CHANGE_MARGIN, Comparison, Verdict, compare, rounds_to_decide
 
 #: The verdicts of a comparison of runs, in the order the summary counts them.
 VERDICTS = ("faster", "slower", "unchanged", "undecided")
@@ -148,7 +148,7 @@ class RunComparison:
     changes: Sequence[CaseChange]
     only_old: Sequence[str] = field(default_factory=tuple)
     only_new: Sequence[str] = field(default_factory=tuple)
-    margin: float = MARGIN
+    margin: float = CHANGE_MARGIN
 
     def counts(self) -> dict[str, int]:
         """How many cases got each verdict, every verdict present (zero or not)."""
@@ -213,7 +213,7 @@ def _usable(ratio: float) -> bool:
     return math.isfinite(ratio) and ratio > 0
 
 
-def compare_runs(old: Run, new: Run, margin: float = MARGIN) -> RunComparison:
+def compare_runs(old: Run, new: Run, margin: float = CHANGE_MARGIN) -> RunComparison:
     """Every case in both runs compared, NEW against OLD.
 
     Raises ValueError if the runs have no classic case in common.
