@@ -28,7 +28,8 @@ class Ev(enum.StrEnum):
     #: A worker took the connection (``worker``); after ``given_back``, a resume.
     TAKEN = "taken"
     #: The worker gave the connection back to the dispatcher (``why``: Why; ``waited_s``:
-    #: how long it had waited on the client just before).
+    #: how long it had waited on the client just before; ``preempted``: a Preemption when
+    #: its quantum was over and another connection was to run first).
     GIVEN_BACK = "given_back"
     #: A worker that kept the connection, or an event loop, waited on the client until
     #: now (``why``, ``waited_s``); waits under a millisecond are not written.
@@ -54,6 +55,20 @@ class Why(enum.StrEnum):
     READ = "read"
     #: Mid-response: the client has not taken what was sent.
     WRITE = "write"
+
+
+class Preemption(enum.StrEnum):
+    """Why a worker gave a connection back while its bytes still moved, after a quantum
+    (``given_back``'s ``preempted``; docs/architecture.md, "Scheduling")."""
+
+    #: A connection with less service waits: a new request, or one that has had less
+    #: than a quantum of worker time (the mlfq schedule).
+    SHORTER = "shorter"
+    #: A long transfer that came first waits: long transfers go on in arrival order
+    #: (mlfq).
+    EARLIER = "earlier"
+    #: Any other connection waits (round robin, the rr schedule).
+    TURN = "turn"
 
 
 class Deadline(enum.StrEnum):

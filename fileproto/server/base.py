@@ -16,6 +16,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -23,7 +24,7 @@ from fileproto.server.config import DEFAULT_MAX_CONNECTIONS, ServerConfig
 from fileproto.server.dispatcher import Dispatcher
 from fileproto.server.drive import GiveBack, send_closing
 from fileproto.server.linger import Lingerer
-from fileproto.server.policy import RunQueue
+from fileproto.server.policy import Quantum, RunQueue, preemptive
 from fileproto.server.sockets import peer_of
 from fileproto.server.tracer import Tracer, accepted_fields, open_tracer, refusal_id
 from fileproto.server.turn import new_session, turn
@@ -111,11 +112,13 @@ class PoolServer(BaseServer):
         self.classic = self.classic_only or config.dispatch == "accept"
         self.dispatcher = Dispatcher(self, self.classic)
         #: Who runs next among the connections handed to the pool (``policy``).
-        self.run_queue: RunQueue[Queued] = RunQueue()
+        self.run_queue: RunQueue[Queued] = RunQueue(schedule=config.schedule)
 
     @property
     def description(self) -> str:
-        return "accept dispatch" if self.classic else "ready dispatch"
+        if self.classic:
+            return "accept dispatch"
+        return f"ready dispatch, {self.config.schedule} schedule"
 
     # -- for subclasses ---------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class PoolServer(BaseServer):
             return
         if parked is None:
             return
+        began = time.monotonic()
         outcome = turn(
             parked.conn_id,
             parked.sock,
@@ -167,13 +171,22 @@ class PoolServer(BaseServer):
             self.tracer,
             True,
             self.run_queue.waiting.someone_waits,
+            self.quantum(parked.service.seq),
         )
+        parked.service.attained += time.monotonic() - began
         if isinstance(outcome, GiveBack):
             self.dispatcher.give_back(parked, outcome.writing)
         else:
             self.finished(parked.conn_id, outcome)
 
     # -- shared machinery ---------------------------------------------------------------
+
+    def quantum(self, seq: int) -> Quantum | None:
+        """A turn's preemption under the server's schedule (None: fifo)."""
+        schedule = self.config.schedule
+        if not preemptive(schedule):
+            return None
+        return Quantum(self.run_queue.waiting, seq, schedule)
 
     def new_session(self, conn_id: int, accepted_at: float) -> ServerSession:
         return new_session(self.store, self.limits, conn_id, accepted_at, self.tracer)

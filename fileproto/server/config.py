@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fileproto.server.policy import DEFAULT_SCHEDULE
 from fileproto.session import Limits
 
 #: ``ready``: a selector holds waiting connections and workers get only those with a
@@ -35,6 +36,8 @@ class ServerConfig:
     #: pieces (256 KiB measured 15-20% slower per 100 MiB upload than 1 MiB).
     recv_size: int = 1 << 20
     dispatch: Dispatch = "ready"
+    #: Who runs next among the connections that wait for a worker (``policy.SCHEDULES``).
+    schedule: str = DEFAULT_SCHEDULE
     #: The event-loop kind's loop: ``auto`` (uvloop when installed), ``asyncio``, ``uvloop``.
     loop: str = "auto"
     verbose: bool = False

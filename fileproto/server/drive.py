@@ -28,7 +28,7 @@ from fileproto.server import policy
 from fileproto.server.sockets import unsent_bytes, wait_ready
 from fileproto.server.tracer import trace_buffered, trace_wait, wait_why
 from fileproto.session import Close, Receive, Send, ServerSession
-from fileproto.trace import CloseKind, Closing
+from fileproto.trace import CloseKind, Closing, Preemption
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,9 @@ class GiveBack:
     writing: bool
     #: Seconds the worker had waited on the client just before (the trace's).
     waited: float = 0.0
+    #: Given back while its bytes still moved: its quantum was over and another
+    #: connection was to run first (``policy.Quantum``).
+    preempted: Preemption | None = None
 
 
 Outcome = Close | GiveBack
@@ -47,7 +50,13 @@ Outcome = Close | GiveBack
 def given_back_fields(session: ServerSession, outcome: GiveBack) -> dict[str, Any]:
     """The ``given_back`` event's own keys: why (docs/trace.md), and how long the worker
     had waited on the client just before."""
-    return {"why": wait_why(session, outcome.writing), "waited_s": round(outcome.waited, 6)}
+    fields: dict[str, Any] = {
+        "why": wait_why(session, outcome.writing),
+        "waited_s": round(outcome.waited, 6),
+    }
+    if outcome.preempted is not None:
+        fields["preempted"] = outcome.preempted
+    return fields
 
 
 def drive(
@@ -58,9 +67,11 @@ def drive(
     someone_waits: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
     wait: Callable[[int, bool, float], bool] = wait_ready,
+    preempt: Callable[[float], Preemption | None] | None = None,
 ) -> Outcome:
     """Run the session on the non-blocking ``sock`` until it closes (the Close) or, with
-    ``give_back``, until the socket would block (a GiveBack); ``someone_waits`` says
+    ``give_back``, until the socket would block or ``preempt`` (asked with the time
+    after each piece that moved) says why to let go (a GiveBack); ``someone_waits`` says
     whether another connection waits for a worker. ``clock`` and ``wait`` are the time
     and the wait for a ready socket (a test's fake ones). Raises OSError when the
     connection breaks."""
@@ -80,6 +91,8 @@ def drive(
                 if session.served != served and session.trace is not None:
                     trace_buffered(session, unsent_bytes(sock))
                 expired = False
+                if preempt is not None and (why_now := preempt(now)) is not None:
+                    return _preempted(session, why_now, now)
                 continue
             writing = True
         elif isinstance(action, Receive):
@@ -90,6 +103,8 @@ def drive(
             else:
                 session.receive_data(data, clock())
                 expired = False
+                if preempt is not None and (why_now := preempt(now)) is not None:
+                    return _preempted(session, why_now, now)
                 continue
             writing = False
         else:
@@ -127,6 +142,16 @@ def drive(
                 session.client_read(clock())  # slow, not stalled: wait on
                 continue
         expired = True
+
+
+def _preempted(session: ServerSession, why: Preemption, now: float) -> Outcome:
+    """Let go of a connection whose bytes still move: it waits in the dispatcher for
+    what it waited for (room to send a response in progress, or bytes), and from there
+    joins the run queue at once when its socket is ready."""
+    action = session.next_action(now)
+    if isinstance(action, Close):
+        return action
+    return GiveBack(isinstance(action, Send), preempted=why)
 
 
 #: Sends tried for the answer of a connection closed without a worker (an error answer

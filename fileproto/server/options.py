@@ -21,6 +21,7 @@ from fileproto.server.config import (
     ServerConfig,
     buffer_sizes,
 )
+from fileproto.server.policy import DEFAULT_SCHEDULE, QUANTUM, SCHEDULES
 from fileproto.session import Limits
 
 
@@ -51,6 +52,14 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DE
         "classic exercise; the kinds without a pool (asyncio's loops, a thread per "
         "connection) have no choice of it "
         "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=tuple(SCHEDULES),
+        default=DEFAULT_SCHEDULE,
+        help="who runs next when connections wait for a pool's workers (ready dispatch; "
+        + "; ".join(f"{name}: {text}" for name, text in SCHEDULES.items())
+        + f"; quantum {QUANTUM * 1000:g} ms) (default: %(default)s)",
     )
     parser.add_argument(
         "--loop",
@@ -163,6 +172,7 @@ def config_from(args: argparse.Namespace, workers: int) -> ServerConfig:
         limits=limits_from(args, read_chunk),
         recv_size=recv_size,
         dispatch=args.dispatch,
+        schedule=args.schedule,
         loop=args.loop,
         verbose=args.verbose,
         trace=os.path.abspath(args.trace) if args.trace else None,

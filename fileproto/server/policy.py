@@ -11,11 +11,14 @@ the measurement behind it where there is one.
 from __future__ import annotations
 
 import ctypes
+import heapq
+import itertools
 import threading
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from fileproto.trace import Preemption
 
 #: Seconds a worker waits for a socket that would block before it gives the connection
 #: back: short, so that twenty slow links each delivering ten bursts a second take a
@@ -76,56 +79,186 @@ def reader_moved(before: int | None, after: int | None) -> bool:
     return before is not None and after is not None and after < before
 
 
-class Waiting:
-    """How many connections wait for a worker, in a cell a worker can read. A ctypes
-    int: the process pool's is in shared memory, so that its worker processes read the
-    count their parent keeps. Written only by the run queue."""
+#: The schedules of the pools' run queue (``--schedule``), each in a sentence for
+#: ``fileproto serve --help`` (docs/architecture.md, "Scheduling").
+SCHEDULES: dict[str, str] = {
+    "mlfq": "a multilevel feedback queue: a new request runs first; a worker that has "
+    "served a connection for a quantum gives it back when one with less service (or a "
+    "long transfer that came first) waits; long transfers go on in arrival order",
+    "rr": "round robin (processor sharing): a worker that has served a connection for a "
+    "quantum gives it back whenever any other waits, to the back of the queue",
+    "fifo": "first come, first served: a worker keeps a connection while its bytes move, "
+    "so a short request waits for the long transfers taken before it",
+}
+DEFAULT_SCHEDULE = "mlfq"
+#: The quantum: seconds a worker serves a connection before it may give it back to one
+#: that should run first. A give-back and the next take cost the process pool one
+#: session's journey there and back (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB
+#: piece in hand, 40 us between requests, on a busy 2-core machine), so 20 ms keeps that
+#: journey near 2% of the quantum, while a short request that arrives behind N busy
+#: workers waits at most one quantum (and a piece) for the first of them to let go: the
+#: LIST probe's 100 ms target leaves room for the dispatcher's own wait on a busy core.
+QUANTUM = 0.02
+#: The starvation bound: the long transfer first in line is passed over by at most this
+#: many connections with less service before it runs again. Each of those runs at most a
+#: quantum before it yields to the earlier transfer, so once taken, a connection waits
+#: at most STARVATION_BOUND quanta (per worker) for connections that came after it.
+STARVATION_BOUND = 8
+#: A connection's key in the run queue: level 0 (less than a quantum of service in this
+#: request), then level 1 (long), each in arrival order (``Service.seq``). One integer, so
+#: a worker process reads the queue's head in one load from shared memory.
+LONG = 1 << 48
+EMPTY = (1 << 62) - 1
 
-    def __init__(self, cell: ctypes.c_int | None = None) -> None:
-        self.cell = cell if cell is not None else ctypes.c_int(0)
+
+@dataclass(slots=True)
+class Service:
+    """What the run queue knows of a connection's current request: its place in arrival
+    order and the worker time it has had (a new request starts again at zero)."""
+
+    seq: int = -1
+    attained: float = 0.0
+    #: The connection's requests finished when ``seq`` was given: more means a new one.
+    served: int = 0
+
+
+class Scheduled(Protocol):
+    """What waits in a run queue: a connection with its scheduling record."""
+
+    @property
+    def service(self) -> Service: ...
+
+    @property
+    def served(self) -> int: ...
+
+
+class Waiting:
+    """How many connections wait for a worker, and the key of the one that runs next,
+    in cells a worker can read: the process pool's are in shared memory, so that its
+    worker processes read what their parent keeps. Written only by the run queue."""
+
+    def __init__(self, cells: ctypes.Array[ctypes.c_longlong] | None = None) -> None:
+        self.cells = cells if cells is not None else (ctypes.c_longlong * 2)(0, EMPTY)
 
     def someone_waits(self) -> bool:
         """Does another connection wait for a worker? Computed here only."""
-        return self.cell.value > 0
+        return self.cells[0] > 0
+
+    def head(self) -> int:
+        """The key of the connection that runs next (EMPTY: none waits)."""
+        return int(self.cells[1])
 
 
-T = TypeVar("T")
+def shared_cells(make: Callable[..., Any]) -> ctypes.Array[ctypes.c_longlong]:
+    """The cells of ``Waiting`` made by ``make`` (a multiprocessing context's RawArray)."""
+    cells: ctypes.Array[ctypes.c_longlong] = make(ctypes.c_longlong, [0, EMPTY])
+    return cells
 
 
-class RunQueue(Generic[T]):
-    """Who runs next: the connections that wait for a worker, first come, first served
-    (one given back waits behind those already waiting, so no client keeps the front).
-    The dispatcher pushes; a free worker pops. Thread-safe."""
+class Quantum:
+    """A worker's turn under a preemptive schedule: called with the time after each piece
+    moved, it says why to give the connection back, or None. It costs no system call
+    (the clock is the driver's, read anyway; the queue's head is a memory load), and it
+    never gives back while nobody waits."""
 
-    def __init__(self, waiting: Waiting | None = None) -> None:
+    __slots__ = ("began", "key", "quantum", "rr", "waiting")
+
+    def __init__(self, waiting: Waiting, seq: int, schedule: str, quantum: float = QUANTUM) -> None:
+        self.waiting = waiting
+        #: After a quantum in this turn the connection is long: level 1.
+        self.key = LONG | seq
+        self.rr = schedule == "rr"
+        self.quantum = quantum
+        self.began: float | None = None
+
+    def __call__(self, now: float) -> Preemption | None:
+        if self.began is None:
+            self.began = now
+            return None
+        if now - self.began < self.quantum:
+            return None
+        if self.rr:
+            return Preemption.TURN if self.waiting.someone_waits() else None
+        head = self.waiting.head()
+        if head >= self.key:
+            return None
+        return Preemption.SHORTER if head < LONG else Preemption.EARLIER
+
+
+def preemptive(schedule: str) -> bool:
+    return schedule != "fifo"
+
+
+S = TypeVar("S", bound=Scheduled)
+
+
+class RunQueue(Generic[S]):
+    """Who runs next among the connections that wait for a worker (``SCHEDULES``).
+    fifo and rr: first come, first served (rr gives each push a new place, so a
+    connection given back goes behind those waiting). mlfq: level 0 (less than a quantum
+    of service in this request) before level 1, each in arrival order, except that the
+    first long transfer is passed over at most STARVATION_BOUND times in a row. The
+    dispatcher pushes; a free worker pops. Thread-safe."""
+
+    def __init__(self, waiting: Waiting | None = None, schedule: str = DEFAULT_SCHEDULE) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
         self.waiting = waiting if waiting is not None else Waiting()
-        self._items: deque[T] = deque()
+        self.schedule = schedule
+        self._levels: tuple[list[tuple[int, S]], list[tuple[int, S]]] = ([], [])
+        self._seq = itertools.count()
+        #: Level-0 pops in a row while a long transfer waits.
+        self._passed = 0
         self._lock = threading.Lock()
 
-    def push(self, item: T) -> None:
+    def push(self, item: S) -> None:
         with self._lock:
-            self._items.append(item)
-            self.waiting.cell.value = len(self._items)
+            service = item.service
+            if service.seq < 0 or service.served != item.served:
+                # A new request: a new place in arrival order, no service yet.
+                service.seq, service.served, service.attained = next(self._seq), item.served, 0.0
+            elif self.schedule != "mlfq":
+                service.seq = next(self._seq)  # given back: behind those waiting
+            self._add(item)
 
-    def push_front(self, item: T) -> None:
+    def push_front(self, item: S) -> None:
         """Put back a connection that a worker never took: it keeps its turn."""
         with self._lock:
-            self._items.appendleft(item)
-            self.waiting.cell.value = len(self._items)
+            self._add(item)
 
-    def pop(self) -> T | None:
+    def _add(self, item: S) -> None:
+        service = item.service
+        long = self.schedule == "mlfq" and service.attained >= QUANTUM
+        heapq.heappush(self._levels[long], (service.seq, item))
+        self._publish()
+
+    def pop(self) -> S | None:
         """The connection to run next, or None when none waits."""
         with self._lock:
-            if not self._items:
+            level = self._next_level()
+            if level is None:
                 return None
-            item = self._items.popleft()
-            self.waiting.cell.value = len(self._items)
+            _, item = heapq.heappop(self._levels[level])
+            self._passed = self._passed + 1 if level == 0 and self._levels[1] else 0
+            self._publish()
             return item
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def _next_level(self) -> int | None:
+        short, long = self._levels
+        if short and (not long or self._passed < STARVATION_BOUND):
+            return 0
+        return 1 if long else None
 
-    def __iter__(self) -> Iterator[T]:
-        """What waits now (a copy)."""
+    def _publish(self) -> None:
+        cells = self.waiting.cells
+        cells[0] = len(self)
+        level = self._next_level()
+        cells[1] = EMPTY if level is None else level * LONG | self._levels[level][0][0]
+
+    def __len__(self) -> int:
+        return len(self._levels[0]) + len(self._levels[1])
+
+    def __iter__(self) -> Iterator[S]:
+        """What waits now (a copy), in the order it would run were nothing added."""
         with self._lock:
-            return iter(list(self._items))
+            return iter([item for _, item in sorted(self._levels[0]) + sorted(self._levels[1])])

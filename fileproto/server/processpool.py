@@ -20,7 +20,6 @@ held by another worker), and a new worker takes its place.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import logging
 import multiprocessing
@@ -35,7 +34,7 @@ from pathlib import Path
 from fileproto.server import handoff, worker
 from fileproto.server.base import PoolServer
 from fileproto.server.handoff import SOCKET, Handoff, Job
-from fileproto.server.policy import RunQueue, Waiting
+from fileproto.server.policy import RunQueue, Waiting, shared_cells
 from fileproto.server.waiting import Accepted, Parked, Queued
 from fileproto.session import Close
 from fileproto.trace import CloseKind, Closing
@@ -58,6 +57,8 @@ class Worker:
     job: Queued | None = None
     #: The temporary file of the upload that job's session had when it was sent.
     upload: Path | None = None
+    #: When the job was sent: the time until its answer is the service it had.
+    sent_at: float = 0.0
 
 
 class ProcessPoolServer(PoolServer):
@@ -66,9 +67,10 @@ class ProcessPoolServer(PoolServer):
     def start_pool(self) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["fileproto.server.worker"])
-        # The count of connections waiting for a worker, in memory the workers share.
-        self._waiting_cell: ctypes.c_int = self._context.RawValue(ctypes.c_int, 0)
-        self.run_queue = RunQueue(Waiting(self._waiting_cell))
+        # The count of connections waiting for a worker and the key of the next, in
+        # memory the workers share.
+        self._waiting_cells = shared_cells(self._context.RawArray)
+        self.run_queue = RunQueue(Waiting(self._waiting_cells), self.config.schedule)
         self._workers = [self._start_worker() for _ in range(self.workers)]
         # Every worker exists and waits before the server says it listens: none is
         # started in the middle of a measurement.
@@ -85,7 +87,7 @@ class ProcessPoolServer(PoolServer):
         parent_end, child_end = socket.socketpair()
         process = self._context.Process(
             target=worker.main,
-            args=(child_end, self.config, self._waiting_cell),
+            args=(child_end, self.config, self._waiting_cells),
             name="fileproto-worker",
             daemon=True,
         )
@@ -123,6 +125,7 @@ class ProcessPoolServer(PoolServer):
             self._died(one)
             return
         one.job = job
+        one.sent_at = time.monotonic()
         one.upload = job.session.upload_path if isinstance(job, Parked) else None
         if isinstance(job, Parked) and record.job is Job.SESSION:
             # The session that travelled is the one that goes on: this process's
@@ -142,6 +145,8 @@ class ProcessPoolServer(PoolServer):
             self._died(one)
             return
         job, one.job, one.upload = one.job, None, None
+        if job is not None:
+            job.service.attained += time.monotonic() - one.sent_at
         if record.job is Job.STARTED:
             one.started = True
         elif job is not None and record.job is Job.GIVEN_BACK:
@@ -149,6 +154,7 @@ class ProcessPoolServer(PoolServer):
             trace = None if self.tracer is None else self.tracer.for_conn(job.conn_id)
             session.adopt(self.store, record.fds, trace)
             parked = Parked(job.conn_id, job.sock, session, session.deadline)
+            parked.service = job.service  # the same request keeps its place and service
             self.dispatcher.take_back(parked, record.writing)
         elif job is not None and record.job is Job.CLOSED:
             self.finished(job.conn_id, record.close())
@@ -210,6 +216,7 @@ def _record(job: Queued) -> Handoff:
     fd = job.sock.fileno()
     if isinstance(job, Accepted):
         return Handoff(Job.ACCEPTED, job.conn_id, {SOCKET: fd}, accepted_at=job.accepted_at)
+    seq = job.service.seq
     if job.received is not None:
         return Handoff(
             Job.FIRST,
@@ -218,8 +225,9 @@ def _record(job: Queued) -> Handoff:
             bytes(job.received),
             accepted_at=job.accepted_at,
             first_at=job.first_at,
+            seq=seq,
         )
-    return handoff.carrying_session(Job.SESSION, job.conn_id, fd, job.session)
+    return handoff.carrying_session(Job.SESSION, job.conn_id, fd, job.session, seq=seq)
 
 
 if __name__ == "__main__":

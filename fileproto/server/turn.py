@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable
 
 from fileproto.server.drive import GiveBack, Outcome, drive, given_back_fields
+from fileproto.server.policy import Quantum
 from fileproto.server.sockets import peer_of
 from fileproto.server.tracer import Tracer, worker_name
 from fileproto.session import Close, Limits, ServerSession
@@ -39,16 +40,18 @@ def turn(
     tracer: Tracer | None,
     give_back: bool,
     someone_waits: Callable[[], bool] | None = None,
+    preempt: Quantum | None = None,
 ) -> Outcome:
     """One turn on the non-blocking ``sock``: with ``give_back`` (the readiness
-    dispatch) until its socket would block or it closes, else (classic) to its close."""
+    dispatch) until its socket would block, its quantum says to let go (``preempt``,
+    a preemptive schedule) or it closes, else (classic) to its close."""
     if not give_back and log.isEnabledFor(logging.INFO):
         log.info("%s: connected", peer_of(sock))
     if tracer is not None:
         tracer.event(conn_id, Ev.TAKEN, worker=worker_name())
     outcome: Outcome
     try:
-        outcome = drive(sock, session, recv_size, give_back, someone_waits)
+        outcome = drive(sock, session, recv_size, give_back, someone_waits, preempt=preempt)
     except OSError as exc:
         outcome = Close(f"connection lost: {exc}", CloseKind.ERROR)
     except Exception:

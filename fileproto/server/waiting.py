@@ -6,8 +6,9 @@ the classic dispatch)."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from fileproto.server.policy import Service
 from fileproto.session import ServerSession
 
 
@@ -37,6 +38,13 @@ class Parked:
     #: When the connection was accepted, and when the first of those bytes arrived.
     accepted_at: float = 0.0
     first_at: float = 0.0
+    #: Its place in the run queue and the worker time its request has had (``policy``).
+    service: Service = field(default_factory=Service)
+
+    @property
+    def served(self) -> int:
+        """Requests it finished: the run queue tells a new request by it."""
+        return self.session.served
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,8 @@ class Accepted:
     conn_id: int
     sock: socket.socket
     accepted_at: float
+    service: Service = field(default_factory=Service)
+    served = 0
 
 
 #: What waits in a pool's run queue for a worker.

@@ -16,13 +16,15 @@ from fileproto.server import handoff
 from fileproto.server.config import ServerConfig
 from fileproto.server.drive import GiveBack
 from fileproto.server.handoff import SOCKET, Handoff, Job
-from fileproto.server.policy import Waiting
+from fileproto.server.policy import Quantum, Waiting, preemptive
 from fileproto.server.tracer import Tracer, open_tracer
 from fileproto.server.turn import new_session, turn
 from fileproto.store import FileStore
 
 
-def main(channel: socket.socket, config: ServerConfig, waiting_cell: ctypes.c_int) -> None:
+def main(
+    channel: socket.socket, config: ServerConfig, waiting_cells: ctypes.Array[ctypes.c_longlong]
+) -> None:
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
@@ -31,7 +33,7 @@ def main(channel: socket.socket, config: ServerConfig, waiting_cell: ctypes.c_in
     )
     store = FileStore(config.root)
     tracer = open_tracer(config.trace)
-    waiting = Waiting(waiting_cell)
+    waiting = Waiting(waiting_cells)
     channel.setblocking(True)
     try:
         handoff.send(channel, Handoff(Job.STARTED))
@@ -70,7 +72,12 @@ def serve(
             files = {name: fd for name, fd in record.fds.items() if name != SOCKET}
             session.adopt(store, files, trace)
         someone_waits = None if classic else waiting.someone_waits
-        outcome = turn(conn_id, sock, session, config.recv_size, tracer, not classic, someone_waits)
+        quantum = None
+        if not classic and preemptive(config.schedule):
+            quantum = Quantum(waiting, record.seq, config.schedule)
+        outcome = turn(
+            conn_id, sock, session, config.recv_size, tracer, not classic, someone_waits, quantum
+        )
     finally:
         sock.close()  # ours only: the parent's descriptor ends the connection
     if isinstance(outcome, GiveBack):
