@@ -48,9 +48,10 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("fileproto_case", params)
 
 
-def classic_load(case: MatrixCase) -> CaseLoad:
+def classic_load(case: MatrixCase, options: Options | None = None) -> CaseLoad:
     """A classic case: a shared server, the load as fast as it goes, any failed client
-    a failed test, the machine's ceiling beside it."""
+    a failed test, the machine's ceiling beside it; a pool runs the chosen schedule."""
+    args = () if options is None else options.schedule_args(case.kind)
     return CaseLoad(
         kind=case.kind,
         server_workers=case.server_workers,
@@ -60,6 +61,8 @@ def classic_load(case: MatrixCase) -> CaseLoad:
         # DOWNLOAD: the file every client fetches; UPLOAD: client i's is -c<i>.
         remote_stem=f"{case.operation.lower()}-{case.size_mib}MiB.bin",
         dispatch=default_dispatch(case.kind),
+        server_args=args,
+        schedule=args[1] if args else None,
     )
 
 
@@ -90,6 +93,6 @@ def fileproto_run_case(
             fileproto_limit,
             refine,
         )
-        return runner(classic_load(case))
+        return runner(classic_load(case, fileproto_options))
 
     return run

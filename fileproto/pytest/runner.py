@@ -5,6 +5,7 @@ the JSON under pytest-xdist), verified, recorded and judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -62,8 +63,12 @@ class CaseLoad:
     waiting: Waiting = field(default_factory=Waiting)
     #: The size of the file stalled readers GET, stored before the case, removed after.
     stalled_size: int = 20 * MIB
+    #: What the shared server (fresh_server_args None) is started with beside its kind
+    #: and workers (a pool's ``--schedule``).
+    server_args: tuple[str, ...] = ()
     #: Recorded with the figures.
     dispatch: str | None = None
+    schedule: str | None = None
     scenario: str | None = None
     #: pytest-benchmark's group (None: its default).
     group: str | None = None
@@ -157,6 +162,7 @@ class CaseRunner:
         peak = verify_and_clean(server, source, [outcome])
         kind, workers = case.kind, case.server_workers
         one = merge_rounds([outcome], kind, workers, dispatch=case.dispatch, scenario=case.scenario)
+        one = dataclasses.replace(one, schedule=case.schedule)
         return one.with_server_peak(peak), duration
 
     def _finish(self, result: LoadResult, source: TestFile) -> LoadResult:
@@ -170,7 +176,7 @@ class CaseRunner:
         if case.kind == EXTERNAL:
             return self.servers.external()
         if case.fresh_server_args is None:
-            return self.servers.get(case.kind, case.server_workers)
+            return self.servers.get(case.kind, case.server_workers, *case.server_args)
         return self.servers.start(case.kind, case.server_workers, *case.fresh_server_args)
 
     def _spec(self, case: CaseLoad, server: RunningServer, source: TestFile) -> LoadSpec:
@@ -203,6 +209,7 @@ class CaseRunner:
             dispatch=case.dispatch,
             scenario=case.scenario,
         )
+        result = dataclasses.replace(result, schedule=case.schedule)
         if not server.external:  # we cannot see the memory of someone else's server
             result = result.with_server_peak(server_peak)
         if self.limits is not None:  # the machine's ceiling for the same bytes

@@ -11,6 +11,8 @@ from fileproto.argtypes import non_negative_factor, positive_seconds
 from fileproto.cases.slowclients import DEFAULT_DEADLINE
 from fileproto.client import parse_address
 from fileproto.pytest.refine import BUDGET, FLOOR_S
+from fileproto.server.policy import DEFAULT_SCHEDULE, SCHEDULES
+from fileproto.server.registry import KINDS
 from fileproto.stress import Method
 from fileproto.stress.load_arguments import add_kind_options, add_load_options, add_probe_option
 from fileproto.wire.events import Dialect
@@ -72,6 +74,14 @@ def add_plugin_options(parser: pytest.Parser) -> None:
         help="no server trace: the client side's timeline only, a smaller JSON",
     )
     group.addoption(
+        f"--{PREFIX}schedule",
+        choices=tuple(SCHEDULES),
+        default=None,
+        help="start the pools (thread, process) with this --schedule and record it with "
+        "each case, to measure one schedule against another (fileproto compare, "
+        "fileproto report --beside); default: the servers' own (" + DEFAULT_SCHEDULE + ")",
+    )
+    group.addoption(
         f"--{PREFIX}slow-deadline",
         type=positive_seconds,
         default=None,
@@ -109,6 +119,14 @@ class Options:
     trace: bool = False
     #: Added rounds may take this many times what a load's own rounds took.
     budget: float = BUDGET
+    #: The pools' schedule (None: the servers' default, not recorded).
+    schedule: str | None = None
+
+    def schedule_args(self, kind: str) -> tuple[str, ...]:
+        """What a server of ``kind`` is started with for the chosen schedule (a pool's)."""
+        if self.schedule is None or kind not in KINDS or not KINDS[kind].dispatches:
+            return ()
+        return ("--schedule", self.schedule)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -125,4 +143,5 @@ class Options:
             slow_deadline=config.getoption("--fileproto-slow-deadline"),
             trace=config.getoption("fileproto_trace"),
             budget=config.getoption("--fileproto-budget"),
+            schedule=config.getoption("--fileproto-schedule"),
         )

@@ -46,6 +46,7 @@ def slow_load(case: SlowCase, options: Options) -> CaseLoad:
     if options.slow_deadline is not None:
         case = case.with_deadline(options.slow_deadline)
     scenario = case.scenario
+    schedule = options.schedule_args(case.kind) if case.dispatch == "ready" else ()
     return CaseLoad(
         kind=case.kind,
         server_workers=case.server_workers,
@@ -53,13 +54,14 @@ def slow_load(case: SlowCase, options: Options) -> CaseLoad:
         clients=scenario.clients,
         size=round(scenario.size_mib * MIB),
         remote_stem=f"slow-{case.id}.bin",
-        fresh_server_args=case.server_args,
+        fresh_server_args=(*case.server_args, *schedule),
         timeout=60.0,
         rate=scenario.rate,
         deadline=scenario.deadline,
         waiting=scenario.waiting,
         stalled_size=round(scenario.stalled_size_mib * MIB),
         dispatch=case.dispatch,
+        schedule=schedule[1] if schedule else None,
         scenario=scenario.name,
         group=f"slowclients {scenario.name}",
         strict=False,

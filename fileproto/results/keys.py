@@ -72,6 +72,7 @@ OPTIONAL: dict[str, Callable[[Any], Any]] = {
     "probe_due": int_field,
     "probe_answered": int_field,
     "probe_cut_off": int_field,
+    "schedule": str_field,
 }
 #: Fields that may hold null (first_error is required but null when nothing failed).
 NULLABLE = frozenset({"first_error", *OPTIONAL})
@@ -132,5 +133,7 @@ KEYS = (
     "probe_due",
     "probe_answered",
     "probe_cut_off",
+    # Added for the pools' schedules (docs/architecture.md, "Scheduling").
+    "schedule",
 )
 assert set(KEYS) == KNOWN
