@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fileproto import report
 from fileproto.cli.report_trace import is_server_trace, run_trace
+from fileproto.report import schedules
 from fileproto.report.answer_render import (
     explained,
 )
@@ -50,6 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "json",
         metavar="RESULTS.json|TRACE.jsonl",
         help="benchmark results, or a server's trace file (docs/trace.md)",
+    )
+    parser.add_argument(
+        "--beside",
+        metavar="OTHER.json",
+        action="append",
+        default=[],
+        help="another run of the same loads under another schedule (pytest "
+        "--fileproto-schedule); repeatable. The loads the runs share under different "
+        "schedules are shown side by side: probe latency, mean and spread of the "
+        "clients' times, the mean against fifo's, findings in words; with --html, the "
+        "page with every case's timeline (docs/architecture.md, Scheduling)",
     )
     parser.add_argument(
         "--md",
@@ -157,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.json}: {exc.strerror or exc}")
     if args.report_json is not None:
         return _fail("--json is for a server trace; benchmark results are JSON already")
+    if args.beside:
+        return _run_beside(args)
     try:
         document = report.load_document(args.json)
         cases = report.load_results(document)
@@ -225,6 +239,40 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc), 1)
         except ValueError as exc:  # nothing to draw: no timelines, unknown cases
             return _fail(str(exc))
+    return 0
+
+
+def _run_beside(args: argparse.Namespace) -> int:
+    """Runs of the same loads under different schedules, side by side."""
+    sources = [args.json, *args.beside]
+    runs = []
+    for source in sources:
+        try:
+            runs.append(report.load_cases(report.load_document(source)))
+        except OSError as exc:
+            return _fail(f"cannot read {source}: {exc.strerror or exc}")
+        except ValueError as exc:
+            return _fail(f"{source}: {exc}")
+    found = schedules.loads(runs)
+    if not found:
+        return _fail("the runs share no load under two schedules (record them with pytest "
+                     "--fileproto-schedule NAME)")  # fmt: skip
+    if args.html is None:
+        for load in found:
+            print(load.title)
+            for side in load.sides:
+                print("  " + "  ".join(schedules.row(load, side)))
+            for line in schedules.findings(load):
+                print("  - " + line)
+        return 0
+    try:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        page = schedules.render_schedules_html(runs, [str(s) for s in sources])
+        _write(args.html, page, "schedules side by side")
+    except OSError as exc:
+        return _fail(f"cannot write {args.html}: {exc.strerror or exc}", 1)
+    except RuntimeError as exc:  # matplotlib is missing
+        return _fail(str(exc), 1)
     return 0
 
 

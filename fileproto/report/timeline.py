@@ -172,6 +172,8 @@ def timeline_figure(case: Case, *, order: str = "service") -> Any:
         if label:
             lanes.text(row.request.end + end * 0.005, y, label, va="center", fontsize=6,
                        color="#333")  # fmt: skip
+        if row.preempted:
+            lanes.plot(row.preempted, [y] * len(row.preempted), ls="", **PREEMPTED_MARK)
         if not row.request.ok:
             lanes.plot([row.request.end], [y], marker="x", color="red", ms=6, mew=2)
     lanes.set_ylim(len(ordered) - 0.4, -0.6)
@@ -192,7 +194,8 @@ def timeline_figure(case: Case, *, order: str = "service") -> Any:
     lanes.grid(True, axis="x", alpha=0.3)
     figure.suptitle(title_of(case), fontsize=11, x=0.01, ha="left")
     phases = legend_phases([s for r in ordered for s in r.segments], traced)
-    _legend(lanes, phases, any(not r.request.ok for r in ordered), traced)
+    preempted = any(r.preempted for r in ordered)
+    _legend(lanes, phases, any(not r.request.ok for r in ordered), traced, preempted)
     notes = []
     if case.dropped:
         notes.append(f"{case.dropped} timeline entries left out at the bound")
@@ -212,6 +215,10 @@ def timeline_figure(case: Case, *, order: str = "service") -> Any:
         lanes.set_xlabel("seconds from the case's start")
     figure.tight_layout()
     return figure
+
+
+#: A worker let go of the request after a quantum, for one that was to run first.
+PREEMPTED_MARK: dict[str, Any] = {"marker": "|", "color": "black", "ms": 7, "mew": 1.2}
 
 
 def _bands(ax: Any, runs: Sequence[tuple[str, int, int]], size: int) -> None:
@@ -236,11 +243,15 @@ def legend_phases(segments: Sequence[Segment], traced: bool) -> tuple[str, ...]:
     return tuple(p for p in SERVER_PHASES if p in MAIN_SERVER_PHASES or p in present)
 
 
-def _legend(ax: Any, phases: Sequence[str], failures: bool, traced: bool) -> None:
+def _legend(
+    ax: Any, phases: Sequence[str], failures: bool, traced: bool, preempted: bool = False
+) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles: list[Any] = [Patch(color=COLOURS[p], label=p) for p in phases]
+    if preempted:
+        handles.append(Line2D([], [], ls="", label="preempted", **PREEMPTED_MARK))
     if failures:
         handles.append(Line2D([], [], color="red", marker="x", ls="", mew=2, label="failed"))
     # Above the rows, not on them: any corner of the rows may hold bars.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fileproto.report.cases import Case
 from fileproto.report.phases import SERVED, Segment
 from fileproto.report.requests import Request
-from fileproto.trace import ServerEvent
+from fileproto.trace import Ev, ServerEvent
 
 #: How rows can be ordered: by worker and when service began, or by connect time.
 ORDERS = ("service", "connect")
@@ -48,6 +48,9 @@ class Row:
     segments: tuple[Segment, ...]
     worker: str | None
     served_at: float | None
+    #: When a worker let go of it while its bytes still moved, its quantum over
+    #: (``given_back`` with ``preempted``: docs/trace.md).
+    preempted: tuple[float, ...] = ()
 
     @property
     def workers(self) -> list[str]:
@@ -72,9 +75,15 @@ def rows(case: Case, order: str = "service") -> list[Row]:
             for s in case.segments(request, events)
         )
         served = next((s for s in segments if s.phase == SERVED), None)
+        preempted = tuple(
+            e.at
+            for e in events or ()
+            if e.ev == Ev.GIVEN_BACK and e.extra.get("preempted")
+            and request.connect <= e.at <= request.end
+        )  # fmt: skip
         out.append(
             Row(request, segments, served.worker if served else None,
-                served.start if served else None)
+                served.start if served else None, preempted)
         )  # fmt: skip
     if order == "connect":
         return out
