@@ -1,7 +1,8 @@
-"""How the pools share their workers, decided here and nowhere else: who runs next,
-how long a worker waits for a connection whose socket would block, when it gives the
-connection back, and how a slow reader is told from a stalled one
-(docs/architecture.md, "The server session and the dispatch modes").
+"""How the pools share their workers, decided here and nowhere else: who runs next
+(the schedules), when a worker lets go of a connection whose bytes still move (the
+quantum), how long a worker waits for a connection whose socket would block, when it
+gives the connection back, and how a slow reader is told from a stalled one
+(docs/architecture.md, "The server session and the dispatch modes" and "Scheduling").
 
 The session decides the protocol: what to answer, and every deadline. These rules only
 decide which connection a worker spends its time on. Each comes with its reason, and
