@@ -33,7 +33,9 @@ from fileproto.server.drive import GiveBack, drive
 from fileproto.server.handoff import SOCKET, Handoff, Job
 from fileproto.server.policy import (
     EMPTY,
+    FIRST_QUANTUM,
     LONG,
+    NEW,
     QUANTUM,
     STARVATION_BOUND,
     Quantum,
@@ -64,6 +66,7 @@ class Conn:
     name: str
     served: int = 0
     service: Service = field(default_factory=Service)
+    short: bool = False
 
 
 def drain(queue: RunQueue[Conn]) -> list[str]:
@@ -101,8 +104,17 @@ def test_mlfq_a_slow_request_with_little_service_keeps_its_priority() -> None:
     queue.push(slow)
     drain(queue)
     queue.push(served_for(long, 5 * QUANTUM))
-    queue.push(served_for(slow, QUANTUM / 4))  # given back mid-body, then ready again
+    queue.push(served_for(slow, FIRST_QUANTUM / 4))  # given back mid-body, then ready again
     assert drain(queue) == ["slow", "long"]
+
+
+def test_mlfq_runs_a_request_that_asks_little_before_new_transfers() -> None:
+    queue: RunQueue[Conn] = RunQueue(schedule="mlfq")
+    for i in range(3):
+        queue.push(Conn(f"upload{i}"))
+    queue.push(Conn("list", short=True))
+    queue.push(Conn("delete", short=True))
+    assert drain(queue) == ["list", "delete", "upload0", "upload1", "upload2"]
 
 
 def test_a_new_request_on_the_same_connection_starts_again() -> None:
@@ -120,8 +132,8 @@ def test_a_new_request_on_the_same_connection_starts_again() -> None:
 
 def test_starvation_bound_the_first_long_transfer_is_passed_over_at_most_the_bound() -> None:
     """However many new requests keep coming, a long transfer that was taken once runs
-    again after at most STARVATION_BOUND of them (each runs at most a quantum before it
-    yields to the earlier transfer: the quantum test below)."""
+    again after at most STARVATION_BOUND of them (each runs at most its first quantum
+    before it yields to the earlier transfer: the quantum tests below)."""
     queue: RunQueue[Conn] = RunQueue(schedule="mlfq")
     long = Conn("long")
     queue.push(long)
@@ -168,13 +180,16 @@ def test_the_waiting_cells_say_who_runs_next() -> None:
     assert (queue.waiting.someone_waits(), queue.waiting.head()) == (False, EMPTY)
     long = Conn("long")
     queue.push(long)
-    assert queue.waiting.head() == long.service.seq < LONG  # new: level 0
+    assert queue.waiting.head() == NEW | long.service.seq  # new: level 1
     assert queue.pop() is long
     queue.push(served_for(long, QUANTUM))
     assert queue.waiting.head() == LONG | long.service.seq
     new = Conn("new")
     queue.push(new)
-    assert queue.waiting.head() == new.service.seq < LONG
+    assert queue.waiting.head() == NEW | new.service.seq
+    little = Conn("list", short=True)
+    queue.push(little)
+    assert queue.waiting.head() == little.service.seq < NEW
     drain(queue)
     assert (queue.waiting.someone_waits(), queue.waiting.head()) == (False, EMPTY)
 
@@ -197,10 +212,15 @@ def test_a_quantum_never_gives_back_while_nobody_waits() -> None:
 
 def test_a_quantum_gives_back_only_once_it_is_over() -> None:
     queue = waiting_with(Conn("list"))
-    quantum = Quantum(queue.waiting, 0, "mlfq")  # a transfer, which came first
+    # A long transfer, which came first.
+    quantum = Quantum(queue.waiting, 0, "mlfq", attained=QUANTUM)
     assert quantum(0.0) is None  # the turn begins
     assert quantum(QUANTUM * 0.99) is None
     assert quantum(QUANTUM) is Preemption.SHORTER
+    # A new request's turn: its first quantum, shorter.
+    first = Quantum(queue.waiting, 0, "mlfq")
+    assert first(0.0) is None and first(FIRST_QUANTUM * 0.99) is None
+    assert first(FIRST_QUANTUM) is Preemption.SHORTER
 
 
 def test_a_long_transfer_yields_to_an_earlier_one_not_to_a_later_one() -> None:
@@ -212,7 +232,7 @@ def test_a_long_transfer_yields_to_an_earlier_one_not_to_a_later_one() -> None:
     first = Quantum(queue.waiting, earlier.service.seq - 1, "mlfq")
     for quantum in (later, first):
         quantum(0.0)
-    assert later(QUANTUM) is Preemption.EARLIER
+    assert later(FIRST_QUANTUM) is Preemption.EARLIER
     assert first(QUANTUM) is None  # long transfers in arrival order: it goes on
 
 
@@ -260,20 +280,34 @@ def a_shorter_one_waits(queue: RunQueue[Any]) -> None:
     queue.push(Conn("list"))
 
 
+class Turns:
+    """The pool's executor, recording the turns it is asked for instead of running them."""
+
+    def __init__(self) -> None:
+        self.submitted: list[object] = []
+
+    def submit(self, call: object) -> None:
+        self.submitted.append(call)
+
+
 def thread_turn(config: ServerConfig, sock: socket.socket, first: bytes) -> ServerSession:
     """A pool thread's turn (``next_turn``) with the connection whose server end is
     ``sock``, while a new request waits; returns the session it gave back."""
     server = ThreadPoolServer(config, 1)
+    server.executor = Turns()  # type: ignore[assignment]
     try:
         now = time.monotonic()
         session = server.new_session(0, now)
         session.receive_data(first, now)
         parked = Parked(0, sock, session, session.deadline)
         server.run_queue.push(parked)
+        parked.service.attained = QUANTUM  # a long transfer (its quantum here is zero)
         a_shorter_one_waits(server.run_queue)
         server.next_turn()
         assert parked.service.attained > 0
-        assert server.run_queue.pop() is not parked  # the waiting one runs next
+        # Back in the run queue at once, after the one that was to run first.
+        assert [getattr(c, "name", c) for c in server.run_queue] == ["list", parked]
+        assert len(server.executor.submitted) == 1  # type: ignore[attr-defined]
         return session
     finally:
         server.listener.close()

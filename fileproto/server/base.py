@@ -24,7 +24,7 @@ from fileproto.server.config import DEFAULT_MAX_CONNECTIONS, ServerConfig
 from fileproto.server.dispatcher import Dispatcher
 from fileproto.server.drive import GiveBack, send_closing
 from fileproto.server.linger import Lingerer
-from fileproto.server.policy import Quantum, RunQueue, preemptive
+from fileproto.server.policy import Quantum, RunQueue, Service, preemptive
 from fileproto.server.sockets import peer_of
 from fileproto.server.tracer import Tracer, accepted_fields, open_tracer, refusal_id
 from fileproto.server.turn import new_session, turn
@@ -171,22 +171,37 @@ class PoolServer(BaseServer):
             self.tracer,
             True,
             self.run_queue.waiting.someone_waits,
-            self.quantum(parked.service.seq),
+            self.quantum(parked.service),
         )
         parked.service.attained += time.monotonic() - began
-        if isinstance(outcome, GiveBack):
+        if isinstance(outcome, GiveBack) and outcome.preempted is not None:
+            self.requeue(parked, outcome.writing)
+        elif isinstance(outcome, GiveBack):
             self.dispatcher.give_back(parked, outcome.writing)
         else:
             self.finished(parked.conn_id, outcome)
 
     # -- shared machinery ---------------------------------------------------------------
 
-    def quantum(self, seq: int) -> Quantum | None:
+    def quantum(self, service: Service) -> Quantum | None:
         """A turn's preemption under the server's schedule (None: fifo)."""
         schedule = self.config.schedule
         if not preemptive(schedule):
             return None
-        return Quantum(self.run_queue.waiting, seq, schedule)
+        return Quantum(self.run_queue.waiting, service.seq, schedule, service.attained)
+
+    def requeue(self, parked: Parked, writing: bool) -> None:
+        """A connection let go while its bytes still moved: back to the run queue at
+        once (through the dispatcher it would lose its turn to the next long transfer,
+        whose quantum the earlier one would then wait for), unless it is now between
+        requests: then the dispatcher waits for its next one."""
+        if parked.session.idle:
+            self.dispatcher.give_back(parked, writing)
+            return
+        parked.writing, parked.received = writing, None
+        if self.tracer is not None:
+            self.tracer.event(parked.conn_id, Ev.READY, writing=writing)
+        self.hand_over(parked)
 
     def new_session(self, conn_id: int, accepted_at: float) -> ServerSession:
         return new_session(self.store, self.limits, conn_id, accepted_at, self.tracer)

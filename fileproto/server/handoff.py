@@ -50,9 +50,9 @@ class Job(enum.IntEnum):
     STARTED = 6
 
 
-# job, mask of NAMES carried, writing, connection id, accepted at, first byte at, payload
-# size, place in the run queue
-_HEADER = struct.Struct("<BB?xxxxxqddQq")
+# job, mask of NAMES carried, writing, preempted, connection id, accepted at, first byte
+# at, payload size, place in the run queue, service so far
+_HEADER = struct.Struct("<BB??xxxxqddQqd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +67,13 @@ class Handoff:
     first_at: float = 0.0
     #: GIVEN_BACK: the connection waits for room to send, not for bytes.
     writing: bool = False
-    #: Parent -> worker: the request's place in arrival order (``policy.Service.seq``),
-    #: which the worker's quantum compares with the run queue's head.
+    #: Parent -> worker: the request's place in arrival order and the worker time it has
+    #: had (``policy.Service``), for the worker's quantum.
     seq: int = -1
+    attained: float = 0.0
+    #: GIVEN_BACK: let go while its bytes still moved (``policy.Quantum``): it goes back
+    #: to the run queue at once.
+    preempted: bool = False
 
     def session(self) -> ServerSession:
         """The session a SESSION or GIVEN_BACK record carries (still to ``adopt``)."""
@@ -91,12 +95,16 @@ def carrying_session(
     session: ServerSession,
     writing: bool = False,
     seq: int = -1,
+    attained: float = 0.0,
+    preempted: bool = False,
 ) -> Handoff:
     """A record that moves ``session`` and its descriptors (with the socket's, when the
     receiver has none of its own)."""
     fds = session.descriptors() if sock_fd is None else {SOCKET: sock_fd, **session.descriptors()}
     payload = pickle.dumps(session, pickle.HIGHEST_PROTOCOL)
-    return Handoff(job, conn_id, fds, payload, writing=writing, seq=seq)
+    return Handoff(
+        job, conn_id, fds, payload, writing=writing, seq=seq, attained=attained, preempted=preempted
+    )
 
 
 def closed(conn_id: int, close: Close) -> Handoff:
@@ -115,11 +123,13 @@ def send(channel: socket.socket, record: Handoff) -> None:
         record.job,
         mask,
         record.writing,
+        record.preempted,
         record.conn_id,
         record.accepted_at,
         record.first_at,
         len(record.payload),
         record.seq,
+        record.attained,
     )
     socket.send_fds(channel, [header], [record.fds[name] for name in names])
     if record.payload:
@@ -135,13 +145,15 @@ def receive(channel: socket.socket) -> Handoff | None:
         return None
     try:
         data += _exactly(channel, _HEADER.size - len(data))
-        job, mask, writing, conn_id, accepted_at, first_at, size, seq = _HEADER.unpack(data)
+        job, mask, writing, preempted, conn_id, accepted_at, first_at, size, seq, attained = (
+            _HEADER.unpack(data)
+        )
         names = [name for i, name in enumerate(NAMES) if mask & (1 << i)]
         if flags & socket.MSG_CTRUNC or len(names) != len(fds):
             raise ValueError(f"expected descriptors {names}, got {len(fds)}")
         payload = _exactly(channel, size)
         return Handoff(Job(job), conn_id, dict(zip(names, fds, strict=True)), payload,
-                       accepted_at, first_at, writing, seq)  # fmt: skip
+                       accepted_at, first_at, writing, seq, attained, preempted)  # fmt: skip
     except BaseException:
         _close_all(fds)
         raise

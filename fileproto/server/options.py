@@ -21,7 +21,7 @@ from fileproto.server.config import (
     ServerConfig,
     buffer_sizes,
 )
-from fileproto.server.policy import DEFAULT_SCHEDULE, QUANTUM, SCHEDULES
+from fileproto.server.policy import DEFAULT_SCHEDULE, FIRST_QUANTUM, QUANTUM, SCHEDULES
 from fileproto.session import Limits
 
 
@@ -59,7 +59,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int = DE
         default=DEFAULT_SCHEDULE,
         help="who runs next when connections wait for a pool's workers (ready dispatch; "
         + "; ".join(f"{name}: {text}" for name, text in SCHEDULES.items())
-        + f"; quantum {QUANTUM * 1000:g} ms) (default: %(default)s)",
+        + f"; quanta: {FIRST_QUANTUM * 1000:g} ms for a new request, then "
+        f"{QUANTUM * 1000:g} ms) (default: %(default)s)",
     )
     parser.add_argument(
         "--loop",

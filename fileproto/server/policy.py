@@ -83,32 +83,42 @@ def reader_moved(before: int | None, after: int | None) -> bool:
 #: The schedules of the pools' run queue (``--schedule``), each in a sentence for
 #: ``fileproto serve --help`` (docs/architecture.md, "Scheduling").
 SCHEDULES: dict[str, str] = {
-    "mlfq": "a multilevel feedback queue: a new request runs first; a worker that has "
-    "served a connection for a quantum gives it back when one with less service (or a "
-    "long transfer that came first) waits; long transfers go on in arrival order",
+    "mlfq": "a multilevel feedback queue: a LIST or DELETE runs first, then new requests, "
+    "then long transfers in arrival order; a worker that has served a connection for a "
+    "quantum gives it back when one with less service (or a long transfer that came "
+    "first) waits",
     "rr": "round robin (processor sharing): a worker that has served a connection for a "
     "quantum gives it back whenever any other waits, to the back of the queue",
     "fifo": "first come, first served: a worker keeps a connection while its bytes move, "
     "so a short request waits for the long transfers taken before it",
 }
 DEFAULT_SCHEDULE = "mlfq"
-#: The quantum: seconds a worker serves a connection before it may give it back to one
-#: that should run first. A give-back and the next take cost the process pool one
-#: session's journey there and back (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB
-#: piece in hand, 40 us between requests, on a busy 2-core machine), so 20 ms keeps that
-#: journey near 2% of the quantum, while a short request that arrives behind N busy
-#: workers waits at most one quantum (and a piece) for the first of them to let go: the
-#: LIST probe's 100 ms target leaves room for the dispatcher's own wait on a busy core.
+#: The quanta: seconds a worker serves a connection before it may give it back to one
+#: that should run first. A new request's first (FIRST_QUANTUM) is longer than a short
+#: request's whole service (a LIST, a DELETE, a small GET: under a millisecond) and short
+#: enough that the first turns of fifty new transfers, which every request gets before
+#: anyone knows it is long, take a quarter of a second on one worker (50 x 5 ms): a LIST
+#: that arrives among them waits for those. A long transfer's (QUANTUM) decides how long
+#: a short request waits for a busy worker to let go, and how often a transfer pays for
+#: being let go: in the process pool, the session's journey there and back
+#: (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB piece in hand, 40 us between
+#: requests, on a busy 2-core machine), near 2% of 20 ms. The first quantum's journey
+#: comes once per request.
+FIRST_QUANTUM = 0.005
 QUANTUM = 0.02
 #: The starvation bound: the long transfer first in line is passed over by at most this
-#: many connections with less service before it runs again. Each of those runs at most a
-#: quantum before it yields to the earlier transfer, so once taken, a connection waits
-#: at most STARVATION_BOUND quanta (per worker) for connections that came after it.
-STARVATION_BOUND = 8
-#: A connection's key in the run queue: level 0 (less than a quantum of service in this
-#: request), then level 1 (long), each in arrival order (``Service.seq``). One integer, so
-#: a worker process reads the queue's head in one load from shared memory.
-LONG = 1 << 48
+#: many new requests in a row before it runs again. Each of those runs at most its first
+#: quantum before it yields to the earlier transfer, so once taken, a connection waits at
+#: most STARVATION_BOUND first quanta (160 ms) of connections that came after it, per
+#: worker, however many keep coming.
+STARVATION_BOUND = 32
+#: A connection's key in the run queue: its level, then its arrival (``Service.seq``).
+#: Level 0: a whole request that asks little (LIST, DELETE: ``ServerSession.asks_little``);
+#: level 1 (NEW): any other request with less than FIRST_QUANTUM of service; level 2
+#: (LONG): a transfer that has had more. One integer, so a worker process reads the
+#: queue's head in one load from shared memory.
+NEW = 1 << 48
+LONG = 2 << 48
 EMPTY = (1 << 62) - 1
 
 
@@ -131,6 +141,9 @@ class Scheduled(Protocol):
 
     @property
     def served(self) -> int: ...
+
+    @property
+    def short(self) -> bool: ...
 
 
 class Waiting:
@@ -164,12 +177,21 @@ class Quantum:
 
     __slots__ = ("began", "key", "quantum", "rr", "waiting")
 
-    def __init__(self, waiting: Waiting, seq: int, schedule: str, quantum: float = QUANTUM) -> None:
+    def __init__(
+        self,
+        waiting: Waiting,
+        seq: int,
+        schedule: str,
+        attained: float = 0.0,
+        *,
+        quantum: float | None = None,
+    ) -> None:
         self.waiting = waiting
-        #: After a quantum in this turn the connection is long: level 1.
+        #: After a quantum in this turn the connection is long.
         self.key = LONG | seq
         self.rr = schedule == "rr"
-        self.quantum = quantum
+        #: ``attained``: the worker time its request has had before this turn.
+        self.quantum = quantum_for(schedule, attained) if quantum is None else quantum
         self.began: float | None = None
 
     def __call__(self, now: float) -> Preemption | None:
@@ -190,23 +212,35 @@ def preemptive(schedule: str) -> bool:
     return schedule != "fifo"
 
 
+def is_long(attained: float) -> bool:
+    """Level 1: a request that has had its first quantum of worker time."""
+    return attained >= FIRST_QUANTUM
+
+
+def quantum_for(schedule: str, attained: float) -> float:
+    """A turn's quantum: a new request's first, then a long transfer's (rr: always the
+    long one)."""
+    return QUANTUM if schedule == "rr" or is_long(attained) else FIRST_QUANTUM
+
+
 S = TypeVar("S", bound=Scheduled)
 
 
 class RunQueue(Generic[S]):
     """Who runs next among the connections that wait for a worker (``SCHEDULES``).
-    fifo and rr: first come, first served (rr gives each push a new place, so a
-    connection given back goes behind those waiting). mlfq: level 0 (less than a quantum
-    of service in this request) before level 1, each in arrival order, except that the
-    first long transfer is passed over at most STARVATION_BOUND times in a row. The
-    dispatcher pushes; a free worker pops. Thread-safe."""
+    fifo and rr: first come, first served (each push of a connection given back is a new
+    place, behind those waiting). mlfq: a request that asks little, then other requests
+    with less than their first quantum of service, then long transfers, each level in
+    arrival order, except that the first long transfer is passed over at most
+    STARVATION_BOUND times in a row. The dispatcher pushes; a free worker pops.
+    Thread-safe."""
 
     def __init__(self, waiting: Waiting | None = None, schedule: str = DEFAULT_SCHEDULE) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
         self.waiting = waiting if waiting is not None else Waiting()
         self.schedule = schedule
-        self._levels: tuple[list[tuple[int, S]], list[tuple[int, S]]] = ([], [])
+        self._levels: tuple[list[tuple[int, S]], ...] = ([], [], [])
         self._seq = itertools.count()
         #: Level-0 pops in a row while a long transfer waits.
         self._passed = 0
@@ -228,10 +262,15 @@ class RunQueue(Generic[S]):
             self._add(item)
 
     def _add(self, item: S) -> None:
-        service = item.service
-        long = self.schedule == "mlfq" and service.attained >= QUANTUM
-        heapq.heappush(self._levels[long], (service.seq, item))
+        heapq.heappush(self._levels[self._level_of(item)], (item.service.seq, item))
         self._publish()
+
+    def _level_of(self, item: S) -> int:
+        if self.schedule != "mlfq":
+            return 1  # one level: arrival order
+        if is_long(item.service.attained):
+            return 2
+        return 0 if item.short else 1
 
     def pop(self) -> S | None:
         """The connection to run next, or None when none waits."""
@@ -240,26 +279,26 @@ class RunQueue(Generic[S]):
             if level is None:
                 return None
             _, item = heapq.heappop(self._levels[level])
-            self._passed = self._passed + 1 if level == 0 and self._levels[1] else 0
+            self._passed = self._passed + 1 if level < 2 and self._levels[2] else 0
             self._publish()
             return item
 
     def _next_level(self) -> int | None:
-        short, long = self._levels
-        if short and (not long or self._passed < STARVATION_BOUND):
-            return 0
-        return 1 if long else None
+        little, new, long = self._levels
+        if long and self._passed >= STARVATION_BOUND:
+            return 2
+        return 0 if little else 1 if new else 2 if long else None
 
     def _publish(self) -> None:
         cells = self.waiting.cells
         cells[0] = len(self)
         level = self._next_level()
-        cells[1] = EMPTY if level is None else level * LONG | self._levels[level][0][0]
+        cells[1] = EMPTY if level is None else level * NEW | self._levels[level][0][0]
 
     def __len__(self) -> int:
-        return len(self._levels[0]) + len(self._levels[1])
+        return sum(len(level) for level in self._levels)
 
     def __iter__(self) -> Iterator[S]:
-        """What waits now (a copy), in the order it would run were nothing added."""
+        """What waits now (a copy), level by level in arrival order."""
         with self._lock:
-            return iter([item for _, item in sorted(self._levels[0]) + sorted(self._levels[1])])
+            return iter([item for level in self._levels for _, item in sorted(level)])

@@ -155,7 +155,10 @@ class ProcessPoolServer(PoolServer):
             session.adopt(self.store, record.fds, trace)
             parked = Parked(job.conn_id, job.sock, session, session.deadline)
             parked.service = job.service  # the same request keeps its place and service
-            self.dispatcher.take_back(parked, record.writing)
+            if record.preempted:
+                self.requeue(parked, record.writing)
+            else:
+                self.dispatcher.take_back(parked, record.writing)
         elif job is not None and record.job is Job.CLOSED:
             self.finished(job.conn_id, record.close())
         else:
@@ -216,7 +219,7 @@ def _record(job: Queued) -> Handoff:
     fd = job.sock.fileno()
     if isinstance(job, Accepted):
         return Handoff(Job.ACCEPTED, job.conn_id, {SOCKET: fd}, accepted_at=job.accepted_at)
-    seq = job.service.seq
+    seq, attained = job.service.seq, job.service.attained
     if job.received is not None:
         return Handoff(
             Job.FIRST,
@@ -226,8 +229,11 @@ def _record(job: Queued) -> Handoff:
             accepted_at=job.accepted_at,
             first_at=job.first_at,
             seq=seq,
+            attained=attained,
         )
-    return handoff.carrying_session(Job.SESSION, job.conn_id, fd, job.session, seq=seq)
+    return handoff.carrying_session(
+        Job.SESSION, job.conn_id, fd, job.session, seq=seq, attained=attained
+    )
 
 
 if __name__ == "__main__":

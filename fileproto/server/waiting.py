@@ -46,6 +46,11 @@ class Parked:
         """Requests it finished: the run queue tells a new request by it."""
         return self.session.served
 
+    @property
+    def short(self) -> bool:
+        """Its request asks little (LIST, DELETE): the run queue may run it first."""
+        return self.session.asks_little
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -56,6 +61,7 @@ class Accepted:
     accepted_at: float
     service: Service = field(default_factory=Service)
     served = 0
+    short = False
 
 
 #: What waits in a pool's run queue for a worker.

@@ -74,7 +74,7 @@ def serve(
         someone_waits = None if classic else waiting.someone_waits
         quantum = None
         if not classic and preemptive(config.schedule):
-            quantum = Quantum(waiting, record.seq, config.schedule)
+            quantum = Quantum(waiting, record.seq, config.schedule, record.attained)
         outcome = turn(
             conn_id, sock, session, config.recv_size, tracer, not classic, someone_waits, quantum
         )
@@ -82,6 +82,11 @@ def serve(
         sock.close()  # ours only: the parent's descriptor ends the connection
     if isinstance(outcome, GiveBack):
         return handoff.carrying_session(
-            Job.GIVEN_BACK, conn_id, None, session, writing=outcome.writing
+            Job.GIVEN_BACK,
+            conn_id,
+            None,
+            session,
+            writing=outcome.writing,
+            preempted=outcome.preempted is not None,
         )
     return handoff.closed(conn_id, outcome)

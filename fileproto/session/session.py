@@ -61,6 +61,10 @@ _WAITING_IN = {
 }
 
 
+#: The commands whose answer is small whatever the files are (``asks_little``).
+_LITTLE = frozenset({"LIST", "DELETE"})
+
+
 def busy_message(open_connections: int) -> str:
     """The answer to a connection refused at the server's cap."""
     return f"server busy: {open_connections} connections"
@@ -127,6 +131,13 @@ class ServerSession:
             and self._held is None
             and (self._parser is None or self._parser.buffered == 0)
         )
+
+    @property
+    def asks_little(self) -> bool:
+        """A whole request waits to be answered that has no body and an answer of bounded
+        size (LIST, DELETE): a scheduler may run it before transfers."""
+        held = self._held
+        return isinstance(held, EndOfRequest) and held.request.command in _LITTLE
 
     @property
     def held(self) -> int:
