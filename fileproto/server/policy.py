@@ -94,22 +94,21 @@ SCHEDULES: dict[str, str] = {
 }
 DEFAULT_SCHEDULE = "mlfq"
 #: The quanta: seconds a worker serves a connection before it may give it back to one
-#: that should run first. A new request's first (FIRST_QUANTUM) is longer than a short
-#: request's whole service (a LIST, a DELETE, a small GET: under a millisecond) and short
-#: enough that the first turns of fifty new transfers, which every request gets before
-#: anyone knows it is long, take a quarter of a second on one worker (50 x 5 ms): a LIST
-#: that arrives among them waits for those. A long transfer's (QUANTUM) decides how long
-#: a short request waits for a busy worker to let go, and how often a transfer pays for
-#: being let go: in the process pool, the session's journey there and back
-#: (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB piece in hand, 40 us between
-#: requests, on a busy 2-core machine), near 2% of 20 ms. The first quantum's journey
-#: comes once per request.
-FIRST_QUANTUM = 0.005
+#: that should run first. A new request's first (FIRST_QUANTUM) is what every request
+#: gets before anyone knows it is long: it lets a small transfer (a GET or an UPLOAD of
+#: a few hundred KiB: a piece or two) finish before the long ones go on, and it is what N
+#: equal transfers arriving at once pay in their mean, as a first round of N x 2 ms per
+#: worker (5 ms measured 1.2x fifo's mean per client for 5 x 10 MiB on one worker).
+#: A long transfer's (QUANTUM) decides how long a short request waits for a busy worker
+#: to let go, and how often a transfer pays for being let go: in the process pool, the
+#: session's journey there and back (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB
+#: piece in hand, 40 us between requests, on a busy 2-core machine), near 2% of 20 ms.
+FIRST_QUANTUM = 0.002
 QUANTUM = 0.02
 #: The starvation bound: the long transfer first in line is passed over by at most this
 #: many new requests in a row before it runs again. Each of those runs at most its first
 #: quantum before it yields to the earlier transfer, so once taken, a connection waits at
-#: most STARVATION_BOUND first quanta (160 ms) of connections that came after it, per
+#: most STARVATION_BOUND first quanta (64 ms) of connections that came after it, per
 #: worker, however many keep coming.
 STARVATION_BOUND = 32
 #: A connection's key in the run queue: its level, then its arrival (``Service.seq``).
