@@ -236,6 +236,26 @@ def test_a_long_transfer_yields_to_an_earlier_one_not_to_a_later_one() -> None:
     assert first(QUANTUM) is None  # long transfers in arrival order: it goes on
 
 
+def test_one_worker_gives_way_for_one_waiting_request_the_one_serving_the_latest() -> None:
+    """Five workers busy with long transfers, a LIST comes: only the worker serving the
+    transfer that arrived last lets go (not all five at once); once it has, the next
+    latest would, should another wait."""
+    transfers = [Conn(f"t{i}") for i in range(5)]
+    queue = waiting_with(*transfers)
+    drain(queue)
+    for conn in transfers:
+        served_for(conn, QUANTUM)
+        queue.serving(conn.service)
+    turns = [Quantum(queue.waiting, c.service.seq, "mlfq", c.service.attained) for c in transfers]
+    for quantum in turns:
+        quantum(0.0)
+    queue.push(Conn("list", short=True))
+    said = [quantum(QUANTUM) for quantum in turns]
+    assert said == [None, None, None, None, Preemption.SHORTER]
+    queue.served_turn(transfers[4].service)  # it let go
+    assert turns[3](QUANTUM) is Preemption.SHORTER  # a second LIST would take the next
+
+
 def test_rr_yields_to_anyone_waiting() -> None:
     queue = waiting_with(Conn("a"), schedule="rr")
     quantum = Quantum(queue.waiting, 0, "rr")

@@ -163,16 +163,20 @@ class PoolServer(BaseServer):
         if parked is None:
             return
         began = time.monotonic()
-        outcome = turn(
-            parked.conn_id,
-            parked.sock,
-            parked.session,
-            self.config.recv_size,
-            self.tracer,
-            True,
-            self.run_queue.waiting.someone_waits,
-            self.quantum(parked.service),
-        )
+        self.run_queue.serving(parked.service)
+        try:
+            outcome = turn(
+                parked.conn_id,
+                parked.sock,
+                parked.session,
+                self.config.recv_size,
+                self.tracer,
+                True,
+                self.run_queue.waiting.someone_waits,
+                self.quantum(parked.service),
+            )
+        finally:
+            self.run_queue.served_turn(parked.service)
         parked.service.attained += time.monotonic() - began
         if isinstance(outcome, GiveBack) and outcome.preempted is not None:
             self.requeue(parked, outcome.writing)

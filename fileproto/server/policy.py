@@ -146,12 +146,15 @@ class Scheduled(Protocol):
 
 
 class Waiting:
-    """How many connections wait for a worker, and the key of the one that runs next,
-    in cells a worker can read: the process pool's are in shared memory, so that its
-    worker processes read what their parent keeps. Written only by the run queue."""
+    """What a worker reads of the run queue, in cells: how many connections wait, the key
+    of the one that runs next, and the key of the connection that should give way first
+    when one waits that should run before it (the one that arrived last of those being
+    served: a single worker yields, not every worker at once). The process pool's cells
+    are in shared memory, so that its worker processes read what their parent keeps.
+    Written only by the run queue."""
 
     def __init__(self, cells: ctypes.Array[ctypes.c_longlong] | None = None) -> None:
-        self.cells = cells if cells is not None else (ctypes.c_longlong * 2)(0, EMPTY)
+        self.cells = cells if cells is not None else (ctypes.c_longlong * 3)(*CELLS)
 
     def someone_waits(self) -> bool:
         """Does another connection wait for a worker? Computed here only."""
@@ -161,10 +164,19 @@ class Waiting:
         """The key of the connection that runs next (EMPTY: none waits)."""
         return int(self.cells[1])
 
+    def yields_first(self, key: int) -> bool:
+        """Is the connection of ``key`` (as served) the one to give way? With nobody
+        served on record, any is."""
+        return key >= self.cells[2]
+
+
+#: The cells' values with nothing waiting and nothing served.
+CELLS = (0, EMPTY, -1)
+
 
 def shared_cells(make: Callable[..., Any]) -> ctypes.Array[ctypes.c_longlong]:
     """The cells of ``Waiting`` made by ``make`` (a multiprocessing context's RawArray)."""
-    cells: ctypes.Array[ctypes.c_longlong] = make(ctypes.c_longlong, [0, EMPTY])
+    cells: ctypes.Array[ctypes.c_longlong] = make(ctypes.c_longlong, list(CELLS))
     return cells
 
 
@@ -200,9 +212,11 @@ class Quantum:
         if now - self.began < self.quantum:
             return None
         if self.rr:
-            return Preemption.TURN if self.waiting.someone_waits() else None
+            if self.waiting.someone_waits() and self.waiting.yields_first(self.key):
+                return Preemption.TURN
+            return None
         head = self.waiting.head()
-        if head >= self.key:
+        if head >= self.key or not self.waiting.yields_first(self.key):
             return None
         return Preemption.SHORTER if head < LONG else Preemption.EARLIER
 
@@ -243,6 +257,8 @@ class RunQueue(Generic[S]):
         self._seq = itertools.count()
         #: Level-0 pops in a row while a long transfer waits.
         self._passed = 0
+        #: The keys (as long transfers) of the connections being served, each counted.
+        self._served: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def push(self, item: S) -> None:
@@ -270,6 +286,24 @@ class RunQueue(Generic[S]):
         if is_long(item.service.attained):
             return 2
         return 0 if item.short else 1
+
+    def serving(self, service: Service) -> None:
+        """A worker begins a turn with the connection of ``service``."""
+        with self._lock:
+            key = LONG | service.seq
+            self._served[key] = self._served.get(key, 0) + 1
+            self.waiting.cells[2] = max(self._served)
+
+    def served_turn(self, service: Service) -> None:
+        """The turn ``serving`` began is over."""
+        with self._lock:
+            key = LONG | service.seq
+            left = self._served.get(key, 0) - 1
+            if left > 0:
+                self._served[key] = left
+            else:
+                self._served.pop(key, None)
+            self.waiting.cells[2] = max(self._served, default=-1)
 
     def pop(self) -> S | None:
         """The connection to run next, or None when none waits."""

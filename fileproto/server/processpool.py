@@ -126,6 +126,8 @@ class ProcessPoolServer(PoolServer):
             return
         one.job = job
         one.sent_at = time.monotonic()
+        if isinstance(job, Parked):
+            self.run_queue.serving(job.service)
         one.upload = job.session.upload_path if isinstance(job, Parked) else None
         if isinstance(job, Parked) and record.job is Job.SESSION:
             # The session that travelled is the one that goes on: this process's
@@ -145,8 +147,9 @@ class ProcessPoolServer(PoolServer):
             self._died(one)
             return
         job, one.job, one.upload = one.job, None, None
-        if job is not None:
+        if isinstance(job, Parked):
             job.service.attained += time.monotonic() - one.sent_at
+            self.run_queue.served_turn(job.service)
         if record.job is Job.STARTED:
             one.started = True
         elif job is not None and record.job is Job.GIVEN_BACK:
@@ -174,6 +177,8 @@ class ProcessPoolServer(PoolServer):
             "a worker process died (exit %s); replacing the pool's dead worker",
             one.process.exitcode,
         )
+        if isinstance(one.job, Parked):
+            self.run_queue.served_turn(one.job.service)
         if one.job is not None:
             # It held the connection: end it, so that its client sees the end at once
             # rather than waiting for its timeout.
