@@ -134,10 +134,9 @@ class ServerSession:
 
     @property
     def asks_little(self) -> bool:
-        """A whole request waits to be answered that has no body and an answer of bounded
-        size (LIST, DELETE): a scheduler may run it before transfers."""
-        held = self._held
-        return isinstance(held, EndOfRequest) and held.request.command in _LITTLE
+        """A whole request waits with no body and an answer of bounded size (LIST,
+        DELETE): a scheduler may run it before transfers."""
+        return isinstance(self._held, EndOfRequest) and self._held.request.command in _LITTLE
 
     @property
     def held(self) -> int:
