@@ -21,7 +21,8 @@ from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, select_rules
 from fileproto.conformance.classic import SENTENCES
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
-from fileproto.pytest.conformance import OWN_SERVERS, ConformanceSession
+from fileproto.pytest.conformance import ConformanceSession
+from fileproto.server.registry import MODES
 
 pytestmark = pytest.mark.smoke
 
@@ -284,7 +285,7 @@ def test_rule_items_only_when_conformance_is_asked_for() -> None:
     plain = _collected("tests/test_report.py")
     assert plain and all(i.startswith("tests/test_report.py::") for i in plain)
     items = _collected("-m", "conformance", "tests/test_report.py")
-    expected = [f"{rule.id}[{server}]" for server in OWN_SERVERS for rule in CATALOGUE]
+    expected = [f"{rule.id}[{server}]" for server in MODES for rule in CATALOGUE]
     assert items == expected
 
 
@@ -293,7 +294,7 @@ def test_no_rule_runs_twice_in_this_repository() -> None:
     items = _collected("-m", "conformance", "tests/test_conformance.py", "tests/test_report.py")
     prefix = "tests/test_conformance.py::test_our_server_keeps_the_rule["
     assert all(i.startswith(prefix) for i in items)
-    expected = {f"{rule.id}-{server}" for server in OWN_SERVERS for rule in CATALOGUE}
+    expected = {f"{rule.id}-{server}" for server in MODES for rule in CATALOGUE}
     ids = [i.removeprefix(prefix).removesuffix("]") for i in items]
     assert sorted(ids) == sorted(expected)
 
