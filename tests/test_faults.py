@@ -22,11 +22,11 @@ from collections.abc import Iterator
 import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.server.registry import KINDS
 from tests.helpers import (
     IO_TIMEOUT,
     LIST_REQUEST,
     MIB,
-    SERVER_KINDS,
     TERMINATOR,
     log_of,
     no_temp_files,
@@ -45,7 +45,6 @@ from tests.helpers import (
 pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
 
-KINDS = SERVER_KINDS
 DIALECTS = ["json", "text"]
 
 
