@@ -12,6 +12,9 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Inner pytest sessions (the plugin's own tests) run through pytester.
+pytest_plugins = ["pytester"]
+
 # Before any test module imports them: plain asserts in the helpers report their values.
 pytest.register_assert_rewrite("tests.helpers")
 

@@ -364,8 +364,9 @@ def test_odd_json_envelope_leaves_no_temporary_file(
     name = unique("odd")
     with RawConnection(fresh) as conn:
         conn.send(odd_envelope(case, name))
-        with contextlib.suppress(AssertionError, OSError):
-            conn.read()
+        # One answer, whatever it says (tests/test_session_hostile.py): a server that
+        # closed instead fails here.
+        assert conn.read()["status"] in ("OK", "ERROR")
     assert_serves_next_client(fresh)
     no_temp_files(clean_root)  # a leaked temporary file never goes
     assert set(root_snapshot(clean_root)) <= {name}
@@ -474,8 +475,7 @@ def _fuzz_once(server: RunningServer, data: bytes) -> None:
         assert rest == b"", f"the server closed in the middle of an answer: {rest[:200]!r}"
 
 
-@smoke
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_fuzzed_requests_do_not_hurt_the_server(fileproto_servers: ServerPool, kind: str) -> None:
     skip_if_target(fileproto_servers, "inspects the root of a server it starts itself")
     server = fileproto_servers.start(kind, 2, "--idle-timeout", str(FUZZ_IDLE_TIMEOUT))

@@ -199,36 +199,42 @@ KINDS["later"] = ServerKind(
 """
 
 
-def _collect_matrix(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "later_kind.py").write_text(FAKE_KIND_PLUGIN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-p", "later_kind", "-m", "full", "--collect-only", "-q", "tests/test_matrix.py",
-         *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+def _collect_matrix(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """The full matrix's ids, collected by an inner session with the later kind's plugin."""
+    return pytester.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "later_kind", "-m", "full", "--collect-only", "-q",
+        str(ROOT / "tests" / "test_matrix.py"), *args,
     )  # fmt: skip
 
 
-def test_matrix_kinds_come_from_the_registry(tmp_path: Path) -> None:
-    def ids(run: subprocess.CompletedProcess[str]) -> list[str]:
-        assert run.returncode == 0, run.stdout + run.stderr
-        return [line for line in run.stdout.splitlines() if "::" in line]
+def test_matrix_kinds_come_from_the_registry(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(later_kind=FAKE_KIND_PLUGIN)
+    path = os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)
 
-    assert len(ids(_collect_matrix(tmp_path))) == 108  # the classic kinds by default
-    # A kind the registry has beyond the classic ones, and one registered by a plugin.
-    for third in [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]:
-        cases = ids(_collect_matrix(tmp_path, "--fileproto-kinds", f"thread,process,{third}"))
-        # A kind that no --workers sizes (thread per connection) runs once per load.
-        own = 54 if third == "later" or KINDS[third].sized else 18
-        assert len(cases) == 108 + own
-        assert sum(f"test_matrix[{third}-" in line for line in cases) == own
-    assert len(ids(_collect_matrix(tmp_path, "--fileproto-kinds", "process"))) == 54
-    wrong = _collect_matrix(tmp_path, "--fileproto-kinds", "thread,nope")
-    assert wrong.returncode == 4
-    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr
-    assert ", later" in wrong.stderr
+    def ids(run: pytest.RunResult) -> list[str]:
+        assert run.ret == 0, run.stdout.str() + run.stderr.str()
+        return [line for line in run.outlines if "::" in line]
+
+    assert len(ids(_collect_matrix(pytester))) == 108  # the classic kinds by default
+    # Every kind the registry has beyond the classic ones, and one registered by a
+    # plugin, at once; a kind that no --workers sizes (thread per connection) runs
+    # once per load.
+    thirds = [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]
+    cases = ids(_collect_matrix(pytester, "--fileproto-kinds", ",".join(["process", *thirds])))
+    own = {k: 54 if k == "later" or KINDS[k].sized else 18 for k in thirds}
+    assert len(cases) == 54 + sum(own.values())
+    assert sum("test_matrix[process-" in line for line in cases) == 54
+    for third, count in own.items():
+        assert sum(f"test_matrix[{third}-" in line for line in cases) == count, third
+    wrong = _collect_matrix(pytester, "--fileproto-kinds", "thread,nope")
+    assert wrong.ret == 4
+    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr.str()
+    assert ", later" in wrong.stderr.str()
 
 
 def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from fileproto.server.registry import KINDS, MODES
 POOL_KINDS: tuple[str, ...] = tuple(name for name, kind in KINDS.items() if kind.dispatches)
 
 
-def _tiered(names: Iterable[str]) -> list[Any]:
+def tiered(names: Iterable[str]) -> list[Any]:
     names = list(names)
     return [
         pytest.param(
@@ -36,12 +36,12 @@ def _tiered(names: Iterable[str]) -> list[Any]:
 
 def each_kind() -> list[Any]:
     """Every kind; the first one's copy in the default run, all under ``exhaustive``."""
-    return _tiered(KINDS)
+    return tiered(KINDS)
 
 
 def each_mode() -> list[Any]:
     """Every kind in every dispatch (``MODES``); the first in the default run."""
-    return _tiered(MODES)
+    return tiered(MODES)
 
 
 def cross(
