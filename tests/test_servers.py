@@ -92,6 +92,21 @@ def test_round_trip_with_our_client(
             c.get(name)
 
 
+@pytest.mark.smoke
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_a_large_file_streams_both_ways(fileproto_server: RunningServer) -> None:
+    """16 MiB, far more than any buffer on the way: it streams through every kind whole."""
+    content = os.urandom(16 << 20)
+    name = unique("large")
+    with fileproto_server.client(timeout=IO_TIMEOUT) as c:
+        sent = c.upload(content, name)
+        sink = _Sink()
+        got = c.get(name, sink)
+        assert (got.size, got.sha256) == (len(content), sent.sha256)
+        assert bytes(sink.data) == content
+        c.delete(name)
+
+
 class _Sink:
     def __init__(self) -> None:
         self.data = bytearray()
