@@ -17,7 +17,7 @@ from fileproto.procinfo import wait_gone
 from fileproto.pytest.process import ServerProcess, ServerStartError
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server.registry import CLASSIC_KINDS, KINDS
-from tests.helpers import wait_for
+from tests.helpers import skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke
 
@@ -108,8 +108,7 @@ def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
 
 
 def test_servers_are_reused_per_kind_and_workers(fileproto_servers: ServerPool) -> None:
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own servers")
+    skip_if_target(fileproto_servers, "starts its own servers")
     first = fileproto_servers.get("thread", 3)
     again = fileproto_servers.get("thread", 3)
     other = fileproto_servers.get("thread", 4)
@@ -131,8 +130,7 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own servers")
+    skip_if_target(fileproto_servers, "starts its own servers")
     for kind in KINDS:
         server = fileproto_servers.start(kind, 2)
         pids = server.pids()

@@ -37,6 +37,7 @@ from tests.helpers import (
     log_of,
     no_temp_files,
     pool_workers,
+    skip_if_target,
     temp_files,
     unique,
     wait_for,
@@ -188,8 +189,7 @@ def own_server(
 ) -> Iterator[RunningServer]:
     """A server whose root no other test touches: for assertions about every file in it
     (a shared server's root may hold another test's upload in flight)."""
-    if fileproto_servers.options.target:
-        pytest.skip("inspects the root of a server it starts itself")
+    skip_if_target(fileproto_servers, "inspects the root of a server it starts itself")
     server = fileproto_servers.start(request.param, 2)
     yield server
     fileproto_servers.stop(server)
@@ -430,8 +430,7 @@ def test_idle_connection_closed_after_timeout(
 ) -> None:
     """In every kind and dispatch mode: the deadline is waited for in a worker (accept),
     in a selector (ready) or in an event loop."""
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own server")
+    skip_if_target(fileproto_servers, "starts its own server")
     kind, args = MODES[mode]
     server = fileproto_servers.start(kind, 1, *args, "--idle-timeout", "1")
     try:
@@ -481,8 +480,7 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
 def fresh_process_server(
     fileproto_servers: ServerPool, request: pytest.FixtureRequest
 ) -> Iterator[RunningServer]:
-    if fileproto_servers.options.target:
-        pytest.skip("kills workers of a server it starts itself")
+    skip_if_target(fileproto_servers, "kills workers of a server it starts itself")
     server = fileproto_servers.start("process", 2, "--dispatch", request.param)
     yield server
     fileproto_servers.stop(server)
