@@ -42,7 +42,7 @@ from tests.helpers import (
     unique,
     wait_for,
 )
-from tests.helpers.kinds import each_kind
+from tests.helpers.kinds import each_kind, each_mode
 
 #: Every kind in the registry: a new kind is tested here without editing this file.
 KINDS = list(REGISTRY)
@@ -422,8 +422,7 @@ def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> N
     assert not (tmp_path / "nothing.bin.part").exists()
 
 
-@pytest.mark.smoke
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", each_mode())
 @pytest.mark.parametrize("send", [b"", b"LIS"], ids=["silent", "partial-header"])
 def test_idle_connection_closed_after_timeout(
     fileproto_servers: ServerPool, mode: str, send: bytes

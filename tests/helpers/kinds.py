@@ -4,8 +4,9 @@ A test that checks the same behaviour on every kind (or every mode: kind x dispa
 takes its parameters from ``each_kind()`` / ``each_mode()``. The first kind's copy runs
 in the default run (``smoke``) and, against ``--fileproto-target``, is the one kept;
 every copy is marked ``exhaustive`` and runs with ``pytest -m exhaustive``
-(docs/architecture.md, "Tests"). A behaviour the session or the wire decides once for
-every kind needs no more than that: the drivers' own behaviour is tested in process
+(docs/architecture.md, "Tests"). ``representative()`` adds the cases that run on every kind
+by default. A behaviour the session or the wire decides once for every kind needs no
+more than that: the drivers' own behaviour is tested in process
 (tests/test_drivers.py and beside it) and once per kind on a representative set.
 """
 
@@ -44,23 +45,13 @@ def each_mode() -> list[Any]:
     return tiered(MODES)
 
 
-def cross(
-    cases: Iterable[str], names: Iterable[str] = KINDS, everywhere: Iterable[str] = ()
-) -> list[Any]:
-    """``(name, case)`` for every kind (or mode) and case, all under ``exhaustive``. The
-    default run has the first name's copy of every case, and the ``everywhere`` cases
-    (the representative set) on every name."""
-    names, everywhere = list(names), set(everywhere)
+def representative(cases: Iterable[str], everywhere: Iterable[str]) -> list[Any]:
+    """The cases of a test parametrized with ``each_kind()`` too: the ``everywhere``
+    ones are marked ``smoke``, so that the default run has them on every kind (and the
+    first kind's copy of every other). Marks on two parameters, not one on the pair:
+    a server fixture parametrized by kind is then started once per kind, not per pair."""
+    everywhere = set(everywhere)
     return [
-        pytest.param(
-            name,
-            case,
-            id=f"{case}-{name}",
-            marks=[
-                pytest.mark.exhaustive,
-                *([pytest.mark.smoke] if index == 0 or case in everywhere else []),
-            ],
-        )
+        pytest.param(case, id=case, marks=[pytest.mark.smoke] if case in everywhere else [])
         for case in cases
-        for index, name in enumerate(names)
     ]
