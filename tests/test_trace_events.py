@@ -7,7 +7,6 @@ import itertools
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from fileproto.report.workers import worker_names
 from fileproto.server.policy import FAST_HOLD
 from fileproto.server.registry import KINDS
 from tests.helpers import wait_for
+from tests.helpers.cli import run_cli
 from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke
@@ -34,10 +34,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _report(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", *args],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_cli("report", *args)
 
 
 def _names(events: list[dict[str, Any]], kind: str) -> dict[tuple[int, int], str]:
