@@ -21,6 +21,7 @@ from fileproto.report.findings import findings
 from fileproto.report.html import render_html
 from fileproto.server.registry import KINDS
 from tests.helpers.browser import Browser, chromium
+from tests.helpers.cli import run_cli
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
 pytestmark = pytest.mark.smoke
@@ -255,10 +256,7 @@ def test_a_broken_page_would_be_caught(browser: Browser, tmp_path: Path) -> None
 
 def test_cli_writes_the_page(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    run = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(SLOW_RUN), "--html", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    run = run_cli("report", SLOW_RUN, "--html", out)
     assert run.returncode == 0, run.stderr
     assert f"wrote HTML report to {out}" in run.stdout
     assert out.read_text().startswith("<!DOCTYPE html>")

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import io
 import subprocess
+from pathlib import Path
 
 from fileproto.cli import main
 
 
-def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
-    """``fileproto ARGS...``: its exit status, stdout and stderr, as subprocess.run
-    gives them."""
+def run_cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``fileproto ARGS...`` (in ``cwd`` if given): its exit status, stdout and stderr,
+    as subprocess.run gives them."""
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    where = contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext()
+    with where, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse: --help, usage errors
