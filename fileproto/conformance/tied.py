@@ -123,8 +123,12 @@ def whose(reply: Reply, files: Sequence[Owned]) -> tuple[str, Owned | None]:
     return f"an answer to no request of this check: {show(reply)}", None
 
 
-def _verdict(found: Owned | None) -> str:
-    return "answers crossed connections" if found is not None else "not its own answer"
+def _verdict(found: Owned | None, owner: str | None = None) -> str:
+    if found is None:
+        return "not its own answer"
+    if found.owner == owner:
+        return "its answers came out of the order of its requests"
+    return "answers crossed connections"
 
 
 def _tied(reply: Reply, file: Owned) -> bool:
@@ -153,7 +157,7 @@ def _judge(party: Party, reply: Reply, files: Sequence[Owned]) -> None:
         raise Blocked("get.ok.1", f"{asked} was answered {show(reply)}")
     if not _tied(reply, expected):
         seen, found = whose(reply, files)
-        raise Violation(f"{asked} was answered with {seen}: {_verdict(found)}")
+        raise Violation(f"{asked} was answered with {seen}: {_verdict(found, party.label)}")
 
 
 def _receive(party: Party, files: Sequence[Owned]) -> None:

@@ -24,6 +24,12 @@ process pool of N workers computes each answer. The designs (``DESIGNS``), each 
   finish-order        connections line up as their requests arrive; each answer goes, as
                       the pool finishes it, to the first in line: the pool finishes in
                       another order than the requests came.
+
+The two line designs pass over a connection whose client has closed (``_gone``) instead
+of waiting for its receiver to notice: otherwise a client that has just left could take
+the answer of the next one to connect, whichever of the checker's steps that is, and the
+crossing would show (or not) by the timing of a receiver thread rather than by the order
+of requests that forces it.
   pipeline-order      the requests a client pipelined go to the pool at once, and their
                       answers go out as the pool finishes them.
 """
@@ -36,6 +42,7 @@ import json
 import multiprocessing
 import os
 import queue
+import select
 import signal
 import socket
 import sys
@@ -165,6 +172,12 @@ class CrossingServer:
             while conn in self.line:
                 self.line.remove(conn)
 
+    def first_in_line(self) -> socket.socket | None:
+        """The first connection in line whose client has not left (the lock held)."""
+        while self.line and _gone(self.line[0]):
+            self.line.pop(0)
+        return self.line.pop(0) if self.line else None
+
     def answer(self, receiver: Receiver, conn: socket.socket, request: bytes) -> None:
         if self.design == "pipeline-order":
             futures = [self.pool.submit(proses, r)
@@ -184,7 +197,7 @@ class CrossingServer:
             target = self.connection
         elif self.design == "first-in-line":
             with self.lock:
-                target = self.line.pop(0) if self.line else conn
+                target = self.first_in_line() or conn
                 self.line.append(target)
         else:
             target = conn
@@ -196,10 +209,21 @@ class CrossingServer:
 
     def to_first_in_line(self, done: Future[bytes]) -> None:
         with self.lock:
-            target = self.line.pop(0) if self.line else None
+            target = self.first_in_line()
         if target is not None:
             with contextlib.suppress(OSError):
                 target.sendall(done.result())
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether the client has closed (or the socket is closed here): end of stream seen
+    by a peek, taking nothing its receiver has yet to read. A select first: a peek on a
+    socket with a timeout would wait for data."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # ValueError: closed here (no file descriptor)
+        return True
 
 
 def main() -> int:
