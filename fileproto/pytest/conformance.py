@@ -37,9 +37,8 @@ from fileproto.errors import FileprotoError
 from fileproto.pytest.process import ServerStartError
 from fileproto.pytest.servers import ServerPool
 from fileproto.pytest.settings import Options
-# Our servers, each checked when no target is given: every kind in every dispatch it has,
-# MODES: id -> (kind, further ``serve`` arguments).
-from fileproto.server.registry import MODES
+from fileproto.server.registry import MODES  # our servers: every kind in every dispatch
+
 #: Two workers per check (a rule may hold one connection while it uses another), and room
 #: for a second check at once.
 OWN_WORKERS = 4
