@@ -18,9 +18,14 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def inner_pytest(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str, timeout: float = 300
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    timeout: float = 300,
+    xdist: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``pytest -p no:xdist ARGS...`` in the repository: exit status, stdout, stderr."""
+    """``pytest ARGS...`` in the repository (``-p no:xdist`` unless ``xdist``): exit
+    status, stdout, stderr."""
     monkeypatch.chdir(REPO)
     # An outer xdist worker's identity is not the inner session's.
     for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
@@ -32,7 +37,8 @@ def inner_pytest(
             Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"
         )
         monkeypatch.setenv("MPLCONFIGDIR", str(Path(cache) / "matplotlib"))
-    result = pytester.runpytest_subprocess("-p", "no:xdist", *args, timeout=timeout)
+    plugins = () if xdist else ("-p", "no:xdist")
+    result = pytester.runpytest_subprocess(*plugins, *args, timeout=timeout)
     return subprocess.CompletedProcess(
         ["pytest", *args], int(result.ret), result.stdout.str(), result.stderr.str()
     )
