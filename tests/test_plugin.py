@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from fileproto.pytest.process import ServerProcess, ServerStartError
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server.registry import CLASSIC_KINDS, KINDS
 from tests.helpers import skip_if_target, wait_for
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -138,41 +141,19 @@ def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPoo
         assert wait_gone(pids, timeout=30) == []
 
 
-def test_target_option_runs_suites_against_a_running_server(tmp_path: Path) -> None:
+def test_target_option_runs_suites_against_a_running_server(
+    tmp_path: Path, run_pytest: RunPytest
+) -> None:
     """--fileproto-target: the matrix collapses to 'external' server workers, and the
     conformance tests pass against a server the session did not start."""
     with ServerProcess("thread", 2, tmp_path / "root") as server:
-        base = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            f"--fileproto-target={server.address}",
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-        collected = subprocess.run(
-            [*base, "-m", "full", "--collect-only", "-q", "tests/test_matrix.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        target = f"--fileproto-target={server.address}"
+        collected = run_pytest(target, "-m", "full", "--collect-only", "-q", "tests/test_matrix.py")
         ids = [line for line in collected.stdout.splitlines() if "::" in line]
         # Kind and server workers collapse: 2 operations x 3 sizes x 3 client counts.
         assert len(ids) == 18, collected.stdout
         assert all("test_matrix[external-" in line for line in ids), ids
-        run = subprocess.run(
-            [*base, "-m", "conformance", "-q", "tests/test_peers.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = run_pytest(target, "-m", "conformance", "-q", "tests/test_peers.py")
         assert run.returncode == 0, run.stdout + run.stderr
         assert " passed" in run.stdout and "failed" not in run.stdout
 
@@ -235,19 +216,17 @@ def test_matrix_kinds_come_from_the_registry(
     assert ", later" in wrong.stderr.str()
 
 
-def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:
+def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path, run_pytest: RunPytest) -> None:
     """--fileproto-target under pytest-xdist: each worker's files have a name of their
     own (no worker deletes another's uploads), and nothing is left on the server."""
     pytest.importorskip("xdist")
     root = tmp_path / "root"
     with ServerProcess("thread", 4, root) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
-             "-p", "no:fileproto-conformance",  # the matrix alone, not the rule catalogue
-             f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
-             "--fileproto-rounds", "2", "-q"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        run = run_pytest(
+            "-n", "2",
+            "-p", "no:fileproto-conformance",  # the matrix alone, not the rule catalogue
+            f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
+            "--fileproto-rounds", "2", "-q", xdist=True,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
         assert re.search(r"(?<!\d)4 passed", run.stdout), run.stdout

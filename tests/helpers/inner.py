@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
+
+#: What the ``run_pytest`` fixture (conftest.py) gives: ``inner_pytest`` bound to a test.
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def inner_pytest(
