@@ -4,9 +4,9 @@ A test that checks the same behaviour on every kind (or every mode: kind x dispa
 takes its parameters from ``each_kind()`` / ``each_mode()``. The first kind's copy runs
 in the default run (``smoke``) and, against ``--fileproto-target``, is the one kept;
 every copy is marked ``exhaustive`` and runs with ``pytest -m exhaustive``
-(docs/architecture.md, "7. Tests"). ``representative()`` adds the cases that run on every kind
-by default. A behaviour the session or the wire decides once for every kind needs no
-more than that: the drivers' own behaviour is tested in process
+(docs/architecture.md, "7. Tests"). ``representative()`` adds the cases that run on
+every kind by default. A behaviour the session or the wire decides once for every kind
+needs no more than that: the drivers' own behaviour is tested in process
 (tests/test_drivers.py and beside it) and once per kind on a representative set.
 """
 
