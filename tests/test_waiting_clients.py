@@ -153,7 +153,8 @@ def test_send_deadline_ends_a_client_that_does_not_read(
             assert client.list() == ["big.bin"]
 
 
-@pytest.mark.parametrize("kind", each_kind())
+@pytest.mark.smoke
+@pytest.mark.parametrize("kind", list(KINDS))  # each driver counts and refuses itself
 def test_connection_cap_answers_server_busy(fileproto_servers: ServerPool, kind: str) -> None:
     with started(fileproto_servers, kind, 1, "--max-connections", "3") as server:
         held = [RawConnection(server) for _ in range(3)]
