@@ -50,39 +50,30 @@ def test_start_servers(fileproto_servers):
 """
 
 
-def _inner_session(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
-    test_file = tmp_path / "test_inner.py"
-    test_file.write_text(INNER_TEST)
-    pids_file = tmp_path / "pids.json"
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
-        "PIDS_FILE": str(pids_file),
-        **env,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "-o",
-            "addopts=",
-            str(test_file),
-        ],
-        cwd=tmp_path,
-        env=environment,
+def _inner_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """INNER_TEST in a session of its own, started through pytester and not waited for."""
+    pytester.makepyfile(test_inner=INNER_TEST)
+    pids_file = pytester.path / "pids.json"
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)
+    for name, value in {"PIDS_FILE": str(pids_file), **env}.items():
+        monkeypatch.setenv(name, value)
+    process = pytester.popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-o", "addopts=", "test_inner.py"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     return process, pids_file
 
 
-def test_no_server_outlives_the_session(tmp_path: Path) -> None:
-    process, pids_file = _inner_session(tmp_path)
+def test_no_server_outlives_the_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process, pids_file = _inner_session(pytester, monkeypatch)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output.decode(errors="replace")
     pids = json.loads(pids_file.read_text())
@@ -90,9 +81,11 @@ def test_no_server_outlives_the_session(tmp_path: Path) -> None:
     assert wait_gone(pids, timeout=30) == []
 
 
-def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
+def test_no_server_outlives_a_killed_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Even a session killed with SIGKILL (no teardown at all) leaves no server behind."""
-    process, pids_file = _inner_session(tmp_path, WAIT_TO_BE_KILLED="1")
+    process, pids_file = _inner_session(pytester, monkeypatch, WAIT_TO_BE_KILLED="1")
     try:
 
         def started() -> bool:
