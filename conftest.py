@@ -7,10 +7,16 @@ random examples on each run (no derandomize) and has no deadline: these machines
 shared, and a slow example is not a failure.
 """
 
+import functools
 import os
+import subprocess
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Inner pytest sessions (the plugin's own tests) run through pytester.
+pytest_plugins = ["pytester"]
 
 # Before any test module imports them: plain asserts in the helpers report their values.
 pytest.register_assert_rewrite("tests.helpers")
@@ -26,3 +32,14 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
 )
+
+
+@pytest.fixture
+def run_pytest(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_pytest(*args, timeout=300)``: an inner session of this repository's tests
+    through pytester (tests/helpers/inner.py)."""
+    from tests.helpers.inner import inner_pytest
+
+    return functools.partial(inner_pytest, pytester, monkeypatch)

@@ -70,43 +70,23 @@ def refusing_server() -> Iterator[str]:
 
 
 def test_a_case_in_which_every_client_failed_does_not_read_as_a_pass(
-    refusing_server: str, tmp_path: Path
+    refusing_server: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under --fileproto-allow-failures such a case is an xfail that says why, and the
     summary under the table names it."""
-    (tmp_path / "test_inner.py").write_text("from tests.test_matrix import test_matrix\n")
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    inner = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "-o",
-            "addopts=",
-            "-rx",
-            "-m",
-            "smoke",
-            "-k",
-            "UPLOAD and c1",
-            "--fileproto-target",
-            refusing_server,
-            "--fileproto-allow-failures",
-            "--fileproto-no-probe",
-            "test_inner.py",
-        ],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
+    pytester.makepyfile(test_inner="from tests.test_matrix import test_matrix\n")
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:xdist", "-o", "addopts=", "-rx", "-m", "smoke", "-k", "UPLOAD and c1",
+        "--fileproto-target", refusing_server, "--fileproto-allow-failures",
+        "--fileproto-no-probe", "test_inner.py",
         timeout=300,
-        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    inner = subprocess.CompletedProcess(
+        ["pytest"], int(result.ret), result.stdout.str(), result.stderr.str()
     )
     output = inner.stdout + inner.stderr
     assert inner.returncode == 0, output  # allowed failures do not fail the run

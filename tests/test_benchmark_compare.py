@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,28 +18,27 @@ OLD_RUN = ROOT / "tests" / "data" / "old-full-run.json"
 CASE = "thread-UPLOAD-10MiB-c1-w1"
 
 
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
+
+
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """This interpreter with ``args`` (pytest-benchmark's own command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
 
 
-def test_two_saved_runs_compare_with_extra_info(tmp_path: Path) -> None:
+def test_two_saved_runs_compare_with_extra_info(tmp_path: Path, run_pytest: RunPytest) -> None:
     storage = tmp_path / "benchmarks"
     for _ in range(2):
-        run = _run(
-            "-m",
-            "pytest",
-            "-p",
-            "no:xdist",
+        run = run_pytest(
             str(ROOT / "tests" / "test_matrix.py"),
             "-k",
             CASE,
             "--benchmark-autosave",
             f"--benchmark-storage=file://{storage}",
             "-q",
-            cwd=ROOT,
         )
         assert run.returncode == 0, run.stdout + run.stderr
     saved = sorted(storage.rglob("*.json"))
@@ -70,15 +70,14 @@ def test_two_saved_runs_compare_with_extra_info(tmp_path: Path) -> None:
     assert compare.stdout.count(f"test_matrix[{CASE}]") == 2, compare.stdout
 
 
-def test_xdist_run_writes_the_benchmark_json(tmp_path: Path) -> None:
+def test_xdist_run_writes_the_benchmark_json(tmp_path: Path, run_pytest: RunPytest) -> None:
     """pytest-benchmark is off under pytest-xdist; the plugin writes the file from the
     workers' results, marked parallel, and `compare` reads it beside a serial run."""
     pytest.importorskip("xdist")
     out = tmp_path / "parallel.json"
-    run = _run(
-        "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-m", "smoke",
-        str(ROOT / "tests" / "test_matrix.py"), "-k", "c1-w1", "--fileproto-rounds", "3",
-        f"--benchmark-json={out}", "-q", cwd=ROOT,
+    run = run_pytest(
+        "-n", "2", "-m", "smoke", str(ROOT / "tests" / "test_matrix.py"), "-k", "c1-w1",
+        "--fileproto-rounds", "3", f"--benchmark-json={out}", "-q", xdist=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "wrote the benchmark JSON of this pytest-xdist run (4 benchmark(s)" in run.stdout
@@ -105,12 +104,11 @@ def test_xdist_run_writes_the_benchmark_json(tmp_path: Path) -> None:
     assert compare.stdout.count("test_matrix[thread-UPLOAD-10MiB-c1-w1]") == 2, compare.stdout
 
 
-def test_saving_under_xdist_is_refused(tmp_path: Path) -> None:
+def test_saving_under_xdist_is_refused(tmp_path: Path, run_pytest: RunPytest) -> None:
     pytest.importorskip("xdist")
-    run = _run(
-        "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--benchmark-autosave",
-        f"--benchmark-storage=file://{tmp_path}", str(ROOT / "tests" / "test_matrix.py"),
-        cwd=ROOT,
+    run = run_pytest(
+        "-n", "2", "--benchmark-autosave", f"--benchmark-storage=file://{tmp_path}",
+        str(ROOT / "tests" / "test_matrix.py"), xdist=True,
     )  # fmt: skip
     assert run.returncode == 4, run.stdout + run.stderr
     assert "--benchmark-autosave saves nothing under pytest-xdist" in run.stderr

@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE, select_rules
 from fileproto.conformance.classic import SENTENCES
 from fileproto.conformance.model import AREAS, FEATURES, Level, Target
-from fileproto.pytest.conformance import OWN_SERVERS, ConformanceSession
+from fileproto.pytest.conformance import ConformanceSession
+from fileproto.server.registry import MODES
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -263,61 +267,54 @@ def test_runs_at_once_and_in_a_row_agree(ours: Target, tmp_path: Path) -> None:
 # -- pytest -------------------------------------------------------------------------------
 
 
-def _pytest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-
-
-def _collected(*args: str) -> list[str]:
-    result = _pytest("--collect-only", "-q", *args)
+def _collected(run_pytest: RunPytest, *args: str) -> list[str]:
+    result = run_pytest("--collect-only", "-q", *args)
     assert result.returncode in (0, 5), result.stdout + result.stderr
     return [line for line in result.stdout.splitlines() if line and " " not in line]
 
 
-def test_rule_items_only_when_conformance_is_asked_for() -> None:
-    plain = _collected("tests/test_report.py")
+def test_rule_items_only_when_conformance_is_asked_for(run_pytest: RunPytest) -> None:
+    plain = _collected(run_pytest, "tests/test_report.py")
     assert plain and all(i.startswith("tests/test_report.py::") for i in plain)
-    items = _collected("-m", "conformance", "tests/test_report.py")
-    expected = [f"{rule.id}[{server}]" for server in OWN_SERVERS for rule in CATALOGUE]
+    items = _collected(run_pytest, "-m", "conformance", "tests/test_report.py")
+    expected = [f"{rule.id}[{server}]" for server in MODES for rule in CATALOGUE]
     assert items == expected
 
 
-def test_no_rule_runs_twice_in_this_repository() -> None:
+def test_no_rule_runs_twice_in_this_repository(run_pytest: RunPytest) -> None:
     """tests/test_conformance.py already runs the catalogue: the plugin adds nothing."""
-    items = _collected("-m", "conformance", "tests/test_conformance.py", "tests/test_report.py")
+    items = _collected(
+        run_pytest, "-m", "conformance", "tests/test_conformance.py", "tests/test_report.py"
+    )
     prefix = "tests/test_conformance.py::test_our_server_keeps_the_rule["
     assert all(i.startswith(prefix) for i in items)
-    expected = {f"{rule.id}-{server}" for server in OWN_SERVERS for rule in CATALOGUE}
+    expected = {f"{rule.id}-{server}" for server in MODES for rule in CATALOGUE}
     ids = [i.removeprefix(prefix).removesuffix("]") for i in items]
     assert sorted(ids) == sorted(expected)
 
 
-def test_target_items_are_named_by_rule_id() -> None:
-    items = _collected("-m", "conformance", "--fileproto-target", "127.0.0.1:9",
+def test_target_items_are_named_by_rule_id(run_pytest: RunPytest) -> None:
+    items = _collected(run_pytest, "-m", "conformance", "--fileproto-target", "127.0.0.1:9",
                        "tests/test_conformance.py")  # fmt: skip
     assert items == [rule.id for rule in CATALOGUE]
 
 
-def test_outcomes_map_to_pytest(tmp_path: Path, fileproto_conformance: ConformanceSession) -> None:
+def test_outcomes_map_to_pytest(
+    tmp_path: Path, fileproto_conformance: ConformanceSession, run_pytest: RunPytest
+) -> None:
     """Against our server: PASS passes, and the junit report names each rule."""
     address = fileproto_conformance.runner("thread").target.address
     junit = tmp_path / "junit.xml"
-    result = _pytest("-m", "conformance", f"--fileproto-target={address}", f"--junitxml={junit}",
+    result = run_pytest("-m", "conformance", f"--fileproto-target={address}", f"--junitxml={junit}",
                      "-k", "list or get.ok", "tests/test_report.py")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     names = re.findall(r'<testcase classname="[^"]*" name="([^"]+)"', junit.read_text())
     assert names == ["list.ok.1", "list.sorted.1", "list.reflects.1", "list.all.1", "get.ok.1"]
 
 
-def test_unreachable_target_fails_every_item_with_the_address() -> None:
+def test_unreachable_target_fails_every_item_with_the_address(run_pytest: RunPytest) -> None:
     address = f"127.0.0.1:{_closed_port()}"
-    result = _pytest("-m", "conformance", f"--fileproto-target={address}", "-k", "list",
+    result = run_pytest("-m", "conformance", f"--fileproto-target={address}", "-k", "list",
                      "tests/test_report.py")  # fmt: skip
     assert result.returncode == 1
     assert "4 failed" in result.stdout and f"cannot connect to {address}" in result.stdout

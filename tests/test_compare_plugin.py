@@ -11,7 +11,6 @@ import pytest
 from fileproto.results import LoadResult
 from fileproto.results.document import BenchmarkEntry, benchmark_document, write_document
 
-pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.smoke
 
 CASE = "thread-UPLOAD-10MiB-c1-w1"

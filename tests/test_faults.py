@@ -22,11 +22,11 @@ from collections.abc import Iterator
 import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
+from fileproto.server.registry import KINDS
 from tests.helpers import (
     IO_TIMEOUT,
     LIST_REQUEST,
     MIB,
-    SERVER_KINDS,
     TERMINATOR,
     log_of,
     no_temp_files,
@@ -41,11 +41,10 @@ from tests.helpers import (
     upload_suffix,
     wait_for,
 )
+from tests.helpers.kinds import each_kind
 
-pytestmark = pytest.mark.smoke
 conformance = pytest.mark.conformance
 
-KINDS = SERVER_KINDS
 DIALECTS = ["json", "text"]
 
 
@@ -61,7 +60,7 @@ def fresh(request: pytest.FixtureRequest, fileproto_servers: ServerPool) -> Iter
 # -- a client vanishes mid-upload ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("fresh", each_kind(), indirect=True)
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("how", ["close", "reset"])
 def test_disconnect_halfway_keeps_the_previous_version(
@@ -100,7 +99,7 @@ def test_disconnect_halfway_keeps_the_previous_version(
 
 
 @conformance
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", each_kind(), indirect=True)
 @pytest.mark.parametrize("uploaders", [2, 10])
 def test_concurrent_uploads_of_one_name_leave_one_whole_version(
     fileproto_server: RunningServer, uploaders: int
@@ -173,7 +172,7 @@ def _hold_until_closed(sock: socket.socket, mode: str, bound: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 @pytest.mark.parametrize("mode", ["silent", "dribble-header", "dribble-payload"])
 def test_idle_connection_closed_and_waiting_client_served(
     fileproto_servers: ServerPool, kind: str, mode: str
@@ -231,6 +230,7 @@ def test_idle_connection_closed_and_waiting_client_served(
 # -- a worker process dies mid-request ----------------------------------------------------
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("workers", [1, 2])
 def test_worker_killed_mid_upload(fileproto_servers: ServerPool, workers: int) -> None:
     skip_if_target(fileproto_servers)
@@ -299,6 +299,7 @@ GRACE = 2.0
 EXIT_BOUND = GRACE + 30
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("kind", KINDS)
 def test_sigterm_with_uploads_in_flight(fileproto_servers: ServerPool, kind: str) -> None:
     """Uploads that can finish within the grace period are stored; the rest are cut off
@@ -397,7 +398,7 @@ def limited(
     fileproto_servers.stop(server)
 
 
-@pytest.mark.parametrize("limited", KINDS, indirect=True)
+@pytest.mark.parametrize("limited", each_kind(), indirect=True)
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_upload_over_the_limit_refused_while_sending(limited: RunningServer, dialect: str) -> None:
     root = limited.root
@@ -448,7 +449,7 @@ def test_upload_over_the_limit_refused_while_sending(limited: RunningServer, dia
         assert client.list() == []
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_a_burst_of_signals_stops_the_server_all_the_same(
     fileproto_servers: ServerPool, kind: str
 ) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from fileproto.report.findings import (
 )
 from fileproto.results.verdict import CONFIDENCE, MARGIN
 from fileproto.units import MIB
+from tests.helpers.cli import run_cli
 from tests.helpers.timeline_runs import (
     refuse,
     simulated_case,
@@ -283,20 +282,14 @@ def test_findings_follow_the_data_not_a_script() -> None:
 
 
 def test_cli_prints_the_findings_first(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(FULL_RUN)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    run = run_cli("report", FULL_RUN)
     assert run.returncode == 0, run.stderr
     # The answer first, then the findings, then the tables.
     assert run.stdout.startswith("The answer: ")
     assert run.stdout.index("The answer") < run.stdout.index("Findings\n========\n")
     assert run.stdout.index("Findings") < run.stdout.index("thread pool\n===========")
     md = tmp_path / "r.md"
-    run = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(FULL_RUN), "--md", str(md)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    run = run_cli("report", FULL_RUN, "--md", md)
     assert run.returncode == 0, run.stderr
     text = md.read_text()
     assert text.startswith("## The answer: ")

@@ -29,10 +29,8 @@ import pytest
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
 from tests.helpers import RawConnection, skip_if_target, temp_files, wait_for
+from tests.helpers.kinds import POOL_KINDS, tiered
 
-pytestmark = pytest.mark.smoke
-
-POOLS = ["thread", "process"]
 #: A client that is answered within this is not queued behind a held connection,
 #: whose own wait (the deadlines below) is far longer.
 ANSWER_TIMEOUT = 10.0
@@ -92,7 +90,8 @@ def answered_meanwhile(server: RunningServer) -> list[str]:
         return names
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.smoke
+@pytest.mark.parametrize("kind", POOL_KINDS)
 def test_mid_body(fileproto_servers: ServerPool, kind: str) -> None:
     content = os.urandom(300_000)
     encoded = base64.b64encode(content)
@@ -113,7 +112,7 @@ def test_mid_body(fileproto_servers: ServerPool, kind: str) -> None:
         assert (root / "body.bin").read_bytes() == content
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("kind", tiered(POOL_KINDS))
 def test_mid_header_of_a_pipelined_request(fileproto_servers: ServerPool, kind: str) -> None:
     with (
         one_worker(fileproto_servers, kind, "--header-timeout", LONG) as (server, trace),
@@ -129,7 +128,7 @@ def test_mid_header_of_a_pipelined_request(fileproto_servers: ServerPool, kind: 
         assert held.read() == {"status": "OK", "data": []}
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("kind", tiered(POOL_KINDS))
 def test_mid_response(fileproto_servers: ServerPool, kind: str) -> None:
     content = os.urandom(12 << 20)  # far more than the socket buffers hold
     with one_worker(fileproto_servers, kind, "--send-timeout", LONG) as (server, trace):
@@ -156,7 +155,7 @@ def test_mid_response(fileproto_servers: ServerPool, kind: str) -> None:
         assert len(taken) >= 2, taken
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("kind", tiered(POOL_KINDS))
 def test_send_deadline_fires_while_given_back(fileproto_servers: ServerPool, kind: str) -> None:
     """A client that stops reading holds no worker while it waits, and is closed at
     --send-timeout all the same, by the dispatcher."""
@@ -181,7 +180,7 @@ def test_send_deadline_fires_while_given_back(fileproto_servers: ServerPool, kin
             assert event is not None and event["deadline"] == "send", event
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("kind", tiered(POOL_KINDS))
 def test_body_deadline_fires_while_given_back(fileproto_servers: ServerPool, kind: str) -> None:
     """A body that stops coming is answered and closed at its deadline, with its
     temporary file removed, while another client is served."""

@@ -6,10 +6,9 @@ the console."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,10 @@ from fileproto.report.findings import findings
 from fileproto.report.html import render_html
 from fileproto.server.registry import KINDS
 from tests.helpers.browser import Browser, chromium
+from tests.helpers.cli import run_cli
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -255,25 +257,19 @@ def test_a_broken_page_would_be_caught(browser: Browser, tmp_path: Path) -> None
 
 def test_cli_writes_the_page(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    run = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(SLOW_RUN), "--html", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    run = run_cli("report", SLOW_RUN, "--html", out)
     assert run.returncode == 0, run.stderr
     assert f"wrote HTML report to {out}" in run.stdout
     assert out.read_text().startswith("<!DOCTYPE html>")
 
 
-def test_plugin_report_dir_has_index_html(tmp_path: Path) -> None:
+def test_plugin_report_dir_has_index_html(tmp_path: Path, run_pytest: RunPytest) -> None:
     """--fileproto-report writes the page beside the tables and charts, with the
     session's own command to reproduce it."""
     folder = tmp_path / "report"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-p", "no:randomly", "-m", "smoke", "tests/test_matrix.py", "-k",
-         "thread-UPLOAD-10MiB-c1-w1", f"--fileproto-report={folder}", "-q"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    run = run_pytest(
+        "-p", "no:randomly", "-m", "smoke", "tests/test_matrix.py", "-k",
+        "thread-UPLOAD-10MiB-c1-w1", f"--fileproto-report={folder}", "-q",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"HTML report written to {folder / 'index.html'}" in run.stdout

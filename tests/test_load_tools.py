@@ -14,10 +14,8 @@ from fileproto.load.latency import ListProbe, Percentiles
 from fileproto.pytest.servers import ServerPool
 from fileproto.ratelimit import TokenBucket
 from fileproto.results.felt import Waiting
-from fileproto.server.registry import KINDS
 from tests.helpers import skip_if_target, wait_for
-
-pytestmark = pytest.mark.smoke
+from tests.helpers.kinds import each_kind
 
 
 class FakeClock:
@@ -33,6 +31,7 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.mark.smoke
 def test_bucket_paces_bytes_at_the_rate_after_one_burst() -> None:
     fake = FakeClock()
     bucket = TokenBucket(1000.0, burst=100, clock=fake.clock, sleep=fake.sleep)
@@ -46,11 +45,13 @@ def test_bucket_paces_bytes_at_the_rate_after_one_burst() -> None:
     assert fake.slept - before == pytest.approx(0.1)
 
 
+@pytest.mark.smoke
 def test_bucket_refuses_a_rate_that_is_not_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         TokenBucket(0)
 
 
+@pytest.mark.smoke
 def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     summary = Percentiles.of(values)
@@ -59,6 +60,7 @@ def test_percentiles_are_nearest_rank() -> None:
     assert Percentiles.of([3.0]) == Percentiles(1, 3.0, 3.0, 3.0, 3.0)
 
 
+@pytest.mark.smoke
 def test_connect_error_names_the_address_and_a_hint() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -71,6 +73,7 @@ def test_connect_error_names_the_address_and_a_hint() -> None:
     assert "is the server running" in message
 
 
+@pytest.mark.smoke
 def test_rate_limited_client_moves_the_same_bytes(fileproto_servers: ServerPool) -> None:
     skip_if_target(fileproto_servers)
     server = fileproto_servers.get("thread", 1)
@@ -84,6 +87,7 @@ def test_rate_limited_client_moves_the_same_bytes(fileproto_servers: ServerPool)
         client.delete("rated.bin")
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["thread", "asyncio"])
 def test_background_clients_are_closed_by_the_header_deadline_and_reopened(
     fileproto_servers: ServerPool, kind: str
@@ -115,7 +119,7 @@ def test_background_clients_are_closed_by_the_header_deadline_and_reopened(
         assert fileproto_servers.stop(server) == 0
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", each_kind())
 def test_stalled_readers_are_closed_by_the_send_deadline_and_reopened(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -147,6 +151,7 @@ def test_stalled_readers_are_closed_by_the_send_deadline_and_reopened(
         assert fileproto_servers.stop(server) == 0
 
 
+@pytest.mark.smoke
 def test_stalled_readers_need_a_file_to_ask_for() -> None:
     with pytest.raises(ValueError, match="name of a file"):
         BackgroundClients("127.0.0.1", 9, Waiting(stalled=1))
@@ -154,6 +159,7 @@ def test_stalled_readers_need_a_file_to_ask_for() -> None:
         Waiting(idle=-1)
 
 
+@pytest.mark.smoke
 def test_probe_times_answers_and_counts_a_frozen_server(fileproto_servers: ServerPool) -> None:
     skip_if_target(fileproto_servers)
     server = fileproto_servers.get("thread", 1)

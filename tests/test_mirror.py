@@ -23,6 +23,7 @@ from fileproto.results import LoadResult
 from fileproto.results.timeline import ClientSpan, TcpSpan, Timeline, timeline_of
 from fileproto.tcpinfo import Stalls
 from tests.helpers.classroom import ClassroomServer
+from tests.helpers.cli import run_cli
 
 pytestmark = [
     pytest.mark.smoke,
@@ -123,10 +124,8 @@ def _stress(server: str, folder: Path, *args: str) -> tuple[dict[str, Any], str]
          "--no-progress", "--no-probe", *args],
         capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
-    report = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(record)],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+    report = run_cli("report", record)
+    assert report.returncode == 0, report.stderr
     (bench,) = json.loads(record.read_text())["benchmarks"]
     return bench["extra_info"], report.stdout
 

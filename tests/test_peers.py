@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,10 @@ import pytest
 
 from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE
-from tests.helpers.classroom import DIALECTS, PEERS, ClassroomServer
+from tests.helpers.classroom import DIALECTS, ClassroomServer
 from tests.helpers.servers import all_started
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -189,32 +190,23 @@ def test_nothing_left_behind(
     assert [p for p in Path("/tmp").glob("fpc-*") if p.name[:13] in prefixes] == []
 
 
-def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        cwd=PEERS.parent.parent,
-    )
-
-
-def test_pytest_items_map_outcomes(classrooms: dict[str, ClassroomServer]) -> None:
+def test_pytest_items_map_outcomes(
+    classrooms: dict[str, ClassroomServer], run_pytest: RunPytest
+) -> None:
     """PASS passes, FAIL fails, UNSUPPORTED skips, NON-STRICT xfails; with
     --fileproto-strict NON-STRICT fails too."""
     target = f"--fileproto-target={classrooms['json'].address}"
     base = ["-m", "conformance", target, "--fileproto-check-timeout=1", "-rsx"]
     base.append("tests/test_report.py")  # collects nothing itself: only rule items run
     picked = "list.ok.1 or names.reduce.1 or text.roundtrip.1 or framing.header.2"
-    run = _pytest(*base, "-k", picked)
+    run = run_pytest(*base, "-k", picked)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 failed, 1 passed, 1 skipped" in run.stdout and "1 xfailed" in run.stdout
     assert "UNSUPPORTED: the server lacks the text dialect" in run.stdout
-    strict = _pytest(*base, "-k", "framing.header.2", "--fileproto-strict")
+    strict = run_pytest(*base, "-k", "framing.header.2", "--fileproto-strict")
     assert strict.returncode == 1 and "1 failed" in strict.stdout, strict.stdout + strict.stderr
     # In the classic profile the unreduced `..\x` is our stricter rule: an xfail, not a failure.
-    classic = _pytest(*base, "-k", "names.reduce.4", "--fileproto-check-profile=classic")
+    classic = run_pytest(*base, "-k", "names.reduce.4", "--fileproto-check-profile=classic")
     assert classic.returncode == 0, classic.stdout + classic.stderr
     assert "1 xfailed" in classic.stdout
 

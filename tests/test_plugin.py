@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from fileproto.procinfo import wait_gone
 from fileproto.pytest.process import ServerProcess, ServerStartError
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server.registry import CLASSIC_KINDS, KINDS
-from tests.helpers import wait_for
+from tests.helpers import skip_if_target, wait_for
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -47,39 +50,30 @@ def test_start_servers(fileproto_servers):
 """
 
 
-def _inner_session(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
-    test_file = tmp_path / "test_inner.py"
-    test_file.write_text(INNER_TEST)
-    pids_file = tmp_path / "pids.json"
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
-        "PIDS_FILE": str(pids_file),
-        **env,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "-o",
-            "addopts=",
-            str(test_file),
-        ],
-        cwd=tmp_path,
-        env=environment,
+def _inner_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """INNER_TEST in a session of its own, started through pytester and not waited for."""
+    pytester.makepyfile(test_inner=INNER_TEST)
+    pids_file = pytester.path / "pids.json"
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)
+    for name, value in {"PIDS_FILE": str(pids_file), **env}.items():
+        monkeypatch.setenv(name, value)
+    process = pytester.popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-o", "addopts=", "test_inner.py"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     return process, pids_file
 
 
-def test_no_server_outlives_the_session(tmp_path: Path) -> None:
-    process, pids_file = _inner_session(tmp_path)
+def test_no_server_outlives_the_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process, pids_file = _inner_session(pytester, monkeypatch)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output.decode(errors="replace")
     pids = json.loads(pids_file.read_text())
@@ -87,9 +81,11 @@ def test_no_server_outlives_the_session(tmp_path: Path) -> None:
     assert wait_gone(pids, timeout=30) == []
 
 
-def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
+def test_no_server_outlives_a_killed_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Even a session killed with SIGKILL (no teardown at all) leaves no server behind."""
-    process, pids_file = _inner_session(tmp_path, WAIT_TO_BE_KILLED="1")
+    process, pids_file = _inner_session(pytester, monkeypatch, WAIT_TO_BE_KILLED="1")
     try:
 
         def started() -> bool:
@@ -108,8 +104,7 @@ def test_no_server_outlives_a_killed_session(tmp_path: Path) -> None:
 
 
 def test_servers_are_reused_per_kind_and_workers(fileproto_servers: ServerPool) -> None:
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own servers")
+    skip_if_target(fileproto_servers, "starts its own servers")
     first = fileproto_servers.get("thread", 3)
     again = fileproto_servers.get("thread", 3)
     other = fileproto_servers.get("thread", 4)
@@ -131,8 +126,7 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own servers")
+    skip_if_target(fileproto_servers, "starts its own servers")
     for kind in KINDS:
         server = fileproto_servers.start(kind, 2)
         pids = server.pids()
@@ -140,41 +134,19 @@ def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPoo
         assert wait_gone(pids, timeout=30) == []
 
 
-def test_target_option_runs_suites_against_a_running_server(tmp_path: Path) -> None:
+def test_target_option_runs_suites_against_a_running_server(
+    tmp_path: Path, run_pytest: RunPytest
+) -> None:
     """--fileproto-target: the matrix collapses to 'external' server workers, and the
     conformance tests pass against a server the session did not start."""
     with ServerProcess("thread", 2, tmp_path / "root") as server:
-        base = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            f"--fileproto-target={server.address}",
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-        collected = subprocess.run(
-            [*base, "-m", "full", "--collect-only", "-q", "tests/test_matrix.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        target = f"--fileproto-target={server.address}"
+        collected = run_pytest(target, "-m", "full", "--collect-only", "-q", "tests/test_matrix.py")
         ids = [line for line in collected.stdout.splitlines() if "::" in line]
         # Kind and server workers collapse: 2 operations x 3 sizes x 3 client counts.
         assert len(ids) == 18, collected.stdout
         assert all("test_matrix[external-" in line for line in ids), ids
-        run = subprocess.run(
-            [*base, "-m", "conformance", "-q", "tests/test_peers.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = run_pytest(target, "-m", "conformance", "-q", "tests/test_peers.py")
         assert run.returncode == 0, run.stdout + run.stderr
         assert " passed" in run.stdout and "failed" not in run.stdout
 
@@ -199,51 +171,55 @@ KINDS["later"] = ServerKind(
 """
 
 
-def _collect_matrix(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "later_kind.py").write_text(FAKE_KIND_PLUGIN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-p", "later_kind", "-m", "full", "--collect-only", "-q", "tests/test_matrix.py",
-         *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+def _collect_matrix(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """The full matrix's ids, collected by an inner session with the later kind's plugin."""
+    return pytester.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "later_kind", "-m", "full", "--collect-only", "-q",
+        str(ROOT / "tests" / "test_matrix.py"), *args,
     )  # fmt: skip
 
 
-def test_matrix_kinds_come_from_the_registry(tmp_path: Path) -> None:
-    def ids(run: subprocess.CompletedProcess[str]) -> list[str]:
-        assert run.returncode == 0, run.stdout + run.stderr
-        return [line for line in run.stdout.splitlines() if "::" in line]
+def test_matrix_kinds_come_from_the_registry(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(later_kind=FAKE_KIND_PLUGIN)
+    path = os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)
 
-    assert len(ids(_collect_matrix(tmp_path))) == 108  # the classic kinds by default
-    # A kind the registry has beyond the classic ones, and one registered by a plugin.
-    for third in [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]:
-        cases = ids(_collect_matrix(tmp_path, "--fileproto-kinds", f"thread,process,{third}"))
-        # A kind that no --workers sizes (thread per connection) runs once per load.
-        own = 54 if third == "later" or KINDS[third].sized else 18
-        assert len(cases) == 108 + own
-        assert sum(f"test_matrix[{third}-" in line for line in cases) == own
-    assert len(ids(_collect_matrix(tmp_path, "--fileproto-kinds", "process"))) == 54
-    wrong = _collect_matrix(tmp_path, "--fileproto-kinds", "thread,nope")
-    assert wrong.returncode == 4
-    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr
-    assert ", later" in wrong.stderr
+    def ids(run: pytest.RunResult) -> list[str]:
+        assert run.ret == 0, run.stdout.str() + run.stderr.str()
+        return [line for line in run.outlines if "::" in line]
+
+    assert len(ids(_collect_matrix(pytester))) == 108  # the classic kinds by default
+    # Every kind the registry has beyond the classic ones, and one registered by a
+    # plugin, at once; a kind that no --workers sizes (thread per connection) runs
+    # once per load.
+    thirds = [*(k for k in KINDS if k not in CLASSIC_KINDS), "later"]
+    cases = ids(_collect_matrix(pytester, "--fileproto-kinds", ",".join(["process", *thirds])))
+    own = {k: 54 if k == "later" or KINDS[k].sized else 18 for k in thirds}
+    assert len(cases) == 54 + sum(own.values())
+    assert sum("test_matrix[process-" in line for line in cases) == 54
+    for third, count in own.items():
+        assert sum(f"test_matrix[{third}-" in line for line in cases) == count, third
+    wrong = _collect_matrix(pytester, "--fileproto-kinds", "thread,nope")
+    assert wrong.ret == 4
+    assert "unknown server kind 'nope'; choose from thread, process" in wrong.stderr.str()
+    assert ", later" in wrong.stderr.str()
 
 
-def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path) -> None:
+def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path, run_pytest: RunPytest) -> None:
     """--fileproto-target under pytest-xdist: each worker's files have a name of their
     own (no worker deletes another's uploads), and nothing is left on the server."""
     pytest.importorskip("xdist")
     root = tmp_path / "root"
     with ServerProcess("thread", 4, root) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
-             "-p", "no:fileproto-conformance",  # the matrix alone, not the rule catalogue
-             f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
-             "--fileproto-rounds", "2", "-q"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        run = run_pytest(
+            "-n", "2",
+            "-p", "no:fileproto-conformance",  # the matrix alone, not the rule catalogue
+            f"--fileproto-target={server.address}", "-m", "smoke", "tests/test_matrix.py",
+            "--fileproto-rounds", "2", "-q", xdist=True,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
         assert re.search(r"(?<!\d)4 passed", run.stdout), run.stdout

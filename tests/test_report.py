@@ -8,13 +8,13 @@ import io
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fileproto import report
+from tests.helpers.cli import run_cli
 
 pytestmark = pytest.mark.smoke
 
@@ -126,13 +126,7 @@ def results_json(tmp_path: Path) -> Path:
 
 
 def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
+    return run_cli("report", *args)
 
 
 def _table_rows(section: str) -> list[str]:

@@ -31,22 +31,21 @@ from fileproto.server.registry import KINDS as REGISTRY
 from fileproto.server.registry import MODES
 from fileproto.wire import TERMINATOR, encode_request
 from tests.helpers import (
-    SERVER_KINDS,
     RawConnection,
     ServerClosed,
     assert_error,
     log_of,
     no_temp_files,
     pool_workers,
+    skip_if_target,
     temp_files,
     unique,
     wait_for,
 )
-
-pytestmark = pytest.mark.smoke
+from tests.helpers.kinds import each_kind, each_mode
 
 #: Every kind in the registry: a new kind is tested here without editing this file.
-KINDS = SERVER_KINDS
+KINDS = list(REGISTRY)
 #: The ``python -m`` entry point of each kind, and the classic ``servers.<module>`` ones.
 ENTRY_POINTS = [kind.module for kind in REGISTRY.values()] + [
     "servers.threadpool",
@@ -71,6 +70,7 @@ def assert_ok_list(conn: RawConnection) -> list[str]:
     return names
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 @pytest.mark.parametrize("size", [0, 1, 300_001])
@@ -91,6 +91,21 @@ def test_round_trip_with_our_client(
         assert name not in c.list()
         with pytest.raises(ServerError, match="not found"):
             c.get(name)
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+def test_a_large_file_streams_both_ways(fileproto_server: RunningServer) -> None:
+    """16 MiB, far more than any buffer on the way: it streams through every kind whole."""
+    content = os.urandom(16 << 20)
+    name = unique("large")
+    with fileproto_server.client(timeout=IO_TIMEOUT) as c:
+        sent = c.upload(content, name)
+        sink = _Sink()
+        got = c.get(name, sink)
+        assert (got.size, got.sha256) == (len(content), sent.sha256)
+        assert bytes(sink.data) == content
+        c.delete(name)
 
 
 class _Sink:
@@ -152,7 +167,7 @@ ERROR_CASES = {
 }
 
 
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", each_kind(), indirect=True)
 @pytest.mark.parametrize("case", list(ERROR_CASES), ids=list(ERROR_CASES))
 def test_our_error_messages_name_the_problem(fileproto_server: RunningServer, case: str) -> None:
     """Our wording (the catalogue checks only status and effect, for any server)."""
@@ -174,13 +189,13 @@ def own_server(
 ) -> Iterator[RunningServer]:
     """A server whose root no other test touches: for assertions about every file in it
     (a shared server's root may hold another test's upload in flight)."""
-    if fileproto_servers.options.target:
-        pytest.skip("inspects the root of a server it starts itself")
+    skip_if_target(fileproto_servers, "inspects the root of a server it starts itself")
     server = fileproto_servers.start(request.param, 2)
     yield server
     fileproto_servers.stop(server)
 
 
+@pytest.mark.smoke
 def test_failed_upload_leaves_no_temporary_file(own_server: RunningServer) -> None:
     fileproto_server = own_server
     assert fileproto_server.root is not None
@@ -201,6 +216,7 @@ def test_failed_upload_leaves_no_temporary_file(own_server: RunningServer) -> No
     assert not (fileproto_server.root / name).exists()
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> None:
     root = fileproto_server.root
@@ -214,6 +230,7 @@ def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> No
         client.delete(name)
 
 
+@pytest.mark.smoke
 def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None:
     fileproto_server = own_server
     root = fileproto_server.root
@@ -226,6 +243,7 @@ def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None
     assert not (root / name).exists()
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 def test_symlinks_and_folders_in_the_root_are_not_followed(
     fileproto_server: RunningServer, tmp_path: Path
@@ -254,6 +272,7 @@ def test_symlinks_and_folders_in_the_root_are_not_followed(
         (root / folder).rmdir()
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 def test_client_raises_server_error_with_the_message(
@@ -301,6 +320,7 @@ def spawned() -> Iterator[list[subprocess.Popen[str]]]:
             proc.wait(10)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("module", ENTRY_POINTS)
 def test_python_m_server_prints_one_line_and_serves(
     module: str, tmp_path: Path, spawned: list[subprocess.Popen[str]]
@@ -350,6 +370,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.smoke
 def test_serve_listens_where_the_client_commands_look_by_default() -> None:
     """``fileproto serve &`` then ``fileproto ls`` works: with no --port the server binds
     the address every client command (and the stress command) uses with no --server.
@@ -367,6 +388,7 @@ def test_serve_listens_where_the_client_commands_look_by_default() -> None:
     assert serve.port == 45000
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
 def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> None:
     address = f"{fileproto_server.host}:{fileproto_server.port}"
@@ -400,15 +422,14 @@ def test_cli_put_ls_get_rm(fileproto_server: RunningServer, tmp_path: Path) -> N
     assert not (tmp_path / "nothing.bin.part").exists()
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", each_mode())
 @pytest.mark.parametrize("send", [b"", b"LIS"], ids=["silent", "partial-header"])
 def test_idle_connection_closed_after_timeout(
     fileproto_servers: ServerPool, mode: str, send: bytes
 ) -> None:
     """In every kind and dispatch mode: the deadline is waited for in a worker (accept),
     in a selector (ready) or in an event loop."""
-    if fileproto_servers.options.target:
-        pytest.skip("starts its own server")
+    skip_if_target(fileproto_servers, "starts its own server")
     kind, args = MODES[mode]
     server = fileproto_servers.start(kind, 1, *args, "--idle-timeout", "1")
     try:
@@ -426,6 +447,7 @@ def test_idle_connection_closed_after_timeout(
         fileproto_servers.stop(server)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("fileproto_server", ["thread"], indirect=True)
 def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> None:
     """``fileproto get NAME -`` writes the file to stdout, as its help says."""
@@ -457,13 +479,13 @@ def test_cli_get_to_stdout(fileproto_server: RunningServer, tmp_path: Path) -> N
 def fresh_process_server(
     fileproto_servers: ServerPool, request: pytest.FixtureRequest
 ) -> Iterator[RunningServer]:
-    if fileproto_servers.options.target:
-        pytest.skip("kills workers of a server it starts itself")
+    skip_if_target(fileproto_servers, "kills workers of a server it starts itself")
     server = fileproto_servers.start("process", 2, "--dispatch", request.param)
     yield server
     fileproto_servers.stop(server)
 
 
+@pytest.mark.smoke
 def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
     fresh_process_server: RunningServer,
 ) -> None:
@@ -512,6 +534,7 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
     assert "worker process died" in server.process.output()  # type: ignore[union-attr]
 
 
+@pytest.mark.smoke
 def test_idle_worker_dies_next_client_is_still_answered(
     fresh_process_server: RunningServer,
 ) -> None:

@@ -21,6 +21,7 @@ from fileproto.session import LINGER, Close, Limits, Receive, Send, ServerSessio
 from fileproto.store import FileStore
 from fileproto.wire import TERMINATOR, encode_request, iter_upload_request
 from fileproto.wire.names import RESERVED_PREFIX
+from tests.helpers.session import LIMITS, responses, run_session
 
 pytestmark = pytest.mark.smoke
 
@@ -29,7 +30,6 @@ _settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-LIMITS = Limits(header_timeout=20.0, min_rate=500.0, keepalive_timeout=30.0, read_chunk=3 * 64)
 
 # Names by construction: a small alphabet safe in both dialects, so nothing is filtered.
 names = st.text("abcxyz019._-", min_size=1, max_size=12).filter(lambda n: n not in (".", ".."))
@@ -55,33 +55,10 @@ def requests(draw: st.DrawFn) -> bytes:
     return encode_request(command, *params, dialect=dialect)  # type: ignore[arg-type]
 
 
-def run_session(store: FileStore, pieces: list[bytes], now: float = 0.0) -> tuple[bytes, Close]:
-    """Feed ``pieces`` one at a time, as fast as the session asks; return what it sent."""
-    session = ServerSession(store, LIMITS, accepted_at=now)
-    out = bytearray()
-    feed = iter([*pieces, b""])
-    for _ in range(100_000):
-        action = session.next_action(now)
-        if isinstance(action, Send):
-            out += action.data
-            session.sent(len(action.data), now)
-        elif isinstance(action, Receive):
-            session.receive_data(next(feed), now)
-        else:
-            return bytes(out), action
-    raise AssertionError("the session never closed")
-
-
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
     return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
-
-
-def responses(stream: bytes) -> list[dict[str, object]]:
-    parts = stream.split(TERMINATOR)
-    assert parts[-1] == b"", "the output ends in the middle of a response"
-    return [json.loads(p) for p in parts[:-1]]
 
 
 def clear(store: FileStore) -> None:

@@ -31,6 +31,7 @@ from fileproto.pytest.servers import ServerPool
 from fileproto.results.felt import Waiting
 from fileproto.units import MIB
 from tests.helpers import skip_if_target
+from tests.helpers.inner import RunPytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,13 +289,10 @@ def test_slowclients_matrix_ids() -> None:
 
 
 @pytest.mark.smoke
-def test_slowclients_collects_apart_from_full() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-m", "slowclients", "--collect-only", "-q", "tests/test_slowclients.py",
-         "tests/test_matrix.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+def test_slowclients_collects_apart_from_full(run_pytest: RunPytest) -> None:
+    run = run_pytest(
+        "-m", "slowclients", "--collect-only", "-q", "tests/test_slowclients.py",
+        "tests/test_matrix.py",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     ids = [line.split("::")[1] for line in run.stdout.splitlines() if "::" in line]

@@ -4,10 +4,10 @@ real server, the probes' beside them, and the server's trace file read back per 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from fileproto.results.timeline import TraceReader
 from fileproto.stress import LoadSpec, Surroundings, merge_rounds, run_load
 from fileproto.stress.spec import Method
 from tests.helpers import skip_if_target
+
+RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.smoke
 
@@ -135,16 +137,15 @@ def test_a_client_that_cannot_connect_has_only_its_start() -> None:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_plugin_records_timelines_and_traces_its_servers(tmp_path: Path) -> None:
+def test_the_plugin_records_timelines_and_traces_its_servers(
+    tmp_path: Path, run_pytest: RunPytest
+) -> None:
     """One smoke matrix case in a session of its own, with --fileproto-trace: its record
     has the clients' timeline and the server's events, joined by the clients' ports."""
     out = tmp_path / "run.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "tests/test_matrix.py", "-k", "thread-DOWNLOAD-10MiB-c5-w1", "--fileproto-trace",
-         f"--benchmark-json={out}", f"--basetemp={tmp_path / 'session'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    run = run_pytest(
+        "-q", "tests/test_matrix.py", "-k", "thread-DOWNLOAD-10MiB-c5-w1", "--fileproto-trace",
+        f"--benchmark-json={out}",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     (case,) = json.loads(out.read_text())["benchmarks"]

@@ -7,7 +7,6 @@ import itertools
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -21,6 +20,10 @@ from fileproto.report.phases import SERVED
 from fileproto.report.timeline import legend_phases, render_timeline_png
 from fileproto.report.trace_events import render_trace_events
 from fileproto.report.workers import worker_names
+from fileproto.server.policy import FAST_HOLD
+from fileproto.server.registry import KINDS
+from tests.helpers import wait_for
+from tests.helpers.cli import run_cli
 from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke
@@ -31,10 +34,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _report(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", *args],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_cli("report", *args)
 
 
 def _names(events: list[dict[str, Any]], kind: str) -> dict[tuple[int, int], str]:
@@ -176,7 +176,7 @@ def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -
     assert "no case nope-c9 in the run" in run.stderr
 
 
-@pytest.mark.parametrize("kind", ["thread", "process", "asyncio"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> None:
     """A real server with --trace, four clients on their own sockets: each client
     request finds its connection's events by its local port, the worker that served it
@@ -208,12 +208,7 @@ def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> No
                     ("sent", sent), ("first_byte", first_byte or done), ("done", done))}}
             )  # fmt: skip
         # The server writes its last events (closed) when it sees each client go.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            lines = trace_file.read_text().splitlines() if trace_file.exists() else []
-            if sum('"closed"' in line for line in lines) >= 4:
-                break
-            time.sleep(0.05)
+        _wait_for_lines(trace_file, '"closed"', 4)
     finally:
         server.stop()
     events = []
@@ -233,7 +228,10 @@ def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> No
         served = [s for s in case.segments(request, joined[request.port]) if s.phase == SERVED]
         assert served, joined[request.port]
         workers |= {s.worker for s in served}
-    prefix = {"thread": "thread:", "process": "process:", "asyncio": "loop:"}[kind]
+    # How each kind names its workers: a thread per connection is a thread too.
+    prefixes = {"thread": "thread:", "perconn": "thread:", "process": "process:"}
+    prefixes["asyncio"] = "loop:"
+    prefix = prefixes[kind]
     assert workers and all(w and w.startswith(prefix) for w in workers), workers
     trace = render_trace_events([case])["traceEvents"]
     tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}
@@ -337,18 +335,20 @@ def _trace_of(trace_file: Path, origin: float) -> list[dict[str, Any]]:
 
 
 def _wait_for_lines(trace_file: Path, needle: str, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    """Wait until the trace has ``count`` lines with ``needle``; fail saying so if not."""
+
+    def lines() -> int:
         text = trace_file.read_text() if trace_file.exists() else ""
-        if text.count(needle) >= count:
-            return
-        time.sleep(0.05)
+        return sum(needle in line for line in text.splitlines())
+
+    wait_for(lambda: lines() >= count, what=lambda: f"{count} {needle} events, saw {lines()}")
 
 
 def test_a_real_slow_upload_waits_on_the_client_then_for_the_worker(tmp_path: Path) -> None:
     """A real thread server (ready dispatch, one worker), an upload whose body comes in
-    pieces 50 ms apart: the worker gives the connection back between pieces, the server
-    writes ready when the next piece comes, and the report splits the two waits."""
+    pieces twice the fast hold apart (a slow sender by the pace rule): the worker gives
+    the connection back between pieces, the server writes ready when the next piece
+    comes, and the report splits the two waits."""
     trace_file = tmp_path / "trace.jsonl"
     server = ServerProcess(
         "thread", 1, tmp_path / "root", extra_args=["--trace", str(trace_file)]
@@ -360,7 +360,7 @@ def test_a_real_slow_upload_waits_on_the_client_then_for_the_worker(tmp_path: Pa
             port = sock.getsockname()[1]
             sock.sendall(b"UPLOAD slow.bin ")
             for _ in range(6):
-                time.sleep(0.05)
+                time.sleep(2 * FAST_HOLD)  # the client's pace, slower than a hold
                 sock.sendall(b"QUFB" * 1000)
             sock.sendall(b"\r\n\r\n")
             sent = time.monotonic()

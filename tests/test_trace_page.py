@@ -5,8 +5,6 @@ writes one (docs/trace.md, "A trace read on its own")."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.browser import Browser, chromium
+from tests.helpers.cli import run_cli
 
 pytestmark = pytest.mark.smoke
 
@@ -59,15 +58,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
                                  **fields}))  # fmt: skip
     trace.write_text("\n".join(lines) + '\n{"mono": 1006.5, "t": 1\n', encoding="utf-8")
     args = ["--json", "out.json", "--html", "out.html", "--png", "out.png", "--md", "out.md"]
-    done = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(trace), *args], cwd=folder,
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = run_cli("report", trace, *args, cwd=folder)
     assert done.returncode == 0, done.stderr
-    text = subprocess.run(
-        [sys.executable, "-m", "fileproto", "report", str(trace)],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+    shown = run_cli("report", trace)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
     yield folder, text
 
 

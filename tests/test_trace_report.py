@@ -19,6 +19,7 @@ import pytest
 
 from fileproto.pytest.process import ServerProcess
 from fileproto.server.registry import KINDS, MODES
+from tests.helpers.kinds import each_mode
 from tests.helpers.paced import (
     FastClient,
     fast_capacity,
@@ -27,8 +28,6 @@ from tests.helpers.paced import (
     upload_request,
 )
 from tests.helpers.wire import json_request
-
-pytestmark = pytest.mark.smoke
 
 #: Large enough that the slow clients take a second or so; small enough that a fast
 #: client's buffers hold the whole request or answer (base64 is 4/3 of it).
@@ -74,7 +73,7 @@ def _fast_clients(server: ServerProcess, content: bytes) -> list[int]:
     return [client.finish() for client in clients]
 
 
-@pytest.fixture(scope="module", params=sorted(MODES))
+@pytest.fixture(scope="module", params=each_mode())
 def traced(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:

@@ -19,18 +19,14 @@ import pytest
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.server.registry import KINDS, MODES
 from fileproto.wire import encode_request
-from tests.helpers import RawConnection, log_of, read_response, temp_files, wait_for
+from tests.helpers import RawConnection, log_of, read_response, skip_if_target, temp_files, wait_for
+from tests.helpers.kinds import each_kind, each_mode
 
-pytestmark = pytest.mark.smoke
-
-#: Every kind in the mode where waiting clients cost no worker.
-READY_KINDS = list(KINDS)
 LIST = encode_request("LIST")
 
 
 def _skip_external(pool: ServerPool) -> None:
-    if pool.options.target:
-        pytest.skip("starts servers with options of its own")
+    skip_if_target(pool, "starts servers with options of its own")
 
 
 @contextlib.contextmanager
@@ -47,7 +43,8 @@ def _connect(server: RunningServer) -> socket.socket:
     return socket.create_connection((server.host, server.port), timeout=20.0)
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.smoke
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -83,7 +80,7 @@ def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
                 sock.close()
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", each_mode())
 def test_header_deadline_answers_and_closes(fileproto_servers: ServerPool, mode: str) -> None:
     kind, args = MODES[mode]
     with started(fileproto_servers, kind, 1, *args, "--header-timeout", "1") as server:
@@ -103,7 +100,7 @@ def test_header_deadline_answers_and_closes(fileproto_servers: ServerPool, mode:
             assert client.list() == []
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_keepalive_deadline_closes_quietly(fileproto_servers: ServerPool, kind: str) -> None:
     args = ("--keepalive-timeout", "0.5")
     with started(fileproto_servers, kind, 1, *args) as server, RawConnection(server) as conn:
@@ -111,7 +108,7 @@ def test_keepalive_deadline_closes_quietly(fileproto_servers: ServerPool, kind: 
         assert conn.read_until_closed() == b""  # no unsolicited answer
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_slow_body_deadline_answers_and_removes_the_upload(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -131,7 +128,7 @@ def test_slow_body_deadline_answers_and_removes_the_upload(
             assert client.list() == []
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_send_deadline_ends_a_client_that_does_not_read(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -156,7 +153,8 @@ def test_send_deadline_ends_a_client_that_does_not_read(
             assert client.list() == ["big.bin"]
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.smoke
+@pytest.mark.parametrize("kind", list(KINDS))  # each driver counts and refuses itself
 def test_connection_cap_answers_server_busy(fileproto_servers: ServerPool, kind: str) -> None:
     with started(fileproto_servers, kind, 1, "--max-connections", "3") as server:
         held = [RawConnection(server) for _ in range(3)]
@@ -179,7 +177,8 @@ def _try_list(server: RunningServer) -> bool:
         return conn.request(LIST)["status"] == "OK"
 
 
-@pytest.mark.parametrize("kind", [k for k in READY_KINDS if k != "process"])
+@pytest.mark.smoke
+@pytest.mark.parametrize("kind", [k for k in list(KINDS) if k != "process"])
 def test_a_pipelined_header_cut_short_does_not_hold_the_worker(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -194,7 +193,7 @@ def test_a_pipelined_header_cut_short_does_not_hold_the_worker(
         assert held.read()["status"] == "OK"
 
 
-@pytest.mark.parametrize("kind", READY_KINDS)
+@pytest.mark.parametrize("kind", each_kind())
 def test_a_slow_but_steady_reader_is_not_cut_off(fileproto_servers: ServerPool, kind: str) -> None:
     """--send-timeout bounds a stall, not a whole response: a client that keeps reading,
     slowly, gets all of it although that takes longer than the timeout.

@@ -37,11 +37,8 @@ from fileproto.errors import FileprotoError
 from fileproto.pytest.process import ServerStartError
 from fileproto.pytest.servers import ServerPool
 from fileproto.pytest.settings import Options
-from fileproto.server.registry import MODES  # the one place the server kinds are read from
+from fileproto.server.registry import MODES  # our servers: every kind in every dispatch
 
-#: Our servers, each checked when no target is given: id -> (kind, further ``serve``
-#: arguments). Every kind we ship, in every dispatch mode it has.
-OWN_SERVERS: dict[str, tuple[str, tuple[str, ...]]] = dict(MODES)
 #: Two workers per check (a rule may hold one connection while it uses another), and room
 #: for a second check at once.
 OWN_WORKERS = 4
@@ -81,7 +78,7 @@ class ConformanceSession:
         return self._pool
 
     def runner(self, server: str) -> Runner:
-        """``server`` is one of OWN_SERVERS (started here) or a HOST:PORT."""
+        """``server`` is one of MODES (started here) or a HOST:PORT."""
         if server in self._broken:
             raise RuleFailed(self._broken[server])
         if server not in self._runners:
@@ -93,12 +90,12 @@ class ConformanceSession:
         return self._runners[server]
 
     def _start(self, server: str) -> Runner:
-        if server not in OWN_SERVERS:
+        if server not in MODES:
             host, port = parse_address(server)
             target = Target(host, port, server)
             check_reachable(target, self.timeout)
             return Runner(target, self.timeout, self.prefix)
-        kind, args = OWN_SERVERS[server]
+        kind, args = MODES[server]
         pool = self.pool()
         # get() shares a server of this kind and size; with --fileproto-target it would
         # hand out the target, so then one of ours is started for the rules anyway.
@@ -117,7 +114,7 @@ class ConformanceSession:
         """Sweep what the rules left on servers that are not ours (``Runner.sweep``);
         close the pool if it is our own."""
         for server, runner in self._runners.items():
-            if server not in OWN_SERVERS:
+            if server not in MODES:
                 with contextlib.suppress(OSError, FileprotoError):
                     runner.sweep()
         self._runners.clear()
@@ -228,7 +225,7 @@ def pytest_collection_modifyitems(
             items[:] = [item for item in items if item not in ours]
         items.extend(_items(session, [(str(target), "")]))
     elif not ours:
-        items.extend(_items(session, [(name, f"[{name}]") for name in OWN_SERVERS]))
+        items.extend(_items(session, [(name, f"[{name}]") for name in MODES]))
 
 
 class Catalogue(pytest.Collector):

@@ -57,6 +57,8 @@ __all__ = [
 
 MARKERS = (
     "smoke: fast tests and the small part of the matrix; the default run",
+    "exhaustive: the cross products (every rule, hostile request or error message x every "
+    "kind and dispatch); the default run has the first kind's copy of each",
     "full: the stress matrix (108 cases over the classic kinds)",
     "slowclients: clients that wait, beside the classic matrix: kind x dispatch (accept, "
     "ready; loop for asyncio) x server workers (1, 5) x scenario (idle: 200 idle + 20 "

@@ -12,7 +12,6 @@ from tests.helpers.names import (
     unique,
 )
 from tests.helpers.servers import (
-    SERVER_KINDS,
     log_of,
     no_temp_files,
     peer_name,
@@ -45,7 +44,6 @@ __all__ = [
     "LIST_REQUEST",
     "MAX_RESPONSE",
     "MIB",
-    "SERVER_KINDS",
     "TERMINATOR",
     "WAIT_TIMEOUT",
     "RawConnection",

@@ -13,14 +13,10 @@ import pytest
 from fileproto.procinfo import forkserver_children
 from fileproto.pytest.process import ServerProcess
 from fileproto.pytest.servers import RunningServer, ServerPool
-from fileproto.server.registry import KINDS as REGISTRY
 from fileproto.wire.names import RESERVED_PREFIX
 from tests.helpers.waiting import wait_for
 
 K = TypeVar("K")
-
-#: Every server kind, from the one registry: a new kind is tested wherever this is.
-SERVER_KINDS: list[str] = list(REGISTRY)
 
 
 def sha(data: bytes) -> str:
