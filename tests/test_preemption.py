@@ -19,8 +19,9 @@ import pytest
 from fileproto.pytest.servers import ServerPool
 from fileproto.wire import TERMINATOR
 from tests.helpers.drivers import answers, read_answer
+from tests.helpers.kinds import POOL_KINDS
 from tests.helpers.waiting import wait_for
-from tests.test_give_back import ANSWER_TIMEOUT, POOLS, conn_of, events, one_worker
+from tests.test_give_back import ANSWER_TIMEOUT, conn_of, events, one_worker
 
 pytestmark = pytest.mark.smoke
 
@@ -50,7 +51,7 @@ class Uploader(threading.Thread):
         self.answer = read_answer(self.sock)
 
 
-@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("kind", POOL_KINDS)
 def test_a_list_is_answered_while_a_long_upload_holds_the_only_worker(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
