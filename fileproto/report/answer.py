@@ -5,11 +5,10 @@ A row is a load (operation, file size, clients); a column a model and its server
 workers. Each cell is that case's time per client relative to the best case of its
 row, marked with what the statistics module (:mod:`fileproto.results.verdict`) says of
 the cell against the best: the best itself, the same within the margin, slower with
-confidence, or not decided. The best of a row is the case with the lowest median time
-per client over its rounds, and a cell's number is its median over the best's, so no
-number is below 1. The verdict compares every round, not the medians: should it ever
-find a cell faster than the best (rounds spread so that the two disagree), the cell is
-marked not decided rather than contradict its number.
+confidence, or not decided. The best of a row is the case with the lowest geometric mean
+time per client over its rounds, and a cell's number is the statistics module's ratio
+(its geometric mean over the best's), so no number is below 1 and the table, the
+findings and `fileproto compare` state one ratio for one pair of cases.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import median
+from statistics import fmean
 
 from fileproto.cases.comparisons import Stated, classic
 from fileproto.report.findings.index import model_of
@@ -57,7 +56,7 @@ class Mark:
     words: str
 
 
-BEST = Mark("best", "★", "the best for its load (lowest median time per client)")
+BEST = Mark("best", "★", "the best for its load (lowest geometric mean time per client)")
 SAME = Mark("same", "≈", "the same as the best, within the margin")
 SLOWER = Mark("slower", "", "slower than the best")
 OPEN = Mark("open", "?", "not decided: too few rounds, or too close to the margin to tell")
@@ -142,11 +141,16 @@ def _settings(verdicts: Sequence[Stated]) -> tuple[float, float]:
     return CONFIDENCE, MARGIN
 
 
+def _log_mean(times: Sequence[float]) -> float:
+    """The mean logarithm of a case's round times: its geometric mean, as compare() ranks."""
+    return fmean(math.log(t) for t in times)
+
+
 def _row(load: Load, found: dict[Column, LoadResult], settings: tuple[float, float]) -> Row | None:
     timed = {column: r for column, r in found.items() if _times(r)}
     if not timed:
         return None
-    best_column = min(timed, key=lambda c: median(_times(timed[c])))
+    best_column = min(timed, key=lambda c: _log_mean(_times(timed[c])))
     best = timed[best_column]
     confidence, margin = settings
     cells: dict[Column, Cell] = {}
@@ -159,8 +163,7 @@ def _row(load: Load, found: dict[Column, LoadResult], settings: tuple[float, flo
             cells[column] = Cell(result, math.nan, OPEN)
             continue
         comparison = compare(_times(best), _times(result), margin, confidence)
-        ratio = median(_times(result)) / median(_times(best))
-        cells[column] = Cell(result, ratio, MARKS[comparison.verdict], comparison)
+        cells[column] = Cell(result, comparison.ratio, MARKS[comparison.verdict], comparison)
     return Row(load, best, cells)
 
 
