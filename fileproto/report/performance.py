@@ -25,10 +25,20 @@ from fileproto.report.slow import render_slow_markdown, split
 from fileproto.report.verdicts import document_verdicts
 from fileproto.results import LoadResult
 from fileproto.results.document import Document, load_document, load_references
+from fileproto.server.registry import CLASSIC_KINDS
 from fileproto.units import MIB
 
 COMMAND = "python -m fileproto.report.performance"
 FULL_RUN = "pytest -m full --benchmark-json=docs/full-run.json --fileproto-report=report"
+
+
+def full_run_command(kinds: Sequence[str]) -> str:
+    """The command that makes such a run: the kinds named when they are not the default."""
+    if tuple(kinds) == CLASSIC_KINDS:
+        return FULL_RUN
+    return f"{FULL_RUN} --fileproto-kinds {','.join(kinds)}"
+
+
 SLOW_RUN = (
     "pytest -m slowclients --fileproto-kinds thread,process,asyncio "
     "--benchmark-json=docs/slow-run.json"
@@ -87,6 +97,7 @@ def _report(document: Document) -> str:
 
 def full_section(document: Document, source: str) -> str:
     classic, _ = split(c.result for c in load_cases(document))
+    kinds = list(dict.fromkeys(r.server_kind for r in classic))
     return "\n".join(
         [
             "## The classic matrix",
@@ -94,7 +105,7 @@ def full_section(document: Document, source: str) -> str:
             f"Run on {run_date(document)} ({source}), {machine(document)}. {_totals(classic)}",
             _limits(document),
             "```sh",
-            FULL_RUN,
+            full_run_command(kinds),
             "```",
             "",
             _report(document),
