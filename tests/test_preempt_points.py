@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from fileproto.server.policy import (
     QUANTUM,
     Quantum,
     RunQueue,
-    Service,
     Waiting,
 )
 from fileproto.server.threadpool import ThreadPoolServer
@@ -40,22 +38,13 @@ from fileproto.store import FileStore
 from fileproto.trace import Preemption
 from fileproto.wire import TERMINATOR, encode_request
 from tests.helpers.drivers import pair, read_answer
+from tests.helpers.schedule import Conn
 
 pytestmark = pytest.mark.smoke
 
 #: Small pieces, so that every request takes many.
 LIMITS = Limits(read_chunk=3 * 1024, send_timeout=30.0)
 RECV = 64
-
-
-@dataclass(eq=False)
-class Conn:
-    """A connection as the run queue sees it."""
-
-    name: str
-    served: int = 0
-    service: Service = field(default_factory=Service)
-    short: bool = False
 
 
 # -- preemption at each point of a request, in each pool ---------------------------------

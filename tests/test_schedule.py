@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from fileproto.server.policy import (
@@ -26,26 +24,11 @@ from fileproto.server.policy import (
     STARVATION_BOUND,
     Quantum,
     RunQueue,
-    Service,
 )
-from fileproto.session import Limits
 from fileproto.trace import Preemption
+from tests.helpers.schedule import Conn
 
 pytestmark = pytest.mark.smoke
-
-#: Small pieces, so that every request takes many.
-LIMITS = Limits(read_chunk=3 * 1024, send_timeout=30.0)
-RECV = 64
-
-
-@dataclass(eq=False)
-class Conn:
-    """A connection as the run queue sees it."""
-
-    name: str
-    served: int = 0
-    service: Service = field(default_factory=Service)
-    short: bool = False
 
 
 def drain(queue: RunQueue[Conn]) -> list[str]:
