@@ -33,7 +33,7 @@ from tests.helpers.timeline_runs import (
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
-FULL_RUN = ROOT / "docs" / "full-run.json"
+FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"
 SLOW_RUN = ROOT / "docs" / "slow-run.json"
 
 
@@ -48,8 +48,9 @@ def _texts(found: list[Finding], topic: str) -> list[str]:
 
 
 def test_one_round_decides_nothing_and_says_so() -> None:
-    """docs/full-run.json has one round per case: none of its 162 comparisons can be
-    decided, and the method says so with the rounds a verdict needs."""
+    """tests/data/one-round-run.json (an earlier run) has one round per case: none of its
+    162 comparisons can be decided, and the method says so with the rounds a verdict
+    needs."""
     (text,) = _texts(findings(load_cases(FULL_RUN)), "noise")
     assert text.startswith("Each case ran 1 round. ")
     assert f"{CONFIDENCE:.0%} confidence interval" in text and f"within {MARGIN:.0%}" in text

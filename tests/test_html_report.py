@@ -28,7 +28,7 @@ RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
-FULL_RUN = ROOT / "docs" / "full-run.json"
+FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"
 SLOW_RUN = ROOT / "docs" / "slow-run.json"
 
 # What a reader sees, read by the browser after the page loaded.

@@ -20,7 +20,7 @@ from fileproto.results.timeline import ClientSpan, ProbeSpan, Timeline
 pytestmark = pytest.mark.smoke
 
 OLD_RUN = Path(__file__).resolve().parent / "data" / "old-full-run.json"
-DOCS_RUN = Path(__file__).resolve().parent.parent / "docs" / "full-run.json"
+DOCS_RUN = Path(__file__).resolve().parent / "data" / "one-round-run.json"
 
 
 def test_an_older_run_reads_and_writes_back_unchanged() -> None:
@@ -288,7 +288,7 @@ def test_malformed_timelines_are_named(change: Any, message: str) -> None:
         LoadResult.from_extra_info(info, "bench")
 
 
-@pytest.mark.parametrize("run", [OLD_RUN, DOCS_RUN], ids=["old-full-run", "docs-full-run"])
+@pytest.mark.parametrize("run", [OLD_RUN, DOCS_RUN], ids=["old-full-run", "one-round-run"])
 def test_runs_without_timelines_still_load(run: Path) -> None:
     results = load_results(run)
     assert results and all(r.timeline is None and r.server_events is None for r in results)

@@ -29,7 +29,7 @@ from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, w
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
-FULL_RUN = ROOT / "docs" / "full-run.json"
+FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,7 +124,7 @@ def test_cli_trace_of_chosen_cases(tmp_path: Path) -> None:
 
 
 def test_a_run_without_timelines_says_why(tmp_path: Path) -> None:
-    """docs/full-run.json is older than timelines: the command says so, names the file,
+    """tests/data/one-round-run.json is older than timelines: the command says so, names the file,
     and says how to record a run that has them; it writes nothing."""
     for option, out in (("--trace-events", tmp_path / "t.json"), ("--timeline", tmp_path / "tl")):
         run = _report(str(FULL_RUN), option, str(out))
