@@ -60,7 +60,8 @@ BEST = Mark("best", "★", "the best for its load (lowest geometric mean time pe
 SAME = Mark("same", "≈", "the same as the best, within the margin")
 SLOWER = Mark("slower", "", "slower than the best")
 OPEN = Mark("open", "?", "not decided: too few rounds, or too close to the margin to tell")
-#: Each verdict of a cell against the best (faster: see the module's docstring).
+#: Each verdict of a cell against the best. Faster cannot come (the best has the lowest
+#: geometric mean, so the ratio is at least 1); the map stays total all the same.
 MARKS = {Verdict.SAME: SAME, Verdict.SLOWER: SLOWER, Verdict.UNDECIDED: OPEN,
          Verdict.FASTER: OPEN}  # fmt: skip
 
