@@ -18,6 +18,7 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ SEEN = {
 #: round waits for a SYN retry), and about none of these defects.
 SLOW = "concurrency.same-name.1"
 BAD = ("FAIL", "NON-STRICT", "BLOCKED")
+#: The peer that serves one connection at a time, and the rules it is checked on.
+ONE_AT_A_TIME = "blocking"
+ONE_AT_A_TIME_RULES = ["--only", "concurrency.queue.1", "--only", "concurrency.own.*"]
 
 
 class DefectiveServer(ServerProcess):
@@ -110,18 +114,33 @@ def reports(
     peers: dict[str, ServerProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
     """profile -> label -> that target's JSON report: one ``fileproto check`` of every
-    peer (the peers checked at once, with --root), judged in both profiles."""
-    argv = []
-    for name, server in peers.items():
-        argv += [server.address, "--label", name, "--root", str(server.root)]
-    path = tmp_path_factory.mktemp("reports") / "report.json"
-    # One run, judged in both profiles.
-    check([*argv, "--profile", "fileproto", "--profile", "classic", "--exclude", SLOW,
-           "--timeout", "5", "--json", str(path)])  # fmt: skip
-    report = json.loads(path.read_text())
-    assert report["profiles"] == list(PROFILES)
+    peer (the peers checked at once, with --root), judged in both profiles. The
+    one-at-a-time peer is checked beside it on the rules asked of it (the queue and the
+    crossing rules): each of its other rules waits for its clients in turn, about 16 s
+    that no test here reads."""
+    folder = tmp_path_factory.mktemp("reports")
+
+    def one_check(names: list[str], rules: list[str], path: Path) -> dict[str, Any]:
+        argv = []
+        for name in names:
+            server = peers[name]
+            argv += [server.address, "--label", name, "--root", str(server.root)]
+        # One run, judged in both profiles.
+        check([*argv, "--profile", "fileproto", "--profile", "classic", "--exclude", SLOW,
+               *rules, "--timeout", "5", "--json", str(path)])  # fmt: skip
+        report: dict[str, Any] = json.loads(path.read_text())
+        assert report["profiles"] == list(PROFILES)
+        return report
+
+    rest = [name for name in peers if name != ONE_AT_A_TIME]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [
+            pool.submit(one_check, rest, [], folder / "report.json"),
+            pool.submit(one_check, [ONE_AT_A_TIME], ONE_AT_A_TIME_RULES, folder / "one.json"),
+        ]
+        targets = [t for run in runs for t in run.result()["targets"]]
     out: dict[str, dict[str, Any]] = {profile: {} for profile in PROFILES}
-    for target in report["targets"]:
+    for target in targets:
         out[target["profile"]][target["label"]] = target
     return out
 

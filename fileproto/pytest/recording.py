@@ -27,7 +27,13 @@ import pytest
 from fileproto import report
 from fileproto.cases.comparisons import Stated, stated
 from fileproto.pytest.fixtures import LIMIT_BOOK
-from fileproto.pytest.refine import REFINED_PROPERTY, REFINER, UPDATE_PROPERTY, statistics_of
+from fileproto.pytest.refine import (
+    FLOOR_S,
+    REFINED_PROPERTY,
+    REFINER,
+    UPDATE_PROPERTY,
+    statistics_of,
+)
 from fileproto.pytest.settings import Options
 from fileproto.report.answer_render import explained, render_answer_text
 from fileproto.report.compose import report_markdown
@@ -130,6 +136,7 @@ class Recorder:
             budget=options.budget,
             refined=self.refined,
             off=None if refiner is None else refiner.off,
+            floor_s=FLOOR_S if refiner is None else refiner.floor_s,
         )
 
     @pytest.hookimpl(optionalhook=True)

@@ -343,6 +343,7 @@ def statistics_of(
     budget: float,
     refined: Sequence[dict[str, Any]],
     off: str | None,
+    floor_s: float = FLOOR_S,
 ) -> dict[str, Any]:
     """The benchmark JSON's ``fileproto_statistics``: how the run's verdicts were reached."""
     counts = {str(v): 0 for v in Verdict}
@@ -358,7 +359,7 @@ def statistics_of(
         "first_rounds": first_rounds,
         "rounds": {"min": min(rounds), "max": max(rounds)} if rounds else None,
         "budget": budget,
-        "floor_s": FLOOR_S,
+        "floor_s": floor_s,
         "max_rounds": MAX_ROUNDS,
         "rounds_added": sum(int(r.get("rounds_added", 0)) for r in refined),
         "seconds_added": sum(float(r.get("seconds", 0.0)) for r in refined),
