@@ -29,9 +29,9 @@ from fileproto.conformance import CATALOGUE, Outcome, Runner, Target
 from fileproto.conformance.model import FEATURES
 from fileproto.conformance.rules import concurrency
 from fileproto.pytest.process import ServerProcess
-from tests.helpers.servers import all_started
+from tests.helpers.servers import all_started, one_worker
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, one_worker("check_profiles")]
 
 PEERS = Path(__file__).resolve().parent / "peers"
 sys.path.insert(0, str(PEERS))

@@ -21,11 +21,12 @@ from fileproto.report.html import render_html
 from fileproto.server.registry import KINDS
 from tests.helpers.browser import Browser, chromium
 from tests.helpers.cli import run_cli
+from tests.helpers.servers import one_worker
 from tests.helpers.timeline_runs import simulated_run, with_rounds, without_timelines
 
 RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, one_worker("html_report")]
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"

@@ -24,9 +24,11 @@ from fileproto.results.timeline import ClientSpan, TcpSpan, Timeline, timeline_o
 from fileproto.tcpinfo import Stalls
 from tests.helpers.classroom import ClassroomServer
 from tests.helpers.cli import run_cli
+from tests.helpers.servers import one_worker
 
 pytestmark = [
     pytest.mark.smoke,
+    one_worker("mirror"),
     pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO is Linux's"),
 ]
 

@@ -25,11 +25,11 @@ import pytest
 from fileproto.cli.check import main as check
 from fileproto.conformance import CATALOGUE
 from tests.helpers.classroom import DIALECTS, ClassroomServer
-from tests.helpers.servers import all_started
+from tests.helpers.servers import all_started, one_worker
 
 RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, one_worker("peers")]
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import pytest
 
 from tests.helpers.browser import Browser, chromium
 from tests.helpers.cli import run_cli
+from tests.helpers.servers import one_worker
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, one_worker("trace_page")]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KEYS = ("conn", "peer", "total_s", "accept_wait_s", "queued_s", "served_s", "client_send_s",

@@ -27,7 +27,10 @@ from tests.helpers.paced import (
     slow_upload,
     upload_request,
 )
+from tests.helpers.servers import one_worker
 from tests.helpers.wire import json_request
+
+pytestmark = one_worker("trace_report")
 
 #: Large enough that the slow clients take a second or so; small enough that a fast
 #: client's buffers hold the whole request or answer (base64 is 4/3 of it).

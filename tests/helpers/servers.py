@@ -54,6 +54,13 @@ def _signal_stop(servers: list[ServerProcess]) -> None:
             server.proc.send_signal(signal.SIGTERM)
 
 
+def one_worker(module: str) -> pytest.MarkDecorator:
+    """Keeps a module's tests on one pytest-xdist worker (the plugin runs ``-n N`` as
+    ``--dist loadgroup``), so that what its module-scoped fixtures start (servers, a
+    browser, a check of every peer) is started once, not once on each worker."""
+    return pytest.mark.xdist_group(f"module-{module}")
+
+
 def temp_files(root: Path) -> list[str]:
     """The uploads in progress (or left behind) in a server's root folder."""
     return sorted(p.name for p in root.iterdir() if p.name.startswith(RESERVED_PREFIX))
