@@ -72,12 +72,14 @@ def test_two_saved_runs_compare_with_extra_info(tmp_path: Path, run_pytest: RunP
 
 def test_xdist_run_writes_the_benchmark_json(tmp_path: Path, run_pytest: RunPytest) -> None:
     """pytest-benchmark is off under pytest-xdist; the plugin writes the file from the
-    workers' results, marked parallel, and `compare` reads it beside a serial run."""
+    workers' results, marked parallel, and `compare` reads it beside a serial run. No
+    rounds are added (--fileproto-budget 0): each case has the three it asked for."""
     pytest.importorskip("xdist")
     out = tmp_path / "parallel.json"
     run = run_pytest(
         "-n", "2", "-m", "smoke", str(ROOT / "tests" / "test_matrix.py"), "-k", "c1-w1",
-        "--fileproto-rounds", "3", f"--benchmark-json={out}", "-q", xdist=True,
+        "--fileproto-rounds", "3", "--fileproto-budget", "0", f"--benchmark-json={out}", "-q",
+        xdist=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "wrote the benchmark JSON of this pytest-xdist run (4 benchmark(s)" in run.stdout

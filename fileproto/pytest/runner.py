@@ -308,7 +308,7 @@ def benchmark_entry(
     params = {k: _jsonable(v) for k, v in callspec.params.items()} if callspec else None
     return BenchmarkEntry(
         name=item.name,
-        fullname=item.nodeid,
+        fullname=plain_nodeid(item.nodeid),
         group=getattr(benchmark, "group", None),
         params=params,
         param=callspec.id if callspec else None,
@@ -316,6 +316,13 @@ def benchmark_entry(
         options={"timer": "perf_counter", "rounds": rounds, "iterations": 1},
         durations=durations,
     )
+
+
+def plain_nodeid(nodeid: str) -> str:
+    """A test's node id as pytest names it: without the ``@group`` pytest-xdist appends
+    on a worker under ``--dist loadgroup`` (after the parameters' ``]``, as it reads it)."""
+    at = nodeid.rfind("@")
+    return nodeid[:at] if at > nodeid.rfind("]") else nodeid
 
 
 def _jsonable(value: Any) -> Any:
