@@ -292,8 +292,10 @@ def test_worker_killed_mid_upload(fileproto_servers: ServerPool, workers: int) -
 # -- SIGTERM with uploads in flight -------------------------------------------------------
 
 IN_FLIGHT = 5
-TERM_SIZE = 4 * MIB
-GRACE = 2.0
+#: Each upload's size, and the grace period: the two fast ones (2 MiB at once) finish well
+#: within it, the slow ones (over 6 s of pacing) cannot.
+TERM_SIZE = 2 * MIB
+GRACE = 1.0
 #: How long to wait for the server's exit after SIGTERM: a bound on a hang, far past the
 #: grace period, not a measure of when it should happen.
 EXIT_BOUND = GRACE + 30
@@ -331,7 +333,7 @@ def test_sigterm_with_uploads_in_flight(fileproto_servers: ServerPool, kind: str
                     sock.sendall(rest[start : start + piece])
                     if name not in fast:
                         # Pacing, not synchronisation: a client too slow to finish
-                        # within the grace period (48 pieces, 0.2 s apart).
+                        # within the grace period (33 pieces, 0.2 s apart).
                         time.sleep(0.2)
                 sock.sendall(TERMINATOR)
                 response = read_response(sock)

@@ -5,6 +5,7 @@ the console."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -65,9 +66,16 @@ def browser() -> Any:
         yield opened
 
 
+@functools.cache
+def _rendered(run: Path) -> str:
+    """The page of a committed run, rendered once for the tests that read it."""
+    return render_html(run)
+
+
 def _page(tmp_path: Path, source: Any, name: str = "report.html") -> Path:
     page = tmp_path / name
-    page.write_text(render_html(source), encoding="utf-8")
+    html = _rendered(source) if isinstance(source, Path) else render_html(source)
+    page.write_text(html, encoding="utf-8")
     return page
 
 
@@ -179,7 +187,7 @@ def test_the_answer_links_each_reason_to_a_drawn_timeline(browser: Browser, tmp_
 
 def test_the_page_needs_nothing_from_elsewhere() -> None:
     links = _Links()
-    links.feed(render_html(SLOW_RUN))
+    links.feed(_rendered(SLOW_RUN))
     assert "script" not in links.tags
     assert links.urls
     for url in links.urls:

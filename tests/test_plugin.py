@@ -22,8 +22,6 @@ from tests.helpers import skip_if_target, wait_for
 
 RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.smoke
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # An inner test session: it starts a server of each kind through the plugin's fixtures,
@@ -70,6 +68,7 @@ def _inner_session(
     return process, pids_file
 
 
+@pytest.mark.smoke
 def test_no_server_outlives_the_session(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +80,7 @@ def test_no_server_outlives_the_session(
     assert wait_gone(pids, timeout=30) == []
 
 
+@pytest.mark.smoke
 def test_no_server_outlives_a_killed_session(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,6 +103,7 @@ def test_no_server_outlives_a_killed_session(
             process.wait(10)
 
 
+@pytest.mark.smoke
 def test_servers_are_reused_per_kind_and_workers(fileproto_servers: ServerPool) -> None:
     skip_if_target(fileproto_servers, "starts its own servers")
     first = fileproto_servers.get("thread", 3)
@@ -113,6 +114,7 @@ def test_servers_are_reused_per_kind_and_workers(fileproto_servers: ServerPool) 
     assert first.process is not None and first.process.running
 
 
+@pytest.mark.smoke
 def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
     server = ServerProcess(
         "thread", 1, tmp_path / "root", extra_args=["--max-file-size", "lots"], startup_timeout=30
@@ -125,6 +127,7 @@ def test_server_that_cannot_start_fails_clearly(tmp_path: Path) -> None:
     assert "fileproto serve" in message  # and the command that was run
 
 
+@pytest.mark.smoke
 def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPool) -> None:
     skip_if_target(fileproto_servers, "starts its own servers")
     for kind in KINDS:
@@ -134,8 +137,17 @@ def test_server_stops_on_sigterm_with_exit_status_0(fileproto_servers: ServerPoo
         assert wait_gone(pids, timeout=30) == []
 
 
+@pytest.mark.parametrize(
+    "rules",
+    [
+        # The default run: the plugin's path to a target, on a few rules (every rule
+        # runs on our servers in tests/test_conformance.py).
+        pytest.param(("-k", "list or get"), id="some-rules", marks=pytest.mark.smoke),
+        pytest.param((), id="every-rule", marks=pytest.mark.exhaustive),
+    ],
+)
 def test_target_option_runs_suites_against_a_running_server(
-    tmp_path: Path, run_pytest: RunPytest
+    tmp_path: Path, run_pytest: RunPytest, rules: tuple[str, ...]
 ) -> None:
     """--fileproto-target: the matrix collapses to 'external' server workers, and the
     conformance tests pass against a server the session did not start."""
@@ -146,11 +158,12 @@ def test_target_option_runs_suites_against_a_running_server(
         # Kind and server workers collapse: 2 operations x 3 sizes x 3 client counts.
         assert len(ids) == 18, collected.stdout
         assert all("test_matrix[external-" in line for line in ids), ids
-        run = run_pytest(target, "-m", "conformance", "-q", "tests/test_peers.py")
+        run = run_pytest(target, "-m", "conformance", "-q", *rules, "tests/test_peers.py")
         assert run.returncode == 0, run.stdout + run.stderr
         assert " passed" in run.stdout and "failed" not in run.stdout
 
 
+@pytest.mark.smoke
 def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> None:
     if fileproto_server.external:
         pytest.skip("needs our own server's processes")
@@ -179,6 +192,7 @@ def _collect_matrix(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     )  # fmt: skip
 
 
+@pytest.mark.smoke
 def test_matrix_kinds_come_from_the_registry(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,6 +223,7 @@ def test_matrix_kinds_come_from_the_registry(
     assert ", later" in wrong.stderr.str()
 
 
+@pytest.mark.smoke
 def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path, run_pytest: RunPytest) -> None:
     """--fileproto-target under pytest-xdist: each worker's files have a name of their
     own (no worker deletes another's uploads), and nothing is left on the server."""
@@ -226,6 +241,7 @@ def test_xdist_workers_sharing_a_target_keep_apart(tmp_path: Path, run_pytest: R
         assert [p.name for p in root.iterdir()] == []
 
 
+@pytest.mark.smoke
 def test_file_names_are_per_run_and_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "0123456789abcdef")
     prefixes = set()
