@@ -27,8 +27,6 @@ from fileproto.server.registry import MODES
 
 RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.smoke
-
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "docs" / "protocol.md"
 
@@ -52,6 +50,7 @@ def _fileproto(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
 # -- the catalogue ------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_catalogue_has_stable_ids_in_every_area() -> None:
     ids = [rule.id for rule in CATALOGUE]
     assert len(ids) >= 60
@@ -60,6 +59,7 @@ def test_catalogue_has_stable_ids_in_every_area() -> None:
     assert {rule.area for rule in CATALOGUE} == set(AREAS)
 
 
+@pytest.mark.smoke
 def test_every_requirement_is_quoted_from_the_spec() -> None:
     spec = " ".join(SPEC.read_text().split())
     sections = set(re.findall(r"^(\d+\.\d+) ", SPEC.read_text(), re.MULTILINE))
@@ -73,6 +73,7 @@ def test_every_requirement_is_quoted_from_the_spec() -> None:
         assert set(rule.needs) <= set(FEATURES)
 
 
+@pytest.mark.smoke
 def test_every_classic_rule_names_its_sentence_in_the_docs() -> None:
     """docs/classic-protocol.md says which sentence of the classic text each rule of the
     classic profile rests on: every such rule is in its table, in its sentence's row."""
@@ -90,6 +91,7 @@ def test_every_classic_rule_names_its_sentence_in_the_docs() -> None:
             assert all(w.strip('"') in found[0] for w in key_words), (rule.id, key_words)
 
 
+@pytest.mark.smoke
 def test_only_and_exclude_select_by_glob() -> None:
     names = select_rules(CATALOGUE, only=["names.*"], exclude=["names.invalid.*"])
     assert names and all(r.id.startswith("names.") for r in names)
@@ -100,6 +102,7 @@ def test_only_and_exclude_select_by_glob() -> None:
 # -- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_list_prints_the_catalogue_without_connecting(capsys: pytest.CaptureFixture[str]) -> None:
     assert check(["--list"]) == 0
     out = capsys.readouterr().out
@@ -109,6 +112,7 @@ def test_list_prints_the_catalogue_without_connecting(capsys: pytest.CaptureFixt
     assert f"\n{len(CATALOGUE)} rules, " in out
 
 
+@pytest.mark.smoke
 def test_list_says_which_profiles_hold_each_rule(capsys: pytest.CaptureFixture[str]) -> None:
     """Our stricter rules are held by the fileproto profile only; the safety rules and
     the classic ones by both, each naming the classic sentence it rests on."""
@@ -128,6 +132,7 @@ def test_list_says_which_profiles_hold_each_rule(capsys: pytest.CaptureFixture[s
     assert out.rstrip().endswith(f"{len(CATALOGUE)} rules, {held} held by the classic profile")
 
 
+@pytest.mark.smoke
 def test_help_explains_every_option() -> None:
     parser = build_parser()
     text = parser.format_help()
@@ -138,6 +143,7 @@ def test_help_explains_every_option() -> None:
     assert "exit status" in text
 
 
+@pytest.mark.smoke
 def test_fileproto_check_is_a_subcommand() -> None:
     listed = _fileproto("check", "--list", "--only", "get.*")
     assert listed.returncode == 0, listed.stderr
@@ -151,6 +157,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.smoke
 def test_unreachable_server_is_exit_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     address = f"127.0.0.1:{_closed_port()}"
     assert check([address, "--timeout", "2"]) == 2
@@ -183,12 +190,14 @@ def test_unreachable_server_is_exit_2_naming_it(capsys: pytest.CaptureFixture[st
         "unknown-option",
     ],
 )
+@pytest.mark.smoke
 def test_usage_errors_are_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         check(argv)
     assert exit_info.value.code == 2
 
 
+@pytest.mark.smoke
 def test_reports_against_our_server(
     ours: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -226,6 +235,7 @@ def test_reports_against_our_server(
     assert not re.search(r"""(src|href)=["']?https?:""", page), "not self-contained"
 
 
+@pytest.mark.smoke
 def test_a_label_and_a_root_may_follow_each_target(ours: Target, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     assert ours.root is not None
@@ -244,12 +254,28 @@ def _outcomes(path: Path) -> dict[str, str]:
     return {r["id"]: r["outcome"] for r in target["results"]}
 
 
-def test_runs_at_once_and_in_a_row_agree(ours: Target, tmp_path: Path) -> None:
-    """Two whole catalogues at once against one server, then a third: same outcomes,
-    every rule PASS or INFO, and no file of theirs left in the root."""
+@pytest.mark.parametrize(
+    "rules",
+    [
+        # The default run: the rules that store, list and remove names, where two runs
+        # at once could see (or sweep) each other's files.
+        pytest.param(
+            ("--only", "upload.*", "--only", "list.*", "--only", "delete.*", "--only", "get.*"),
+            id="shared-names",
+            marks=pytest.mark.smoke,
+        ),
+        pytest.param((), id="every-rule", marks=pytest.mark.exhaustive),
+    ],
+)
+def test_runs_at_once_and_in_a_row_agree(
+    ours: Target, tmp_path: Path, rules: tuple[str, ...]
+) -> None:
+    """Two catalogues at once against one server, then a third: same outcomes, every
+    rule PASS or INFO, and no file of theirs left in the root."""
 
     def run(index: int) -> subprocess.CompletedProcess[str]:
-        return _fileproto("check", ours.address, "--json", str(tmp_path / f"{index}.json"))
+        out = str(tmp_path / f"{index}.json")
+        return _fileproto("check", ours.address, *rules, "--json", out)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(run, [1, 2]))
@@ -273,6 +299,7 @@ def _collected(run_pytest: RunPytest, *args: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line and " " not in line]
 
 
+@pytest.mark.smoke
 def test_rule_items_only_when_conformance_is_asked_for(run_pytest: RunPytest) -> None:
     plain = _collected(run_pytest, "tests/test_report.py")
     assert plain and all(i.startswith("tests/test_report.py::") for i in plain)
@@ -281,6 +308,7 @@ def test_rule_items_only_when_conformance_is_asked_for(run_pytest: RunPytest) ->
     assert items == expected
 
 
+@pytest.mark.smoke
 def test_no_rule_runs_twice_in_this_repository(run_pytest: RunPytest) -> None:
     """tests/test_conformance.py already runs the catalogue: the plugin adds nothing."""
     items = _collected(
@@ -293,12 +321,14 @@ def test_no_rule_runs_twice_in_this_repository(run_pytest: RunPytest) -> None:
     assert sorted(ids) == sorted(expected)
 
 
+@pytest.mark.smoke
 def test_target_items_are_named_by_rule_id(run_pytest: RunPytest) -> None:
     items = _collected(run_pytest, "-m", "conformance", "--fileproto-target", "127.0.0.1:9",
                        "tests/test_conformance.py")  # fmt: skip
     assert items == [rule.id for rule in CATALOGUE]
 
 
+@pytest.mark.smoke
 def test_outcomes_map_to_pytest(
     tmp_path: Path, fileproto_conformance: ConformanceSession, run_pytest: RunPytest
 ) -> None:
@@ -312,6 +342,7 @@ def test_outcomes_map_to_pytest(
     assert names == ["list.ok.1", "list.sorted.1", "list.reflects.1", "list.all.1", "get.ok.1"]
 
 
+@pytest.mark.smoke
 def test_unreachable_target_fails_every_item_with_the_address(run_pytest: RunPytest) -> None:
     address = f"127.0.0.1:{_closed_port()}"
     result = run_pytest("-m", "conformance", f"--fileproto-target={address}", "-k", "list",
