@@ -112,6 +112,16 @@ class FileStore:
             raise FileNotFound(f"file not found: {name} (not a regular file)")
         return name, fd, info.st_size
 
+    def size_of(self, raw_name: object) -> int | None:
+        """The size of a stored regular file (one ``lstat``), or None: no such file, or
+        a name the store refuses."""
+        try:
+            _, path = self.path_of(raw_name)
+            info = os.lstat(path)
+        except (ValueError, OSError):  # InvalidName is a ValueError
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
     def begin_upload(self) -> Upload:
         return Upload(self.root)
 

@@ -19,6 +19,7 @@ from fileproto.server.policy import (
     EMPTY,
     FIRST_QUANTUM,
     LONG,
+    LONG_ANSWER,
     NEW,
     QUANTUM,
     STARVATION_BOUND,
@@ -68,6 +69,30 @@ def test_mlfq_a_slow_request_with_little_service_keeps_its_priority() -> None:
     queue.push(served_for(long, 5 * QUANTUM))
     queue.push(served_for(slow, FIRST_QUANTUM / 4))  # given back mid-body, then ready again
     assert drain(queue) == ["slow", "long"]
+
+
+def test_mlfq_a_get_of_a_large_file_waits_with_the_long_transfers_from_its_start() -> None:
+    queue: RunQueue[Conn] = RunQueue(schedule="mlfq")
+    running = Conn("running")
+    queue.push(running)
+    drain(queue)
+    queue.push(served_for(running, QUANTUM))  # long, arrived first
+    queue.push(Conn("big-get", answer_size=LONG_ANSWER))
+    queue.push(Conn("small-get", answer_size=LONG_ANSWER - 1))
+    queue.push(Conn("upload"))  # its size is unknown until its end
+    assert drain(queue) == ["small-get", "upload", "running", "big-get"]
+
+
+def test_a_large_get_gets_a_long_transfers_quantum_in_its_first_turn() -> None:
+    queue: RunQueue[Conn] = RunQueue(schedule="mlfq")
+    big = Conn("big-get", answer_size=LONG_ANSWER)
+    queue.push(big)
+    assert queue.pop() is big
+    queue.serving(big.service)
+    queue.push(Conn("upload"))
+    turn = Quantum(queue.waiting, big.service.seq, "mlfq", big.service.attained)
+    assert turn(0.0) is None and turn(FIRST_QUANTUM) is None  # a new upload waits
+    assert turn(QUANTUM) is Preemption.SHORTER
 
 
 def test_mlfq_runs_a_request_that_asks_little_before_new_transfers() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from fileproto import report
 from fileproto.report import schedules
+from fileproto.report.trace_events import render_trace_events
 from fileproto.report.workers import rows
 from tests.test_report import DOCUMENT, _case, _run_cli
 
@@ -88,6 +89,16 @@ def test_preemptions_are_on_the_rows_of_the_timeline() -> None:
     assert ticks == {i: (0.022 + i * 0.02,) for i in range(CLIENTS)}
     (plain,) = _cases(FIFO)
     assert all(row.preempted == () for row in rows(plain))
+
+
+def test_preemptions_are_instants_of_the_trace_events_export() -> None:
+    events = render_trace_events(_cases(MLFQ))["traceEvents"]
+    marks = [(e["name"], e["ts"], e["args"]["why"]) for e in events if e["ph"] == "i"
+             and "preempted" in e["name"]]  # fmt: skip
+    assert marks == [(f"conn {i} preempted: shorter", pytest.approx((0.022 + i * 0.02) * 1e6),
+                      "read") for i in range(CLIENTS)]  # fmt: skip
+    plain = render_trace_events(_cases(FIFO))["traceEvents"]
+    assert not [e for e in plain if "preempted" in e["name"]]
 
 
 def test_cli_writes_the_page_and_prints_the_table(tmp_path: Path) -> None:

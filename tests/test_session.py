@@ -241,6 +241,26 @@ def test_poll_finds_the_header_without_touching_the_store(tmp_path: Path) -> Non
     assert idle.timed_out(25.0)
 
 
+def test_a_waiting_get_tells_the_size_of_the_file_it_asks_for(tmp_path: Path) -> None:
+    """What the run queue reads to put a download of a large file with the long
+    transfers from its start (docs/architecture.md, "Scheduling")."""
+    store = FileStore(tmp_path)
+    (tmp_path / "big.bin").write_bytes(b"x" * 3000)
+
+    def asked(request: bytes) -> int | None:
+        session = ServerSession(store, LIMITS, accepted_at=0.0)
+        session.receive_data(request, 0.1)
+        assert isinstance(session.poll(0.1), Work)
+        return session.asks_for
+
+    assert asked(encode_request("GET", "big.bin")) == 3000
+    assert asked(encode_request("GET", "missing.bin")) is None
+    assert asked(encode_request("GET", "dir/")) is None  # refused by the store
+    assert asked(encode_request("LIST")) is None
+    assert asked(b"UPLOAD big.bin QUJD") is None
+    assert store.temp_files() == ()
+
+
 def test_data_already_arrived_is_judged_before_the_deadline(tmp_path: Path) -> None:
     """A worker that comes late to a waiting connection reads what its client sent in
     time and serves it: the deadline fires only when nothing (more) came."""

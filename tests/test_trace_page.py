@@ -31,6 +31,10 @@ EVENTS = [
     ("4", "accepted", {"peer": "127.0.0.1:40004", "accept_wait_s": 0.0}, 0.2),
     ("4", "header", {"cmd": "UPLOAD"}, 0.2),
     ("4", "taken", {"worker": "thread:2"}, 0.21),
+    # Preempted for a shorter request, taken again at once; then its client is slow.
+    ("4", "given_back", {"why": "read", "waited_s": 0.0, "preempted": "shorter"}, 0.25),
+    ("4", "ready", {"writing": False}, 0.25),
+    ("4", "taken", {"worker": "thread:2"}, 0.26),
     ("4", "given_back", {"why": "read", "waited_s": 0.001}, 0.3),
     ("4", "ready", {"writing": False}, 4.0),
     ("4", "taken", {"worker": "thread:2"}, 4.01),
@@ -76,6 +80,10 @@ def test_the_words_name_whose_side_was_slow(report: tuple[Path, str]) -> None:
     # Too short beside the others to be told on its own; counted in the sums.
     assert "Connection 5" not in text and "3 connections (3 requests)" in text
     assert "1 line(s) that are not trace events were skipped." in text
+    assert ("A worker let go of 1 of 3 connections while their bytes still moved, 1 time "
+            "(1 for a request with less service): the schedule preempted them.") in text
+    (row,) = [line for line in text.splitlines() if line.lstrip().startswith("4  127")]
+    assert "1 shorter" in row
 
 
 def test_the_json_holds_every_connection_and_its_phases(report: tuple[Path, str]) -> None:
@@ -89,6 +97,8 @@ def test_the_json_holds_every_connection_and_its_phases(report: tuple[Path, str]
     assert reader["accept_wait_s"] == 0.004 and reader["client_read_s"] == pytest.approx(5.901)
     (request,) = reader["requests"]
     assert (request["cmd"], request["status"]) == ("GET", "OK")
+    assert reader["preempted"] == []
+    assert connections["4"]["preempted"] == [{"at_s": pytest.approx(0.25), "why": "shorter"}]
 
 
 def test_the_timeline_and_the_markdown_are_written(report: tuple[Path, str]) -> None:
@@ -96,6 +106,7 @@ def test_the_timeline_and_the_markdown_are_written(report: tuple[Path, str]) -> 
     assert (folder / "out.png").read_bytes().startswith(PNG_MAGIC)
     markdown = (folder / "out.md").read_text()
     assert "| conn | peer | requests |" in markdown and "127.0.0.1:40004" in markdown
+    assert "| preempted | ended |" in markdown
 
 
 @pytest.fixture(scope="module")

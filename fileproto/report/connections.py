@@ -117,6 +117,8 @@ class ConnectionPhases:
     refused: bool = False
     #: How many times a worker gave it back (none: the classic dispatch, or a loop).
     given_back: int = 0
+    #: When a worker let it go preempted, and why (docs/architecture.md, "Scheduling").
+    preempted: tuple[tuple[float, str], ...] = ()
 
     @property
     def total_s(self) -> float:
@@ -142,6 +144,7 @@ class ConnectionPhases:
                 "open": self.open,
                 "refused": self.refused,
                 "given_back": self.given_back,
+                "preempted": [{"at_s": _r(at), "why": why} for at, why in self.preempted],
                 "requests": [r.as_dict() for r in self.requests],
             }
         )
@@ -344,6 +347,8 @@ class _Builder:
             deadline if isinstance(deadline, str) else None,
             open=closed is None and not refused, refused=refused,
             given_back=sum(1 for e in self.events if e.ev == Ev.GIVEN_BACK),
+            preempted=tuple((e.at, str(e.extra["preempted"])) for e in self.events
+                            if e.ev == Ev.GIVEN_BACK and e.extra.get("preempted")),
         )  # fmt: skip
 
 

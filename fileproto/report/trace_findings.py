@@ -73,8 +73,28 @@ def trace_findings(analysis: TraceAnalysis) -> list[str]:
     for phase in order:
         out += _told(phase, groups.get(phase, []), len(conns))
     out.append(_overall(analysis, conns))
+    out += _preemptions(conns)
     out += _endings(analysis, conns)
     return out
+
+
+def _preemptions(conns: Sequence[ConnectionPhases]) -> list[str]:
+    """How often the schedule took a worker from a connection whose bytes still moved,
+    and for whom (docs/architecture.md, "Scheduling")."""
+    reasons: dict[str, int] = {}
+    for conn in conns:
+        for _, why in conn.preempted:
+            reasons[why] = reasons.get(why, 0) + 1
+    if not reasons:
+        return []
+    total = sum(reasons.values())
+    hit = sum(1 for c in conns if c.preempted)
+    told = {"shorter": "for a request with less service", "earlier": "for a long transfer "
+            "that came first", "turn": "for any other in turn (round robin)"}  # fmt: skip
+    parts = [f"{n} {told.get(why, why)}" for why, n in sorted(reasons.items(), key=lambda r: -r[1])]
+    return [f"A worker let go of {hit} of {len(conns)} connections while their bytes still "
+            f"moved, {total} time{'s' if total != 1 else ''} ({', '.join(parts)}): the "
+            "schedule preempted them."]  # fmt: skip
 
 
 def _told(phase: str, group: Sequence[ConnectionPhases], count: int) -> list[str]:

@@ -28,7 +28,7 @@ _SHORT = {
     "idle_s": "idle",
 }
 HEADERS = ("conn", "peer", "requests", "total", *(_SHORT[PHASE_KEYS[p]] for p in
-           CONNECTION_PHASES), "ended")  # fmt: skip
+           CONNECTION_PHASES), "preempted", "ended")  # fmt: skip
 
 
 def _cell(conn: ConnectionPhases, phase: str) -> str:
@@ -38,6 +38,16 @@ def _cell(conn: ConnectionPhases, phase: str) -> str:
     if seconds <= 0:
         return "-"
     return f"{seconds_text(seconds)} ({conn.share(phase):.0%})"
+
+
+def _preempted(conn: ConnectionPhases) -> str:
+    """How often a worker let it go mid-transfer, by reason (``-``: never)."""
+    if not conn.preempted:
+        return "-"
+    reasons: dict[str, int] = {}
+    for _, why in conn.preempted:
+        reasons[why] = reasons.get(why, 0) + 1
+    return ", ".join(f"{n} {why}" for why, n in reasons.items())
 
 
 def _ended(conn: ConnectionPhases) -> str:
@@ -56,7 +66,8 @@ def rows(conns: Sequence[ConnectionPhases]) -> list[list[str]]:
         commands = [r.cmd or "?" for r in conn.requests]
         listed = ", ".join(commands[:4]) + (f" +{len(commands) - 4}" if len(commands) > 4 else "")
         out.append([conn.conn, conn.peer or "?", listed or "-", seconds_text(conn.total_s),
-                    *(_cell(conn, p) for p in CONNECTION_PHASES), _ended(conn)])  # fmt: skip
+                    *(_cell(conn, p) for p in CONNECTION_PHASES), _preempted(conn),
+                    _ended(conn)])  # fmt: skip
     return out
 
 
@@ -88,7 +99,7 @@ def render_trace_text(analysis: TraceAnalysis) -> str:
     lines += [f"- {f}" for f in findings]
     lines += ["", "Connections", "-----------"]
     lines += [
-        "  ".join(c.ljust(w) if i in (1, 2, len(HEADERS) - 1) else c.rjust(w)
+        "  ".join(c.ljust(w) if i in (1, 2, len(HEADERS) - 2, len(HEADERS) - 1) else c.rjust(w)
                   for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
         for r in table
     ]  # fmt: skip
@@ -106,7 +117,7 @@ def render_trace_markdown(analysis: TraceAnalysis) -> str:
     lines = [f"## {_heading(analysis)}", "", "### Findings", ""]
     lines += [f"- {_md(f)}" for f in trace_findings(analysis)]
     lines += ["", "### Connections", "", "| " + " | ".join(HEADERS) + " |",
-              "|" + "|".join(":---" if h in ("peer", "requests", "ended") else "---:"
+              "|" + "|".join(":---" if h in ("peer", "requests", "preempted", "ended") else "---:"
                              for h in HEADERS) + "|"]  # fmt: skip
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows(shown)]
     lines += ["", more] if more else []
@@ -119,12 +130,14 @@ def render_trace_csv(analysis: TraceAnalysis) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = [PHASE_KEYS[p] for p in CONNECTION_PHASES]
-    writer.writerow(["conn", "peer", "start_s", "total_s", *keys, "requests", "ended"])
+    writer.writerow(["conn", "peer", "start_s", "total_s", *keys, "requests", "preempted",
+                     "ended"])  # fmt: skip
     for conn in analysis.connections:
         record = conn.as_dict()
         writer.writerow([conn.conn, conn.peer or "", record["start_s"], record["total_s"],
                          *("" if record[k] is None else record[k] for k in keys),
-                         " ".join(r.cmd or "?" for r in conn.requests), _ended(conn)])  # fmt: skip
+                         " ".join(r.cmd or "?" for r in conn.requests), len(conn.preempted),
+                         _ended(conn)])  # fmt: skip
     return out.getvalue()
 
 
@@ -138,7 +151,7 @@ def trace_section(analysis: TraceAnalysis) -> str:
                      "the server's events alone; the text after a row: its requests.",
                      "timeline")  # fmt: skip
     connections = table(HEADERS, rows(shown), [c.open or bool(c.deadline) for c in shown],
-                   frozenset({"peer", "requests", "ended"}), "trace")  # fmt: skip
+                   frozenset({"peer", "requests", "preempted", "ended"}), "trace")  # fmt: skip
     notes = "".join(f"<li>{escape(n)}</li>" for n in analysis.notes)
     return (
         f'<section id="trace"><h2>{escape(_heading(analysis))}</h2>'

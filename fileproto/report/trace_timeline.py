@@ -10,6 +10,7 @@ from typing import Any
 from fileproto.report.connections import CONNECTION_PHASES, ConnectionPhases
 from fileproto.report.phases import CLIENT_READING, CLIENT_SENDING, IDLE
 from fileproto.report.timeline import COLOURS as CASE_COLOURS
+from fileproto.report.timeline import PREEMPTED_MARK
 from fileproto.report.trace_analysis import TraceAnalysis, longest
 
 #: The phases a case's timeline has too keep its colours; the trace's own ones added.
@@ -57,6 +58,9 @@ def render_trace_timeline_png(analysis: TraceAnalysis, path: str | os.PathLike[s
             bars = [(s.start - origin, s.end - s.start) for s in conn.segments if s.phase == phase]
             if bars:
                 ax.broken_barh(bars, (y - 0.4, 0.8), facecolors=COLOURS[phase])
+        if conn.preempted:
+            ticks_at = [at - origin for at, _ in conn.preempted]
+            ax.plot(ticks_at, [y] * len(ticks_at), ls="", **PREEMPTED_MARK)
         ax.text(conn.end - origin + end * 0.005, y, _label(conn), va="center", fontsize=6,
                 color="#333")  # fmt: skip
     ax.set_ylim(len(rows) - 0.4, -0.6)
@@ -72,7 +76,8 @@ def render_trace_timeline_png(analysis: TraceAnalysis, path: str | os.PathLike[s
                     "connections, from the server's events alone", fontsize=11, x=0.01,
                     ha="left")  # fmt: skip
     present = {s.phase for c in rows for s in c.segments}
-    _legend(ax, [p for p in CONNECTION_PHASES if p in present])
+    _legend(ax, [p for p in CONNECTION_PHASES if p in present],
+            any(c.preempted for c in rows))  # fmt: skip
     notes = []
     if len(rows) < len(analysis.connections):
         notes.append(f"the {len(rows)} longest of {len(analysis.connections)} connections")
@@ -85,16 +90,19 @@ def render_trace_timeline_png(analysis: TraceAnalysis, path: str | os.PathLike[s
     figure.savefig(os.fspath(path), format="png")
 
 
-def _legend(ax: Any, phases: Sequence[str]) -> None:
+def _legend(ax: Any, phases: Sequence[str], preempted: bool) -> None:
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=COLOURS[p], edgecolor="#999", linewidth=0.5, label=p)
-               for p in phases]  # fmt: skip
+    handles: list[Any] = [Patch(facecolor=COLOURS[p], edgecolor="#999", linewidth=0.5,
+                                label=p) for p in phases]  # fmt: skip
+    if preempted:
+        handles.append(Line2D([], [], ls="", label="preempted", **PREEMPTED_MARK))
     ax.legend(
         handles=handles,
         loc="lower left",
         bbox_to_anchor=(0.0, 1.0),
-        ncol=min(len(handles), 6),
+        ncol=min(len(handles), 7),
         fontsize=7,
         frameon=False,
         title="each row one connection; the text after a row: its requests",

@@ -95,20 +95,29 @@ SCHEDULES: dict[str, str] = {
 DEFAULT_SCHEDULE = "mlfq"
 #: The quanta: seconds a worker serves a connection before it may give it back to one
 #: that should run first. A new request's first (FIRST_QUANTUM) is what every request
-#: gets before anyone knows it is long: it lets a small transfer (a GET or an UPLOAD of
-#: a few hundred KiB: a piece or two) finish before the long ones go on, and it is what N
-#: equal transfers arriving at once pay in their mean, as a first round of N x 2 ms per
-#: worker (5 ms measured 1.2x fifo's mean per client for 5 x 10 MiB on one worker).
+#: gets before anyone knows it is long: it lets a small transfer (an UPLOAD of a MiB or
+#: so: the quantum is asked after each piece, and a piece is up to ``recv_size``, 1 MiB)
+#: finish before the long ones go on, and it is what N equal uploads arriving at once
+#: pay in their mean, as a first round of N quanta per worker (one worker, 50 x 10 MiB
+#: uploads, a 10 ms transfer each: a 2 ms first quantum measured 1.37x-1.52x fifo's mean
+#: per client, 5 ms 1.2x for 5 x 10 MiB).
 #: A long transfer's (QUANTUM) decides how long a short request waits for a busy worker
 #: to let go, and how often a transfer pays for being let go: in the process pool, the
 #: session's journey there and back (benchmarks/handoff_cost.py: 0.46 ms with a 512 KiB
 #: piece in hand, 40 us between requests, on a busy 2-core machine), near 2% of 20 ms.
-FIRST_QUANTUM = 0.002
+FIRST_QUANTUM = 0.001
 QUANTUM = 0.02
+#: A GET of a file this large or larger is long from its start: its size is known before
+#: a worker takes it (``ServerSession.asks_for``), and it cannot end within a first
+#: quantum, so it goes straight to the long transfers, in arrival order. Without this,
+#: fifty downloads arriving together each had a first quantum before the first of them
+#: went on: fifty quanta added to every client's time (10 MiB, one worker: 1.46x to
+#: 1.63x fifo's mean per client). An UPLOAD says its size only at its end.
+LONG_ANSWER = 1 << 20
 #: The starvation bound: the long transfer first in line is passed over by at most this
 #: many new requests in a row before it runs again. Each of those runs at most its first
 #: quantum before it yields to the earlier transfer, so once taken, a connection waits at
-#: most STARVATION_BOUND first quanta (64 ms) of connections that came after it, per
+#: most STARVATION_BOUND first quanta (32 ms) of connections that came after it, per
 #: worker, however many keep coming.
 STARVATION_BOUND = 32
 #: A connection's key in the run queue: its level, then its arrival (``Service.seq``).
@@ -143,6 +152,9 @@ class Scheduled(Protocol):
 
     @property
     def short(self) -> bool: ...
+
+    @property
+    def answer_size(self) -> int | None: ...
 
 
 class Waiting:
@@ -230,6 +242,11 @@ def is_long(attained: float) -> bool:
     return attained >= FIRST_QUANTUM
 
 
+def long_answer(size: int | None) -> bool:
+    """A GET whose file is LONG_ANSWER or more is long from the start."""
+    return size is not None and size >= LONG_ANSWER
+
+
 def quantum_for(schedule: str, attained: float) -> float:
     """A turn's quantum: a new request's first, then a long transfer's (rr: always the
     long one)."""
@@ -265,8 +282,10 @@ class RunQueue(Generic[S]):
         with self._lock:
             service = item.service
             if service.seq < 0 or service.served != item.served:
-                # A new request: a new place in arrival order, no service yet.
-                service.seq, service.served, service.attained = next(self._seq), item.served, 0.0
+                # A new request: a new place in arrival order, no service yet (or, for a
+                # GET of a large file, its first quantum counted as had: see LONG_ANSWER).
+                service.seq, service.served = next(self._seq), item.served
+                service.attained = FIRST_QUANTUM if long_answer(item.answer_size) else 0.0
             elif self.schedule != "mlfq":
                 service.seq = next(self._seq)  # given back: behind those waiting
             self._add(item)

@@ -51,6 +51,11 @@ class Parked:
         """Its request asks little (LIST, DELETE): the run queue may run it first."""
         return self.session.asks_little
 
+    @property
+    def answer_size(self) -> int | None:
+        """The size of the file its GET asks for, when it waits whole (else None)."""
+        return self.session.asks_for
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -62,6 +67,7 @@ class Accepted:
     service: Service = field(default_factory=Service)
     served = 0
     short = False
+    answer_size = None
 
 
 #: What waits in a pool's run queue for a worker.

@@ -139,6 +139,16 @@ class ServerSession:
         return isinstance(self._held, EndOfRequest) and self._held.request.command in _LITTLE
 
     @property
+    def asks_for(self) -> int | None:
+        """The size of the file a whole waiting GET asks for (one ``lstat`` of the
+        store), or None: another request, or no such file. A scheduler may tell a long
+        answer by it before a worker spends any time on it."""
+        held = self._held
+        if not isinstance(held, EndOfRequest) or held.request.command != "GET":
+            return None
+        return self.responder.store.size_of(held.request.name)
+
+    @property
     def held(self) -> int:
         """Received bytes the session holds (a waiting connection: none)."""
         return 0 if self._parser is None else self._parser.held

@@ -15,3 +15,5 @@ class Conn:
     served: int = 0
     service: Service = field(default_factory=Service)
     short: bool = False
+    #: The size of the file its GET asks for (None: not a GET).
+    answer_size: int | None = None
