@@ -80,8 +80,10 @@ def test_the_words_name_whose_side_was_slow(report: tuple[Path, str]) -> None:
     # Too short beside the others to be told on its own; counted in the sums.
     assert "Connection 5" not in text and "3 connections (3 requests)" in text
     assert "1 line(s) that are not trace events were skipped." in text
-    assert ("A worker let go of 1 of 3 connections while their bytes still moved, 1 time "
-            "(1 for a request with less service): the schedule preempted them.") in text
+    assert (
+        "A worker let go of 1 of 3 connections while their bytes still moved, 1 time "
+        "(1 for a request with less service): the schedule preempted them."
+    ) in text
     (row,) = [line for line in text.splitlines() if line.lstrip().startswith("4  127")]
     assert "1 shorter" in row
 
