@@ -72,24 +72,9 @@ def busy_message(open_connections: int) -> str:
 
 class ServerSession:
     # Thousands of waiting connections each hold one: no per-instance dict.
-    __slots__ = (
-        "_close",
-        "_cmd",
-        "_held",
-        "_moved",
-        "_out",
-        "_parser",
-        "_piece",
-        "_piece_last",
-        "_since",
-        "_state",
-        "_status",
-        "deadlines",
-        "limits",
-        "responder",
-        "served",
-        "trace",
-    )
+    __slots__ = ("_close", "_cmd", "_held", "_moved", "_out", "_parser", "_piece", "_piece_last",
+                 "_since", "_state", "_status", "deadlines", "limits", "responder", "served",
+                 "trace")  # fmt: skip
 
     def __init__(
         self,
@@ -140,9 +125,8 @@ class ServerSession:
 
     @property
     def asks_for(self) -> int | None:
-        """The size of the file a whole waiting GET asks for (one ``lstat`` of the
-        store), or None: another request, or no such file. A scheduler may tell a long
-        answer by it before a worker spends any time on it."""
+        """The size of the file a whole waiting GET asks for (one ``lstat``), or None:
+        a scheduler may tell a long answer by it before a worker takes it."""
         held = self._held
         if not isinstance(held, EndOfRequest) or held.request.command != "GET":
             return None
