@@ -55,8 +55,11 @@ def run(kind: str, workers: int, args: argparse.Namespace) -> int:
 
     def listening(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
-        # Exactly this line, flushed: fixtures and scripts wait for it.
-        print(f"{LISTENING_PREFIX}{shown}:{port}", flush=True)
+        # Exactly this line, flushed: fixtures and scripts wait for it. One write, newline
+        # included: unbuffered (PYTHONUNBUFFERED, -u) print() writes the newline apart, and
+        # a worker's log line written meanwhile would land between the port and it.
+        sys.stdout.write(f"{LISTENING_PREFIX}{shown}:{port}\n")
+        sys.stdout.flush()
 
     try:
         server.serve_forever(listening)
