@@ -52,6 +52,7 @@ def classic_load(case: MatrixCase, options: Options | None = None) -> CaseLoad:
     """A classic case: a shared server, the load as fast as it goes, any failed client
     a failed test, the machine's ceiling beside it; a pool runs the chosen schedule."""
     args = () if options is None else options.schedule_args(case.kind)
+    dispatch = default_dispatch(case.kind)
     return CaseLoad(
         kind=case.kind,
         server_workers=case.server_workers,
@@ -60,9 +61,9 @@ def classic_load(case: MatrixCase, options: Options | None = None) -> CaseLoad:
         size=case.size_mib * MIB,
         # DOWNLOAD: the file every client fetches; UPLOAD: client i's is -c<i>.
         remote_stem=f"{case.operation.lower()}-{case.size_mib}MiB.bin",
-        dispatch=default_dispatch(case.kind),
+        dispatch=dispatch,
         server_args=args,
-        schedule=args[1] if args else None,
+        schedule=None if options is None else options.schedule_of(case.kind, dispatch),
     )
 
 

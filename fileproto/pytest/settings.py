@@ -119,7 +119,7 @@ class Options:
     trace: bool = False
     #: Added rounds may take this many times what a load's own rounds took.
     budget: float = BUDGET
-    #: The pools' schedule (None: the servers' default, not recorded).
+    #: The pools' schedule (None: the servers' default; ``schedule_of`` names it).
     schedule: str | None = None
 
     def schedule_args(self, kind: str) -> tuple[str, ...]:
@@ -127,6 +127,14 @@ class Options:
         if self.schedule is None or kind not in KINDS or not KINDS[kind].dispatches:
             return ()
         return ("--schedule", self.schedule)
+
+    def schedule_of(self, kind: str, dispatch: str | None) -> str | None:
+        """The schedule a server of ``kind`` runs under, for the record: the chosen one,
+        else the servers' default; None where no run queue decides (an event loop, a
+        thread per connection, the accept dispatch, a server not ours)."""
+        if kind not in KINDS or not KINDS[kind].dispatches or dispatch != "ready":
+            return None
+        return self.schedule or DEFAULT_SCHEDULE
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:

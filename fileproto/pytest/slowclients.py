@@ -61,7 +61,7 @@ def slow_load(case: SlowCase, options: Options) -> CaseLoad:
         waiting=scenario.waiting,
         stalled_size=round(scenario.stalled_size_mib * MIB),
         dispatch=case.dispatch,
-        schedule=schedule[1] if schedule else None,
+        schedule=options.schedule_of(case.kind, case.dispatch),
         scenario=scenario.name,
         group=f"slowclients {scenario.name}",
         strict=False,

@@ -41,7 +41,7 @@ TEXT = frozenset({"server", "schedule"})
 
 def schedule_of(result: LoadResult) -> str:
     """The schedule a case ran under: the recorded one, ``loop`` for an event loop,
-    ``default`` for a pool run without one."""
+    ``default`` for a pool of a run that did not record it."""
     if result.schedule:
         return result.schedule
     return "loop" if result.dispatch == "loop" else "default"
