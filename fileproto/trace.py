@@ -122,6 +122,13 @@ class ServerEvent:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def preempted(self) -> str | None:
+        """Why a worker let go of the connection while its bytes still moved (a
+        ``given_back`` with ``preempted``), else None."""
+        why = self.extra.get("preempted") if self.ev == Ev.GIVEN_BACK else None
+        return str(why) if why else None
+
+    @property
     def peer_port(self) -> int | None:
         if not self.peer:
             return None

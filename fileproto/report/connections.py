@@ -124,6 +124,14 @@ class ConnectionPhases:
     def total_s(self) -> float:
         return self.end - self.start
 
+    @property
+    def preempted_by_reason(self) -> dict[str, int]:
+        """How many times it was preempted, per reason, in the order they first came."""
+        reasons: dict[str, int] = {}
+        for _, why in self.preempted:
+            reasons[why] = reasons.get(why, 0) + 1
+        return reasons
+
     def share(self, phase: str) -> float:
         total = self.total_s
         return self.seconds.get(phase, 0.0) / total if total > 0 else 0.0
@@ -347,8 +355,7 @@ class _Builder:
             deadline if isinstance(deadline, str) else None,
             open=closed is None and not refused, refused=refused,
             given_back=sum(1 for e in self.events if e.ev == Ev.GIVEN_BACK),
-            preempted=tuple((e.at, str(e.extra["preempted"])) for e in self.events
-                            if e.ev == Ev.GIVEN_BACK and e.extra.get("preempted")),
+            preempted=tuple((e.at, e.preempted) for e in self.events if e.preempted),
         )  # fmt: skip
 
 

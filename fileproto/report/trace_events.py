@@ -284,8 +284,8 @@ def _server_tracks(
                 # After a response the worker kept the connection (no give-back): the
                 # next request's header starts its next slice.
                 held, answered_by = (answered_by, event.at), None
-            if event.ev == Ev.GIVEN_BACK and event.extra.get("preempted"):
-                name = f"conn {conn} preempted: {event.extra['preempted']}"
+            if event.preempted:
+                name = f"conn {conn} preempted: {event.preempted}"
                 process.instant(name, "server", event.at, {"peer": peer, **_plain(event.extra)})
             if event.ev == Ev.CLOSED and event.extra.get("deadline"):
                 name = f"conn {conn} closed: {event.extra['deadline']} deadline"

@@ -83,8 +83,8 @@ def _preemptions(conns: Sequence[ConnectionPhases]) -> list[str]:
     and for whom (docs/architecture.md, "Scheduling")."""
     reasons: dict[str, int] = {}
     for conn in conns:
-        for _, why in conn.preempted:
-            reasons[why] = reasons.get(why, 0) + 1
+        for why, n in conn.preempted_by_reason.items():
+            reasons[why] = reasons.get(why, 0) + n
     if not reasons:
         return []
     total = sum(reasons.values())

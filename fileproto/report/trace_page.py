@@ -42,12 +42,8 @@ def _cell(conn: ConnectionPhases, phase: str) -> str:
 
 def _preempted(conn: ConnectionPhases) -> str:
     """How often a worker let it go mid-transfer, by reason (``-``: never)."""
-    if not conn.preempted:
-        return "-"
-    reasons: dict[str, int] = {}
-    for _, why in conn.preempted:
-        reasons[why] = reasons.get(why, 0) + 1
-    return ", ".join(f"{n} {why}" for why, n in reasons.items())
+    reasons = conn.preempted_by_reason
+    return ", ".join(f"{n} {why}" for why, n in reasons.items()) if reasons else "-"
 
 
 def _ended(conn: ConnectionPhases) -> str:

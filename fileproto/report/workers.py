@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fileproto.report.cases import Case
 from fileproto.report.phases import SERVED, Segment
 from fileproto.report.requests import Request
-from fileproto.trace import Ev, ServerEvent
+from fileproto.trace import ServerEvent
 
 #: How rows can be ordered: by worker and when service began, or by connect time.
 ORDERS = ("service", "connect")
@@ -78,8 +78,7 @@ def rows(case: Case, order: str = "service") -> list[Row]:
         preempted = tuple(
             e.at
             for e in events or ()
-            if e.ev == Ev.GIVEN_BACK and e.extra.get("preempted")
-            and request.connect <= e.at <= request.end
+            if e.preempted and request.connect <= e.at <= request.end
         )  # fmt: skip
         out.append(
             Row(request, segments, served.worker if served else None,

@@ -134,8 +134,9 @@ class LoadResult:
     probe_due: int | None = None
     probe_answered: int | None = None
     probe_cut_off: int | None = None
-    #: The pool's schedule (``fileproto serve --schedule``: "mlfq", "rr", "fifo") when
-    #: the run chose one (``--fileproto-schedule``); None: the server's default.
+    #: The pool's schedule (``fileproto serve --schedule``: "mlfq", "rr", "fifo"): the
+    #: one chosen with ``--fileproto-schedule``, else the default; None where no run
+    #: queue decides, or in a run that did not record it.
     schedule: str | None = None
     #: Keys of extra_info this version does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -279,13 +279,16 @@ class RunQueue(Generic[S]):
         self._lock = threading.Lock()
 
     def push(self, item: S) -> None:
+        service = item.service
+        new = service.seq < 0 or service.served != item.served
+        # Only mlfq has levels; outside the lock, as a GET's size is an lstat.
+        long = new and self.schedule == "mlfq" and long_answer(item.answer_size)
         with self._lock:
-            service = item.service
-            if service.seq < 0 or service.served != item.served:
+            if new:
                 # A new request: a new place in arrival order, no service yet (or, for a
                 # GET of a large file, its first quantum counted as had: see LONG_ANSWER).
                 service.seq, service.served = next(self._seq), item.served
-                service.attained = FIRST_QUANTUM if long_answer(item.answer_size) else 0.0
+                service.attained = FIRST_QUANTUM if long else 0.0
             elif self.schedule != "mlfq":
                 service.seq = next(self._seq)  # given back: behind those waiting
             self._add(item)
