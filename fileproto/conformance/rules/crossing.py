@@ -45,8 +45,12 @@ FOLLOWERS = 8
 #: all (a fourth would wait for its SYN to be sent again, a second later).
 SIZES = (1 << 20, 32 << 10, 1500)
 LABELS = "ABC"  # the connections that ask for them, in this order
-#: Each burst is asked largest first and then smallest first, this many times.
-ROUNDS = 3
+#: Each burst is asked largest first and then smallest first, this many times. On a busy
+#: machine the pool may finish the large answer before the server has read the others'
+#: requests (then the answers are ready in the order asked and nothing crosses): three
+#: rounds let a server that hands answers out in finish order pass once under `-n 2`
+#: beside other checks; each round costs a checked server one 1 MiB answer.
+ROUNDS = 8
 LARGE, SMALL = SIZES[0], SIZES[-1]
 #: Rounds of the pipelined pair. A 1 MiB answer takes a pool worker milliseconds, the small
 #: one's well under one, yet on a busy machine the worker given the small one may not run
