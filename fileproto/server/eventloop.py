@@ -53,6 +53,9 @@ def _loop_process(
     """One loop process: serve until SIGTERM, then give connections ``grace`` seconds."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Blocked since the fork (see _start_loop): one sent meanwhile ends the process now,
+    # before it holds any connection.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     from fileproto.store import FileStore
 
     loop = new_loop(config.loop)
@@ -101,6 +104,15 @@ class EventLoopServer(BaseServer):
         self._loops: list[BaseProcess] = []
         # The cap is per loop process, split evenly.
         self._per_loop = max(1, -(-self.max_connections // workers))
+        # A stop wakes the supervising wait at once (a signal alone would not end it).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    def request_stop(self, *_: object) -> None:
+        super().request_stop()
+        with contextlib.suppress(OSError):  # a full pipe already means "wake up"
+            self._wake_w.send(b"\0")
 
     def _start_loop(self) -> BaseProcess:
         process = self._context.Process(
@@ -109,7 +121,14 @@ class EventLoopServer(BaseServer):
             name=f"fileproto-loop-{next(self._started)}",
             daemon=False,
         )
-        process.start()
+        # The child starts with this process's SIGTERM handler, which would only set the
+        # child's copy of the stop flag: a stop sent before _loop_process resets it would
+        # be lost. Blocked over the fork, it waits in the child for the reset.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return process
 
     def start_pool(self) -> None:
@@ -138,11 +157,14 @@ class EventLoopServer(BaseServer):
         try:
             while not self.stopping:
                 sentinels = [p.sentinel for p in self._loops]
-                for done in wait(sentinels, timeout=POLL):
-                    self._replace(sentinels.index(done))  # type: ignore[arg-type]
+                for done in wait([*sentinels, self._wake_r], timeout=POLL):
+                    if done is not self._wake_r:
+                        self._replace(sentinels.index(done))  # type: ignore[arg-type]
         finally:
             self.stop_pool()
             self.listener.close()
+            self._wake_r.close()
+            self._wake_w.close()
             self.store.remove_temp_files()
 
     def _replace(self, index: int) -> None:
