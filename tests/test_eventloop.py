@@ -4,6 +4,7 @@ killed loop process, and its classic entry point. What it shares with the other 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -100,3 +101,28 @@ def test_classic_entry_point(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_a_stop_sent_as_the_server_starts_listening_is_not_lost(tmp_path: Path) -> None:
+    """SIGTERM the moment it says it listens (read from its pipe, not polled): its loop
+    processes may not have set their own handler yet, and the stop must still reach
+    them. With a 60 s grace period a lost stop would hold the server a minute; with
+    nothing in flight it exits at once."""
+    serve = [sys.executable, "-m", "fileproto", "serve", "--kind", "asyncio", "--workers", "2"]
+    for attempt in range(3):
+        root = tmp_path / str(attempt)
+        proc = subprocess.Popen(
+            [*serve, "--port", "0", "--grace", "60", "--root", str(root)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith("listening on ")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(IO_TIMEOUT) == 0
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the loops too, if it hung
+            proc.wait()
