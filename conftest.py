@@ -1,5 +1,5 @@
-"""Root conftest: hypothesis profiles, and assertion rewriting for the shared test helpers.
-Fixtures come from the fileproto plugin.
+"""Root conftest: one bytecode cache for the test processes, hypothesis profiles, and
+assertion rewriting for the shared test helpers. Fixtures come from the fileproto plugin.
 
 The default tier (``-m smoke``) runs the smoke corner of the matrix as a test, not as a
 benchmark: see ``pytest_configure`` below.
@@ -13,12 +13,26 @@ shared, and a slow example is not a failure.
 import functools
 import os
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from fileproto.pytest.refine import REFINER
+
+# The suite starts hundreds of Python processes (servers, inner pytest sessions, command
+# runs), each of which would compile the package, and pytest rewrite its asserts, anew
+# where bytecode writing is off (PYTHONDONTWRITEBYTECODE): they share one cache, kept
+# outside the source tree as that setting wants. Set before the xdist workers and every
+# other child start, which inherit it.
+if sys.dont_write_bytecode:
+    BYTECODE = str(Path(__file__).resolve().parent / ".pycache")
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = BYTECODE
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = BYTECODE
 
 # Inner pytest sessions (the plugin's own tests) run through pytester.
 pytest_plugins = ["pytester"]
