@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,11 @@ def traced(
         # The fast ones first: the server is stopped while they send, and a connection
         # closing meanwhile would be seen closed only when it runs again.
         ports = {"fast": _fast_clients(server, content)}
-        ports["slow reader"] = [slow_download(server, "source.bin")]
-        ports["slow sender"] = [slow_upload(server, "slow.bin", content, SLOW_PIECE, SLOW_PAUSE)]
+        # The two slow ones side by side (each has a worker of its own to wait on).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reader = pool.submit(slow_download, server, "source.bin")
+            sender = pool.submit(slow_upload, server, "slow.bin", content, SLOW_PIECE, SLOW_PAUSE)
+            ports["slow reader"], ports["slow sender"] = [reader.result()], [sender.result()]
     connections, notes = _report(trace, folder / "connections.json")
     yield {"connections": connections, "ports": ports, "notes": notes, "mode": request.param}
 
