@@ -292,7 +292,7 @@ def test_distributed_headless_run(server: RunningServer, tmp_path: Path) -> None
                         "-r",
                         "4",
                         "-t",
-                        "3s",
+                        "2s",
                         "--csv",
                         str(prefix),
                         "--loglevel",
