@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.wire import TERMINATOR, encode_request
-from tests.helpers import RawConnection, skip_if_target, temp_files, wait_for
+from tests.helpers import RawConnection, temp_files, wait_for
 from tests.helpers.kinds import POOL_KINDS, tiered
+from tests.helpers.traced import conn_of, events, given_back, traced
 
 #: A client that is answered within this is not queued behind a held connection,
 #: whose own wait (the deadlines below) is far longer.
@@ -39,48 +39,8 @@ LONG = "60"  # seconds: deadlines that must not fire during a test
 
 @contextlib.contextmanager
 def one_worker(pool: ServerPool, kind: str, *args: str) -> Iterator[tuple[RunningServer, Path]]:
-    skip_if_target(pool)
-    # The plugin traces its servers unless told not to; then the test asks for it.
-    own = Path(pool.base) / f"give-back-{kind}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
-    extra = () if pool.options.trace else ("--trace", str(own))
-    server = pool.start(kind, 1, *extra, *args)
-    trace = own if server.trace is None else Path(server.trace.path)
-    try:
-        yield server, trace
-    finally:
-        pool.stop(server)
-
-
-def events(trace: Path) -> list[dict[str, Any]]:
-    if not trace.exists():
-        return []
-    text = trace.read_text()
-    # Whole lines only: the server may be writing the last one.
-    complete = text[: text.rfind("\n") + 1]
-    return [json.loads(line) for line in complete.splitlines() if line.strip()]
-
-
-def conn_of(trace: Path, sock: socket.socket) -> str:
-    """The trace's id of the connection whose client end is ``sock``."""
-    host, port = sock.getsockname()[:2]
-    peer = f"{host}:{port}"
-
-    def found() -> str | None:
-        for event in events(trace):
-            if event["ev"] == "accepted" and event.get("peer") == peer:
-                return str(event["conn"])
-        return None
-
-    wait_for(lambda: found() is not None, what=f"the server to trace {peer}")
-    conn = found()
-    assert conn is not None
-    return conn
-
-
-def given_back(trace: Path, conn: str, why: str) -> bool:
-    return any(
-        e["ev"] == "given_back" and e["conn"] == conn and e.get("why") == why for e in events(trace)
-    )
+    with traced(pool, kind, 1, *args) as found:
+        yield found
 
 
 def answered_meanwhile(server: RunningServer) -> list[str]:

@@ -32,20 +32,19 @@ from fileproto.server.registry import MODES
 from fileproto.wire import TERMINATOR, encode_request
 from tests.helpers import (
     RawConnection,
-    ServerClosed,
     assert_error,
     log_of,
     no_temp_files,
     pool_workers,
+    skip_if_external,
     skip_if_target,
     temp_files,
     unique,
     wait_for,
 )
-from tests.helpers.kinds import each_kind, each_mode
+from tests.helpers.kinds import each_kind, each_mode, every_kind
+from tests.helpers.traced import conn_of, given_back, traced
 
-#: Every kind in the registry: a new kind is tested here without editing this file.
-KINDS = list(REGISTRY)
 #: The ``python -m`` entry point of each kind, and the classic ``servers.<module>`` ones.
 ENTRY_POINTS = [kind.module for kind in REGISTRY.values()] + [
     "servers.threadpool",
@@ -71,7 +70,7 @@ def assert_ok_list(conn: RawConnection) -> list[str]:
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", every_kind(), indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 @pytest.mark.parametrize("size", [0, 1, 300_001])
 def test_round_trip_with_our_client(
@@ -94,7 +93,7 @@ def test_round_trip_with_our_client(
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", every_kind(), indirect=True)
 def test_a_large_file_streams_both_ways(fileproto_server: RunningServer) -> None:
     """16 MiB, far more than any buffer on the way: it streams through every kind whole."""
     content = os.urandom(16 << 20)
@@ -171,8 +170,7 @@ ERROR_CASES = {
 @pytest.mark.parametrize("case", list(ERROR_CASES), ids=list(ERROR_CASES))
 def test_our_error_messages_name_the_problem(fileproto_server: RunningServer, case: str) -> None:
     """Our wording (the catalogue checks only status and effect, for any server)."""
-    if fileproto_server.external:
-        pytest.skip("about our server's messages")
+    skip_if_external(fileproto_server, "about our server's messages")
     request, needles = ERROR_CASES[case]
     with RawConnection(fileproto_server) as conn:
         assert_error(conn.request(request), *needles)
@@ -183,7 +181,7 @@ def test_our_error_messages_name_the_problem(fileproto_server: RunningServer, ca
         assert conn.request(encode_request("GET", _MISSING))["status"] == "ERROR"
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=every_kind())
 def own_server(
     request: pytest.FixtureRequest, fileproto_servers: ServerPool
 ) -> Iterator[RunningServer]:
@@ -217,7 +215,7 @@ def test_failed_upload_leaves_no_temporary_file(own_server: RunningServer) -> No
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", every_kind(), indirect=True)
 def test_nothing_written_outside_the_root(fileproto_server: RunningServer) -> None:
     root = fileproto_server.root
     assert root is not None
@@ -244,7 +242,7 @@ def test_disconnect_mid_upload_leaves_nothing(own_server: RunningServer) -> None
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", every_kind(), indirect=True)
 def test_symlinks_and_folders_in_the_root_are_not_followed(
     fileproto_server: RunningServer, tmp_path: Path
 ) -> None:
@@ -273,13 +271,12 @@ def test_symlinks_and_folders_in_the_root_are_not_followed(
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("fileproto_server", KINDS, indirect=True)
+@pytest.mark.parametrize("fileproto_server", every_kind(), indirect=True)
 @pytest.mark.parametrize("dialect", ["json", "text"])
 def test_client_raises_server_error_with_the_message(
     fileproto_server: RunningServer, dialect: str
 ) -> None:
-    if fileproto_server.external:
-        pytest.skip("matches our server's messages")
+    skip_if_external(fileproto_server, "matches our server's messages")
     name = unique("nope")
     with fileproto_server.client(dialect=dialect, timeout=IO_TIMEOUT) as client:
         with pytest.raises(ServerError) as info:
@@ -486,53 +483,56 @@ def fresh_process_server(
     fileproto_servers.stop(server)
 
 
+def _kill_workers(server: RunningServer) -> None:
+    workers = pool_workers(server)
+    assert len(workers) == 2, workers
+    for pid in workers:
+        # Once one worker dies the pool terminates its siblings itself.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.smoke
 def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
-    fresh_process_server: RunningServer,
+    fileproto_servers: ServerPool,
 ) -> None:
-    server = fresh_process_server
-    assert server.process is not None
-    classic = "accept" in server.process.extra_args
-    with RawConnection(server, timeout=10.0) as busy:
-        # An answered request proves a worker took the connection (one no worker took
-        # yet would rightly be served by the replacement pool).
-        assert busy.request(encode_request("LIST"))["status"] == "OK"
-        busy.send(b"UPLOAD held.bin QUJD")
-        assert server.root is not None
+    """The classic dispatch: a worker owns its connection from accept to close, and the
+    connection ends with it."""
+    with traced(fileproto_servers, "process", 2, "--dispatch", "accept") as (server, _):
+        assert server.root is not None and server.process is not None
         root = server.root
-        wait_for(lambda: temp_files(root), what="a worker to take the upload")
-        workers = pool_workers(server)
-        assert len(workers) == 2, workers
-        for pid in workers:
-            # Once one worker dies the pool terminates its siblings itself.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if not classic:
-            # The readiness dispatch gives an upload whose body paused back to the
-            # parent (once the worker sees it is slow): then it waits there with its
-            # session and a worker of the new pool finishes it. If the worker still
-            # held it, it died with it: the client sees the connection end.
+        with RawConnection(server, timeout=10.0) as busy:
+            busy.send(b"UPLOAD held.bin QUJD")
+            wait_for(lambda: temp_files(root), what="a worker to take the upload")
+            _kill_workers(server)
             try:
-                busy.send(b"REVG\r\n\r\n")
-                answer = busy.read()
-            except (ServerClosed, ConnectionResetError, BrokenPipeError):
-                answer = None
-            if answer is not None:
-                assert answer["status"] == "OK", answer
-                assert (root / "held.bin").read_bytes() == b"ABCDEF"
-                with server.client(timeout=IO_TIMEOUT) as client:
-                    client.delete("held.bin")
-            return
-        # The classic dispatch: a worker owned the connection, and died with it.
-        try:
-            assert busy.read_until_closed() == b""
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            pytest.fail("the connection of a dead worker was left hanging")
-    with server.client(timeout=IO_TIMEOUT) as client:
-        assert client.list() == []
-    assert "worker process died" in server.process.output()  # type: ignore[union-attr]
+                assert busy.read_until_closed() == b""
+            except ConnectionResetError:
+                pass
+            except TimeoutError:
+                pytest.fail("the connection of a dead worker was left hanging")
+        with server.client(timeout=IO_TIMEOUT) as client:
+            assert client.list() == []
+        assert "worker process died" in server.process.output()
+
+
+@pytest.mark.smoke
+def test_a_connection_given_back_outlives_the_workers(fileproto_servers: ServerPool) -> None:
+    """The readiness dispatch: an upload whose body paused is given back to the parent
+    with its session (the trace says when); the workers killed then, it waits there, and
+    a worker of the new pool finishes it."""
+    with traced(fileproto_servers, "process", 2) as (server, trace):
+        assert server.root is not None and server.process is not None
+        root = server.root
+        with RawConnection(server, timeout=10.0) as busy:
+            busy.send(b"UPLOAD held.bin QUJD")
+            conn = conn_of(trace, busy.sock)
+            wait_for(lambda: given_back(trace, conn, "read"), what="the body to be given back")
+            _kill_workers(server)
+            busy.send(b"REVG\r\n\r\n")
+            assert busy.read()["status"] == "OK"
+        assert (root / "held.bin").read_bytes() == b"ABCDEF"
+        assert "worker process died" in server.process.output()
 
 
 @pytest.mark.smoke

@@ -12,9 +12,10 @@ the socket on its behalf; any free worker continues it (worker.py).
 
 The parent keeps its own descriptor of every socket: to wait on it, to cut it off at
 shutdown, and to answer for it if a worker dies. A worker's death shows as the end of
-its channel (only that process held the other end): the connection it served ends,
-the temporary files it wrote go (not those of uploads waiting in the parent, queued, or
-held by another worker), and a new worker takes its place.
+its channel (only that process held the other end): the connection it served ends (one
+sent to it that it never read goes back to the queue, its session whole), the temporary
+files it wrote go (not those of uploads waiting in the parent, queued, or held by
+another worker), and a new worker takes its place.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -59,6 +60,10 @@ class Worker:
     upload: Path | None = None
     #: When the job was sent: the time until its answer is the service it had.
     sent_at: float = 0.0
+    #: This process's descriptors of the job's files, sent with it: closed once the
+    #: worker answers (it took the job); kept if it dies with the job unread, which
+    #: then goes back to the queue with its session whole.
+    lent: list[int] = field(default_factory=list)
 
 
 class ProcessPoolServer(PoolServer):
@@ -131,21 +136,32 @@ class ProcessPoolServer(PoolServer):
         one.upload = job.session.upload_path if isinstance(job, Parked) else None
         if isinstance(job, Parked) and record.job is Job.SESSION:
             # The session that travelled is the one that goes on: this process's
-            # descriptors of its files go now.
-            for name, fd in record.fds.items():
-                if name != SOCKET:
-                    os.close(fd)
+            # descriptors of its files go once the worker has it.
+            one.lent = [fd for name, fd in record.fds.items() if name != SOCKET]
+
+    @staticmethod
+    def _release(one: Worker) -> None:
+        for fd in one.lent:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        one.lent = []
 
     def _answer(self, one: Worker) -> None:
         """The worker's channel is readable: an answer, or its end."""
         try:
             record = handoff.receive(one.channel)
+        except ConnectionResetError:
+            # Its end closed with what was sent to it unread: it died before taking
+            # the job (killed between its last answer and this job's arrival).
+            self._died(one, taken=False)
+            return
         except (OSError, ValueError) as exc:
             log.error("worker process %s: %s", one.process.pid, exc)
             record = None
         if record is None:
             self._died(one)
             return
+        self._release(one)
         job, one.job, one.upload = one.job, None, None
         if isinstance(job, Parked):
             job.service.attained += time.monotonic() - one.sent_at
@@ -168,8 +184,9 @@ class ProcessPoolServer(PoolServer):
             log.error("worker process %s: unexpected %s", one.process.pid, record.job.name)
         self._dispatch()
 
-    def _died(self, one: Worker) -> None:
-        """A worker is gone: end what it served, remove what it wrote, replace it."""
+    def _died(self, one: Worker, taken: bool = True) -> None:
+        """A worker is gone: end what it served (or, never ``taken``, queue it again),
+        remove what it wrote, replace it."""
         self.dispatcher.unwatch(one.channel.fileno())
         one.channel.close()
         one.process.join(1.0)
@@ -179,9 +196,14 @@ class ProcessPoolServer(PoolServer):
         )
         if isinstance(one.job, Parked):
             self.run_queue.served_turn(one.job.service)
-        if one.job is not None:
+        if one.job is not None and not taken:
+            log.warning("connection %d was never taken: queued again", one.job.conn_id)
+            self.run_queue.push_front(one.job)  # its session whole, its descriptors here
+            one.job, one.lent = None, []
+        elif one.job is not None:
             # It held the connection: end it, so that its client sees the end at once
             # rather than waiting for its timeout.
+            self._release(one)
             self.finished(one.job.conn_id, Close(Closing.WORKER_DIED, CloseKind.ERROR))
         # Only a dead worker's own uploads can be left: it cannot remove them itself.
         keep = set(self.dispatcher.uploads_in_progress())
@@ -210,6 +232,7 @@ class ProcessPoolServer(PoolServer):
             if one.process.is_alive():
                 one.process.kill()
                 one.process.join(5)
+            self._release(one)
             if one.job is not None:
                 self.finished(one.job.conn_id, Close(Closing.SERVER_STOPPING, CloseKind.ERROR))
         while (job := self.run_queue.pop()) is not None:
