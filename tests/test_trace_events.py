@@ -21,9 +21,10 @@ from fileproto.report.timeline import legend_phases, render_timeline_png
 from fileproto.report.trace_events import render_trace_events
 from fileproto.report.workers import worker_names
 from fileproto.server.policy import FAST_HOLD
-from fileproto.server.registry import KINDS
+from fileproto.server.registry import get_kind
 from tests.helpers import wait_for
 from tests.helpers.cli import run_cli
+from tests.helpers.kinds import every_kind
 from tests.helpers.timeline_runs import refuse, simulated_case, simulated_run, without_ready
 
 pytestmark = pytest.mark.smoke
@@ -176,7 +177,7 @@ def test_timeline_pngs_of_the_telling_cases_and_of_chosen_ones(tmp_path: Path) -
     assert "no case nope-c9 in the run" in run.stderr
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", every_kind())
 def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> None:
     """A real server with --trace, four clients on their own sockets: each client
     request finds its connection's events by its local port, the worker that served it
@@ -228,10 +229,7 @@ def test_a_real_servers_trace_joins_its_clients(kind: str, tmp_path: Path) -> No
         served = [s for s in case.segments(request, joined[request.port]) if s.phase == SERVED]
         assert served, joined[request.port]
         workers |= {s.worker for s in served}
-    # How each kind names its workers: a thread per connection is a thread too.
-    prefixes = {"thread": "thread:", "perconn": "thread:", "process": "process:"}
-    prefixes["asyncio"] = "loop:"
-    prefix = prefixes[kind]
+    prefix = f"{get_kind(kind).worker}:"
     assert workers and all(w and w.startswith(prefix) for w in workers), workers
     trace = render_trace_events([case])["traceEvents"]
     tracks = {e["args"]["name"] for e in trace if e["name"] == "thread_name"}

@@ -37,6 +37,9 @@ class ServerKind:
     #: Whether ``--workers N`` sizes it. A kind that starts what each connection needs
     #: (a thread per connection) has no N: the matrices run it once per load.
     sized: bool = True
+    #: What its trace calls a worker, before the colon: ``thread:N``, ``process:PID``,
+    #: ``loop:PID`` (docs/trace.md).
+    worker: str = "thread"
 
     @property
     def dispatches(self) -> bool:
@@ -69,6 +72,7 @@ KINDS: dict[str, ServerKind] = {
             "process pool",
             "a pool of N worker processes that do their own socket I/O",
             "process",
+            worker="process",
         ),
         ServerKind(
             "asyncio",
@@ -77,6 +81,7 @@ KINDS: dict[str, ServerKind] = {
             "N processes, each one asyncio event loop, sharing the listening socket",
             "thread",
             fixed_dispatch=LOOP,
+            worker="loop",
         ),
         ServerKind(
             "perconn",
