@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fileproto.pytest.servers import RunningServer, ServerPool
-from fileproto.server.registry import KINDS
 from fileproto.wire.names import RESERVED_PREFIX
 from tests.helpers import (
     IO_TIMEOUT,
@@ -51,7 +50,7 @@ from tests.helpers.hostile import (
     OURS_ONLY_INVALID,
     odd_envelope,
 )
-from tests.helpers.kinds import each_kind, representative
+from tests.helpers.kinds import each_kind, every_kind, representative
 
 conformance = pytest.mark.conformance
 smoke = pytest.mark.smoke
@@ -218,7 +217,7 @@ def test_hostile_names_never_reach_outside_the_root(
 
 
 @smoke
-@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+@pytest.mark.parametrize("fresh", every_kind(), indirect=True)
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_upload_in_progress_is_not_reachable_by_its_temporary_name(
     fresh: RunningServer, clean_root: Path, dialect: str

@@ -18,7 +18,7 @@ from fileproto.procinfo import wait_gone
 from fileproto.pytest.process import ServerProcess, ServerStartError
 from fileproto.pytest.servers import RunningServer, ServerPool, name_prefix
 from fileproto.server.registry import CLASSIC_KINDS, KINDS
-from tests.helpers import skip_if_target, wait_for
+from tests.helpers import skip_if_external, skip_if_target, wait_for
 
 RunPytest = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -165,8 +165,7 @@ def test_target_option_runs_suites_against_a_running_server(
 
 @pytest.mark.smoke
 def test_running_server_reports_its_memory(fileproto_server: RunningServer) -> None:
-    if fileproto_server.external:
-        pytest.skip("needs our own server's processes")
+    skip_if_external(fileproto_server, "needs our own server's processes")
     assert fileproto_server.peak_rss() > 1 << 20
 
 

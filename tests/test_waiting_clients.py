@@ -17,10 +17,10 @@ from collections.abc import Iterator
 import pytest
 
 from fileproto.pytest.servers import RunningServer, ServerPool
-from fileproto.server.registry import KINDS, MODES
+from fileproto.server.registry import MODES
 from fileproto.wire import encode_request
 from tests.helpers import RawConnection, log_of, read_response, skip_if_target, temp_files, wait_for
-from tests.helpers.kinds import each_kind, each_mode
+from tests.helpers.kinds import each_kind, each_mode, every_kind
 
 LIST = encode_request("LIST")
 
@@ -44,7 +44,7 @@ def _connect(server: RunningServer) -> socket.socket:
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", every_kind())
 def test_idle_slowloris_and_parked_clients_do_not_block_one_worker(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
@@ -154,7 +154,7 @@ def test_send_deadline_ends_a_client_that_does_not_read(
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("kind", list(KINDS))  # each driver counts and refuses itself
+@pytest.mark.parametrize("kind", every_kind())  # each driver counts and refuses itself
 def test_connection_cap_answers_server_busy(fileproto_servers: ServerPool, kind: str) -> None:
     with started(fileproto_servers, kind, 1, "--max-connections", "3") as server:
         held = [RawConnection(server) for _ in range(3)]
@@ -178,13 +178,13 @@ def _try_list(server: RunningServer) -> bool:
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("kind", [k for k in list(KINDS) if k != "process"])
+@pytest.mark.parametrize("kind", every_kind())
 def test_a_pipelined_header_cut_short_does_not_hold_the_worker(
     fileproto_servers: ServerPool, kind: str
 ) -> None:
     """A request answered, the next one's header begun and left: the one worker (or
-    loop) serves others meanwhile. (The process kind's worker keeps such a connection
-    until its header deadline: the parser's state cannot travel back to the parent.)"""
+    loop) serves others meanwhile (a process pool's worker sends the session, its
+    parser's state with it, back to the parent)."""
     with started(fileproto_servers, kind, 1) as server, RawConnection(server) as held:
         assert held.request(LIST + b"LI")["status"] == "OK"
         with server.client(timeout=20.0) as client:

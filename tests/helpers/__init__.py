@@ -18,6 +18,7 @@ from tests.helpers.servers import (
     pool_workers,
     root_snapshot,
     sha,
+    skip_if_external,
     skip_if_target,
     temp_files,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "request",
     "root_snapshot",
     "sha",
+    "skip_if_external",
     "skip_if_target",
     "temp_files",
     "text_names",

@@ -35,6 +35,12 @@ def tiered(names: Iterable[str]) -> list[Any]:
     ]
 
 
+def every_kind() -> list[str]:
+    """Every kind, each in the default run: what each driver does its own way, tested
+    once per kind on a representative set."""
+    return list(KINDS)
+
+
 def each_kind() -> list[Any]:
     """Every kind; the first one's copy in the default run, all under ``exhaustive``."""
     return tiered(KINDS)

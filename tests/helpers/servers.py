@@ -32,6 +32,13 @@ def skip_if_target(
         pytest.skip(why)
 
 
+def skip_if_external(server: RunningServer, why: str) -> None:
+    """Skip a test about our own server (its messages, its processes) when ``server`` is
+    someone else's (``--fileproto-target``)."""
+    if server.external:
+        pytest.skip(why)
+
+
 @contextlib.contextmanager
 def all_started(servers: Mapping[K, ServerProcess]) -> Iterator[Mapping[K, ServerProcess]]:
     """Start every server of ``servers``; stop each started one on the way out, also when
