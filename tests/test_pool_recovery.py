@@ -27,6 +27,7 @@ from fileproto.server.threadpool import ThreadPoolServer
 from fileproto.server.waiting import Parked
 from fileproto.wire import TERMINATOR, encode_request
 from fileproto.wire.names import RESERVED_PREFIX
+from tests.helpers import wait_for
 from tests.helpers.drivers import answers, pair, read_all, read_answer
 
 pytestmark = pytest.mark.smoke
@@ -105,10 +106,7 @@ def test_a_dead_worker_process_ends_its_connection_and_is_replaced(
     assert conn_id is not None
     server.serve_accepted(conn_id, server_end, time.monotonic())  # held to its end
     client.sendall(b"UPLOAD held.bin QUJD")
-    deadline = time.monotonic() + BOUND
-    while not temp_files(tmp_path):
-        assert time.monotonic() < deadline, "the worker never began the upload"
-        time.sleep(0.01)
+    wait_for(lambda: temp_files(tmp_path), BOUND, "the worker to begin the upload")
     os.kill(victim, signal.SIGKILL)
     until(server, lambda: server.open_count() == 0, "the dead worker's connection to end")
     assert read_all(client) == b""  # its client sees the end at once

@@ -21,7 +21,7 @@ import pytest
 from fileproto.load.latency import ListProbe
 from fileproto.pytest.servers import RunningServer, ServerPool
 from fileproto.results.felt import Percentiles
-from tests.helpers import skip_if_target
+from tests.helpers import skip_if_target, wait_for
 
 pytestmark = pytest.mark.smoke
 
@@ -42,6 +42,14 @@ def frozen(server: RunningServer, seconds: float) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def _answered(probe: ListProbe, count: int) -> None:
+    """Wait until ``count`` probes have been answered (the sleeps beside this one are how
+    long the server stays frozen: those are the test's own pace)."""
+    wait_for(
+        lambda: probe.answered >= count, what=lambda: f"{count} answered probes: {probe.answered}"
+    )
+
+
 @pytest.fixture
 def server(fileproto_servers: ServerPool) -> Iterator[RunningServer]:
     skip_if_target(fileproto_servers, "freezes its own server")
@@ -55,10 +63,10 @@ def server(fileproto_servers: ServerPool) -> Iterator[RunningServer]:
 def test_a_server_frozen_for_1_5_s_shows_in_the_probe_p90(server: RunningServer) -> None:
     probe = ListProbe(server.host, server.port, interval=0.05, in_flight=4)
     with probe:
-        time.sleep(0.75)  # the schedule runs: answered probes before the freeze
+        _answered(probe, 10)  # before the freeze
         with frozen(server, 1.5):
             time.sleep(1.5)
-        time.sleep(1.0)  # answered probes after it (and the held ones sent)
+        _answered(probe, probe.due_count + 5)  # the held ones, and some after the thaw
     corrected = Percentiles.of(probe.latencies)
     uncorrected = Percentiles.of(probe.sent_latencies)
     assert corrected is not None and uncorrected is not None
@@ -76,11 +84,11 @@ def test_probes_keep_their_schedule_within_the_bound(server: RunningServer) -> N
     interval, bound = 0.05, 2
     probe = ListProbe(server.host, server.port, interval=interval, in_flight=bound)
     with probe:
-        time.sleep(0.3)
+        _answered(probe, 3)
         with frozen(server, 1.0):
             time.sleep(1.0)
         thawed = time.monotonic()
-        time.sleep(0.5)
+        _answered(probe, probe.due_count)
     assert probe.start is not None
     records = probe.records
     # Probe k is due at start + k * interval: none skipped, up to the thaw at least.
@@ -116,7 +124,7 @@ def test_probes_keep_their_schedule_within_the_bound(server: RunningServer) -> N
 def test_probes_still_waiting_at_the_end_are_cut_off(server: RunningServer) -> None:
     probe = ListProbe(server.host, server.port, interval=0.05, in_flight=2)
     with probe:
-        time.sleep(0.2)
+        _answered(probe, 1)
         with frozen(server, 30.0):  # thawed only after the probe stopped
             time.sleep(0.6)
             probe.stop()
@@ -143,7 +151,7 @@ def test_a_probe_held_back_by_the_bound_is_late_once_sent(server: RunningServer)
     the first two went out on time and are not."""
     probe = ListProbe(server.host, server.port, interval=0.1, in_flight=2)
     with frozen(server, 0.5), probe:
-        time.sleep(1.0)  # thawed by then for half a second
+        _answered(probe, 5)  # after the thaw
     first, second, *held = probe.records[:5]
     assert not first.late and not second.late
     assert all(r.late and r.connect is not None and r.ok for r in held), held
