@@ -4,6 +4,7 @@ where a request's time went against a server it could not trace."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -79,6 +80,15 @@ def test_the_words_say_the_server_reads_slowly() -> None:
     assert "4.1 s sending, 95% of it with the server's receive window closed" in text
     assert "2.5 s from the last byte written to the answer, the first 1.9 s of it" in text
     assert text.endswith("The server reads slowly.")
+
+
+def test_in_a_run_of_several_servers_each_sentence_names_its_own() -> None:
+    request = _request(Stalls(4.1, 3.9, 0.0), Stalls(1.9, 1.8, 0.0))
+    one = _case(request)
+    thread = dataclasses.replace(one.result, server_kind="thread", server_workers=5)
+    texts = mirror_findings([one, dataclasses.replace(one, result=thread)])
+    assert texts[0].startswith("UPLOAD 10 MiB, 1 client, external server: ")
+    assert texts[1].startswith("UPLOAD 10 MiB, 1 client, thread pool on 5 workers: ")
 
 
 def test_a_server_that_has_the_request_and_takes_its_time() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fileproto.report.cases import Case
+from fileproto.report.order import model_name
 from fileproto.report.phases import HELD_BACK, REACHING, client_segments
 from fileproto.report.seconds import seconds_text
 from fileproto.units import MIB
@@ -63,8 +64,9 @@ def mirror_of(case: Case) -> Mirror | None:
     return Mirror(n, *(s / n for s in sums))
 
 
-def mirror_text(case: Case, mirror: Mirror) -> str:
-    """The case's requests in words: where the time went, and what it says."""
+def mirror_text(case: Case, mirror: Mirror, named: bool = False) -> str:
+    """The case's requests in words: where the time went, and what it says; ``named``:
+    with the server's model and workers (a run of several)."""
     r = case.result
     total = mirror.total or 1.0
     held_share = mirror.held / mirror.sending if mirror.sending > 0 else 0.0
@@ -86,9 +88,10 @@ def mirror_text(case: Case, mirror: Mirror) -> str:
                  f"still in the client's send buffer{unsent if mirror.unsent else ''}, not "
                  "yet taken by the server")  # fmt: skip
     parts += [wait, f"{seconds_text(mirror.receiving)} receiving"]
+    server = f", {_server_text(case)}" if named else ""
     text = (
         f"{r.operation} {r.size_mib:g} MiB, {r.client_workers} client"
-        f"{'' if r.client_workers == 1 else 's'}: a request took "
+        f"{'' if r.client_workers == 1 else 's'}{server}: a request took "
         f"{seconds_text(mirror.total)} on average ({mirror.requests} told by TCP): "
         + "; ".join(parts)
     )
@@ -115,9 +118,18 @@ def mirror_findings(cases: Sequence[Case]) -> list[str]:
     """One sentence per case without the server's events whose requests TCP told
     about, in the run's order (a traced server's own account is
     :mod:`.findings.queued`'s)."""
+    named = len({_server_text(c) for c in cases}) > 1
     out = []
     for case in cases:
         mirror = None if case.server_events else mirror_of(case)
         if mirror is not None:
-            out.append(mirror_text(case, mirror))
+            out.append(mirror_text(case, mirror, named))
     return out
+
+
+def _server_text(case: Case) -> str:
+    r = case.result
+    model, workers = model_name(r.server_kind, r.dispatch), r.server_workers
+    if not isinstance(workers, int):  # a server of someone else's: its workers unknown
+        return model
+    return f"{model} on {workers} worker{'' if workers == 1 else 's'}"
