@@ -34,7 +34,8 @@ pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"
-SLOW_RUN = ROOT / "docs" / "slow-run.json"
+#: A slow-client run from before due-time probes (20 cases, two scenarios).
+SLOW_RUN = ROOT / "tests" / "data" / "old-slow-run.json"
 
 
 def _texts(found: list[Finding], topic: str) -> list[str]:
@@ -455,7 +456,7 @@ def test_one_probe_is_not_called_percentiles() -> None:
 
 
 def test_an_old_slow_run_says_its_probes_are_uncorrected_and_few() -> None:
-    """docs/slow-run.json predates due-time probes: the coordinated-omission note is
+    """tests/data/old-slow-run.json predates due-time probes: the coordinated-omission note is
     printed for its slow-client cases, each case's probe count is stated, and cases with
     a handful of probes or a p99 at the timeout are not ranked by p99."""
     texts = _texts(findings(load_cases(SLOW_RUN)), "responsiveness")

@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.smoke, one_worker("html_report")]
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_RUN = ROOT / "tests" / "data" / "one-round-run.json"
-SLOW_RUN = ROOT / "docs" / "slow-run.json"
+#: A slow-client run from before due-time probes (20 cases, two scenarios).
+SLOW_RUN = ROOT / "tests" / "data" / "old-slow-run.json"
 
 # What a reader sees, read by the browser after the page loaded.
 READER_VIEW = """(() => {

@@ -28,6 +28,18 @@ def _slow_run(scenarios: set[str]) -> dict[str, Any]:
     return document
 
 
+def test_the_committed_page_is_what_the_committed_runs_write(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/performance.md is never edited by hand: written again from docs/full-run.json
+    and docs/slow-run.json, it is the same page."""
+    monkeypatch.chdir(DOCS.parent)
+    out = tmp_path / "performance.md"
+    argv = ["docs/full-run.json", "--slow", "docs/slow-run.json", "--output", str(out)]
+    assert main(argv) == 0
+    assert out.read_text() == (DOCS / "performance.md").read_text()
+
+
 def test_the_page_is_dated_by_the_run_and_says_what_it_holds(tmp_path: Path) -> None:
     run = with_rounds(simulated_run(kinds=("thread", "process"), clients=(1, 50)))
     run["datetime"] = "2026-07-14T21:05:09.123+00:00"
@@ -43,6 +55,19 @@ def test_the_page_is_dated_by_the_run_and_says_what_it_holds(tmp_path: Path) -> 
     # The report follows: the answer table with a column per model and worker count.
     assert "| thread pool on 1 worker | thread pool on 5 workers |" in page
     assert "## Clients that wait" not in page
+
+
+def test_the_page_says_which_cases_keep_the_servers_events() -> None:
+    """A committed run may keep the server's events of some cases only (a whole run's are
+    several times the rest of it): the page says which, since the reasons rest on them."""
+    run = with_rounds(simulated_run(kinds=("thread", "process"), clients=(1, 50)))
+    assert "keeps the server's events" not in performance_page(run, "full.json")
+    for bench in run["benchmarks"]:
+        if bench["extra_info"]["client_workers"] != 50:
+            del bench["extra_info"]["server_events"]
+    page = performance_page(run, "full.json")
+    assert "The file keeps the server's events of 4 of its 8 cases (10 MiB, 50 clients)" in page
+    assert "Why: the server's events were not recorded" not in page
 
 
 def test_a_slow_run_is_set_against_the_cases_the_code_defines() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from fileproto.cases.slowclients import SCENARIOS, slow_cases
 from fileproto.report.answer_render import cores_of, explained
-from fileproto.report.cases import load_cases
+from fileproto.report.cases import Case, load_cases
 from fileproto.report.compose import report_markdown
 from fileproto.report.slow import render_slow_markdown, split
 from fileproto.report.verdicts import document_verdicts
@@ -89,6 +89,23 @@ def _limits(document: Document) -> str:
     )
 
 
+def _kept_events(cases: Sequence[Case]) -> str:
+    """Which cases the file keeps the server's events of, when it keeps some but not all
+    (a run's whole events are several times the rest of it): what the report tells from
+    them rests on those."""
+    classic = [c for c in cases if not c.result.scenario]
+    kept = [c for c in classic if c.server_events]
+    if not kept or len(kept) == len(classic):
+        return ""
+    sizes = ", ".join(f"{s:g}" for s in sorted({c.result.size_mib for c in kept}))
+    clients = ", ".join(str(n) for n in sorted({c.result.client_workers for c in kept}))
+    return (
+        f"The file keeps the server's events of {len(kept)} of its {len(classic)} cases "
+        f"({sizes} MiB, {clients} clients): the reasons under the answer, the queued time "
+        "in the findings and the timelines' queued and served phases come from those.\n"
+    )
+
+
 def _report(document: Document) -> str:
     views = load_cases(document)
     verdicts = document_verdicts(document, [c.result for c in views])
@@ -103,7 +120,7 @@ def full_section(document: Document, source: str) -> str:
             "## The classic matrix",
             "",
             f"Run on {run_date(document)} ({source}), {machine(document)}. {_totals(classic)}",
-            _limits(document),
+            _limits(document) + _kept_events(load_cases(document)),
             "```sh",
             full_run_command(kinds),
             "```",
