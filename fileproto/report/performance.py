@@ -106,26 +106,26 @@ def _kept_events(cases: Sequence[Case]) -> str:
     )
 
 
-def _report(document: Document) -> str:
-    views = load_cases(document)
+def _report(document: Document, views: Sequence[Case]) -> str:
     verdicts = document_verdicts(document, [c.result for c in views])
     return report_markdown(views, verdicts, explained(document, views, verdicts))
 
 
 def full_section(document: Document, source: str) -> str:
-    classic, _ = split(c.result for c in load_cases(document))
+    views = load_cases(document)
+    classic, _ = split(c.result for c in views)
     kinds = list(dict.fromkeys(r.server_kind for r in classic))
     return "\n".join(
         [
             "## The classic matrix",
             "",
             f"Run on {run_date(document)} ({source}), {machine(document)}. {_totals(classic)}",
-            _limits(document) + _kept_events(load_cases(document)),
+            _limits(document) + _kept_events(views),
             "```sh",
             full_run_command(kinds),
             "```",
             "",
-            _report(document),
+            _report(document, views),
         ]
     )
 
