@@ -43,7 +43,7 @@ from tests.helpers import (
     wait_for,
 )
 from tests.helpers.kinds import each_kind, each_mode, every_kind
-from tests.helpers.traced import conn_of, given_back, traced
+from tests.helpers.traced import held_by_the_parent, traced
 
 #: The ``python -m`` entry point of each kind, and the classic ``servers.<module>`` ones.
 ENTRY_POINTS = [kind.module for kind in REGISTRY.values()] + [
@@ -483,15 +483,6 @@ def fresh_process_server(
     fileproto_servers.stop(server)
 
 
-def _kill_workers(server: RunningServer) -> None:
-    workers = pool_workers(server)
-    assert len(workers) == 2, workers
-    for pid in workers:
-        # Once one worker dies the pool terminates its siblings itself.
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 @pytest.mark.smoke
 def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
     fileproto_servers: ServerPool,
@@ -504,7 +495,12 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
         with RawConnection(server, timeout=10.0) as busy:
             busy.send(b"UPLOAD held.bin QUJD")
             wait_for(lambda: temp_files(root), what="a worker to take the upload")
-            _kill_workers(server)
+            workers = pool_workers(server)
+            assert len(workers) == 2, workers
+            for pid in workers:
+                # Once one worker dies the pool terminates its siblings itself.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             try:
                 assert busy.read_until_closed() == b""
             except ConnectionResetError:
@@ -519,16 +515,16 @@ def test_busy_worker_dies_its_client_sees_eof_and_server_keeps_serving(
 @pytest.mark.smoke
 def test_a_connection_given_back_outlives_the_workers(fileproto_servers: ServerPool) -> None:
     """The readiness dispatch: an upload whose body paused is given back to the parent
-    with its session (the trace says when); the workers killed then, it waits there, and
-    a worker of the new pool finishes it."""
-    with traced(fileproto_servers, "process", 2) as (server, trace):
+    with its session; the worker killed then, it waits there, and the worker that
+    replaces it finishes it."""
+    with traced(fileproto_servers, "process", 1) as (server, trace):
         assert server.root is not None and server.process is not None
         root = server.root
         with RawConnection(server, timeout=10.0) as busy:
             busy.send(b"UPLOAD held.bin QUJD")
-            conn = conn_of(trace, busy.sock)
-            wait_for(lambda: given_back(trace, conn, "read"), what="the body to be given back")
-            _kill_workers(server)
+            held_by_the_parent(server, trace, busy.sock)
+            (worker,) = pool_workers(server)
+            os.kill(worker, signal.SIGKILL)
             busy.send(b"REVG\r\n\r\n")
             assert busy.read()["status"] == "OK"
         assert (root / "held.bin").read_bytes() == b"ABCDEF"

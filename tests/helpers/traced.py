@@ -15,7 +15,7 @@ from typing import Any
 
 from fileproto.pytest.servers import RunningServer, ServerPool
 from tests.helpers.servers import skip_if_target
-from tests.helpers.waiting import wait_for
+from tests.helpers.waiting import WAIT_TIMEOUT, wait_for
 
 
 @contextlib.contextmanager
@@ -66,3 +66,14 @@ def given_back(trace: Path, conn: str, why: str) -> bool:
     return any(
         e["ev"] == "given_back" and e["conn"] == conn and e.get("why") == why for e in events(trace)
     )
+
+
+def held_by_the_parent(server: RunningServer, trace: Path, sock: socket.socket) -> None:
+    """Wait until the connection of ``sock`` waits in the parent (the readiness dispatch),
+    given back while its request's bytes paused: the trace says so, and a LIST on another
+    connection is answered by the one worker (which writes ``given_back`` to its trace
+    before it sends the session home, and takes no other connection until it has)."""
+    conn = conn_of(trace, sock)
+    wait_for(lambda: given_back(trace, conn, "read"), what="the request to be given back")
+    with server.client(timeout=WAIT_TIMEOUT) as client:
+        client.list()
