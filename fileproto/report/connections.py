@@ -27,6 +27,7 @@ time belongs to the connection alone.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,10 +128,7 @@ class ConnectionPhases:
     @property
     def preempted_by_reason(self) -> dict[str, int]:
         """How many times it was preempted, per reason, in the order they first came."""
-        reasons: dict[str, int] = {}
-        for _, why in self.preempted:
-            reasons[why] = reasons.get(why, 0) + 1
-        return reasons
+        return dict(Counter(why for _, why in self.preempted))
 
     def share(self, phase: str) -> float:
         total = self.total_s

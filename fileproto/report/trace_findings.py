@@ -3,6 +3,7 @@ what, and so whose side was slow (docs/trace.md, "A trace read on its own")."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from fileproto.report.connections import CONNECTION_PHASES, ConnectionPhases
@@ -16,6 +17,7 @@ from fileproto.report.phases import (
 )
 from fileproto.report.seconds import seconds_text
 from fileproto.report.trace_analysis import TraceAnalysis
+from fileproto.trace import Preemption
 
 #: A phase with at least this share of a connection's time is what the connection did.
 MOST = 0.5
@@ -78,20 +80,23 @@ def trace_findings(analysis: TraceAnalysis) -> list[str]:
     return out
 
 
+#: For whom the schedule let go of a connection, by ``Preemption``.
+_FOR: dict[str, str] = {
+    Preemption.SHORTER: "for a request with less service",
+    Preemption.EARLIER: "for a long transfer that came first",
+    Preemption.TURN: "for any other in turn (round robin)",
+}
+
+
 def _preemptions(conns: Sequence[ConnectionPhases]) -> list[str]:
     """How often the schedule took a worker from a connection whose bytes still moved,
     and for whom (docs/architecture.md, "Scheduling")."""
-    reasons: dict[str, int] = {}
-    for conn in conns:
-        for why, n in conn.preempted_by_reason.items():
-            reasons[why] = reasons.get(why, 0) + n
+    reasons = Counter(why for conn in conns for _, why in conn.preempted)
     if not reasons:
         return []
     total = sum(reasons.values())
     hit = sum(1 for c in conns if c.preempted)
-    told = {"shorter": "for a request with less service", "earlier": "for a long transfer "
-            "that came first", "turn": "for any other in turn (round robin)"}  # fmt: skip
-    parts = [f"{n} {told.get(why, why)}" for why, n in sorted(reasons.items(), key=lambda r: -r[1])]
+    parts = [f"{n} {_FOR.get(why, why)}" for why, n in reasons.most_common()]
     return [f"A worker let go of {hit} of {len(conns)} connections while their bytes still "
             f"moved, {total} time{'s' if total != 1 else ''} ({', '.join(parts)}): the "
             "schedule preempted them."]  # fmt: skip
